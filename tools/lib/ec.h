@@ -1,0 +1,223 @@
+/*
+ * ec.h - the one header of libec, the small library every epic-creator tool links.
+ *
+ * Concerns, one file each: err.c (exit codes, error struct, messages for main),
+ * file.c (bounded reads, atomic durable writes), json.c (Jansson load/dump with
+ * positions), hash.c (XXH3, SHA-256), schema.c (JSON Schema subset validator over
+ * the embedded schemas/), yaml.c + config.c (the config file), spool.c (spool
+ * paths, names, task ids), paths.c (where the pipeline data lives), rules.c (the
+ * built-in persona engine), registry.c (persona registrations).
+ *
+ * Library code never prints and never exits: it returns -1 or NULL and fills an
+ * ec_err, and only main() decides what to say and with which exit code.
+ */
+#ifndef EC_H
+#define EC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <jansson.h>
+
+#ifndef EC_VERSION
+#define EC_VERSION "0.1.0"
+#endif
+
+/* Exit codes: the one definition. Every man page lists them. */
+enum {
+	EC_EXIT_OK = 0,       /* success */
+	EC_EXIT_REJECT = 1,   /* the input was rejected: permanent, do not retry */
+	EC_EXIT_USAGE = 2,    /* bad command line */
+	EC_EXIT_TEMP = 111,   /* temporary failure (I/O, lock, ENOSPC, timeout): retry */
+};
+
+/* Limits: the one definition of sizes that are not configuration. */
+#define EC_MAX_REQUEST_BYTES   (4u << 20)   /* hard cap on any request file before parsing */
+#define EC_MAX_JSON_BYTES      (16u << 20)  /* any other JSON document the tools read */
+#define EC_MAX_JSON_DEPTH      64           /* deeper nesting is rejected */
+#define EC_MAX_NAME            128          /* sanitised request / task names */
+#define EC_MIN_DESCRIPTION     10           /* bytes, after trimming */
+#define EC_TITLE_MAX           80           /* characters in an extracted title */
+
+/*
+ * An error: a message and the exit code it deserves. Filled by library calls that
+ * fail; the message is complete ("file:line:col: what") and ready for main().
+ */
+typedef struct ec_err {
+	int code;          /* EC_EXIT_REJECT or EC_EXIT_TEMP */
+	char msg[1024];
+} ec_err;
+
+/* err.c */
+extern const char *ec_progname;
+void ec_setprogname(const char *argv0);
+/* Fill e (if not NULL) and return -1, so callers write `return ec_fail(e, ...)`. */
+int ec_fail(ec_err *e, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Prefix an existing error message with "prefix: ". */
+void ec_err_prefix(ec_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* For main() only: print "prog: msg" to stderr. */
+void ec_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* For main() only: print e->msg and exit with e->code. */
+void ec_die_err(const ec_err *e) __attribute__((noreturn));
+void ec_die(int code, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
+/* For main() only: flush and check stdout, exit 111 if it could not be written. */
+int ec_close_stdout(void);
+/* Is errno a temporary condition (ENOSPC, EIO, EAGAIN, ...)? */
+int ec_errno_is_temp(int err);
+
+/* file.c */
+/*
+ * Read a whole file ("-" = stdin) of at most max bytes into a NUL-terminated
+ * malloc'd buffer; *len gets the length. A larger file is EC_EXIT_REJECT naming
+ * the limit. Caller frees.
+ */
+char *ec_read_file(const char *path, size_t max, size_t *len, ec_err *e);
+/* Flags for ec_write_atomic. */
+enum {
+	EC_W_FSYNC = 1,     /* fsync the file and its directory: must survive a crash */
+	EC_W_IFCHANGED = 2, /* leave an existing file with the same bytes untouched (mtime kept) */
+	EC_W_MODE_PRIVATE = 4, /* 0600 instead of 0644 (umask applies) */
+};
+/*
+ * Write buf to path atomically: a dot-temp in the same directory, write all,
+ * (fsync), rename over path, (fsync the directory). The temp is unlinked on every
+ * failure path, so a reader sees the old file or the new one, never a half one.
+ * Returns 0 written, 1 unchanged (EC_W_IFCHANGED), -1 error (EC_EXIT_TEMP).
+ */
+int ec_write_atomic(const char *path, const void *buf, size_t len, int flags, ec_err *e);
+/* Write to stdout when path is "-" or NULL, else ec_write_atomic. */
+int ec_write_output(const char *path, const void *buf, size_t len, int flags, ec_err *e);
+/* mkdir -p with mode; 0 or -1 (EC_EXIT_TEMP). */
+int ec_mkdir_p(const char *path, unsigned mode, ec_err *e);
+/* fsync a directory by path. */
+int ec_fsync_dir(const char *dir, ec_err *e);
+/* Append one line atomically (single write(2), O_APPEND); line must end in '\n'. */
+int ec_append_line(const char *path, const char *line, size_t len, ec_err *e);
+/* 1 if path exists (any type), 0 if not. */
+int ec_exists(const char *path);
+/* Base name without directories and without the last extension, malloc'd. */
+char *ec_basename_noext(const char *path);
+/* The extension (without the dot) of a path's base name, or "". Borrowed. */
+const char *ec_extension(const char *path);
+
+/* json.c */
+/*
+ * Parse JSON text (REJECT_DUPLICATES, no NUL, depth <= EC_MAX_JSON_DEPTH).
+ * name is used in messages: "name:line:col: reason". Returns a new reference.
+ */
+json_t *ec_json_loadb(const char *buf, size_t len, const char *name, ec_err *e);
+/* ec_read_file + ec_json_loadb. New reference. */
+json_t *ec_json_load_file(const char *path, size_t max, ec_err *e);
+/* Canonical text: sorted keys, 2-space indent, trailing newline. malloc'd. */
+char *ec_json_dumps(const json_t *j);
+/* Canonical compact one line (for jsonl), with trailing newline. malloc'd. */
+char *ec_json_dumps_line(const json_t *j);
+/* Canonical text written with ec_write_output; returns as ec_write_atomic. */
+int ec_json_write(const char *path, const json_t *j, int flags, ec_err *e);
+/* Format a JSON path element: appends ".key" or "[i]" to buf (cap bytes). */
+void ec_jpath_key(char *buf, size_t cap, const char *base, const char *key);
+void ec_jpath_index(char *buf, size_t cap, const char *base, size_t i);
+/* Borrowed lookups by dotted path "a.b.c" (no arrays); NULL if absent. */
+json_t *ec_json_get(const json_t *root, const char *dotted);
+const char *ec_json_get_str(const json_t *root, const char *dotted, const char *dflt);
+json_int_t ec_json_get_int(const json_t *root, const char *dotted, json_int_t dflt);
+int ec_json_get_bool(const json_t *root, const char *dotted, int dflt);
+
+/* hash.c */
+/* 16 lowercase hex digits of XXH3-64 into out[17]. */
+void ec_xxh3_hex(const void *buf, size_t len, char out[17]);
+uint64_t ec_xxh3(const void *buf, size_t len);
+/* 64 lowercase hex digits of SHA-256 into out[65]. */
+void ec_sha256_hex(const void *buf, size_t len, char out[65]);
+
+/* schema.c: validate against one of the embedded schemas/ (draft 2020-12 subset). */
+/*
+ * Validate doc against schema NAME ("epic-request", "config", ...). On the first
+ * violation fill e with "$.path: expected ..." (EC_EXIT_REJECT) and, if bad_path is
+ * not NULL, copy the JSON path there (cap 512). 0 valid, -1 invalid.
+ */
+int ec_schema_validate(const char *name, const json_t *doc, char *bad_path, ec_err *e);
+/* Fill absent properties that have a "default" in the schema, recursively. */
+int ec_schema_apply_defaults(const char *name, json_t *doc, ec_err *e);
+/* The embedded schema text by NAME, or NULL. Borrowed, NUL-terminated. */
+const char *ec_schema_text(const char *name);
+
+/* yaml.c */
+/*
+ * Parse a YAML document into JSON (plain scalars: null/true/false/numbers typed,
+ * everything else a string). lines, if not NULL, gets a new object mapping each
+ * JSON path ("$.a.b") to its "line:col" in the file. New reference.
+ */
+json_t *ec_yaml_loadb(const char *buf, size_t len, const char *name, json_t **lines, ec_err *e);
+
+/* config.c */
+/*
+ * Load the config: path, else $EPIC_CONFIG, else <datadir>/epic-creator.yml,
+ * validated against schemas/config, defaults applied. Errors name file:line:col
+ * and the key path. New reference.
+ */
+json_t *ec_config_load(const char *path, ec_err *e);
+/* Parse "1GB", "512MiB", "64k" into bytes; -1 if not a size. */
+long long ec_parse_size(const char *s);
+
+/* paths.c */
+/* The pipeline data directory (epic.mk, personas/, epic-creator.yml): $EPIC_DATADIR,
+ * else <exe>/../pipeline in a checkout, else the compiled-in install dir. Borrowed. */
+const char *ec_datadir(void);
+/* The directory holding the running executable (for sibling tools). Borrowed. */
+const char *ec_bindir(void);
+
+/* spool.c */
+/* Spool root: opt, else $EPIC_SPOOL, else ./spool in a checkout, else the XDG state
+ * dir. Borrowed until the next call. */
+const char *ec_spool_root(const char *opt);
+/* Create tmp/ incoming/ active/ done/ failed/ deferred/ cache/ log/ under root. */
+int ec_spool_init(const char *root, ec_err *e);
+/* Sanitise a base name into [A-Za-z0-9._-], no leading dot, at most EC_MAX_NAME
+ * bytes, into out (cap >= EC_MAX_NAME+1). Returns 0, or -1 if nothing usable is left. */
+int ec_sanitize_name(const char *in, char *out, size_t cap);
+/* Task id: "<sanitised base>-<first 8 hex of xxh3(content)>" into out. */
+int ec_task_id(const char *base, const void *content, size_t len, char *out, size_t cap);
+
+/* registry.c: persona registrations (pipeline/personas/NAME.json). */
+typedef struct ec_persona {
+	char *name;
+	int review_order;
+	int required;
+	int timeout;            /* seconds */
+	char **deps;            /* NULL-terminated */
+	int modes;              /* bit set of EC_MODE_* */
+	char *version;
+	char *rules_path;       /* absolute, or NULL for a command persona */
+	char **command;         /* argv, NULL-terminated, or NULL */
+	char *fallback;         /* or NULL */
+	char *reg_path;         /* the registration file */
+	json_t *focus_areas;    /* array, new reference */
+} ec_persona;
+
+enum { EC_MODE_MVP = 1, EC_MODE_STANDARD = 2, EC_MODE_ENTERPRISE = 4 };
+int ec_mode_bit(const char *mode);   /* 0 if unknown */
+
+typedef struct ec_registry {
+	ec_persona *v;
+	size_t n;               /* sorted by review_order */
+} ec_registry;
+
+/* Load every registration on $EPIC_PERSONA_PATH (default <datadir>/personas),
+ * checking schema, rule base existence, duplicate orders, unknown dependencies and
+ * cycles. Errors name the file. 0 or -1. */
+int ec_registry_load(ec_registry *r, ec_err *e);
+const ec_persona *ec_registry_find(const ec_registry *r, const char *name);
+void ec_registry_free(ec_registry *r);
+
+/* rules.c: the built-in persona engine. */
+/*
+ * Apply a rule base to a PersonaInput and return a new PersonaOutput (canonical,
+ * status "completed"; executionTime 0, the caller measures). Deterministic.
+ */
+json_t *ec_rules_apply(const json_t *rulebase, const json_t *input, ec_err *e);
+/* Load and validate a rule base file (schema rule-base). New reference. */
+json_t *ec_rules_load(const char *path, ec_err *e);
+
+#endif
