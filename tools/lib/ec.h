@@ -35,7 +35,7 @@ enum {
 #define EC_MAX_REQUEST_BYTES   (4u << 20)   /* hard cap on any request file before parsing */
 #define EC_MAX_JSON_BYTES      (16u << 20)  /* any other JSON document the tools read */
 #define EC_MAX_JSON_DEPTH      64           /* deeper nesting is rejected */
-#define EC_MAX_NAME            128          /* sanitised request / task names */
+#define EC_MAX_NAME            64           /* sanitised request base names (a task id adds 9) */
 #define EC_MIN_DESCRIPTION     10           /* bytes, after trimming */
 #define EC_TITLE_MAX           80           /* characters in an extracted title */
 

@@ -1,0 +1,755 @@
+/*
+ * epic-parse - validate and normalize one epic request; emit the persona plan.
+ *
+ * The first step of every task: a request as dropped (an EpicRequest JSON, or a
+ * plain-text / Markdown description) becomes epic-request.json, a normalized
+ * EpicRequest with defaults from the config, a title, a task id and its source
+ * recorded; and, with --plan, plan.mk, the make fragment that lists one target per
+ * persona with its order, dependencies and timeout. Everything wrong with a request
+ * is rejected here, once, with one line naming the file and the JSON path (exit 1),
+ * so no later tool has to second-guess its input. A request never makes the system
+ * run a command it names: custom personas are rule bases or registered names only.
+ */
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ec.h"
+
+static const char usage_text[] =
+    "usage: epic-parse [--config FILE] [--name NAME] [--task-id ID] [--format FMT]\n"
+    "                  [--plan FILE] [-o FILE] [FILE | -]\n";
+
+static void
+usage(int code)
+{
+	fputs(usage_text, code ? stderr : stdout);
+	if (!code)
+		fputs("\nValidate and normalize an epic request (EpicRequest JSON, plain text or\n"
+		    "Markdown) and write it as canonical JSON; --plan also writes the persona plan.\n\n"
+		    "  -c, --config FILE   configuration file (default $EPIC_CONFIG, then the built-in)\n"
+		    "  -n, --name NAME     base name for the task id (default: the file's, or 'stdin')\n"
+		    "      --task-id ID    use ID as the task id instead of deriving it\n"
+		    "  -f, --format FMT    json, text or markdown (default: by extension, then content)\n"
+		    "  -p, --plan FILE     write the persona plan (a make fragment) to FILE\n"
+		    "  -o, --output FILE   write the normalized request to FILE (default stdout)\n"
+		    "  -h, --help          this help\n"
+		    "  -V, --version       print the version\n\n"
+		    "Exit: 0 ok, 1 request rejected, 2 usage, 111 temporary failure.\n", stdout);
+	exit(code);
+}
+
+/* Names that would let a request smuggle in something to execute. */
+static const char *const command_keys[] = {
+	"command", "argv", "exec", "agentPath", "script", "shell", "cmd", "path", NULL
+};
+
+typedef struct req {
+	const char *file;       /* for messages */
+	json_t *cfg;
+	ec_registry reg;
+	int reg_loaded;
+} req;
+
+/* Offset of the first invalid UTF-8 sequence in buf, or -1 if it is all valid. */
+static long
+utf8_invalid_at(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned c = s[i], need, min;
+		unsigned long cp;
+		if (c < 0x80) { i++; continue; }
+		if ((c & 0xE0) == 0xC0) need = 1, cp = c & 0x1F, min = 0x80;
+		else if ((c & 0xF0) == 0xE0) need = 2, cp = c & 0x0F, min = 0x800;
+		else if ((c & 0xF8) == 0xF0) need = 3, cp = c & 0x07, min = 0x10000;
+		else return (long)i;
+		for (unsigned k = 1; k <= need; k++) {
+			if (i + k >= n || (s[i + k] & 0xC0) != 0x80)
+				return (long)i;
+			cp = (cp << 6) | (s[i + k] & 0x3F);
+		}
+		if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+			return (long)i;
+		i += need + 1;
+	}
+	return -1;
+}
+
+static void
+line_col(const char *buf, size_t off, int *line, int *col)
+{
+	*line = 1, *col = 1;
+	for (size_t i = 0; i < off; i++) {
+		if (buf[i] == '\n')
+			(*line)++, *col = 1;
+		else if (((unsigned char)buf[i] & 0xC0) != 0x80)
+			(*col)++;
+	}
+}
+
+/*
+ * Normalize a description in place: CRLF and CR become LF, control characters other
+ * than newline and tab are dropped (counted in *stripped), surrounding white space
+ * trimmed. Returns the new length.
+ */
+static size_t
+clean_description(char *s, size_t n, int *stripped)
+{
+	size_t w = 0, start = 0;
+
+	*stripped = 0;
+	for (size_t r = 0; r < n; r++) {
+		unsigned char c = (unsigned char)s[r];
+		if (c == '\r') {
+			s[w++] = '\n';
+			if (r + 1 < n && s[r + 1] == '\n')
+				r++;
+		} else if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7F) {
+			(*stripped)++;
+		} else if (c == 0xC2 && r + 1 < n && (unsigned char)s[r + 1] >= 0x80 &&
+		    (unsigned char)s[r + 1] <= 0x9F) {
+			(*stripped)++;      /* C1 control characters */
+			r++;
+		} else
+			s[w++] = (char)c;
+	}
+	while (w > 0 && (s[w - 1] == ' ' || s[w - 1] == '\n' || s[w - 1] == '\t'))
+		w--;
+	while (start < w && (s[start] == ' ' || s[start] == '\n' || s[start] == '\t'))
+		start++;
+	memmove(s, s + start, w - start);
+	s[w - start] = '\0';
+	return w - start;
+}
+
+/* Cut s (len n) to at most max characters on a word boundary, adding an ellipsis. */
+static char *
+trim_title(const char *s, size_t n)
+{
+	size_t chars = 0, i, cut = 0, lastspace = 0;
+	char *t;
+
+	while (n > 0 && (*s == ' ' || *s == '\t'))
+		s++, n--;
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	for (i = 0; i < n; i++) {
+		if (((unsigned char)s[i] & 0xC0) != 0x80) {
+			if (chars == EC_TITLE_MAX)
+				break;
+			chars++;
+		}
+		if (s[i] == ' ')
+			lastspace = i;
+	}
+	if (i == n) {
+		if (!(t = malloc(n + 1)))
+			return NULL;
+		memcpy(t, s, n);
+		t[n] = '\0';
+		return t;
+	}
+	cut = lastspace > 0 ? lastspace : i;
+	while (cut > 0 && strchr(" ,;:-", s[cut - 1]))
+		cut--;
+	if (!(t = malloc(cut + 4)))
+		return NULL;
+	memcpy(t, s, cut);
+	memcpy(t + cut, "\xe2\x80\xa6", 4);   /* U+2026 HORIZONTAL ELLIPSIS */
+	return t;
+}
+
+/*
+ * A title from the description: the first Markdown ATX heading ("# Title"), else
+ * the first sentence (up to ". ", "! ", "? " or the end of the first line), cut to
+ * EC_TITLE_MAX characters on a word boundary. Caller frees.
+ */
+static char *
+extract_title(const char *d)
+{
+	const char *line = d, *end;
+
+	while (*line) {
+		const char *nl = strchr(line, '\n');
+		const char *p = line;
+		size_t hashes = 0;
+		while (*p == ' ' && p - line < 3)
+			p++;
+		while (*p == '#')
+			p++, hashes++;
+		if (hashes >= 1 && hashes <= 6 && (*p == ' ' || *p == '\t')) {
+			size_t n;
+			while (*p == ' ' || *p == '\t')
+				p++;
+			n = nl ? (size_t)(nl - p) : strlen(p);
+			while (n > 0 && (p[n - 1] == '#' || p[n - 1] == ' '))
+				n--;
+			if (n > 0)
+				return trim_title(p, n);
+		}
+		if (!nl)
+			break;
+		line = nl + 1;
+	}
+	for (end = d; *end && *end != '\n'; end++)
+		if ((*end == '.' || *end == '!' || *end == '?') &&
+		    (end[1] == ' ' || end[1] == '\n' || end[1] == '\0')) {
+			end++;
+			if (end[-1] == '.')
+				end--;  /* a title has no final period */
+			break;
+		}
+	return trim_title(d, (size_t)(end - d));
+}
+
+/* Is p required, after the config's personas.NAME.required? */
+static int
+persona_required(const req *r, const ec_persona *p)
+{
+	json_t *v = ec_json_get(json_object_get(r->cfg, "personas"), p->name);
+	v = json_object_get(v, "required");
+	return json_is_boolean(v) ? json_is_true(v) : p->required;
+}
+
+static int
+is_registered(req *r, const char *name)
+{
+	return r->reg_loaded && ec_registry_find(&r->reg, name) != NULL;
+}
+
+/*
+ * Checks a schema cannot express: no command anywhere in a custom persona, names
+ * that refer to registered personas, inline rule bases that are valid rule bases.
+ */
+static int
+check_personas(req *r, json_t *request, ec_err *e)
+{
+	json_t *opts = json_object_get(request, "options"), *x, *cp, *dep;
+	const char *name;
+	char path[512];
+	size_t i;
+
+	cp = json_object_get(opts, "customPersonas");
+	json_object_foreach(cp, name, x) {
+		char base[256];
+		ec_jpath_key(base, sizeof base, "$.options.customPersonas", name);
+		if (!json_is_object(x))
+			continue;       /* the schema says what is wrong with it */
+		for (const char *const *k = command_keys; *k; k++)
+			if (json_object_get(x, *k)) {
+				ec_jpath_key(path, sizeof path, base, *k);
+				return ec_fail(e, EC_EXIT_REJECT, "%s: %s: a request cannot name a command; "
+				    "custom personas are rule bases or registered persona names", r->file, path);
+			}
+	}
+	if (ec_schema_validate("epic-request", request, NULL, e) < 0) {
+		ec_err_prefix(e, "%s", r->file);
+		return -1;
+	}
+	json_array_foreach(json_object_get(opts, "excludePersonas"), i, x) {
+		const ec_persona *p = r->reg_loaded ? ec_registry_find(&r->reg, json_string_value(x)) : NULL;
+		snprintf(path, sizeof path, "$.options.excludePersonas[%zu]", i);
+		if (!p && !json_object_get(cp, json_string_value(x)))
+			return ec_fail(e, EC_EXIT_REJECT, "%s: %s: expected a registered persona, got \"%s\"",
+			    r->file, path, json_string_value(x));
+		if (p && persona_required(r, p))
+			return ec_fail(e, EC_EXIT_REJECT, "%s: %s: '%s' is a required persona and cannot be "
+			    "excluded", r->file, path, p->name);
+	}
+	json_object_foreach(cp, name, x) {
+		char base[256];
+		const char *ref = json_string_value(json_object_get(x, "persona"));
+		ec_jpath_key(base, sizeof base, "$.options.customPersonas", name);
+		if (is_registered(r, name))
+			return ec_fail(e, EC_EXIT_REJECT, "%s: %s: the name of a registered persona; "
+			    "choose another name", r->file, base);
+		if (ref && !is_registered(r, ref))
+			return ec_fail(e, EC_EXIT_REJECT, "%s: %s.persona: expected a registered persona, "
+			    "got \"%s\"", r->file, base, ref);
+		if (json_object_get(x, "rules")) {
+			if (ec_schema_validate("rule-base", json_object_get(x, "rules"), NULL, e) < 0) {
+				/* Re-root the rule base's "$..." path under the request's. */
+				char msg[sizeof e->msg];
+				snprintf(msg, sizeof msg, "%s", e->msg[0] == '$' ? e->msg + 1 : e->msg);
+				return ec_fail(e, EC_EXIT_REJECT, "%s: %s.rules%s", r->file, base, msg);
+			}
+		}
+		json_array_foreach(json_object_get(x, "dependencies"), i, dep) {
+			const char *d = json_string_value(dep);
+			if (!is_registered(r, d) && !json_object_get(json_object_get(opts, "customPersonas"), d))
+				return ec_fail(e, EC_EXIT_REJECT, "%s: %s.dependencies[%zu]: unknown persona '%s'",
+				    r->file, base, i, d);
+		}
+	}
+	return 0;
+}
+
+/* Escape a string for a make variable value or prerequisite list. malloc'd. */
+static char *
+mk_escape(const char *s)
+{
+	size_t n = strlen(s);
+	char *o = malloc(2 * n + 1), *w = o;
+
+	if (!o)
+		return NULL;
+	for (; *s; s++) {
+		if (*s == '$')
+			*w++ = '$';
+		else if (*s == ' ' || *s == '#' || *s == ':' || *s == '\\')
+			*w++ = '\\';
+		if (*s != '\n')
+			*w++ = *s;
+	}
+	*w = '\0';
+	return o;
+}
+
+/* One persona as the plan sees it, registered or custom. */
+typedef struct step {
+	char name[72];
+	int order, required, timeout;
+	const char *kind;       /* rules | command | inline | skip */
+	const char *skip_reason;
+	const char *reg_path, *rules_path;
+	json_t *deps;           /* borrowed array of names, or NULL */
+	char **reg_deps;
+} step;
+
+static int
+by_step_order(const void *a, const void *b)
+{
+	const step *x = a, *y = b;
+	return x->order != y->order ? x->order - y->order : strcmp(x->name, y->name);
+}
+
+static const step *
+find_step(const step *v, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i].name, name) == 0)
+			return &v[i];
+	return NULL;
+}
+
+/* Does the rule base at path ask for enforceDevops handling? */
+static int
+rules_enforce_devops(const char *path)
+{
+	ec_err e;
+	json_t *rb = ec_json_load_file(path, EC_MAX_JSON_BYTES, &e);
+	int r = json_is_true(json_object_get(rb, "enforceDevops"));
+	json_decref(rb);
+	return r;
+}
+
+/*
+ * Write plan.mk: one target per persona (personas/NN-NAME.json) with target-specific
+ * variables the pipeline's recipes use, and prerequisites that make a persona rerun
+ * exactly when its registration, its rule base or an output it depends on changes.
+ */
+static int
+write_plan(req *r, const json_t *request, const char *out, ec_err *e)
+{
+	json_t *cfgp = json_object_get(r->cfg, "personas");
+	json_t *opts = json_object_get(request, "options");
+	json_t *excl = json_object_get(opts, "excludePersonas");
+	json_t *custom = json_object_get(opts, "customPersonas"), *x;
+	const char *mode = json_string_value(json_object_get(request, "mode"));
+	int enforce = json_is_true(json_object_get(request, "enforceDevops"));
+	json_int_t req_timeout = ec_json_get_int(request, "options.timeout", 0);
+	size_t n = 0, cap = r->reg.n + json_object_size(custom), i, len = 0, bufcap = 8192;
+	step *v = calloc(cap ? cap : 1, sizeof *v);
+	char *buf = malloc(bufcap), *esc;
+	const char *name;
+	int rc;
+
+#define EMIT(...) do { \
+	int need_ = snprintf(NULL, 0, __VA_ARGS__); \
+	while (len + (size_t)need_ + 1 > bufcap) { \
+		char *nb_ = realloc(buf, bufcap *= 2); \
+		if (!nb_) goto nomem; \
+		buf = nb_; \
+	} \
+	len += (size_t)snprintf(buf + len, bufcap - len, __VA_ARGS__); \
+} while (0)
+
+	if (!v || !buf)
+		goto nomem;
+	for (i = 0; i < r->reg.n; i++) {
+		const ec_persona *p = &r->reg.v[i];
+		json_t *pc = json_object_get(cfgp, p->name);
+		step *s = &v[n++];
+		snprintf(s->name, sizeof s->name, "%s", p->name);
+		s->order = p->review_order;
+		s->required = persona_required(r, p);
+		s->timeout = p->timeout;
+		if (json_is_integer(json_object_get(pc, "timeout")))
+			s->timeout = (int)json_integer_value(json_object_get(pc, "timeout"));
+		s->kind = p->rules_path ? "rules" : "command";
+		s->reg_path = p->reg_path;
+		s->rules_path = p->rules_path;
+		s->reg_deps = p->deps;
+		if (enforce && p->rules_path && rules_enforce_devops(p->rules_path))
+			s->required = 1;
+		json_array_foreach(excl, rc, x)
+			if (strcmp(json_string_value(x), p->name) == 0)
+				s->kind = "skip", s->skip_reason = "excluded by the request";
+		if (json_is_false(json_object_get(pc, "enabled")))
+			s->kind = "skip", s->skip_reason = "disabled in the configuration";
+		if (!(p->modes & ec_mode_bit(mode)))
+			s->kind = "skip", s->skip_reason = "does not support this mode";
+		if (!strcmp(s->kind, "skip"))
+			s->required = 0;
+	}
+	json_object_foreach(custom, name, x) {
+		step *s = &v[n++];
+		const ec_persona *p = ec_registry_find(&r->reg, ec_json_get_str(x, "persona", ""));
+		snprintf(s->name, sizeof s->name, "%s", name);
+		s->order = (int)ec_json_get_int(x, "reviewOrder", p ? p->review_order : 99);
+		s->required = ec_json_get_bool(x, "required", 0);
+		s->timeout = p ? p->timeout : (int)ec_json_get_int(r->cfg, "coordination.defaultTimeout", 300);
+		s->kind = p ? (p->rules_path ? "rules" : "command") : "inline";
+		s->reg_path = p ? p->reg_path : NULL;
+		s->rules_path = p ? p->rules_path : NULL;
+		s->deps = json_object_get(x, "dependencies");
+		if (!s->deps && p)
+			s->reg_deps = p->deps;
+	}
+	qsort(v, n, sizeof *v, by_step_order);
+	for (i = 1; i < n; i++)
+		if (v[i].order == v[i - 1].order)
+			return free(v), free(buf), ec_fail(e, EC_EXIT_REJECT, "%s: $.options.customPersonas: "
+			    "'%s' and '%s' both have reviewOrder %d", r->file, v[i - 1].name, v[i].name, v[i].order);
+
+	EMIT("# plan.mk - the persona plan, generated by epic-parse %s; do not edit.\n"
+	    "# make remakes it when the request, the registry or the config changes.\n", EC_VERSION);
+	EMIT("EPIC_TASK_ID := %s\n", json_string_value(json_object_get(request, "taskId")));
+	EMIT("EPIC_MODE := %s\n", mode);
+	EMIT("EPIC_PERSONAS :=");
+	for (i = 0; i < n; i++)
+		EMIT(" %02d-%s", v[i].order, v[i].name);
+	EMIT("\nEPIC_OUTPUTS :=");
+	for (i = 0; i < n; i++)
+		EMIT(" personas/%02d-%s.json", v[i].order, v[i].name);
+	EMIT("\nEPIC_REQUIRED :=");
+	for (i = 0; i < n; i++)
+		if (v[i].required)
+			EMIT(" %s", v[i].name);
+	EMIT("\nEPIC_PLAN_SOURCES :=");
+	for (i = 0; i < r->reg.n; i++) {
+		if (!(esc = mk_escape(r->reg.v[i].reg_path)))
+			goto nomem;
+		EMIT(" %s", esc);
+		free(esc);
+	}
+	EMIT("\n");
+	for (i = 0; i < n; i++) {
+		const step *s = &v[i];
+		char t[128];
+		int timeout = s->timeout;
+		snprintf(t, sizeof t, "personas/%02d-%s.json", s->order, s->name);
+		if (req_timeout > 0)
+			timeout = (int)req_timeout;
+		EMIT("\n%s: PERSONA := %s\n", t, s->name);
+		EMIT("%s: PERSONA_ORDER := %d\n", t, s->order);
+		EMIT("%s: PERSONA_KIND := %s\n", t, s->kind);
+		EMIT("%s: PERSONA_REQUIRED := %d\n", t, s->required);
+		EMIT("%s: PERSONA_TIMEOUT := %d\n", t, timeout);
+		if (s->skip_reason)
+			EMIT("%s: PERSONA_SKIP_REASON := %s\n", t, s->skip_reason);
+		EMIT("%s: PERSONA_DEPS :=", t);
+		if (s->deps) {
+			json_array_foreach(s->deps, rc, x) {
+				const step *d = find_step(v, n, json_string_value(x));
+				if (d)
+					EMIT(" personas/%02d-%s.json", d->order, d->name);
+			}
+		} else
+			for (char **d = s->reg_deps; d && *d; d++) {
+				const step *ds = find_step(v, n, *d);
+				if (ds)
+					EMIT(" personas/%02d-%s.json", ds->order, ds->name);
+			}
+		EMIT("\n%s: epic-request.json", t);
+		/* The registration and the rule base are prerequisites: edit one and exactly
+		 * this persona and those after it rerun. */
+		if (s->reg_path && (esc = mk_escape(s->reg_path))) {
+			EMIT(" %s", esc);
+			free(esc);
+		}
+		if (s->rules_path && (esc = mk_escape(s->rules_path))) {
+			EMIT(" %s", esc);
+			free(esc);
+		}
+		EMIT("\n");
+	}
+	/* Target-specific PERSONA_DEPS is not expanded in prerequisite lists; repeat the
+	 * dependency edges plainly so make orders and reruns them. */
+	for (i = 0; i < n; i++) {
+		const step *s = &v[i];
+		int any = 0;
+		if (s->deps) {
+			json_array_foreach(s->deps, rc, x) {
+				const step *d = find_step(v, n, json_string_value(x));
+				if (d) {
+					EMIT("%spersonas/%02d-%s.json", any++ ? " " : "", d->order, d->name);
+				}
+			}
+		} else
+			for (char **d = s->reg_deps; d && *d; d++) {
+				const step *ds = find_step(v, n, *d);
+				if (ds)
+					EMIT("%spersonas/%02d-%s.json", any++ ? " " : "", ds->order, ds->name);
+			}
+		if (any)
+			EMIT(": ;\n");
+		(void)any;
+	}
+	free(v);
+	rc = ec_write_atomic(out, buf, len, EC_W_FSYNC | EC_W_IFCHANGED, e);
+	free(buf);
+	return rc < 0 ? -1 : 0;
+nomem:
+	free(v);
+	free(buf);
+	return ec_fail(e, EC_EXIT_TEMP, "out of memory");
+#undef EMIT
+}
+
+static const char *
+detect_format(const char *file, const char *forced, const char *buf)
+{
+	const char *ext = ec_extension(file);
+
+	if (forced)
+		return forced;
+	if (!strcmp(ext, "json"))
+		return "json";
+	if (!strcmp(ext, "md") || !strcmp(ext, "markdown"))
+		return "markdown";
+	if (!strcmp(ext, "txt") || !strcmp(ext, "text"))
+		return "text";
+	while (*buf == ' ' || *buf == '\n' || *buf == '\r' || *buf == '\t')
+		buf++;
+	if (*buf == '{' || *buf == '[')
+		return "json";
+	if (*buf == '#')
+		return "markdown";
+	return "text";
+}
+
+/*
+ * Parse and normalize the request in buf (len bytes, raw as dropped). Returns the
+ * normalized EpicRequest (new reference) or NULL with e filled.
+ */
+static json_t *
+normalize(req *r, char *buf, size_t len, const char *format, ec_err *e)
+{
+	json_t *request;
+	const char *desc;
+	char *d, *title;
+	size_t dlen;
+	long bad;
+	int stripped = 0, line, col;
+	json_int_t maxdesc = ec_json_get_int(r->cfg, "security.maxDescriptionBytes", 65536);
+
+	if (len == 0) {
+		ec_fail(e, EC_EXIT_REJECT, "%s: empty request: expected a description or an EpicRequest",
+		    r->file);
+		return NULL;
+	}
+	if (memchr(buf, '\0', len)) {
+		size_t off = (size_t)((char *)memchr(buf, '\0', len) - buf);
+		line_col(buf, off, &line, &col);
+		ec_fail(e, EC_EXIT_REJECT, "%s:%d:%d: NUL byte: expected text", r->file, line, col);
+		return NULL;
+	}
+	if ((bad = utf8_invalid_at((const unsigned char *)buf, len)) >= 0) {
+		line_col(buf, (size_t)bad, &line, &col);
+		ec_fail(e, EC_EXIT_REJECT, "%s:%d:%d: invalid UTF-8: expected UTF-8 text", r->file, line, col);
+		return NULL;
+	}
+	if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
+		buf += 3, len -= 3;     /* a byte order mark says nothing in UTF-8 */
+	if (!strcmp(format, "json")) {
+		if (!(request = ec_json_loadb(buf, len, r->file, e)))
+			return NULL;
+		if (!json_is_object(request)) {
+			ec_fail(e, EC_EXIT_REJECT, "%s: $: expected an object (an EpicRequest), got %s",
+			    r->file, json_is_array(request) ? "an array" : "a scalar");
+			json_decref(request);
+			return NULL;
+		}
+		for (const char *const *k = (const char *const[]){ "taskId", "source", NULL }; *k; k++)
+			if (json_object_get(request, *k)) {
+				ec_fail(e, EC_EXIT_REJECT, "%s: $.%s: set by epic-parse, not accepted in a request",
+				    r->file, *k);
+				json_decref(request);
+				return NULL;
+			}
+	} else {
+		request = json_object();
+		json_object_set_new(request, "description", json_stringn(buf, len));
+	}
+	if (check_personas(r, request, e) < 0)
+		goto fail;
+	desc = json_string_value(json_object_get(request, "description"));
+	dlen = json_string_length(json_object_get(request, "description"));
+	if (memchr(desc, '\0', dlen)) {
+		ec_fail(e, EC_EXIT_REJECT, "%s: $.description: NUL character: expected text", r->file);
+		goto fail;
+	}
+	if (!(d = strndup(desc, dlen)))
+		goto nomem;
+	dlen = clean_description(d, dlen, &stripped);
+	if (dlen == 0) {
+		ec_fail(e, EC_EXIT_REJECT, "%s: $.description: only white space: expected a description",
+		    r->file);
+		free(d);
+		goto fail;
+	}
+	if (dlen < EC_MIN_DESCRIPTION) {
+		ec_fail(e, EC_EXIT_REJECT, "%s: $.description: %zu bytes: expected at least %d bytes of text",
+		    r->file, dlen, EC_MIN_DESCRIPTION);
+		free(d);
+		goto fail;
+	}
+	if ((json_int_t)dlen > maxdesc) {
+		ec_fail(e, EC_EXIT_REJECT, "%s: $.description: %zu bytes: expected at most %lld bytes "
+		    "(security.maxDescriptionBytes)", r->file, dlen, (long long)maxdesc);
+		free(d);
+		goto fail;
+	}
+	if (stripped)
+		ec_warn("%s: stripped %d control character%s from the description", r->file, stripped,
+		    stripped == 1 ? "" : "s");
+	json_object_set_new(request, "description", json_stringn(d, dlen));
+	if (!json_object_get(request, "mode"))
+		json_object_set_new(request, "mode",
+		    json_string(ec_json_get_str(r->cfg, "coordination.defaultMode", "standard")));
+	if (ec_schema_apply_defaults("epic-request", request, e) < 0) {
+		free(d);
+		goto fail;
+	}
+	if (json_is_string(json_object_get(request, "title"))) {
+		int s2;
+		char *t = strdup(json_string_value(json_object_get(request, "title")));
+		size_t tl = t ? clean_description(t, strlen(t), &s2) : 0;
+		title = t && tl ? trim_title(t, tl) : extract_title(d);
+		free(t);
+	} else
+		title = extract_title(d);
+	free(d);
+	if (!title)
+		goto nomem;
+	json_object_set_new(request, "title", json_string(title));
+	free(title);
+	return request;
+nomem:
+	ec_fail(e, EC_EXIT_TEMP, "out of memory");
+fail:
+	json_decref(request);
+	return NULL;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "plan", required_argument, NULL, 'p' },
+		{ "task-id", required_argument, NULL, 'T' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config = NULL, *format = NULL, *name = NULL, *out = NULL, *plan = NULL;
+	const char *task_id = NULL, *file = "-";
+	char id[EC_MAX_NAME + 16], hex[17];
+	req r = { 0 };
+	json_t *request, *source;
+	ec_err e;
+	size_t len;
+	json_int_t maxreq;
+	char *buf, *base;
+	int c;
+
+	ec_setprogname(argv[0]);
+	while ((c = getopt_long(argc, argv, "c:f:hn:o:p:V", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config = optarg; break;
+		case 'f':
+			if (strcmp(optarg, "json") && strcmp(optarg, "text") && strcmp(optarg, "markdown")) {
+				ec_warn("unknown format '%s': expected json, text or markdown", optarg);
+				usage(EC_EXIT_USAGE);
+			}
+			format = optarg;
+			break;
+		case 'h': usage(EC_EXIT_OK); break;
+		case 'n': name = optarg; break;
+		case 'o': out = optarg; break;
+		case 'p': plan = optarg; break;
+		case 'T': task_id = optarg; break;
+		case 'V': printf("epic-parse %s\n", EC_VERSION); return EC_EXIT_OK;
+		default: usage(EC_EXIT_USAGE);
+		}
+	}
+	if (argc - optind > 1) {
+		ec_warn("too many arguments: expected one request file");
+		usage(EC_EXIT_USAGE);
+	}
+	if (optind < argc)
+		file = argv[optind];
+	if (task_id && ec_sanitize_name(task_id, id, sizeof id) == 0 && strcmp(id, task_id) != 0) {
+		ec_warn("invalid task id '%s': expected [A-Za-z0-9._-], not starting with '.' or '-'", task_id);
+		usage(EC_EXIT_USAGE);
+	}
+	r.file = strcmp(file, "-") ? file : "<stdin>";
+	if (!(r.cfg = ec_config_load(config, &e)))
+		ec_die_err(&e);
+	/* The registry is needed to check persona names and for the plan; without it
+	 * nothing can run, so a broken registry is the operator's to fix: exit 1. */
+	if (ec_registry_load(&r.reg, &e) < 0)
+		ec_die_err(&e);
+	r.reg_loaded = 1;
+	maxreq = ec_json_get_int(r.cfg, "security.maxRequestBytes", 1 << 20);
+	if ((size_t)maxreq > EC_MAX_REQUEST_BYTES)
+		maxreq = EC_MAX_REQUEST_BYTES;
+	if (!(buf = ec_read_file(file, (size_t)maxreq, &len, &e))) {
+		if (strstr(e.msg, "limit"))
+			ec_err_prefix(&e, "request too large (security.maxRequestBytes)");
+		ec_die_err(&e);
+	}
+	format = detect_format(file, format, buf);
+	if (!(request = normalize(&r, buf, len, format, &e)))
+		ec_die_err(&e);
+
+	base = name ? strdup(name) : strcmp(file, "-") ? ec_basename_noext(file) : strdup("stdin");
+	if (task_id)
+		snprintf(id, sizeof id, "%s", task_id);
+	else if (ec_task_id(base ? base : "request", buf, len, id, sizeof id) < 0)
+		ec_die(EC_EXIT_REJECT, "%s: cannot derive a task id", r.file);
+	ec_xxh3_hex(buf, len, hex);
+	json_object_set_new(request, "taskId", json_string(id));
+	source = json_pack("{s:s, s:s, s:I, s:s}", "name", base ? base : "stdin", "format", format,
+	    "bytes", (json_int_t)len, "xxh3", hex);
+	json_object_set_new(request, "source", source);
+	free(base);
+	free(buf);
+
+	if (plan && write_plan(&r, request, plan, &e) < 0)
+		ec_die_err(&e);
+	if (ec_json_write(out, request, EC_W_FSYNC | EC_W_IFCHANGED, &e) < 0)
+		ec_die_err(&e);
+	json_decref(request);
+	json_decref(r.cfg);
+	ec_registry_free(&r.reg);
+	return ec_close_stdout();
+}

@@ -1,0 +1,112 @@
+/*
+ * config.c - the configuration file (pipeline/epic-creator.yml by default).
+ *
+ * YAML in, validated against schemas/config.schema.json, defaults filled from the
+ * same schema: the schema is the one place the keys, their types, ranges and
+ * defaults are written down. An unknown key or a bad value is an error naming the
+ * file:line:col and the key path, never a silent fallback.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ec.h"
+
+#define CONFIG_MAX_BYTES (1u << 20)
+
+/* "line:col" of the longest prefix of path present in lines, or NULL. */
+static const char *
+where(const json_t *lines, const char *path)
+{
+	char p[512];
+
+	snprintf(p, sizeof p, "%s", path);
+	for (;;) {
+		const char *lc = json_string_value(json_object_get(lines, p));
+		char *cut;
+		if (lc)
+			return lc;
+		cut = strrchr(p, '.');
+		{
+			char *br = strrchr(p, '[');
+			if (br && (!cut || br > cut))
+				cut = br;
+		}
+		if (!cut || cut == p + 1)
+			return NULL;
+		*cut = '\0';
+	}
+}
+
+json_t *
+ec_config_load(const char *path, ec_err *e)
+{
+	char dflt[4096], bad[512];
+	const char *env = getenv("EPIC_CONFIG");
+	json_t *cfg, *lines = NULL;
+	size_t len;
+	char *buf;
+
+	if (!path && env && *env)
+		path = env;
+	if (!path) {
+		snprintf(dflt, sizeof dflt, "%s/epic-creator.yml", ec_datadir());
+		/* No default file at all (a bare install) means all defaults. */
+		if (!ec_exists(dflt)) {
+			cfg = json_object();
+			ec_schema_apply_defaults("config", cfg, e);
+			return cfg;
+		}
+		path = dflt;
+	}
+	if (!(buf = ec_read_file(path, CONFIG_MAX_BYTES, &len, e))) {
+		ec_err_prefix(e, "config");
+		return NULL;
+	}
+	cfg = ec_yaml_loadb(buf, len, path, &lines, e);
+	free(buf);
+	if (!cfg)
+		return NULL;
+	if (json_is_null(cfg)) {
+		json_decref(cfg);
+		cfg = json_object();
+	}
+	if (ec_schema_validate("config", cfg, bad, e) < 0) {
+		const char *lc = lines ? where(lines, bad) : NULL;
+		ec_err_prefix(e, "%s%s%s", path, lc ? ":" : "", lc ? lc : "");
+		json_decref(lines);
+		json_decref(cfg);
+		return NULL;
+	}
+	json_decref(lines);
+	ec_schema_apply_defaults("config", cfg, e);
+	return cfg;
+}
+
+long long
+ec_parse_size(const char *s)
+{
+	char *end;
+	long long v, mul = 1;
+
+	if (!s || !isdigit((unsigned char)*s))
+		return -1;
+	v = strtoll(s, &end, 10);
+	while (*end == ' ')
+		end++;
+	/* K, M, G, T are binary multiples, with or without "i" and "B": "1GB" is what
+	 * operators write for a memory limit and what they mean is 1 GiB. */
+	switch (toupper((unsigned char)*end)) {
+	case 'K': mul = 1LL << 10; end++; break;
+	case 'M': mul = 1LL << 20; end++; break;
+	case 'G': mul = 1LL << 30; end++; break;
+	case 'T': mul = 1LL << 40; end++; break;
+	}
+	if (*end == 'i')
+		end++;
+	if (toupper((unsigned char)*end) == 'B')
+		end++;
+	if (*end)
+		return -1;
+	return v * mul;
+}

@@ -1,0 +1,302 @@
+/*
+ * file.c - bounded reads and atomic, durable writes.
+ *
+ * Every file the tools put in the spool goes through ec_write_atomic(): a dot-temp
+ * in the target's directory (watchers skip dot-files), all bytes written, fsync,
+ * rename(2) over the target, fsync of the directory. A crash at any point leaves
+ * either the old file or the new one, plus at worst a stray dot-temp; never a
+ * half-written file under the real name.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ec.h"
+
+static int
+errcode(int err)
+{
+	return ec_errno_is_temp(err) ? EC_EXIT_TEMP : EC_EXIT_REJECT;
+}
+
+char *
+ec_read_file(const char *path, size_t max, size_t *len, ec_err *e)
+{
+	int stdin_ = strcmp(path, "-") == 0;
+	int fd = stdin_ ? 0 : open(path, O_RDONLY | O_CLOEXEC);
+	const char *name = stdin_ ? "<stdin>" : path;
+	size_t cap = 8192, n = 0;
+	char *buf;
+	struct stat st;
+
+	if (fd < 0) {
+		ec_fail(e, errno == ENOENT || errno == ENOTDIR ? EC_EXIT_REJECT : errcode(errno),
+		    "cannot open '%s': %s", name, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) == 0) {
+		if (S_ISDIR(st.st_mode)) {
+			if (!stdin_)
+				close(fd);
+			ec_fail(e, EC_EXIT_REJECT, "cannot read '%s': is a directory", name);
+			return NULL;
+		}
+		if (S_ISREG(st.st_mode) && (size_t)st.st_size > max) {
+			if (!stdin_)
+				close(fd);
+			ec_fail(e, EC_EXIT_REJECT, "'%s': %lld bytes exceeds the limit of %zu bytes",
+			    name, (long long)st.st_size, max);
+			return NULL;
+		}
+		if (S_ISREG(st.st_mode) && (size_t)st.st_size + 1 > cap)
+			cap = (size_t)st.st_size + 1;
+	}
+	if (!(buf = malloc(cap)))
+		goto nomem;
+	for (;;) {
+		ssize_t r;
+		if (n + 1 >= cap) {
+			char *nb;
+			cap *= 2;
+			if (!(nb = realloc(buf, cap)))
+				goto nomem;
+			buf = nb;
+		}
+		r = read(fd, buf + n, cap - n - 1);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			ec_fail(e, EC_EXIT_TEMP, "cannot read '%s': %s", name, strerror(errno));
+			goto fail;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n > max) {
+			ec_fail(e, EC_EXIT_REJECT, "'%s': more than the limit of %zu bytes", name, max);
+			goto fail;
+		}
+	}
+	if (!stdin_)
+		close(fd);
+	buf[n] = '\0';
+	if (len)
+		*len = n;
+	return buf;
+nomem:
+	ec_fail(e, EC_EXIT_TEMP, "cannot read '%s': out of memory", name);
+fail:
+	free(buf);
+	if (!stdin_)
+		close(fd);
+	return NULL;
+}
+
+/* Split path into its directory (malloc'd, "." if none). */
+static char *
+dirname_of(const char *path)
+{
+	const char *s = strrchr(path, '/');
+	char *d;
+
+	if (!s)
+		return strdup(".");
+	if (s == path)
+		return strdup("/");
+	if (!(d = malloc((size_t)(s - path) + 1)))
+		return NULL;
+	memcpy(d, path, (size_t)(s - path));
+	d[s - path] = '\0';
+	return d;
+}
+
+int
+ec_fsync_dir(const char *dir, ec_err *e)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return ec_fail(e, EC_EXIT_TEMP, "cannot open directory '%s': %s", dir, strerror(errno));
+	if (fsync(fd) < 0 && errno != EINVAL) {
+		int err = errno;
+		close(fd);
+		return ec_fail(e, EC_EXIT_TEMP, "cannot sync directory '%s': %s", dir, strerror(err));
+	}
+	close(fd);
+	return 0;
+}
+
+/* Does path hold exactly buf? Compared without reading more than len+1 bytes. */
+static int
+same_content(const char *path, const void *buf, size_t len)
+{
+	struct stat st;
+	int fd, same = 0;
+	char *cur;
+
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size != len)
+		return 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	if ((cur = malloc(len + 1))) {
+		size_t n = 0;
+		ssize_t r;
+		while (n < len + 1 && (r = read(fd, cur + n, len + 1 - n)) > 0)
+			n += (size_t)r;
+		same = n == len && memcmp(cur, buf, len) == 0;
+		free(cur);
+	}
+	close(fd);
+	return same;
+}
+
+int
+ec_write_atomic(const char *path, const void *buf, size_t len, int flags, ec_err *e)
+{
+	char *dir = NULL, tmp[PATH_MAX];
+	const char *base = strrchr(path, '/');
+	const char *p = buf;
+	size_t off = 0;
+	int fd = -1, err;
+
+	if ((flags & EC_W_IFCHANGED) && same_content(path, buf, len))
+		return 1;
+	base = base ? base + 1 : path;
+	if (!(dir = dirname_of(path)))
+		return ec_fail(e, EC_EXIT_TEMP, "out of memory");
+	if ((size_t)snprintf(tmp, sizeof tmp, "%s/.%s.%ld.tmp", dir, base, (long)getpid()) >= sizeof tmp) {
+		free(dir);
+		return ec_fail(e, EC_EXIT_REJECT, "path too long '%s'", path);
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    (flags & EC_W_MODE_PRIVATE) ? 0600 : 0644);
+	if (fd < 0)
+		goto fail;
+	while (off < len) {
+		ssize_t w = write(fd, p + off, len - off);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		off += (size_t)w;
+	}
+	if ((flags & EC_W_FSYNC) && fsync(fd) < 0)
+		goto fail;
+	if (close(fd) < 0) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0)
+		goto fail;
+	if ((flags & EC_W_FSYNC) && ec_fsync_dir(dir, e) < 0) {
+		free(dir);
+		return -1;
+	}
+	free(dir);
+	return 0;
+fail:
+	err = errno;
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	free(dir);
+	return ec_fail(e, EC_EXIT_TEMP, "cannot write '%s': %s", path, strerror(err));
+}
+
+int
+ec_write_output(const char *path, const void *buf, size_t len, int flags, ec_err *e)
+{
+	if (!path || strcmp(path, "-") == 0) {
+		if (fwrite(buf, 1, len, stdout) != len || fflush(stdout) != 0)
+			return ec_fail(e, EC_EXIT_TEMP, "cannot write standard output: %s", strerror(errno));
+		return 0;
+	}
+	return ec_write_atomic(path, buf, len, flags, e);
+}
+
+int
+ec_mkdir_p(const char *path, unsigned mode, ec_err *e)
+{
+	char buf[PATH_MAX];
+	size_t n = strlen(path);
+
+	if (n >= sizeof buf)
+		return ec_fail(e, EC_EXIT_REJECT, "path too long '%s'", path);
+	memcpy(buf, path, n + 1);
+	for (char *s = buf + 1; ; s++) {
+		if (*s == '/' || *s == '\0') {
+			char c = *s;
+			*s = '\0';
+			if (mkdir(buf, mode) < 0 && errno != EEXIST)
+				return ec_fail(e, EC_EXIT_TEMP, "cannot create directory '%s': %s",
+				    buf, strerror(errno));
+			*s = c;
+			if (!c)
+				break;
+		}
+	}
+	return 0;
+}
+
+int
+ec_append_line(const char *path, const char *line, size_t len, ec_err *e)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	ssize_t w;
+
+	if (fd < 0)
+		return ec_fail(e, EC_EXIT_TEMP, "cannot open '%s': %s", path, strerror(errno));
+	/* One write(2) with O_APPEND: concurrent appenders never interleave a line
+	 * (for regular files on local filesystems, and lines under PIPE_BUF anywhere). */
+	w = write(fd, line, len);
+	if (w != (ssize_t)len) {
+		int err = w < 0 ? errno : EIO;
+		close(fd);
+		return ec_fail(e, EC_EXIT_TEMP, "cannot append to '%s': %s", path, strerror(err));
+	}
+	if (close(fd) < 0)
+		return ec_fail(e, EC_EXIT_TEMP, "cannot append to '%s': %s", path, strerror(errno));
+	return 0;
+}
+
+int
+ec_exists(const char *path)
+{
+	struct stat st;
+	return lstat(path, &st) == 0;
+}
+
+char *
+ec_basename_noext(const char *path)
+{
+	const char *b = strrchr(path, '/');
+	const char *dot;
+	char *r;
+
+	b = b ? b + 1 : path;
+	dot = strrchr(b, '.');
+	if (!dot || dot == b)
+		return strdup(b);
+	if (!(r = malloc((size_t)(dot - b) + 1)))
+		return NULL;
+	memcpy(r, b, (size_t)(dot - b));
+	r[dot - b] = '\0';
+	return r;
+}
+
+const char *
+ec_extension(const char *path)
+{
+	const char *b = strrchr(path, '/');
+	const char *dot;
+
+	b = b ? b + 1 : path;
+	dot = strrchr(b, '.');
+	return dot && dot != b ? dot + 1 : "";
+}

@@ -1,0 +1,22 @@
+/*
+ * hash.c - content fingerprints (XXH3-64: fast, for change detection and task ids)
+ * Kept apart from sha256.c so tools that need no SHA-256 do not load libcrypto.
+ */
+#include <stdio.h>
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "ec.h"
+
+uint64_t
+ec_xxh3(const void *buf, size_t len)
+{
+	return XXH3_64bits(buf, len);
+}
+
+void
+ec_xxh3_hex(const void *buf, size_t len, char out[17])
+{
+	snprintf(out, 17, "%016llx", (unsigned long long)XXH3_64bits(buf, len));
+}
+
