@@ -126,7 +126,7 @@ deps:
 
 demo: deps
 	$(Q)$(MAKE) all
-	$(Q)sh examples/demo.sh
+	$(Q)bash examples/demo.sh
 
 # --- install ---------------------------------------------------------------
 install: all
@@ -139,7 +139,7 @@ install: all
 	install -m 644 $(SCHEMAS) $(DESTDIR)$(DATADIR)/schemas/
 
 bench: all
-	$(Q)sh tests/bench/run.sh
+	$(Q)bash tests/bench/run.sh
 
 clean:
 	rm -rf bin build

@@ -335,6 +335,31 @@ find_step(const step *v, size_t n, const char *name)
 	return NULL;
 }
 
+/*
+ * The output files of s's dependencies, each preceded by a space, into out.
+ * Dependencies come from the request for a custom persona, else the registration.
+ */
+static int
+dep_targets(const step *v, size_t n, const step *s, char *out, size_t cap)
+{
+	size_t len = 0, i;
+
+	*out = '\0';
+	for (i = 0; ; i++) {
+		const char *name = s->deps ? json_string_value(json_array_get(s->deps, i)) :
+		    s->reg_deps ? s->reg_deps[i] : NULL;
+		const step *d;
+		if (!name)
+			break;
+		if ((d = find_step(v, n, name)))
+			len += (size_t)snprintf(out + len, len < cap ? cap - len : 0,
+			    " personas/%02d-%s.json", d->order, d->name);
+		if (len >= cap)
+			return -1;
+	}
+	return 0;
+}
+
 /* Does the rule base at path ask for enforceDevops handling? */
 static int
 rules_enforce_devops(const char *path)
@@ -449,7 +474,7 @@ write_plan(req *r, const json_t *request, const char *out, ec_err *e)
 	EMIT("\n");
 	for (i = 0; i < n; i++) {
 		const step *s = &v[i];
-		char t[128];
+		char t[128], deps[2048];
 		int timeout = s->timeout;
 		snprintf(t, sizeof t, "personas/%02d-%s.json", s->order, s->name);
 		if (req_timeout > 0)
@@ -461,20 +486,11 @@ write_plan(req *r, const json_t *request, const char *out, ec_err *e)
 		EMIT("%s: PERSONA_TIMEOUT := %d\n", t, timeout);
 		if (s->skip_reason)
 			EMIT("%s: PERSONA_SKIP_REASON := %s\n", t, s->skip_reason);
-		EMIT("%s: PERSONA_DEPS :=", t);
-		if (s->deps) {
-			json_array_foreach(s->deps, rc, x) {
-				const step *d = find_step(v, n, json_string_value(x));
-				if (d)
-					EMIT(" personas/%02d-%s.json", d->order, d->name);
-			}
-		} else
-			for (char **d = s->reg_deps; d && *d; d++) {
-				const step *ds = find_step(v, n, *d);
-				if (ds)
-					EMIT(" personas/%02d-%s.json", ds->order, ds->name);
-			}
-		EMIT("\n%s: epic-request.json", t);
+		if (dep_targets(v, n, s, deps, sizeof deps) < 0)
+			return free(v), free(buf), ec_fail(e, EC_EXIT_REJECT, "%s: too many dependencies for "
+			    "'%s'", r->file, s->name);
+		EMIT("%s: PERSONA_DEPS :=%s\n", t, deps);
+		EMIT("%s: epic-request.json%s", t, deps);
 		/* The registration and the rule base are prerequisites: edit one and exactly
 		 * this persona and those after it rerun. */
 		if (s->reg_path && (esc = mk_escape(s->reg_path))) {
@@ -486,28 +502,6 @@ write_plan(req *r, const json_t *request, const char *out, ec_err *e)
 			free(esc);
 		}
 		EMIT("\n");
-	}
-	/* Target-specific PERSONA_DEPS is not expanded in prerequisite lists; repeat the
-	 * dependency edges plainly so make orders and reruns them. */
-	for (i = 0; i < n; i++) {
-		const step *s = &v[i];
-		int any = 0;
-		if (s->deps) {
-			json_array_foreach(s->deps, rc, x) {
-				const step *d = find_step(v, n, json_string_value(x));
-				if (d) {
-					EMIT("%spersonas/%02d-%s.json", any++ ? " " : "", d->order, d->name);
-				}
-			}
-		} else
-			for (char **d = s->reg_deps; d && *d; d++) {
-				const step *ds = find_step(v, n, *d);
-				if (ds)
-					EMIT("%spersonas/%02d-%s.json", any++ ? " " : "", ds->order, ds->name);
-			}
-		if (any)
-			EMIT(": ;\n");
-		(void)any;
 	}
 	free(v);
 	rc = ec_write_atomic(out, buf, len, EC_W_FSYNC | EC_W_IFCHANGED, e);

@@ -154,17 +154,62 @@ same_content(const char *path, const void *buf, size_t len)
 	return same;
 }
 
+/* Write all of buf to fd, retrying short writes. 0 or -1 with errno. */
+static int
+write_all(int fd, const char *p, size_t len)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		ssize_t w = write(fd, p + off, len - off);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		off += (size_t)w;
+	}
+	return 0;
+}
+
+/*
+ * A target that exists and is not a regular file (/dev/null, /dev/stdout, a FIFO)
+ * is written straight through: renaming over it would replace the device node.
+ */
+static int
+write_through(const char *path, const void *buf, size_t len, ec_err *e)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), err;
+
+	if (fd < 0 || write_all(fd, buf, len) < 0) {
+		err = errno;
+		if (fd >= 0)
+			close(fd);
+		return ec_fail(e, EC_EXIT_TEMP, "cannot write '%s': %s", path, strerror(err));
+	}
+	close(fd);
+	return 0;
+}
+
 int
 ec_write_atomic(const char *path, const void *buf, size_t len, int flags, ec_err *e)
 {
-	char *dir = NULL, tmp[PATH_MAX];
-	const char *base = strrchr(path, '/');
-	const char *p = buf;
-	size_t off = 0;
+	char *dir = NULL, tmp[PATH_MAX], real[PATH_MAX];
+	const char *base;
+	struct stat st;
 	int fd = -1, err;
 
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		if (S_ISDIR(st.st_mode))
+			return ec_fail(e, EC_EXIT_REJECT, "cannot write '%s': is a directory", path);
+		return write_through(path, buf, len, e);
+	}
+	/* Through a symbolic link, replace the file it points to, not the link. */
+	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode) && realpath(path, real))
+		path = real;
 	if ((flags & EC_W_IFCHANGED) && same_content(path, buf, len))
 		return 1;
+	base = strrchr(path, '/');
 	base = base ? base + 1 : path;
 	if (!(dir = dirname_of(path)))
 		return ec_fail(e, EC_EXIT_TEMP, "out of memory");
@@ -174,17 +219,8 @@ ec_write_atomic(const char *path, const void *buf, size_t len, int flags, ec_err
 	}
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 	    (flags & EC_W_MODE_PRIVATE) ? 0600 : 0644);
-	if (fd < 0)
+	if (fd < 0 || write_all(fd, buf, len) < 0)
 		goto fail;
-	while (off < len) {
-		ssize_t w = write(fd, p + off, len - off);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		off += (size_t)w;
-	}
 	if ((flags & EC_W_FSYNC) && fsync(fd) < 0)
 		goto fail;
 	if (close(fd) < 0) {

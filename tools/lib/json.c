@@ -69,7 +69,7 @@ ec_json_loadb(const char *buf, size_t len, const char *name, ec_err *e)
 		    line, col, EC_MAX_JSON_DEPTH);
 		return NULL;
 	}
-	j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
+	j = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
 	if (!j) {
 		/* Jansson counts columns in bytes and reports the column of the last
 		 * character read; recompute it in characters from the byte position. */
@@ -79,6 +79,10 @@ ec_json_loadb(const char *buf, size_t len, const char *name, ec_err *e)
 			line = je.line, col = je.column;
 		if (je.line <= 0)
 			line = 1, col = 1;
+		/* Say what is wrong in JSON's terms, not in Jansson's flag names. */
+		char *flag = strstr(je.text, " without JSON_ALLOW_NUL");
+		if (flag)
+			*flag = '\0';
 		ec_fail(e, EC_EXIT_REJECT, "%s:%d:%d: %s", name, line, col, je.text);
 		return NULL;
 	}

@@ -119,7 +119,9 @@ load_one(const char *path, ec_persona *p, ec_err *e)
 	if (!json_object_get(j, "supportedModes"))
 		p->modes = EC_MODE_MVP | EC_MODE_STANDARD | EC_MODE_ENTERPRISE;
 	p->version = strdup(ec_json_get_str(j, "version", "0"));
-	p->reg_path = strdup(path);
+	/* Absolute: plan.mk names it as a prerequisite from inside the task directory. */
+	if (!(p->reg_path = realpath(path, NULL)))
+		p->reg_path = strdup(path);
 	p->focus_areas = json_incref(json_object_get(j, "focusAreas"));
 	if (!p->focus_areas)
 		p->focus_areas = json_array();
