@@ -4,8 +4,10 @@
 //   node tests/tools/schema-check.mjs compile
 //       Compile every schemas/*.schema.json in Ajv strict mode, all in one Ajv
 //       instance (so cross-file $refs resolve), and lint each against the keyword
-//       subset the C validator (tools/lib/schema.c) implements. Exit 1 naming every
-//       schema that fails.
+//       subset the C validator (tools/lib/schema.c) implements (keywords, $ref forms,
+//       POSIX-ERE patterns checked with grep -E, closed objects, `required` naming
+//       declared properties), and check each schema's own `examples` against it.
+//       Exit 1 naming every schema that fails.
 //   node tests/tools/schema-check.mjs validate NAME FILE...
 //       Validate each JSON FILE against schema NAME (e.g. epic-request). Prints
 //       "FILE: ok" or "FILE: <instancePath> <message>" per error; exit 1 if any
@@ -21,6 +23,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve, basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
+import { spawnSync } from 'node:child_process';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..', '..');
@@ -60,6 +63,10 @@ function patternProblem(p) {
   if (/[*+?}][+]/.test(p)) return 'uses a possessive quantifier';
   if (!p.startsWith('^') || !p.endsWith('$')) return 'is not anchored with ^...$ (JSON Schema patterns are unanchored: say what you mean)';
   try { new RegExp(p, 'u'); } catch (err) { return `does not compile: ${err.message}`; }
+  // The C validator uses regcomp(REG_EXTENDED); grep -E is the same engine (glibc).
+  const g = spawnSync('grep', ['-E', '-q', '-e', p], { input: '', encoding: 'utf8' });
+  if (g.error) return `cannot be checked with grep -E: ${g.error.message}`;
+  if (g.status === 2 || g.stderr) return `is not a valid POSIX ERE (grep -E: ${g.stderr.trim()})`;
   return null;
 }
 
@@ -182,15 +189,18 @@ function cmdCompile() {
   const { ajv, schemas, failures } = buildAll();
   if (schemas.length === 0) failures.push(`${schemaDir}: no *.schema.json`);
   for (const s of schemas) {
+    if (s.schema) for (const p of lintTop(s.name, s.schema)) failures.push(`${s.path}: ${p}`);
     if (s.error) continue;
     try {
-      ajv.getSchema(s.schema.$id ?? `${ID_BASE}${s.name}.schema.json`) ??
-        (() => { throw new Error('not registered (missing $id?)'); })();
+      const v = ajv.getSchema(s.schema.$id ?? `${ID_BASE}${s.name}.schema.json`);
+      if (!v) throw new Error('not registered (missing $id?)');
+      // The schema's own `examples` must be valid instances of it.
+      (s.schema.examples ?? []).forEach((ex, i) => {
+        if (!v(ex)) for (const e of v.errors) failures.push(`${s.path}: /examples/${i}: ${describe(e)}`);
+      });
     } catch (err) {
       failures.push(`${s.path}: ${err.message}`);
-      continue;
     }
-    for (const p of lintTop(s.name, s.schema)) failures.push(`${s.path}: ${p}`);
   }
   for (const f of failures) console.error(f);
   if (failures.length) {

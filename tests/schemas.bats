@@ -1,0 +1,241 @@
+#!/usr/bin/env bats
+# schemas.bats - schemas/ checked by an independent, complete validator (Ajv, draft
+# 2020-12), so the in-house C subset validator (tools/lib/schema.c) and the contracts
+# cannot drift apart unnoticed.
+#
+# Fixtures: tests/fixtures/schemas/valid/NAME/*.json must validate against
+# schemas/NAME.schema.json; tests/fixtures/schemas/invalid/NAME/X.json must be
+# rejected, and X.expect lists (one per line) substrings of the validator's output
+# that say why, so a fixture cannot pass by being broken in some other way.
+#
+# Needs node and tests/node_modules (npm ci --prefix tests); skipped without them.
+
+load '/usr/lib/bats/bats-support/load'
+load '/usr/lib/bats/bats-assert/load'
+
+# The contracts of DESIGN.md: one schema each.
+CONTRACTS="epic-request config persona-registration rule-base persona-input
+persona-output epic-response workflow-state task-status health-check"
+
+setup() {
+	ROOT="$(cd "$BATS_TEST_DIRNAME/.." && pwd)"
+	FIX="$ROOT/tests/fixtures/schemas"
+	CHECK="$ROOT/tests/tools/schema-check.mjs"
+}
+
+# Skip the calling test unless node and the pinned ajv are installed.
+need_ajv() {
+	if ! command -v node >/dev/null 2>&1; then
+		skip "node is not installed (apt-get install nodejs npm): schema tests need it"
+	fi
+	if [ ! -d "$ROOT/tests/node_modules/ajv" ] || [ ! -d "$ROOT/tests/node_modules/ajv-formats" ]; then
+		skip "tests/node_modules is missing: run 'npm ci --prefix tests' to check schemas with ajv"
+	fi
+}
+
+check() {
+	node "$CHECK" "$@"
+}
+
+# JSON deep equality of stdin and file $1.
+same_json() {
+	node -e '
+		const fs = require("fs"), util = require("util");
+		const a = JSON.parse(fs.readFileSync(0, "utf8"));
+		const b = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
+		process.exit(util.isDeepStrictEqual(a, b) ? 0 : 1);
+	' "$1"
+}
+
+@test "every contract has a schema" {
+	local n missing=""
+	for n in $CONTRACTS; do
+		[ -f "$ROOT/schemas/$n.schema.json" ] || missing="$missing $n"
+	done
+	[ -z "$missing" ] || fail "schemas missing:$missing"
+}
+
+@test "every schema compiles in ajv strict mode and stays within the C validator's subset" {
+	need_ajv
+	run check compile
+	assert_success
+	local n
+	for n in $CONTRACTS; do
+		assert_line "$n.schema.json: ok"
+	done
+}
+
+@test "the subset lint is not vacuous: a schema breaking every rule is rejected" {
+	need_ajv
+	EPIC_SCHEMA_DIR="$FIX/lint" run check compile
+	assert_failure 1
+	assert_output --partial 'bad.schema.json: /required: "misspelt" is not among the properties'
+	assert_output --partial '/properties/digits/pattern: /^\d+$/ uses a backslash class'
+	assert_output --partial '/properties/word/pattern: /^(?:[a-z]+)$/ uses a group extension'
+	assert_output --partial '/properties/lazy/pattern: /^a+?$/ uses a lazy quantifier'
+	assert_output --partial '/properties/unanchored/pattern: /[0-9]+/ is not anchored'
+	assert_output --partial "/properties/conditional/if: keyword not in the C validator's subset"
+	assert_output --partial '/properties/remote/$ref: "https://example.com/other.json" is not'
+	assert_output --partial '/properties/open: has properties but no additionalProperties'
+	assert_output --partial '/properties/anything: boolean schemas are not in'
+	assert_output --partial 'schema-check: FAILED: bad.schema.json'
+}
+
+@test "every schema has at least 2 valid and 3 invalid fixtures" {
+	need_ajv
+	local n v i short=""
+	for n in $CONTRACTS; do
+		v=$(find "$FIX/valid/$n" -maxdepth 1 -name '*.json' 2>/dev/null | wc -l)
+		i=$(find "$FIX/invalid/$n" -maxdepth 1 -name '*.json' 2>/dev/null | wc -l)
+		if [ "$v" -lt 2 ] || [ "$i" -lt 3 ]; then
+			short="$short $n($v valid, $i invalid)"
+		fi
+	done
+	[ -z "$short" ] || fail "too few fixtures:$short"
+}
+
+@test "fixture directories name existing schemas" {
+	need_ajv
+	local d bad=""
+	for d in "$FIX"/valid/* "$FIX"/invalid/*; do
+		[ -d "$d" ] || continue
+		[ -f "$ROOT/schemas/$(basename "$d").schema.json" ] || bad="$bad $d"
+	done
+	[ -z "$bad" ] || fail "fixture directories without a schema:$bad"
+}
+
+@test "every valid fixture validates" {
+	need_ajv
+	local d n failed="" count=0
+	for d in "$FIX"/valid/*/; do
+		n=$(basename "$d")
+		set -- "$d"*.json
+		[ -e "$1" ] || continue
+		count=$((count + $#))
+		run check validate "$n" "$@"
+		if [ "$status" -ne 0 ]; then
+			failed="$failed"$'\n'"$(printf '%s\n' "$output" | grep -v ': ok$')"
+		fi
+	done
+	[ "$count" -gt 0 ] || fail "no valid fixtures found under $FIX/valid"
+	[ -z "$failed" ] || fail "valid fixtures rejected:$failed"
+}
+
+@test "every invalid fixture is rejected, for the reason its .expect file names" {
+	need_ajv
+	local f n expect line failed="" count=0
+	for f in "$FIX"/invalid/*/*.json; do
+		[ -e "$f" ] || continue
+		count=$((count + 1))
+		n=$(basename "$(dirname "$f")")
+		expect="${f%.json}.expect"
+		run check validate "$n" "$f"
+		if [ "$status" -eq 0 ]; then
+			failed="$failed"$'\n'"ACCEPTED (should be rejected): $f"
+			continue
+		fi
+		if [ "$status" -ne 1 ]; then
+			failed="$failed"$'\n'"exit $status (expected 1): $f: $output"
+			continue
+		fi
+		if [ ! -s "$expect" ]; then
+			failed="$failed"$'\n'"no .expect file saying why it is invalid: $f"
+			continue
+		fi
+		while IFS= read -r line || [ -n "$line" ]; do
+			[ -n "$line" ] || continue
+			if ! grep -qF -- "$line" <<<"$output"; then
+				failed="$failed"$'\n'"rejected, but not for '$line': $f"$'\n'"$output"
+			fi
+		done <"$expect"
+	done
+	[ "$count" -gt 0 ] || fail "no invalid fixtures found under $FIX/invalid"
+	[ -z "$failed" ] || fail "invalid fixtures:$failed"
+}
+
+@test "every .expect file belongs to an invalid fixture" {
+	need_ajv
+	local e orphans=""
+	for e in "$FIX"/invalid/*/*.expect; do
+		[ -e "$e" ] || continue
+		[ -f "${e%.expect}.json" ] || orphans="$orphans $e"
+	done
+	[ -z "$orphans" ] || fail "orphan .expect files:$orphans"
+}
+
+@test "valid fixtures stay valid once the schema defaults are applied" {
+	need_ajv
+	local f n failed=""
+	for f in "$FIX"/valid/*/*.json; do
+		n=$(basename "$(dirname "$f")")
+		check defaults "$n" "$f" >"$BATS_TEST_TMPDIR/d.json" || { failed="$failed $f(defaults)"; continue; }
+		run check validate "$n" "$BATS_TEST_TMPDIR/d.json"
+		[ "$status" -eq 0 ] || failed="$failed"$'\n'"$f: $output"
+	done
+	[ -z "$failed" ] || fail "defaults make documents invalid:$failed"
+}
+
+@test "an empty config file gets every default, and the result is a valid config" {
+	need_ajv
+	run check defaults config
+	assert_success
+	same_json "$FIX/defaults/config.json" <<<"$output" ||
+		fail "config defaults differ from tests/fixtures/schemas/defaults/config.json: $output"
+	run check validate config "$FIX/defaults/config.json"
+	assert_success
+}
+
+@test "a minimal request gets the parser's defaults" {
+	need_ajv
+	run check defaults epic-request "$FIX/defaults/epic-request.in.json"
+	assert_success
+	same_json "$FIX/defaults/epic-request.json" <<<"$output" ||
+		fail "epic-request defaults differ from tests/fixtures/schemas/defaults/epic-request.json: $output"
+	run check validate epic-request "$FIX/defaults/epic-request.json"
+	assert_success
+}
+
+@test "every examples/requests/*.json validates as epic-request" {
+	need_ajv
+	set -- "$ROOT"/examples/requests/*.json
+	[ -e "$1" ] || skip "no examples/requests/*.json yet"
+	run check validate epic-request "$@"
+	assert_success
+	[ "${#lines[@]}" -eq "$#" ]
+}
+
+@test "every persona registration in pipeline/personas validates" {
+	need_ajv
+	set -- "$ROOT"/pipeline/personas/*.json
+	[ -e "$1" ] || skip "no pipeline/personas/*.json yet"
+	run check validate persona-registration "$@"
+	assert_success
+}
+
+@test "every rule base in pipeline/personas/rules validates" {
+	need_ajv
+	set -- "$ROOT"/pipeline/personas/rules/*.json
+	[ -e "$1" ] || skip "no pipeline/personas/rules/*.json yet"
+	run check validate rule-base "$@"
+	assert_success
+}
+
+@test "schema-check: usage errors and unknown schemas exit 2" {
+	need_ajv
+	run check
+	assert_failure 2
+	assert_output --partial 'usage:'
+	run check validate epic-request
+	assert_failure 2
+	run check validate no-such-contract "$FIX/defaults/config.json"
+	assert_failure 2
+	assert_output --partial 'no schema named no-such-contract'
+}
+
+@test "schema-check: a document that is not JSON is reported, not crashed on" {
+	need_ajv
+	printf '{"description": "x",}\n' >"$BATS_TEST_TMPDIR/broken.json"
+	run check validate epic-request "$BATS_TEST_TMPDIR/broken.json"
+	assert_failure 1
+	assert_output --partial "$BATS_TEST_TMPDIR/broken.json: / not JSON"
+}
