@@ -258,42 +258,4 @@ json_t *ec_cache_get(const char *spool, const char *key, const char *version,
 int ec_cache_put(const char *spool, const char *key, const char *version,
     const char *upstream, long long ttl, long long now, const json_t *output, ec_err *e);
 
-/* normalize.c: any persona output (clean JSON, JSON in prose or a ```json fence,
- * an agent's near-JSON) -> a canonical PersonaOutput. */
-typedef struct ec_norm_opts {
-	const char *persona;     /* persona.name is set to this */
-	int review_order;        /* persona.reviewOrder */
-	const char *version;     /* metadata.version when the output has none */
-	const char *id_prefix;   /* for missing recommendation ids ("SEC"); NULL: derived from persona */
-} ec_norm_opts;
-/*
- * Normalize raw (len bytes; name for messages) into a canonical PersonaOutput that
- * validates against schemas/persona-output: enums mapped, ids assigned, duplicates
- * dropped, costs parsed into effortDays, strings sanitised and capped, PII redacted
- * (counted in metadata.redactions). New reference, or NULL with e filled
- * (EC_EXIT_REJECT, naming the JSON path) when nothing usable can be made of it.
- */
-json_t *ec_normalize(const char *raw, size_t len, const char *name, const ec_norm_opts *o, ec_err *e);
-/* Redact PII in a NUL-terminated malloc'd string in place (may realloc *s); adds the
- * counts by kind ("email", "phone", "card", "ip", "iban", "ssn") to counts. Returns
- * the number of redactions. */
-size_t ec_redact_pii(char **s, json_t *counts);
-
-/* cache.c: the persona output cache, spool/cache/ab/<sha256>.json. */
-/* The cache key (64 hex + NUL) for a description (normalized here: lowercased,
- * trimmed, white space collapsed) or an explicit cacheKey, a persona and a mode. */
-void ec_cache_key(const char *description, const char *cache_key, const char *persona,
-    const char *mode, char out[65]);
-/*
- * Look an entry up. Returns the cached PersonaOutput (new reference) when the entry
- * exists with the same version and upstream hash; *expired tells whether its TTL has
- * passed (the caller decides: a miss normally, a fallback after failures). NULL on a
- * miss (no entry, other version or upstream, unreadable or corrupt entry).
- */
-json_t *ec_cache_get(const char *spool, const char *key, const char *version,
-    const char *upstream, long long now, int *expired);
-/* Store an entry atomically (safe under concurrent writers: last rename wins). */
-int ec_cache_put(const char *spool, const char *key, const char *version,
-    const char *upstream, long long ttl, long long now, const json_t *output, ec_err *e);
-
 #endif
