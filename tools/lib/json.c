@@ -10,6 +10,10 @@
 
 #include "ec.h"
 
+/* Ten significant digits: 0.35 stays 0.35 instead of 0.34999999999999998, and the
+ * numbers we write (confidence, rates, money) never need more. */
+#define EC_REAL JSON_REAL_PRECISION(10)
+
 /* Deepest nesting of arrays/objects in buf, skipping strings; stops early past max. */
 static int
 nesting_depth(const char *buf, size_t len, int max, size_t *where)
@@ -124,13 +128,13 @@ with_newline(char *s)
 char *
 ec_json_dumps(const json_t *j)
 {
-	return with_newline(json_dumps(j, JSON_SORT_KEYS | JSON_INDENT(2) | JSON_ENCODE_ANY));
+	return with_newline(json_dumps(j, JSON_SORT_KEYS | JSON_INDENT(2) | JSON_ENCODE_ANY | EC_REAL));
 }
 
 char *
 ec_json_dumps_line(const json_t *j)
 {
-	return with_newline(json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENCODE_ANY));
+	return with_newline(json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENCODE_ANY | EC_REAL));
 }
 
 int
