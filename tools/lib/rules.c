@@ -1031,7 +1031,7 @@ static int
 term_eval(ctx *c, term *t, coll *col)
 {
 	const char *s;
-	int hit = 0;
+	int found = 0;
 
 	switch (t->kind) {
 	case T_PHRASE:
@@ -1042,13 +1042,13 @@ term_eval(ctx *c, term *t, coll *col)
 		for (size_t k = 0; k < t->g->n; k++) {
 			phrase_eval(c, &t->g->p[k]);
 			if (t->g->p[k].npos) {
-				hit = 1;
+				found = 1;
 				if (!col)
 					break;
 				coll_phrase(c, col, &t->g->p[k]);
 			}
 		}
-		return hit;
+		return found;
 	case T_SIGNAL:
 		if (!(s = signal_find(c, t)))
 			return 0;
