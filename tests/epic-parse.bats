@@ -43,7 +43,8 @@ setup() {
 		b=${f%.*}
 		run -0 --separate-stderr epic-parse --plan "$BATS_TEST_TMPDIR/plan.mk" "$f"
 		diff -u "$b.expected.json" <(printf '%s\n' "$output") || fail "$f: normalized request differs"
-		diff -u "$b.plan.mk" <(sed "s|$reg|@REGISTRY@|g" "$BATS_TEST_TMPDIR/plan.mk") ||
+		diff -u "$b.plan.mk" <(sed "s|$reg|@REGISTRY@|g; s|$ROOT/pipeline/epic-creator.yml|@CONFIG@|g" \
+			"$BATS_TEST_TMPDIR/plan.mk") ||
 			fail "$f: plan differs"
 		n=$((n + 1))
 	done
@@ -136,6 +137,17 @@ setup() {
 	[ "$(jq -r .taskId <<<"$output")" = job-1 ]
 	run -2 epic-parse --task-id ../x good/crlf.txt
 	assert_output --partial "invalid task id '../x'"
+}
+
+@test "--stamp is touched on every successful run, the outputs only when they change" {
+	run -0 epic-parse --stamp "$BATS_TEST_TMPDIR/.stamp" -o "$BATS_TEST_TMPDIR/r.json" good/heading.md
+	assert_file_exist "$BATS_TEST_TMPDIR/.stamp"
+	touch -d '2000-01-01' "$BATS_TEST_TMPDIR/.stamp" "$BATS_TEST_TMPDIR/r.json"
+	run -0 epic-parse --stamp "$BATS_TEST_TMPDIR/.stamp" -o "$BATS_TEST_TMPDIR/r.json" good/heading.md
+	[ "$(stat -c %Y "$BATS_TEST_TMPDIR/.stamp")" -gt "$(date -d 2000-01-02 +%s)" ]
+	[ "$(stat -c %Y "$BATS_TEST_TMPDIR/r.json")" = "$(date -d 2000-01-01 +%s)" ]
+	run -1 epic-parse --stamp "$BATS_TEST_TMPDIR/.stamp2" bad/empty.txt
+	assert_file_not_exist "$BATS_TEST_TMPDIR/.stamp2"
 }
 
 @test "output is written atomically and only when it changed" {

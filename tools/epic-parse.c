@@ -19,7 +19,7 @@
 
 static const char usage_text[] =
     "usage: epic-parse [--config FILE] [--name NAME] [--task-id ID] [--format FMT]\n"
-    "                  [--plan FILE] [-o FILE] [FILE | -]\n";
+    "                  [--plan FILE] [--stamp FILE] [-o FILE] [FILE | -]\n";
 
 static void
 usage(int code)
@@ -33,6 +33,7 @@ usage(int code)
 		    "      --task-id ID    use ID as the task id instead of deriving it\n"
 		    "  -f, --format FMT    json, text or markdown (default: by extension, then content)\n"
 		    "  -p, --plan FILE     write the persona plan (a make fragment) to FILE\n"
+		    "      --stamp FILE    touch FILE after a successful run (for make)\n"
 		    "  -o, --output FILE   write the normalized request to FILE (default stdout)\n"
 		    "  -h, --help          this help\n"
 		    "  -V, --version       print the version\n\n"
@@ -47,6 +48,7 @@ static const char *const command_keys[] = {
 
 typedef struct req {
 	const char *file;       /* for messages */
+	const char *config_path; /* the config file in use, or NULL for built-in defaults */
 	json_t *cfg;
 	ec_registry reg;
 	int reg_loaded;
@@ -481,10 +483,31 @@ write_plan(req *r, const json_t *request, const char *out, ec_err *e)
 	for (i = 0; i < n; i++)
 		if (v[i].required)
 			EMIT(" %s", v[i].name);
+	/* What the plan is made from: the registrations, the directories they are in
+	 * (a persona added or removed changes its directory), and the config. */
 	EMIT("\nEPIC_PLAN_SOURCES :=");
 	for (i = 0; i < r->reg.n; i++) {
-		if (!(esc = mk_escape(r->reg.v[i].reg_path)))
+		const char *path = r->reg.v[i].reg_path, *slash = strrchr(path, '/');
+		int seen = 0;
+		if (!(esc = mk_escape(path)))
 			goto nomem;
+		EMIT(" %s", esc);
+		free(esc);
+		for (size_t k = 0; k < i && slash; k++) {
+			const char *o = r->reg.v[k].reg_path, *os = strrchr(o, '/');
+			seen |= os && os - o == slash - path && strncmp(o, path, (size_t)(slash - path)) == 0;
+		}
+		if (slash && !seen) {
+			char *dir = strndup(path, (size_t)(slash - path));
+			esc = dir ? mk_escape(dir) : NULL;
+			free(dir);
+			if (!esc)
+				goto nomem;
+			EMIT(" %s", esc);
+			free(esc);
+		}
+	}
+	if (r->config_path && (esc = mk_escape(r->config_path))) {
 		EMIT(" %s", esc);
 		free(esc);
 	}
@@ -680,12 +703,13 @@ main(int argc, char *argv[])
 		{ "name", required_argument, NULL, 'n' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "plan", required_argument, NULL, 'p' },
+		{ "stamp", required_argument, NULL, 'S' },
 		{ "task-id", required_argument, NULL, 'T' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config = NULL, *format = NULL, *name = NULL, *out = NULL, *plan = NULL;
-	const char *task_id = NULL, *file = "-";
+	const char *task_id = NULL, *file = "-", *stamp = NULL;
 	char id[EC_MAX_NAME + 16], hex[17];
 	req r = { 0 };
 	json_t *request, *source;
@@ -710,6 +734,7 @@ main(int argc, char *argv[])
 		case 'n': name = optarg; break;
 		case 'o': out = optarg; break;
 		case 'p': plan = optarg; break;
+		case 'S': stamp = optarg; break;
 		case 'T': task_id = optarg; break;
 		case 'V': printf("epic-parse %s\n", EC_VERSION); return EC_EXIT_OK;
 		default: usage(EC_EXIT_USAGE);
@@ -726,6 +751,7 @@ main(int argc, char *argv[])
 		usage(EC_EXIT_USAGE);
 	}
 	r.file = strcmp(file, "-") ? file : "<stdin>";
+	r.config_path = ec_config_path(config);
 	if (!(r.cfg = ec_config_load(config, &e)))
 		ec_die_err(&e);
 	/* The registry is needed to check persona names and for the plan; without it
@@ -761,6 +787,10 @@ main(int argc, char *argv[])
 	if (plan && write_plan(&r, request, plan, &e) < 0)
 		ec_die_err(&e);
 	if (ec_json_write(out, request, EC_W_FSYNC | EC_W_IFCHANGED, &e) < 0)
+		ec_die_err(&e);
+	/* The stamp says "parsed at this time" even when nothing changed, so make's
+	 * next run sees its prerequisites up to date (the stamp idiom of epic.mk). */
+	if (stamp && ec_write_atomic(stamp, "", 0, 0, &e) < 0)
 		ec_die_err(&e);
 	json_decref(request);
 	json_decref(r.cfg);

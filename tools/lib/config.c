@@ -38,26 +38,33 @@ where(const json_t *lines, const char *path)
 	}
 }
 
+const char *
+ec_config_path(const char *opt)
+{
+	static char dflt[4096];
+	const char *env = getenv("EPIC_CONFIG");
+
+	if (opt)
+		return opt;
+	if (env && *env)
+		return env;
+	snprintf(dflt, sizeof dflt, "%s/epic-creator.yml", ec_datadir());
+	/* No default file at all (a bare install) means all defaults. */
+	return ec_exists(dflt) ? dflt : NULL;
+}
+
 json_t *
 ec_config_load(const char *path, ec_err *e)
 {
-	char dflt[4096], bad[512];
-	const char *env = getenv("EPIC_CONFIG");
+	char bad[512];
 	json_t *cfg, *lines = NULL;
 	size_t len;
 	char *buf;
 
-	if (!path && env && *env)
-		path = env;
-	if (!path) {
-		snprintf(dflt, sizeof dflt, "%s/epic-creator.yml", ec_datadir());
-		/* No default file at all (a bare install) means all defaults. */
-		if (!ec_exists(dflt)) {
-			cfg = json_object();
-			ec_schema_apply_defaults("config", cfg, e);
-			return cfg;
-		}
-		path = dflt;
+	if (!(path = ec_config_path(path))) {
+		cfg = json_object();
+		ec_schema_apply_defaults("config", cfg, e);
+		return cfg;
 	}
 	if (!(buf = ec_read_file(path, CONFIG_MAX_BYTES, &len, e))) {
 		ec_err_prefix(e, "config");

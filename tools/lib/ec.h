@@ -158,6 +158,9 @@ json_t *ec_yaml_loadb(const char *buf, size_t len, const char *name, json_t **li
  * and the key path. New reference.
  */
 json_t *ec_config_load(const char *path, ec_err *e);
+/* The config file ec_config_load would read (opt, $EPIC_CONFIG, the default), or
+ * NULL when there is none and the built-in defaults apply. Borrowed. */
+const char *ec_config_path(const char *opt);
 /* Parse "1GB", "512MiB", "64k" into bytes; -1 if not a size. */
 long long ec_parse_size(const char *s);
 

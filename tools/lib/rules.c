@@ -18,6 +18,7 @@
  * Everything the call allocates lives in one arena and a few vectors freed at the
  * end.
  */
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,8 +55,12 @@ typedef struct tok {
 	unsigned char neg;      /* a negation word */
 } tok;
 
-/* A word or phrase term, compiled: stem ids, and its occurrences once looked up. */
+/*
+ * A word or phrase term: its text, and once it is first needed, its stem ids and
+ * its occurrences (a term of a rule that never gets that far costs nothing).
+ */
 typedef struct phrase {
+	const char *src;
 	uint32_t *ids;
 	uint32_t n;
 	int literal;            /* starts with a negation word: no negation check */
@@ -340,12 +345,13 @@ cvc(const char *b, int i)
 }
 
 static int
-ends(const char *b, int k, const char *s)
+ends_n(const char *b, int k, const char *s, int n)
 {
-	int n = (int)strlen(s);
-
 	return k + 1 >= n && memcmp(b + k + 1 - n, s, (size_t)n) == 0;
 }
+
+/* Does b[0..k] end in the string literal s? */
+#define ends(b, k, s) ends_n((b), (k), (s), (int)sizeof(s) - 1)
 
 static size_t
 stem(char *b, size_t n)
@@ -666,6 +672,8 @@ negated(const ctx *c, size_t i)
 	return 0;
 }
 
+static int phrase_words(ctx *c, phrase *p);
+
 /* Occurrences of p in the text, computed once per call. */
 static void
 phrase_eval(ctx *c, phrase *p)
@@ -675,7 +683,7 @@ phrase_eval(ctx *c, phrase *p)
 	if (p->done)
 		return;
 	p->done = 1;
-	if (!p->n || !c->postoff)
+	if (!c->postoff || phrase_words(c, p) < 0 || !p->n)
 		return;
 	for (uint32_t k = 0; k < p->n; k++)
 		if (p->ids[k] == NONE)
@@ -700,26 +708,65 @@ phrase_eval(ctx *c, phrase *p)
 }
 
 /*
- * Compile a word or phrase term: stem each word once and look it up among the
- * description's stems (NONE if absent: the phrase cannot match). -1 when the term
- * has no words, naming path.
+ * A JSON path in the rule base, kept as a chain of frames on the stack and
+ * formatted only when an error names it: compiling must not pay for messages.
+ */
+typedef struct jpath {
+	const struct jpath *up;
+	const char *key;        /* a member name, or NULL for the index idx */
+	size_t idx;
+} jpath;
+
+static void
+jpath_fmt(const jpath *p, char *buf, size_t cap)
+{
+	char up[PATHCAP];
+
+	if (!p) {
+		snprintf(buf, cap, "$");
+		return;
+	}
+	jpath_fmt(p->up, up, sizeof up);
+	if (p->key)
+		ec_jpath_key(buf, cap, up, p->key);
+	else
+		ec_jpath_index(buf, cap, up, p->idx);
+}
+
+static int jfail(ctx *c, const jpath *p, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Fail with "$.path: message" (EC_EXIT_REJECT). */
+static int
+jfail(ctx *c, const jpath *p, const char *fmt, ...)
+{
+	char where[PATHCAP], msg[768];
+	va_list ap;
+
+	jpath_fmt(p, where, sizeof where);
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	return ec_fail(c->e, EC_EXIT_REJECT, "%s: %s", where, msg);
+}
+
+/*
+ * Stem each word of a phrase once and look it up among the description's stems
+ * (NONE if absent: the phrase cannot match). 0, or -1 out of memory.
  */
 static int
-phrase_compile(ctx *c, phrase *p, const char *s, const char *path)
+phrase_words(ctx *c, phrase *p)
 {
-	const unsigned char *u = (const unsigned char *)s;
-	size_t n = strlen(s), i, cnt = 0;
+	const unsigned char *u = (const unsigned char *)p->src;
+	size_t n = strlen(p->src), i, cnt = 0;
 
-	memset(p, 0, sizeof *p);
 	for (i = word_start(u, 0, n); i < n; i = word_start(u, word_end(u, i, n), n))
 		cnt++;
-	if (!cnt)
-		return ec_fail(c->e, EC_EXIT_REJECT, "%s: term '%s' has no words", path, s);
-	if (!(p->ids = aalloc(c, cnt * sizeof *p->ids)))
-		return -1;
+	if (!cnt || !(p->ids = aalloc(c, cnt * sizeof *p->ids)))
+		return cnt ? -1 : 0;
 	for (i = word_start(u, 0, n); i < n; i = word_start(u, i, n)) {
 		size_t end = word_end(u, i, n);
-		long raw = fold(c, s + i, end - i);
+		long raw = fold(c, p->src + i, end - i);
 		if (raw < 0)
 			return -1;
 		if (p->n == 0)
@@ -727,6 +774,23 @@ phrase_compile(ctx *c, phrase *p, const char *s, const char *path)
 		p->ids[p->n++] = st_find(c, &c->stems, c->buf, stem(c->buf, (size_t)raw), 0);
 		i = end;
 	}
+	return 0;
+}
+
+/*
+ * A word or phrase term, to be stemmed when first needed. When checking a rule
+ * base, -1 if the term has no words, naming its path.
+ */
+static int
+phrase_compile(ctx *c, phrase *p, const char *s, const jpath *path)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t n = strlen(s);
+
+	memset(p, 0, sizeof *p);
+	p->src = s;
+	if (c->checking && word_start(u, 0, n) == n)
+		return jfail(c, path, "term '%s' has no words", s);
 	return 0;
 }
 
@@ -740,39 +804,38 @@ group_cmp(const void *a, const void *b)
 static int
 groups_compile(ctx *c, const json_t *syn)
 {
+	jpath ps = { NULL, "synonyms", 0 };
 	const char *name;
 	json_t *arr;
-	char path[PATHCAP], ipath[PATHCAP];
 	size_t gi = 0;
 
 	c->syn = syn;
 	if (!syn)
 		return 0;
 	if (!json_is_object(syn))
-		return ec_fail(c->e, EC_EXIT_REJECT, "$.synonyms: expected an object");
+		return jfail(c, &ps, "expected an object");
 	if (!(c->groups = acalloc(c, json_object_size(syn) + 1, sizeof *c->groups)))
 		return -1;
 	json_object_foreach((json_t *)syn, name, arr) {
+		jpath pg = { &ps, name, 0 };
 		group *g = &c->groups[gi++];
 		size_t k;
 		json_t *v;
 
-		ec_jpath_key(path, sizeof path, "$.synonyms", name);
 		if (!json_is_array(arr) || json_array_size(arr) == 0)
-			return ec_fail(c->e, EC_EXIT_REJECT, "%s: expected a non-empty array of terms", path);
+			return jfail(c, &pg, "expected a non-empty array of terms");
 		g->name = name;
 		g->n = json_array_size(arr);
 		if (!(g->p = acalloc(c, g->n, sizeof *g->p)))
 			return -1;
 		json_array_foreach(arr, k, v) {
+			jpath pi = { &pg, NULL, k };
 			const char *s = json_string_value(v);
-			ec_jpath_index(ipath, sizeof ipath, path, k);
 			if (!s)
-				return ec_fail(c->e, EC_EXIT_REJECT, "%s: expected a term", ipath);
+				return jfail(c, &pi, "expected a term");
 			if (s[0] == '@' || strncmp(s, "signal:", 7) == 0)
-				return ec_fail(c->e, EC_EXIT_REJECT,
-				    "%s: a synonym is a word or phrase, not '%s'", ipath, s);
-			if (phrase_compile(c, &g->p[k], s, ipath) < 0)
+				return jfail(c, &pi, "a synonym is a word or phrase, not '%s'", s);
+			if (phrase_compile(c, &g->p[k], s, &pi) < 0)
 				return -1;
 		}
 	}
@@ -781,10 +844,10 @@ groups_compile(ctx *c, const json_t *syn)
 	return 0;
 }
 
-static int cond_compile(ctx *c, cond **out, const json_t *j, const char *path);
+static int cond_compile(ctx *c, cond **out, const json_t *j, const jpath *path);
 
 static int
-term_compile(ctx *c, term *t, const json_t *j, const char *path)
+term_compile(ctx *c, term *t, const json_t *j, const jpath *path)
 {
 	const char *s = json_string_value(j);
 
@@ -794,15 +857,15 @@ term_compile(ctx *c, term *t, const json_t *j, const char *path)
 		return cond_compile(c, &t->cond, j, path);
 	}
 	if (!s || !*s)
-		return ec_fail(c->e, EC_EXIT_REJECT, "%s: expected a term (a word, a phrase, "
-		    "@group, signal:NAME or a condition)", path);
+		return jfail(c, path, "expected a term (a word, a phrase, @group, signal:NAME "
+		    "or a condition)");
 	if (s[0] == '@') {
 		group key = { .name = s + 1 };
 		t->kind = T_GROUP;
 		t->g = c->ngroups ? bsearch(&key, c->groups, c->ngroups, sizeof *c->groups,
 		    group_cmp) : NULL;
 		if (!t->g)
-			return ec_fail(c->e, EC_EXIT_REJECT, "%s: unknown synonym group '%s'", path, s);
+			return jfail(c, path, "unknown synonym group '%s'", s);
 		return 0;
 	}
 	if (strncmp(s, "signal:", 7) == 0) {
@@ -812,13 +875,12 @@ term_compile(ctx *c, term *t, const json_t *j, const char *path)
 		t->siglen = strlen(t->sig);
 		if ((star = strchr(t->sig, '*'))) {
 			if (star[1] != '\0')
-				return ec_fail(c->e, EC_EXIT_REJECT,
-				    "%s: '*' may only end a signal name in '%s'", path, s);
+				return jfail(c, path, "'*' may only end a signal name in '%s'", s);
 			t->prefix = 1;
 			t->siglen--;
 		}
 		if (!t->siglen && !t->prefix)
-			return ec_fail(c->e, EC_EXIT_REJECT, "%s: empty signal name in '%s'", path, s);
+			return jfail(c, path, "empty signal name in '%s'", s);
 		return 0;
 	}
 	t->kind = T_PHRASE;
@@ -826,9 +888,8 @@ term_compile(ctx *c, term *t, const json_t *j, const char *path)
 }
 
 static int
-clause_compile(ctx *c, term **out, size_t *n, const json_t *arr, const char *path)
+clause_compile(ctx *c, term **out, size_t *n, const json_t *arr, const jpath *path)
 {
-	char ipath[PATHCAP];
 	json_t *v;
 	size_t k;
 
@@ -837,12 +898,12 @@ clause_compile(ctx *c, term **out, size_t *n, const json_t *arr, const char *pat
 	if (!arr)
 		return 0;
 	if (!json_is_array(arr) || json_array_size(arr) == 0)
-		return ec_fail(c->e, EC_EXIT_REJECT, "%s: expected a non-empty array of terms", path);
+		return jfail(c, path, "expected a non-empty array of terms");
 	if (!(*out = acalloc(c, json_array_size(arr), sizeof **out)))
 		return -1;
 	json_array_foreach(arr, k, v) {
-		ec_jpath_index(ipath, sizeof ipath, path, k);
-		if (term_compile(c, &(*out)[k], v, ipath) < 0)
+		jpath pi = { path, NULL, k };
+		if (term_compile(c, &(*out)[k], v, &pi) < 0)
 			return -1;
 	}
 	*n = json_array_size(arr);
@@ -850,32 +911,26 @@ clause_compile(ctx *c, term **out, size_t *n, const json_t *arr, const char *pat
 }
 
 static int
-cond_compile(ctx *c, cond **out, const json_t *j, const char *path)
+cond_compile(ctx *c, cond **out, const json_t *j, const jpath *path)
 {
-	char p1[PATHCAP];
+	jpath pany = { path, "any", 0 }, pall = { path, "all", 0 }, pnone = { path, "none", 0 };
 	const char *key;
 	json_t *v;
 	cond *k;
 
 	if (!json_is_object(j) || json_object_size(j) == 0)
-		return ec_fail(c->e, EC_EXIT_REJECT,
-		    "%s: expected a condition with any, all or none", path);
+		return jfail(c, path, "expected a condition with any, all or none");
 	json_object_foreach((json_t *)j, key, v)
 		if (strcmp(key, "any") && strcmp(key, "all") && strcmp(key, "none")) {
-			ec_jpath_key(p1, sizeof p1, path, key);
-			return ec_fail(c->e, EC_EXIT_REJECT,
-			    "%s: unknown clause (expected any, all or none)", p1);
+			jpath pk = { path, key, 0 };
+			return jfail(c, &pk, "unknown clause (expected any, all or none)");
 		}
 	if (!(*out = k = acalloc(c, 1, sizeof *k)))
 		return -1;
-	ec_jpath_key(p1, sizeof p1, path, "any");
-	if (clause_compile(c, &k->any, &k->nany, json_object_get(j, "any"), p1) < 0)
+	if (clause_compile(c, &k->any, &k->nany, json_object_get(j, "any"), &pany) < 0 ||
+	    clause_compile(c, &k->all, &k->nall, json_object_get(j, "all"), &pall) < 0)
 		return -1;
-	ec_jpath_key(p1, sizeof p1, path, "all");
-	if (clause_compile(c, &k->all, &k->nall, json_object_get(j, "all"), p1) < 0)
-		return -1;
-	ec_jpath_key(p1, sizeof p1, path, "none");
-	return clause_compile(c, &k->none, &k->nnone, json_object_get(j, "none"), p1);
+	return clause_compile(c, &k->none, &k->nnone, json_object_get(j, "none"), &pnone);
 }
 
 static int
@@ -906,30 +961,32 @@ static int
 rules_compile(ctx *c, const json_t *rb)
 {
 	const json_t *rules = json_object_get(rb, "rules");
-	char path[PATHCAP], p1[PATHCAP], p2[PATHCAP];
+	jpath prules = { NULL, "rules", 0 };
 	strtab seen = { 0 };
 	json_t *r;
 	size_t i;
 	int rc = -1;
 
 	if (!json_is_array(rules))
-		return ec_fail(c->e, EC_EXIT_REJECT, "$.rules: expected an array of rules");
+		return jfail(c, &prules, "expected an array of rules");
 	c->nrules = json_array_size(rules);
 	if (!(c->rules = acalloc(c, c->nrules + 1, sizeof *c->rules)))
 		return -1;
 	json_array_foreach(rules, i, r) {
+		jpath pr = { &prules, NULL, i }, pid = { &pr, "id", 0 };
+		jpath pmodes = { &pr, "modes", 0 }, pwhen = { &pr, "when", 0 };
+		jpath prec = { &pr, "recommendation", 0 };
 		rule *ru = &c->rules[i];
 		const json_t *modes = json_object_get(r, "modes"), *when, *rec, *x;
 		size_t k;
 
-		ec_jpath_index(path, sizeof path, "$.rules", i);
 		if (!json_is_object(r)) {
-			ec_fail(c->e, EC_EXIT_REJECT, "%s: expected a rule object", path);
+			jfail(c, &pr, "expected a rule object");
 			goto out;
 		}
 		ru->j = r;
 		if (!(ru->id = json_string_value(json_object_get(r, "id")))) {
-			ec_fail(c->e, EC_EXIT_REJECT, "%s.id: expected a rule id", path);
+			jfail(c, &pid, "expected a rule id");
 			goto out;
 		}
 		if (c->checking) {
@@ -941,9 +998,8 @@ rules_compile(ctx *c, const json_t *rb)
 				/* find the first occurrence by scanning: error path only */
 				for (size_t q = 0; q < i; q++)
 					if (strcmp(c->rules[q].id, ru->id) == 0) {
-						ec_fail(c->e, EC_EXIT_REJECT,
-						    "%s.id: duplicate rule id '%s' (first at $.rules[%zu])",
-						    path, ru->id, q);
+						jfail(c, &pid, "duplicate rule id '%s' (first at "
+						    "$.rules[%zu])", ru->id, q);
 						break;
 					}
 				goto out;
@@ -953,37 +1009,31 @@ rules_compile(ctx *c, const json_t *rb)
 			ru->modes = EC_MODE_STANDARD | EC_MODE_ENTERPRISE;
 		else if (json_is_array(modes))
 			json_array_foreach(modes, k, x) {
+				jpath pm = { &pmodes, NULL, k };
 				int b = mode_bit(json_string_value(x));
 				if (!b) {
-					ec_jpath_key(p1, sizeof p1, path, "modes");
-					ec_jpath_index(p2, sizeof p2, p1, k);
-					ec_fail(c->e, EC_EXIT_REJECT,
-					    "%s: expected mvp, standard or enterprise", p2);
+					jfail(c, &pm, "expected mvp, standard or enterprise");
 					goto out;
 				}
 				ru->modes |= b;
 			}
 		else {
-			ec_fail(c->e, EC_EXIT_REJECT, "%s.modes: expected an array of modes", path);
+			jfail(c, &pmodes, "expected an array of modes");
 			goto out;
 		}
-		if ((when = json_object_get(r, "when"))) {
-			ec_jpath_key(p1, sizeof p1, path, "when");
-			if (cond_compile(c, &ru->when, when, p1) < 0)
-				goto out;
-		}
+		if ((when = json_object_get(r, "when")) && cond_compile(c, &ru->when, when, &pwhen) < 0)
+			goto out;
 		if (c->checking && (rec = json_object_get(r, "recommendation"))) {
 			const json_t *eff = json_object_get(rec, "effortDays");
+			jpath peff = { &prec, "effortDays", 0 }, pdeps = { &prec, "dependencies", 0 };
 			if (num(json_object_get(eff, "min"), 0) > num(json_object_get(eff, "max"), 0)) {
-				ec_fail(c->e, EC_EXIT_REJECT,
-				    "%s.recommendation.effortDays: min is greater than max", path);
+				jfail(c, &peff, "min is greater than max");
 				goto out;
 			}
 			json_array_foreach(json_object_get(rec, "dependencies"), k, x)
 				if (json_is_string(x) && strcmp(json_string_value(x), ru->id) == 0) {
-					ec_fail(c->e, EC_EXIT_REJECT,
-					    "%s.recommendation.dependencies[%zu]: a rule cannot depend "
-					    "on itself", path, k);
+					jpath pd = { &pdeps, NULL, k };
+					jfail(c, &pd, "a rule cannot depend on itself");
 					goto out;
 				}
 		}
@@ -1017,8 +1067,7 @@ signal_find(const ctx *c, const term *t)
 {
 	for (size_t i = 0; i < c->nsigs; i++) {
 		const char *s = c->sigs[i];
-		if (t->prefix ? strncmp(s, t->sig, t->siglen) == 0 :
-		    strlen(s) == t->siglen && memcmp(s, t->sig, t->siglen) == 0)
+		if (strncmp(s, t->sig, t->siglen) == 0 && (t->prefix || s[t->siglen] == '\0'))
 			return s;
 	}
 	return NULL;
@@ -1484,9 +1533,12 @@ ec_rules_apply(const json_t *rb, const json_t *input, ec_err *e)
 
 		if (!(ru->modes & mbit))
 			continue;
-		col.nh = col.ns = 0;
-		if (ru->when && !cond_eval(&c, ru->when, &col))
+		/* decide first, short-circuiting; then collect what matched for the text */
+		if (ru->when && !cond_eval(&c, ru->when, NULL))
 			continue;
+		col.nh = col.ns = 0;
+		if (ru->when)
+			cond_eval(&c, ru->when, &col);
 		if (c.oom)
 			goto fail;
 		qsort(col.h, col.nh, sizeof *col.h, hit_cmp);
