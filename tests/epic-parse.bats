@@ -198,7 +198,7 @@ setup() {
 @test "a persona excluded by the request is planned as skipped, with the reason" {
 	run -0 epic-parse --plan "$BATS_TEST_TMPDIR/plan.mk" good/full.json
 	run -0 grep 'personas/05-accessibility-advocate.json: PERSONA_KIND := skip' "$BATS_TEST_TMPDIR/plan.mk"
-	run -0 grep 'PERSONA_SKIP_REASON := excluded by the request' "$BATS_TEST_TMPDIR/plan.mk"
+	run -0 grep 'PERSONA_SKIP := excluded' "$BATS_TEST_TMPDIR/plan.mk"
 }
 
 @test "enforceDevops makes the DevOps persona required in the plan" {

@@ -330,7 +330,7 @@ typedef struct step {
 	char name[72];
 	int order, required, timeout;
 	const char *kind;       /* rules | command | inline | skip */
-	const char *skip_reason;
+	const char *skip_reason; /* a keyword persona-run --skip knows: no spaces for make */
 	const char *reg_path, *rules_path;
 	json_t *deps;           /* borrowed array of names, or NULL */
 	char **reg_deps;
@@ -439,11 +439,11 @@ write_plan(req *r, const json_t *request, const char *out, ec_err *e)
 			s->required = 1;
 		json_array_foreach(excl, rc, x)
 			if (strcmp(json_string_value(x), p->name) == 0)
-				s->kind = "skip", s->skip_reason = "excluded by the request";
+				s->kind = "skip", s->skip_reason = "excluded";
 		if (json_is_false(json_object_get(pc, "enabled")))
-			s->kind = "skip", s->skip_reason = "disabled in the configuration";
+			s->kind = "skip", s->skip_reason = "disabled";
 		if (!(p->modes & ec_mode_bit(mode)))
-			s->kind = "skip", s->skip_reason = "does not support this mode";
+			s->kind = "skip", s->skip_reason = "unsupported-mode";
 		if (!strcmp(s->kind, "skip"))
 			s->required = 0;
 	}
@@ -525,7 +525,7 @@ write_plan(req *r, const json_t *request, const char *out, ec_err *e)
 		EMIT("%s: PERSONA_REQUIRED := %d\n", t, s->required);
 		EMIT("%s: PERSONA_TIMEOUT := %d\n", t, timeout);
 		if (s->skip_reason)
-			EMIT("%s: PERSONA_SKIP_REASON := %s\n", t, s->skip_reason);
+			EMIT("%s: PERSONA_SKIP := %s\n", t, s->skip_reason);
 		if (dep_targets(v, n, s, deps, sizeof deps) < 0) {
 			ec_fail(e, EC_EXIT_REJECT, "%s: too many dependencies for '%s'", r->file, s->name);
 			goto fail;
