@@ -227,3 +227,34 @@ setup() {
 		run -0 epic-parse "$f"
 	done
 }
+
+@test "a persona's inputs are every persona it builds on, transitively, in review order" {
+	run -0 epic-parse --plan "$BATS_TEST_TMPDIR/plan.mk" good/heading.md
+	run -0 grep '^personas/04-performance-specialist.json: PERSONA_DEPS' "$BATS_TEST_TMPDIR/plan.mk"
+	assert_output "personas/04-performance-specialist.json: PERSONA_DEPS := personas/01-product-owner.json personas/02-architect.json personas/03-security-specialist.json"
+}
+
+@test "the config overrides a registration's dependencies, timeout and required flag" {
+	printf 'personas:\n  performance-specialist:\n    dependencies: [architect]\n    timeout: 7\n    required: true\n' > "$BATS_TEST_TMPDIR/c.yml"
+	run -0 epic-parse --config "$BATS_TEST_TMPDIR/c.yml" --plan "$BATS_TEST_TMPDIR/plan.mk" good/heading.md
+	run -0 grep '^personas/04-performance-specialist.json: PERSONA_\(DEPS\|TIMEOUT\|REQUIRED\)' "$BATS_TEST_TMPDIR/plan.mk"
+	assert_output "personas/04-performance-specialist.json: PERSONA_REQUIRED := 1
+personas/04-performance-specialist.json: PERSONA_TIMEOUT := 7
+personas/04-performance-specialist.json: PERSONA_DEPS := personas/01-product-owner.json personas/02-architect.json"
+	printf 'personas:\n  product-owner:\n    dependencies: [devops-engineer]\n' > "$BATS_TEST_TMPDIR/c.yml"
+	run -1 epic-parse --config "$BATS_TEST_TMPDIR/c.yml" good/heading.md
+	assert_output --partial "dependency cycle"
+	printf 'personas:\n  marketing:\n    timeout: 5\n' > "$BATS_TEST_TMPDIR/c.yml"
+	run -1 epic-parse --config "$BATS_TEST_TMPDIR/c.yml" good/heading.md
+	assert_output "epic-parse: config: \$.personas.marketing: no persona 'marketing' is registered"
+}
+
+@test "the shipped parallel profile lets three personas run side by side" {
+	unset EPIC_PERSONA_PATH
+	[ -e "$ROOT/pipeline/personas/product-owner.json" ] || skip "no shipped registrations yet"
+	run -0 epic-parse --config "$ROOT/pipeline/profiles/parallel.yml" --plan "$BATS_TEST_TMPDIR/plan.mk" good/heading.md
+	for p in 03-security-specialist 04-performance-specialist 05-accessibility-advocate; do
+		run -0 grep "^personas/$p.json: PERSONA_DEPS" "$BATS_TEST_TMPDIR/plan.mk"
+		assert_output "personas/$p.json: PERSONA_DEPS := personas/01-product-owner.json personas/02-architect.json"
+	done
+}

@@ -207,15 +207,6 @@ extract_title(const char *d)
 	return trim_title(d, (size_t)(end - d));
 }
 
-/* Is p required, after the config's personas.NAME.required? */
-static int
-persona_required(const req *r, const ec_persona *p)
-{
-	json_t *v = ec_json_get(json_object_get(r->cfg, "personas"), p->name);
-	v = json_object_get(v, "required");
-	return json_is_boolean(v) ? json_is_true(v) : p->required;
-}
-
 static int
 is_registered(req *r, const char *name)
 {
@@ -257,7 +248,7 @@ check_personas(req *r, json_t *request, ec_err *e)
 		if (!p && !json_object_get(cp, json_string_value(x)))
 			return ec_fail(e, EC_EXIT_REJECT, "%s: %s: expected a registered persona, got \"%s\"",
 			    r->file, path, json_string_value(x));
-		if (p && persona_required(r, p))
+		if (p && p->required)
 			return ec_fail(e, EC_EXIT_REJECT, "%s: %s: '%s' is a required persona and cannot be "
 			    "excluded", r->file, path, p->name);
 	}
@@ -352,29 +343,45 @@ find_step(const step *v, size_t n, const char *name)
 	return NULL;
 }
 
-/*
- * The output files of s's dependencies, each preceded by a space, into out.
- * Dependencies come from the request for a custom persona, else the registration.
- */
-static int
-dep_targets(const step *v, size_t n, const step *s, char *out, size_t cap)
+/* Mark in seen[] every step s depends on, directly or not. */
+static void
+mark_deps(const step *v, size_t n, const step *s, char *seen)
 {
-	size_t len = 0, i;
-
-	*out = '\0';
-	for (i = 0; ; i++) {
+	for (size_t i = 0; ; i++) {
 		const char *name = s->deps ? json_string_value(json_array_get(s->deps, i)) :
 		    s->reg_deps ? s->reg_deps[i] : NULL;
 		const step *d;
 		if (!name)
 			break;
-		if ((d = find_step(v, n, name)))
-			len += (size_t)snprintf(out + len, len < cap ? cap - len : 0,
-			    " personas/%02d-%s.json", d->order, d->name);
-		if (len >= cap)
-			return -1;
+		if ((d = find_step(v, n, name)) && !seen[d - v]) {
+			seen[d - v] = 1;
+			mark_deps(v, n, d, seen);
+		}
 	}
-	return 0;
+}
+
+/*
+ * The output files of every persona s builds on — its dependencies and theirs, in
+ * review order — each preceded by a space, into out. A persona receives the
+ * cumulative output of all the personas before it in its chain, not only the last.
+ * Dependencies come from the request for a custom persona, else the registration.
+ */
+static int
+dep_targets(const step *v, size_t n, const step *s, char *out, size_t cap)
+{
+	char *seen = calloc(n ? n : 1, 1);
+	size_t len = 0;
+
+	if (!seen)
+		return -1;
+	*out = '\0';
+	mark_deps(v, n, s, seen);
+	for (size_t i = 0; i < n && len < cap; i++)   /* v is sorted by review order */
+		if (seen[i])
+			len += (size_t)snprintf(out + len, cap - len, " personas/%02d-%s.json",
+			    v[i].order, v[i].name);
+	free(seen);
+	return len < cap ? 0 : -1;
 }
 
 /* Does the rule base at path ask for enforceDevops handling? */
@@ -427,10 +434,8 @@ write_plan(req *r, const json_t *request, const char *out, ec_err *e)
 		step *s = &v[n++];
 		snprintf(s->name, sizeof s->name, "%s", p->name);
 		s->order = p->review_order;
-		s->required = persona_required(r, p);
+		s->required = p->required;
 		s->timeout = p->timeout;
-		if (json_is_integer(json_object_get(pc, "timeout")))
-			s->timeout = (int)json_integer_value(json_object_get(pc, "timeout"));
 		s->kind = p->rules_path ? "rules" : "command";
 		s->reg_path = p->reg_path;
 		s->rules_path = p->rules_path;
@@ -756,7 +761,7 @@ main(int argc, char *argv[])
 		ec_die_err(&e);
 	/* The registry is needed to check persona names and for the plan; without it
 	 * nothing can run, so a broken registry is the operator's to fix: exit 1. */
-	if (ec_registry_load(&r.reg, &e) < 0)
+	if (ec_registry_load(&r.reg, &e) < 0 || ec_registry_configure(&r.reg, r.cfg, &e) < 0)
 		ec_die_err(&e);
 	r.reg_loaded = 1;
 	maxreq = ec_json_get_int(r.cfg, "security.maxRequestBytes", 1 << 20);

@@ -211,6 +211,9 @@ typedef struct ec_registry {
  * checking schema, rule base existence, duplicate orders, unknown dependencies and
  * cycles. Errors name the file. 0 or -1. */
 int ec_registry_load(ec_registry *r, ec_err *e);
+/* Apply the config's personas.NAME overrides (required, timeout, dependencies) and
+ * check the result again (unknown names, dependencies, cycles). 0 or -1. */
+int ec_registry_configure(ec_registry *r, const json_t *cfg, ec_err *e);
 const ec_persona *ec_registry_find(const ec_registry *r, const char *name);
 void ec_registry_free(ec_registry *r);
 

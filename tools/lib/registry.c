@@ -207,6 +207,29 @@ check(ec_registry *r, ec_err *e)
 }
 
 int
+ec_registry_configure(ec_registry *r, const json_t *cfg, ec_err *e)
+{
+	json_t *personas = json_object_get(cfg, "personas"), *pc, *x;
+	const char *name;
+
+	json_object_foreach(personas, name, pc) {
+		ec_persona *p = (ec_persona *)ec_registry_find(r, name);
+		if (!p)
+			return ec_fail(e, EC_EXIT_REJECT, "config: $.personas.%s: no persona '%s' is registered",
+			    name, name);
+		if (json_is_boolean(x = json_object_get(pc, "required")))
+			p->required = json_is_true(x);
+		if (json_is_integer(x = json_object_get(pc, "timeout")))
+			p->timeout = (int)json_integer_value(x);
+		if (json_is_array(x = json_object_get(pc, "dependencies"))) {
+			strv_free(p->deps);
+			p->deps = strv(x);
+		}
+	}
+	return check(r, e);
+}
+
+int
 ec_registry_load(ec_registry *r, ec_err *e)
 {
 	const char *env = getenv("EPIC_PERSONA_PATH");
