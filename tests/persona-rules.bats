@@ -219,6 +219,12 @@ upstream() {
 	assert_line "TST-016 Automate the pipeline | For Test epic: automate."
 }
 
+@test "{matches} shows the longest of overlapping matches, once" {
+	apply "Enter the card number. Then the Card Number again, and a number."
+	run jq -r '.insights[] | select(startswith("Card data"))' "$T/out.json"
+	assert_output "Card data: card number, number."
+}
+
 @test "recommendations carry effort and cost; costAnalysis sums them" {
 	apply "We deploy through the pipeline."
 	run jq -r '.recommendations[] | "\(.id) \(.estimatedCost) \(.effortDays.min) \(.effortDays.max)"' "$T/out.json"
@@ -227,7 +233,7 @@ upstream() {
 	run jq -c '.costAnalysis' "$T/out.json"
 	assert_output '{"amount":"3-5.5 person-days","category":"testing","effortDays":{"max":5.5,"min":3}}'
 	run jq -c '[.persona, .metadata.model, .metadata.tokens, .metadata.version, .metadata.engine, .metadata.rulesTotal]' "$T/out.json"
-	assert_output '[{"executionTime":0,"name":"tester","reviewOrder":7,"status":"completed"},"rules",0,"9.9.9","persona-rules 0.1.0",19]'
+	assert_output '[{"executionTime":0,"name":"tester","reviewOrder":7,"status":"completed"},"rules",0,"9.9.9","persona-rules 0.1.0",20]'
 }
 
 @test "confidence follows how much of the text the rules matched" {

@@ -1178,7 +1178,7 @@ hit_cmp(const void *a, const void *b)
 
 	if (x->pos != y->pos)
 		return x->pos < y->pos ? -1 : 1;
-	return x->n < y->n ? -1 : x->n > y->n;
+	return x->n > y->n ? -1 : x->n < y->n;     /* the longest first */
 }
 
 /* Do two hits read the same, ignoring case and spacing? */
@@ -1232,19 +1232,25 @@ expand(ctx *c, const char *tmpl, const fill *f)
 		s = brace;
 		if (strncmp(s, "{match}", 7) == 0 || strncmp(s, "{matches}", 9) == 0) {
 			int many = s[6] == 'e';
-			size_t shown = 0;
+			size_t shown = 0, idx[MAX_MATCHES];
 			s += many ? 9 : 7;
 			if (f->col->nh) {
+				/* the longest of overlapping hits (they come first), distinct in
+				 * spelling */
+				uint32_t end = 0;
 				for (size_t i = 0; i < f->col->nh && shown < (many ? MAX_MATCHES : 1); i++) {
+					const hit *h = &f->col->h[i];
 					size_t q;
-					for (q = 0; q < i; q++)
-						if (hit_same(c, &f->col->h[q], &f->col->h[i]))
-							break;
-					if (q < i)
+					if (i > 0 && h->pos < end)
 						continue;
-					if ((shown++ && put(c, &len, ", ", 2) < 0) ||
-					    put_hit(c, &len, &f->col->h[i]) < 0)
+					end = h->pos + h->n;
+					for (q = 0; q < shown && !hit_same(c, &f->col->h[idx[q]], h); q++)
+						;
+					if (q < shown)
+						continue;
+					if ((shown && put(c, &len, ", ", 2) < 0) || put_hit(c, &len, h) < 0)
 						return -1;
+					idx[shown++] = i;
 				}
 			} else if (f->col->ns) {
 				for (size_t i = 0; i < f->col->ns && shown < (many ? MAX_MATCHES : 1); i++) {
@@ -1541,7 +1547,8 @@ ec_rules_apply(const json_t *rb, const json_t *input, ec_err *e)
 			cond_eval(&c, ru->when, &col);
 		if (c.oom)
 			goto fail;
-		qsort(col.h, col.nh, sizeof *col.h, hit_cmp);
+		if (col.nh > 1)
+			qsort(col.h, col.nh, sizeof *col.h, hit_cmp);
 		for (size_t k = 0; k < col.nh; k++)
 			covered[c.t[col.h[k].pos].sent] = 1;
 		/* a repeated id (a rule base that skipped ec_rules_load) fires once */
