@@ -17,9 +17,22 @@
 
 #include "ec.h"
 
+static const char *error_file;  /* --error-file: where a verdict goes for the launcher */
+
+/* Die with e's message and exit code, leaving the verdict in --error-file first. */
+static void __attribute__((noreturn))
+die(const ec_err *e)
+{
+	if (error_file)
+		ec_task_error_write_file(error_file, "epic-parse", e->code,
+		    e->code == EC_EXIT_REJECT ? "INVALID_INPUT" : "SYSTEM_ERROR", e->msg, NULL);
+	ec_die_err(e);
+}
+
 static const char usage_text[] =
     "usage: epic-parse [--config FILE] [--name NAME] [--task-id ID] [--format FMT]\n"
-    "                  [--plan FILE] [--stamp FILE] [-o FILE] [FILE | -]\n";
+    "                  [--plan FILE] [--stamp FILE] [--error-file FILE] [-o FILE]\n"
+    "                  [FILE | -]\n";
 
 static void
 usage(int code)
@@ -34,6 +47,7 @@ usage(int code)
 		    "  -f, --format FMT    json, text or markdown (default: by extension, then content)\n"
 		    "  -p, --plan FILE     write the persona plan (a make fragment) to FILE\n"
 		    "      --stamp FILE    touch FILE after a successful run (for make)\n"
+		    "  -E, --error-file FILE  on failure, also write the verdict there as JSON\n"
 		    "  -o, --output FILE   write the normalized request to FILE (default stdout)\n"
 		    "  -h, --help          this help\n"
 		    "  -V, --version       print the version\n\n"
@@ -703,6 +717,7 @@ main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
+		{ "error-file", required_argument, NULL, 'E' },
 		{ "format", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "name", required_argument, NULL, 'n' },
@@ -725,9 +740,10 @@ main(int argc, char *argv[])
 	int c;
 
 	ec_setprogname(argv[0]);
-	while ((c = getopt_long(argc, argv, "c:f:hn:o:p:V", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:E:f:hn:o:p:V", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': config = optarg; break;
+		case 'E': error_file = optarg; break;
 		case 'f':
 			if (strcmp(optarg, "json") && strcmp(optarg, "text") && strcmp(optarg, "markdown")) {
 				ec_warn("unknown format '%s': expected json, text or markdown", optarg);
@@ -758,11 +774,11 @@ main(int argc, char *argv[])
 	r.file = strcmp(file, "-") ? file : "<stdin>";
 	r.config_path = ec_config_path(config);
 	if (!(r.cfg = ec_config_load(config, &e)))
-		ec_die_err(&e);
+		die(&e);
 	/* The registry is needed to check persona names and for the plan; without it
 	 * nothing can run, so a broken registry is the operator's to fix: exit 1. */
 	if (ec_registry_load(&r.reg, &e) < 0 || ec_registry_configure(&r.reg, r.cfg, &e) < 0)
-		ec_die_err(&e);
+		die(&e);
 	r.reg_loaded = 1;
 	maxreq = ec_json_get_int(r.cfg, "security.maxRequestBytes", 1 << 20);
 	if ((size_t)maxreq > EC_MAX_REQUEST_BYTES)
@@ -770,17 +786,17 @@ main(int argc, char *argv[])
 	if (!(buf = ec_read_file(file, (size_t)maxreq, &len, &e))) {
 		if (strstr(e.msg, "limit"))
 			ec_err_prefix(&e, "request too large (security.maxRequestBytes)");
-		ec_die_err(&e);
+		die(&e);
 	}
 	format = detect_format(file, format, buf);
 	if (!(request = normalize(&r, buf, len, format, &e)))
-		ec_die_err(&e);
+		die(&e);
 
 	base = name ? strdup(name) : strcmp(file, "-") ? ec_basename_noext(file) : strdup("stdin");
 	if (task_id)
 		snprintf(id, sizeof id, "%s", task_id);
 	else if (ec_task_id(base ? base : "request", buf, len, id, sizeof id) < 0)
-		ec_die(EC_EXIT_REJECT, "%s: cannot derive a task id", r.file);
+		die(&(ec_err){ EC_EXIT_REJECT, "cannot derive a task id" });
 	ec_xxh3_hex(buf, len, hex);
 	json_object_set_new(request, "taskId", json_string(id));
 	source = json_pack("{s:s, s:s, s:I, s:s}", "name", base ? base : "stdin", "format", format,
@@ -790,13 +806,13 @@ main(int argc, char *argv[])
 	free(buf);
 
 	if (plan && write_plan(&r, request, plan, &e) < 0)
-		ec_die_err(&e);
+		die(&e);
 	if (ec_json_write(out, request, EC_W_FSYNC | EC_W_IFCHANGED, &e) < 0)
-		ec_die_err(&e);
+		die(&e);
 	/* The stamp says "parsed at this time" even when nothing changed, so make's
 	 * next run sees its prerequisites up to date (the stamp idiom of epic.mk). */
 	if (stamp && ec_write_atomic(stamp, "", 0, 0, &e) < 0)
-		ec_die_err(&e);
+		die(&e);
 	json_decref(request);
 	json_decref(r.cfg);
 	ec_registry_free(&r.reg);

@@ -264,4 +264,36 @@ json_t *ec_cache_get(const char *spool, const char *key, const char *version,
 int ec_cache_put(const char *spool, const char *key, const char *version,
     const char *upstream, long long ttl, long long now, const json_t *output, ec_err *e);
 
+/* task.c: one task directory through the pipeline (epic run, the watcher). */
+typedef struct ec_task_opts {
+	const char *spool;      /* the spool root */
+	const char *config;     /* the config file, or NULL for the default */
+	int jobs;               /* make -j */
+	int timeout;            /* the workflow timeout, seconds */
+	int progress;           /* print per-persona progress on stderr */
+	int nowait;             /* do not wait for a task locked by another launcher */
+	volatile int *stop;     /* set asynchronously (a signal): stop the run, keep it resumable */
+} ec_task_opts;
+/* ISO 8601 UTC with milliseconds ("2026-11-25T21:41:45.261Z") into buf. */
+void ec_iso_time(char *buf, size_t cap);
+/* Write DIR/error.json: which tool, its exit code, the seed's error type, why. */
+int ec_task_error_write(const char *dir, const char *tool, int code, const char *type,
+    const char *msg, ec_err *e);
+int ec_task_error_write_file(const char *path, const char *tool, int code, const char *type,
+    const char *msg, ec_err *e);
+/* The state ("active", "done", "failed") of task id, its directory in dir; NULL if none. */
+const char *ec_task_find(const char *spool, const char *id, char *dir, size_t cap);
+/* Create spool/active/ID holding request.EXT (built in tmp/, renamed in whole).
+ * 0 created, 1 the task already exists (in any state), -1 error. */
+int ec_task_create(const char *spool, const char *id, const char *ext, const void *buf,
+    size_t len, ec_err *e);
+/*
+ * Run the task's pipeline under its lock and move it: to done/ on success, to
+ * failed/ when its input was rejected; it stays in active/ (resumable) on a
+ * temporary failure. A task in failed/ is moved back to active/ and retried.
+ * Returns 0, EC_EXIT_REJECT or EC_EXIT_TEMP (e, which must not be NULL, says why);
+ * dir gets the task's final path.
+ */
+int ec_task_run(const char *id, const ec_task_opts *o, char *dir, size_t cap, ec_err *e);
+
 #endif

@@ -1,0 +1,373 @@
+/*
+ * epic - the front door, git-style: `epic CMD ARGS` runs a built-in command or
+ * the program epic-CMD (next to this one, else on $PATH).
+ *
+ * Built in: run (one request through the whole pipeline, the EpicResponse on
+ * stdout, so `epic run - < epic.txt | jq .summary` works), resume, status and
+ * personas. `epic run` uses the same spool as the watcher, so one-shot runs share
+ * the cache and the audit trail, and a request run twice is the same task.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ec.h"
+
+static const char usage_text[] =
+    "usage: epic run [--mode MODE] [--enforce-devops] [--exclude P,...] [-o FILE]\n"
+    "                [--spool DIR] [--config FILE] [-j N] [FILE | -]\n"
+    "       epic resume [--spool DIR] [--config FILE] [-o FILE] ID\n"
+    "       epic status [--spool DIR] [ID]\n"
+    "       epic personas\n"
+    "       epic CMD [ARG ...]   (runs epic-CMD)\n";
+
+static void
+usage(int code)
+{
+	fputs(usage_text, code ? stderr : stdout);
+	if (!code)
+		fputs("\nReview an epic with the six personas and print the EpicResponse.\n\n"
+		    "  -m, --mode MODE       mvp, standard or enterprise (overrides the request)\n"
+		    "  -D, --enforce-devops  make the DevOps recommendations blocking\n"
+		    "  -x, --exclude LIST    comma-separated personas to skip\n"
+		    "  -o, --output FILE     write the EpicResponse to FILE (default stdout)\n"
+		    "  -s, --spool DIR       the spool (default $EPIC_SPOOL, then ./spool)\n"
+		    "  -c, --config FILE     configuration file\n"
+		    "  -j, --jobs N          personas run side by side (default\n"
+		    "                        performance.maxConcurrentPersonas)\n"
+		    "  -q, --quiet           no progress on stderr\n"
+		    "  -h, --help            this help\n"
+		    "  -V, --version         print the version\n\n"
+		    "Exit: 0 done, 1 request rejected (the task is in failed/), 2 usage,\n"
+		    "111 temporary failure (the task is kept: epic resume ID).\n", stdout);
+	exit(code);
+}
+
+static volatile int stop_requested;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+typedef struct front {
+	const char *spool, *config, *out;
+	json_t *cfg;
+	int jobs, quiet;
+} front;
+
+/* Load the config once; the options that default from it. */
+static void
+front_init(front *f)
+{
+	ec_err e;
+
+	f->spool = ec_spool_root(f->spool);
+	if (!(f->cfg = ec_config_load(f->config, &e)))
+		ec_die_err(&e);
+	f->config = ec_config_path(f->config);
+	if (f->jobs <= 0)
+		f->jobs = (int)ec_json_get_int(f->cfg, "performance.maxConcurrentPersonas", 3);
+}
+
+/* Run the task and report: the EpicResponse on success, one line otherwise. */
+static int
+run_task(front *f, const char *id)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 16];
+	struct sigaction sa = { .sa_handler = on_signal };
+	ec_task_opts o = {
+		.spool = f->spool, .config = f->config, .jobs = f->jobs,
+		.timeout = (int)ec_json_get_int(f->cfg, "coordination.workflowTimeout", 1800),
+		.progress = !f->quiet && isatty(2), .stop = &stop_requested,
+	};
+	ec_err e;
+	size_t len;
+	char *buf;
+	int rc;
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	rc = ec_task_run(id, &o, dir, sizeof dir, &e);
+	if (rc != 0) {
+		ec_warn("%s", e.msg);
+		if (rc == EC_EXIT_TEMP)
+			ec_warn("the task is kept in '%s'; resume it with: epic resume %s", dir, id);
+		else if (rc == EC_EXIT_REJECT)
+			ec_warn("the request and the reason are in '%s'", dir);
+		return rc;
+	}
+	snprintf(path, sizeof path, "%s/epic.json", dir);
+	if (!(buf = ec_read_file(path, EC_MAX_JSON_BYTES, &len, &e)) ||
+	    ec_write_output(f->out, buf, len, EC_W_FSYNC, &e) < 0) {
+		free(buf);
+		ec_die_err(&e);
+	}
+	free(buf);
+	return EC_EXIT_OK;
+}
+
+/* Apply the command line's overrides to the request, which becomes JSON. */
+static char *
+override(char *buf, size_t *len, const char *file, const char *mode, int enforce,
+    const char *exclude, const char **ext)
+{
+	const char *fe = ec_extension(file);
+	const char *p = buf;
+	json_t *req;
+	ec_err e;
+	char *out;
+
+	while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r')
+		p++;
+	if (!strcmp(fe, "json") || ((!*fe || !strcmp(file, "-")) && *p == '{')) {
+		if (!(req = ec_json_loadb(buf, *len, strcmp(file, "-") ? file : "<stdin>", &e)))
+			ec_die_err(&e);
+		if (!json_is_object(req))
+			ec_die(EC_EXIT_REJECT, "%s: $: expected an object (an EpicRequest)", file);
+	} else
+		req = json_pack("{s:s%}", "description", buf, *len);
+	if (mode)
+		json_object_set_new(req, "mode", json_string(mode));
+	if (enforce)
+		json_object_set_new(req, "enforceDevops", json_true());
+	if (exclude) {
+		json_t *opts = json_object_get(req, "options"), *list = json_array();
+		char *copy = strdup(exclude), *tok, *save = NULL;
+		for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+			json_array_append_new(list, json_string(tok));
+		free(copy);
+		if (!json_is_object(opts))
+			json_object_set_new(req, "options", opts = json_object());
+		json_object_set_new(opts, "excludePersonas", list);
+	}
+	out = ec_json_dumps(req);
+	json_decref(req);
+	free(buf);
+	*len = strlen(out);
+	*ext = "json";
+	return out;
+}
+
+static int
+cmd_run(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "enforce-devops", no_argument, NULL, 'D' },
+		{ "exclude", required_argument, NULL, 'x' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "mode", required_argument, NULL, 'm' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "spool", required_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 },
+	};
+	front f = { 0 };
+	const char *mode = NULL, *exclude = NULL, *file = "-", *ext;
+	char id[EC_MAX_NAME + 16], *buf, *base;
+	int c, enforce = 0;
+	size_t len;
+	ec_err e;
+
+	while ((c = getopt_long(argc, argv, "c:Dhj:m:o:qs:x:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': f.config = optarg; break;
+		case 'D': enforce = 1; break;
+		case 'h': usage(EC_EXIT_OK); break;
+		case 'j': f.jobs = atoi(optarg); break;
+		case 'm':
+			if (!ec_mode_bit(optarg)) {
+				ec_warn("unknown mode '%s': expected mvp, standard or enterprise", optarg);
+				usage(EC_EXIT_USAGE);
+			}
+			mode = optarg;
+			break;
+		case 'o': f.out = optarg; break;
+		case 'q': f.quiet = 1; break;
+		case 's': f.spool = optarg; break;
+		case 'x': exclude = optarg; break;
+		default: usage(EC_EXIT_USAGE);
+		}
+	}
+	if (argc - optind > 1) {
+		ec_warn("too many arguments: expected one request file");
+		usage(EC_EXIT_USAGE);
+	}
+	if (optind < argc)
+		file = argv[optind];
+	front_init(&f);
+	if (!(buf = ec_read_file(file, EC_MAX_REQUEST_BYTES, &len, &e)))
+		ec_die_err(&e);
+	ext = ec_extension(file);
+	if (strcmp(ext, "json") && strcmp(ext, "md") && strcmp(ext, "txt"))
+		ext = memchr(buf, '{', len > 64 ? 64 : len) ? "json" : "txt";
+	if (mode || enforce || exclude)
+		buf = override(buf, &len, file, mode, enforce, exclude, &ext);
+	base = strcmp(file, "-") ? ec_basename_noext(file) : strdup("stdin");
+	if (ec_task_id(base, buf, len, id, sizeof id) < 0)
+		ec_die(EC_EXIT_REJECT, "%s: cannot derive a task id", file);
+	free(base);
+	if (ec_task_create(f.spool, id, ext, buf, len, &e) < 0)
+		ec_die_err(&e);
+	free(buf);
+	return run_task(&f, id);
+}
+
+static int
+cmd_resume(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "spool", required_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 },
+	};
+	front f = { 0 };
+	int c;
+
+	while ((c = getopt_long(argc, argv, "c:ho:qs:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': f.config = optarg; break;
+		case 'h': usage(EC_EXIT_OK); break;
+		case 'o': f.out = optarg; break;
+		case 'q': f.quiet = 1; break;
+		case 's': f.spool = optarg; break;
+		default: usage(EC_EXIT_USAGE);
+		}
+	}
+	if (argc - optind != 1) {
+		ec_warn("resume needs exactly one task id");
+		usage(EC_EXIT_USAGE);
+	}
+	front_init(&f);
+	return run_task(&f, argv[optind]);
+}
+
+/* exec epic-NAME with args (argv[0] replaced), from our own directory first. */
+static int
+exec_sibling(const char *name, char *argv[])
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof path, "%s/epic-%s", ec_bindir(), name);
+	argv[0] = path;
+	execv(path, argv);
+	snprintf(path, sizeof path, "epic-%s", name);
+	execvp(path, argv);
+	ec_warn("'%s' is not an epic command (no epic-%s): see 'epic --help'", name, name);
+	return EC_EXIT_USAGE;
+}
+
+static int
+cmd_status(int argc, char *argv[])
+{
+	const char *spool = NULL;
+	char dir[PATH_MAX], *args[6];
+	int c, n = 0;
+
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "spool", required_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 },
+	};
+	while ((c = getopt_long(argc, argv, "hs:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'h': usage(EC_EXIT_OK); break;
+		case 's': spool = optarg; break;
+		default: usage(EC_EXIT_USAGE);
+		}
+	}
+	spool = ec_spool_root(spool);
+	args[n++] = "epic-checkpoint";
+	if (optind < argc) {
+		if (!ec_task_find(spool, argv[optind], dir, sizeof dir))
+			ec_die(EC_EXIT_REJECT, "no task '%s' in '%s'", argv[optind], spool);
+		args[n++] = "status";
+		if (isatty(1))
+			args[n++] = "--brief";
+		args[n++] = dir;
+	} else {
+		args[n++] = "list";
+		args[n++] = "--spool";
+		args[n++] = (char *)spool;
+	}
+	args[n] = NULL;
+	return exec_sibling("checkpoint", args);
+}
+
+/* The registered personas: a table on a terminal, JSON otherwise. */
+static int
+cmd_personas(void)
+{
+	ec_registry reg;
+	json_t *cfg, *arr = json_array();
+	ec_err e;
+
+	if (!(cfg = ec_config_load(NULL, &e)) || ec_registry_load(&reg, &e) < 0 ||
+	    ec_registry_configure(&reg, cfg, &e) < 0)
+		ec_die_err(&e);
+	for (size_t i = 0; i < reg.n; i++) {
+		const ec_persona *p = &reg.v[i];
+		json_t *deps = json_array(), *modes = json_array();
+		for (char **d = p->deps; d && *d; d++)
+			json_array_append_new(deps, json_string(*d));
+		if (p->modes & EC_MODE_MVP) json_array_append_new(modes, json_string("mvp"));
+		if (p->modes & EC_MODE_STANDARD) json_array_append_new(modes, json_string("standard"));
+		if (p->modes & EC_MODE_ENTERPRISE) json_array_append_new(modes, json_string("enterprise"));
+		json_array_append_new(arr, json_pack("{s:s, s:i, s:b, s:i, s:s, s:s, s:o, s:o, s:s}",
+		    "name", p->name, "reviewOrder", p->review_order, "required", p->required,
+		    "timeout", p->timeout, "version", p->version, "kind", p->rules_path ? "rules" : "command",
+		    "dependencies", deps, "supportedModes", modes, "registration", p->reg_path));
+		if (isatty(1))
+			printf("%2d  %-24s %-8s %-8s %5ds  v%s\n", p->review_order, p->name,
+			    p->required ? "required" : "optional", p->rules_path ? "rules" : "command",
+			    p->timeout, p->version);
+	}
+	if (!isatty(1) && ec_json_write(NULL, arr, 0, &e) < 0)
+		ec_die_err(&e);
+	json_decref(arr);
+	json_decref(cfg);
+	ec_registry_free(&reg);
+	return ec_close_stdout();
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char *cmd;
+
+	ec_setprogname("epic");
+	if (argc < 2)
+		usage(EC_EXIT_USAGE);
+	cmd = argv[1];
+	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help"))
+		usage(EC_EXIT_OK);
+	if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
+		printf("epic %s\n", EC_VERSION);
+		return EC_EXIT_OK;
+	}
+	if (cmd[0] == '-') {
+		ec_warn("unknown option '%s'", cmd);
+		usage(EC_EXIT_USAGE);
+	}
+	if (!strcmp(cmd, "run") || !strcmp(cmd, "resume")) {
+		int rc = cmd[0] == 'r' && cmd[1] == 'u' ? cmd_run(argc - 1, argv + 1) :
+		    cmd_resume(argc - 1, argv + 1);
+		return rc ? rc : ec_close_stdout();
+	}
+	if (!strcmp(cmd, "status"))
+		return cmd_status(argc - 1, argv + 1);
+	if (!strcmp(cmd, "personas"))
+		return cmd_personas();
+	return exec_sibling(cmd, argv + 1);
+}
