@@ -361,6 +361,12 @@ upstream() {
 	assert_output "persona-rules: unknown persona 'nobody'"
 	run -1 "$BIN/persona-rules" -p agent "$T/in.json"
 	assert_output --partial "command persona"
+	# a registered rule base must say it serves that persona
+	mkdir "$T/reg"
+	jq '.persona = "someone"' "$RB" >"$T/other.json"
+	jq --arg r "$T/other.json" '.rules = $r' "$FIX/registry/tester.json" >"$T/reg/tester.json"
+	EPIC_PERSONA_PATH="$T/reg" run -1 "$BIN/persona-rules" -p tester "$T/in.json"
+	assert_output "persona-rules: $T/other.json: \$.persona: expected 'tester' (the name registered in '$T/reg/tester.json'), got 'someone'"
 }
 
 @test "--list shows every registered persona and whether it can run" {

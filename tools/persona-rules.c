@@ -63,6 +63,25 @@ executable(const char *argv0)
 }
 
 /*
+ * Load a registered persona's rule base, which must say it serves that persona.
+ * New reference, or NULL with e filled.
+ */
+static json_t *
+registered_rules(const ec_persona *p, ec_err *e)
+{
+	json_t *rb = ec_rules_load(p->rules_path, e);
+	const char *name = ec_json_get_str(rb, "persona", "");
+
+	if (rb && strcmp(name, p->name) != 0) {
+		ec_fail(e, EC_EXIT_REJECT, "%s: $.persona: expected '%s' (the name registered in "
+		    "'%s'), got '%s'", p->rules_path, p->name, p->reg_path, name);
+		json_decref(rb);
+		return NULL;
+	}
+	return rb;
+}
+
+/*
  * --list: one line per registered persona, in review order, tab-separated:
  * name, order, version, modes, and whether it can run ("yes", or "no: why").
  * Returns 0, or 1 when a persona cannot run.
@@ -88,7 +107,7 @@ list(void)
 		if (p->modes & EC_MODE_ENTERPRISE)
 			strcat(modes, ",enterprise");
 		if (p->rules_path) {
-			if (!(rb = ec_rules_load(p->rules_path, &e)))
+			if (!(rb = registered_rules(p, &e)))
 				snprintf(why, sizeof why, "no: %s", e.msg);
 			json_decref(rb);
 		} else if (!p->command || !p->command[0] || !executable(p->command[0]))
@@ -144,7 +163,7 @@ rule_base(const char *rules, const char *persona, const json_t *input, ec_err *e
 		    persona);
 		rb = NULL;
 	} else
-		rb = ec_rules_load(p->rules_path, e);
+		rb = registered_rules(p, e);
 	ec_registry_free(&reg);
 	return rb;
 }
