@@ -61,6 +61,7 @@ typedef struct tok {
  */
 typedef struct phrase {
 	const char *src;
+	size_t srclen;
 	uint32_t *ids;
 	uint32_t n;
 	int literal;            /* starts with a negation word: no negation check */
@@ -758,7 +759,7 @@ static int
 phrase_words(ctx *c, phrase *p)
 {
 	const unsigned char *u = (const unsigned char *)p->src;
-	size_t n = strlen(p->src), i, cnt = 0;
+	size_t n = p->srclen, i, cnt = 0;
 
 	for (i = word_start(u, 0, n); i < n; i = word_start(u, word_end(u, i, n), n))
 		cnt++;
@@ -782,14 +783,15 @@ phrase_words(ctx *c, phrase *p)
  * base, -1 if the term has no words, naming its path.
  */
 static int
-phrase_compile(ctx *c, phrase *p, const char *s, const jpath *path)
+phrase_compile(ctx *c, phrase *p, const json_t *j, const jpath *path)
 {
-	const unsigned char *u = (const unsigned char *)s;
-	size_t n = strlen(s);
+	const char *s = json_string_value(j);
+	size_t n = json_string_length(j);
 
 	memset(p, 0, sizeof *p);
 	p->src = s;
-	if (c->checking && word_start(u, 0, n) == n)
+	p->srclen = n;
+	if (c->checking && word_start((const unsigned char *)s, 0, n) == n)
 		return jfail(c, path, "term '%s' has no words", s);
 	return 0;
 }
@@ -835,7 +837,7 @@ groups_compile(ctx *c, const json_t *syn)
 				return jfail(c, &pi, "expected a term");
 			if (s[0] == '@' || strncmp(s, "signal:", 7) == 0)
 				return jfail(c, &pi, "a synonym is a word or phrase, not '%s'", s);
-			if (phrase_compile(c, &g->p[k], s, &pi) < 0)
+			if (phrase_compile(c, &g->p[k], v, &pi) < 0)
 				return -1;
 		}
 	}
@@ -884,7 +886,7 @@ term_compile(ctx *c, term *t, const json_t *j, const jpath *path)
 		return 0;
 	}
 	t->kind = T_PHRASE;
-	return phrase_compile(c, &t->ph, s, path);
+	return phrase_compile(c, &t->ph, j, path);
 }
 
 static int
