@@ -60,7 +60,7 @@ all: $(PROGS)
 $(BIN)/%: $(OUT)/%.o $(OUT)/libec.a
 	$(call say,LINK,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@.tmp $^ $(LDLIBS) && mv -f $@.tmp $@
 
 $(OUT)/libec.a: $(LIBOBJ)
 	$(call say,AR,$@)
