@@ -1,0 +1,1498 @@
+/*
+ * epic-aggregate - a normalized request and its persona outputs -> the EpicResponse.
+ *
+ * The last step of a task's pipeline (epic.json). It reads the request epic-parse
+ * wrote and the persona outputs in review order, and makes one EpicResponse out of
+ * them: the recommendations deduplicated across personas, an implementation
+ * roadmap in dependency order with its critical path, the cost in person-days and
+ * money, a risk assessment, the gaps left by personas that failed or were skipped,
+ * and a summary. Which personas the review was meant to have, and which of them are
+ * required, comes from the registry, the configuration and the request, exactly as
+ * epic-parse planned them.
+ *
+ * The result depends on the inputs only: no clock (the timestamps come from the
+ * task's checkpoints or from the inputs' mtimes), no randomness, and everything
+ * without an inherent order is sorted, so the same inputs give the same bytes and
+ * make's write-if-changed reruns stay quiet. The result is checked against
+ * schemas/epic-response before it is written; a mismatch is a bug (exit 111).
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "ec.h"
+
+static const char usage_text[] =
+    "usage: epic-aggregate [--config FILE] [--checkpoints FILE] [-o FILE] REQUEST\n"
+    "                      PERSONA-OUTPUT...\n";
+
+static void
+usage(int code)
+{
+	fputs(usage_text, code ? stderr : stdout);
+	if (!code)
+		fputs("\nAggregate a normalized request (epic-parse) and its persona outputs, in review\n"
+		    "order, into the EpicResponse: deduplicated recommendations, roadmap, critical\n"
+		    "path, cost breakdown, risk assessment, gaps and summary.\n\n"
+		    "  -c, --config FILE       configuration file (costs.dayRate, costs.currency)\n"
+		    "      --checkpoints FILE  the task's checkpoints.jsonl: createdAt and completedAt\n"
+		    "                          (default: the mtime of the newest input)\n"
+		    "  -o, --output FILE       write the EpicResponse to FILE (default stdout)\n"
+		    "  -h, --help              this help\n"
+		    "  -V, --version           print the version\n\n"
+		    "Exit: 0 ok, 1 input rejected, 2 usage, 111 temporary failure.\n", stdout);
+	exit(code);
+}
+
+enum { P_LOW, P_MEDIUM, P_HIGH, P_CRITICAL };
+static const char *const levels[] = { "low", "medium", "high", "critical" };
+
+/*
+ * The only knowledge in this file: which area each default persona reviews, how
+ * serious it is when its review is missing, and what to do instead. A persona not
+ * listed is its own area, and its gap is high when it was required, else low.
+ */
+static const struct area {
+	const char *persona, *area;
+	int gap_level;
+	const char *instead;
+} areas[] = {
+	{ "product-owner", "product", P_HIGH,
+	  "have the product owner confirm scope, user stories and acceptance criteria before work starts" },
+	{ "architect", "architecture", P_HIGH,
+	  "have an architect review the design, data model and integrations before work starts" },
+	{ "security-specialist", "security", P_HIGH,
+	  "have a security engineer threat-model the epic and review the design before implementation starts" },
+	{ "performance-specialist", "performance", P_MEDIUM,
+	  "set latency and throughput targets and load-test the new paths before launch" },
+	{ "accessibility-advocate", "accessibility", P_MEDIUM,
+	  "plan a WCAG 2.2 AA audit of the new user interface, with assistive-technology testing, before release" },
+	{ "devops-engineer", "operations", P_MEDIUM,
+	  "agree deployment, monitoring, backup and rollback with operations before go-live" },
+};
+
+static const struct area *
+area_of(const char *persona)
+{
+	for (size_t i = 0; i < sizeof areas / sizeof *areas; i++)
+		if (strcmp(areas[i].persona, persona) == 0)
+			return &areas[i];
+	return NULL;
+}
+
+/* A persona the review was meant to have, or one that delivered an output anyway. */
+typedef struct who {
+	char name[72];
+	int order, required;
+	int enforced;            /* its recommendations become blocking under enforceDevops */
+	char skip[96];           /* why the plan skips it, or "" */
+	json_t *out;             /* its output (borrowed), or NULL: none was given */
+} who;
+
+/* A recommendation as one persona made it. */
+typedef struct item {
+	json_t *j;               /* borrowed from the persona's output */
+	const char *persona, *id;
+	char *key;               /* the normalized title */
+	int type, prio, has_effort;
+	double emin, emax;
+	size_t parent;           /* union-find: the first item it is merged with */
+	size_t group;            /* its merged recommendation */
+} item;
+
+/* A merged recommendation. */
+typedef struct rec {
+	size_t first;            /* its first item: id, title, description, persona */
+	int type, prio, has_effort, must, level, phase;
+	double emin, emax;
+	size_t *deps, ndeps, capdeps;   /* recs it depends on */
+	json_t *refs;            /* set of references (object keys), new reference */
+	json_t *personas;        /* array of names, new reference */
+} rec;
+
+typedef struct agg {
+	json_t *cfg, *request;
+	const char *reqname;
+	ec_registry reg;
+	json_t **outs;           /* the outputs, as given */
+	const char **files;
+	size_t nout;
+	who *w;
+	size_t nw;
+	item *it;
+	size_t nit;
+	rec *r;
+	size_t nr;
+	size_t *topo;            /* rec indexes, every dependency before its dependents */
+	json_t *warnings;        /* messages for main() to print */
+	double cp_min, cp_max;   /* effort along the critical path */
+	int nphases;
+} agg;
+
+/* ---- small helpers ---------------------------------------------------------- */
+
+static double
+round2(double v)
+{
+	return (double)(long long)(v * 100 + (v < 0 ? -0.5 : 0.5)) / 100;
+}
+
+/* A number as JSON: an integer when it is one, so 12 is written "12", not "12.0". */
+static json_t *
+num(double v)
+{
+	v = round2(v);
+	if (v == (double)(json_int_t)v && v > -9e15 && v < 9e15)
+		return json_integer((json_int_t)v);
+	return json_real(v);
+}
+
+static void
+fmt_num(char *buf, size_t cap, double v)
+{
+	v = round2(v);
+	if (v == (double)(long long)v && v > -9e15 && v < 9e15)
+		snprintf(buf, cap, "%lld", (long long)v);
+	else
+		snprintf(buf, cap, "%.10g", v);
+}
+
+static json_t *
+range(double min, double max)
+{
+	return json_pack("{s:o, s:o}", "min", num(min), "max", num(max));
+}
+
+/* "2-5 person-days", or "3 person-days" when both ends are equal. */
+static void
+fmt_days(char *buf, size_t cap, double min, double max)
+{
+	char a[48], b[48];
+
+	fmt_num(a, sizeof a, min);
+	fmt_num(b, sizeof b, max);
+	if (strcmp(a, b) == 0)
+		snprintf(buf, cap, "%s person-day%s", a, strcmp(a, "1") ? "s" : "");
+	else
+		snprintf(buf, cap, "%s-%s person-days", a, b);
+}
+
+/*
+ * A duration in working days for people: days below two weeks ("2-4 days"), else
+ * whole weeks of five working days, rounded up ("6-9 weeks").
+ */
+static void
+fmt_duration(char *buf, size_t cap, double min, double max)
+{
+	char a[48], b[48];
+	const char *unit = "day";
+
+	if (max >= 10) {
+		long long wa = (long long)(min / 5), wb = (long long)(max / 5);
+		wa += (double)wa * 5 < min;
+		wb += (double)wb * 5 < max;
+		min = (double)wa, max = (double)wb, unit = "week";
+	}
+	fmt_num(a, sizeof a, min);
+	fmt_num(b, sizeof b, max);
+	if (strcmp(a, b) == 0)
+		snprintf(buf, cap, "%s %s%s", a, unit, strcmp(a, "1") ? "s" : "");
+	else if (min == 0)
+		snprintf(buf, cap, "up to %s %ss", b, unit);
+	else
+		snprintf(buf, cap, "%s-%s %ss", a, b, unit);
+}
+
+/* Whole money units with thousands separators: 24000 -> "24,000". */
+static void
+fmt_money(char *buf, size_t cap, double v)
+{
+	char digits[32];
+	long long n = (long long)(v + 0.5);
+	size_t len, i, o = 0;
+
+	snprintf(digits, sizeof digits, "%lld", n < 0 ? 0 : n);
+	len = strlen(digits);
+	for (i = 0; i < len && o + 2 < cap; i++) {
+		if (i > 0 && (len - i) % 3 == 0)
+			buf[o++] = ',';
+		buf[o++] = digits[i];
+	}
+	buf[o] = '\0';
+}
+
+/* "EUR 12,800 - 24,000", or "EUR 12,800" when both ends are equal. */
+static void
+fmt_budget(char *buf, size_t cap, const char *cur, double min, double max)
+{
+	char a[48], b[48];
+
+	fmt_money(a, sizeof a, min);
+	fmt_money(b, sizeof b, max);
+	if (strcmp(a, b) == 0)
+		snprintf(buf, cap, "%s %s", cur, a);
+	else
+		snprintf(buf, cap, "%s %s - %s", cur, a, b);
+}
+
+/* A growing string for the texts of risks; on allocation failure it stays NULL. */
+typedef struct sbuf {
+	char *s;
+	size_t len, cap;
+	int oom;
+} sbuf;
+
+static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+sb_printf(sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->oom)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if (b->len + (size_t)n + 1 > b->cap) {
+		size_t cap = (b->len + (size_t)n + 1) * 2;
+		char *s = realloc(b->s, cap);
+		if (!s) {
+			b->oom = 1;
+			return;
+		}
+		b->s = s, b->cap = cap;
+	}
+	va_start(ap, fmt);
+	vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+/* The string and the buffer given up: a new JSON string, or NULL. */
+static json_t *
+sb_json(sbuf *b)
+{
+	json_t *j = b->oom || !b->s ? NULL : json_string(b->s);
+	free(b->s);
+	b->s = NULL;
+	return j;
+}
+
+static int
+prio_of(const char *s)
+{
+	for (int i = 0; i < 4; i++)
+		if (s && strcmp(levels[i], s) == 0)
+			return i;
+	return P_LOW;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The keys of an object used as a set, as a new array of strings in byte order. */
+static json_t *
+sorted_keys(const json_t *set)
+{
+	size_t n = json_object_size(set), i = 0;
+	const char **v = calloc(n ? n : 1, sizeof *v), *k;
+	json_t *a = json_array(), *x;
+
+	if (!v || !a) {
+		free(v);
+		json_decref(a);
+		return NULL;
+	}
+	json_object_foreach((json_t *)set, k, x)
+		v[i++] = k;
+	qsort(v, n, sizeof *v, cmp_str);
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, json_string(v[i]));
+	free(v);
+	return a;
+}
+
+/*
+ * A title reduced to what makes two titles the same: ASCII letters lowercased, every
+ * run of ASCII punctuation and white space one blank, none at either end; bytes of
+ * other characters kept as they are. malloc'd.
+ */
+static char *
+title_key(const char *t)
+{
+	char *k = malloc(strlen(t) + 1), *o = k;
+	int gap = 0;
+
+	if (!k)
+		return NULL;
+	for (const unsigned char *p = (const unsigned char *)t; *p; p++) {
+		if (*p >= 0x80 || (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
+		    (*p >= 'A' && *p <= 'Z')) {
+			if (gap && o > k)
+				*o++ = ' ';
+			gap = 0;
+			*o++ = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+		} else
+			gap = 1;
+	}
+	*o = '\0';
+	return k;
+}
+
+/*
+ * Parse an RFC 3339 / ISO 8601 date-time with an explicit zone ("2026-01-02T03:04:05Z",
+ * fractions and "+01:00" allowed) into seconds since the epoch, nanoseconds, and
+ * the same instant written in UTC ("...Z", the fraction kept as written) into utc.
+ * 0, or -1 if s is not one.
+ */
+static int
+parse_time(const char *s, long long *sec, long *nsec, char *utc, size_t cap)
+{
+	static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+	struct tm tm = { 0 };
+	const char *p = s + 19, *frac = p;
+	long ns = 0, scale = 100000000;
+	int off = 0, i, nfrac;
+	time_t t;
+
+	for (i = 0; shape[i]; i++)
+		if (shape[i] == 'd' ? s[i] < '0' || s[i] > '9' : s[i] != shape[i])
+			return -1;
+#define D2(o) ((s[o] - '0') * 10 + s[(o) + 1] - '0')
+	tm.tm_year = D2(0) * 100 + D2(2) - 1900;
+	tm.tm_mon = D2(5) - 1;
+	tm.tm_mday = D2(8);
+	tm.tm_hour = D2(11);
+	tm.tm_min = D2(14);
+	tm.tm_sec = D2(17);
+#undef D2
+	if (tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
+	    tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
+		return -1;
+	if (*p == '.') {
+		if (p[1] < '0' || p[1] > '9')
+			return -1;
+		for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
+			ns += (*p - '0') * scale;
+	}
+	nfrac = (int)(p - frac);
+	if (*p == 'Z')
+		p++;
+	else if ((*p == '+' || *p == '-') && p[1] >= '0' && p[1] <= '9' && p[2] >= '0' &&
+	    p[2] <= '9' && p[3] == ':' && p[4] >= '0' && p[4] <= '5' && p[5] >= '0' && p[5] <= '9') {
+		off = ((p[1] - '0') * 10 + p[2] - '0') * 3600 + ((p[4] - '0') * 10 + p[5] - '0') * 60;
+		if (*p == '-')
+			off = -off;
+		p += 6;
+	} else
+		return -1;
+	if (*p || (t = timegm(&tm)) == (time_t)-1)
+		return -1;
+	*sec = (long long)t - off;
+	*nsec = ns;
+	t = (time_t)*sec;
+	if (!gmtime_r(&t, &tm) || tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999)
+		return -1;
+	snprintf(utc, cap, "%04d-%02d-%02dT%02d:%02d:%02d%.*sZ", tm.tm_year + 1900, tm.tm_mon + 1,
+	    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, nfrac, frac);
+	return 0;
+}
+
+/* ---- inputs ----------------------------------------------------------------- */
+
+/* Load the normalized request; it must be what epic-parse writes. */
+static int
+load_request(agg *a, const char *file, ec_err *e)
+{
+	static const char *const set_by_parse[] = { "taskId", "title", "mode", NULL };
+
+	a->reqname = strcmp(file, "-") ? file : "<stdin>";
+	if (!(a->request = ec_json_load_file(file, EC_MAX_REQUEST_BYTES, e)))
+		return -1;
+	if (ec_schema_validate("epic-request", a->request, NULL, e) < 0) {
+		ec_err_prefix(e, "%s", a->reqname);
+		return -1;
+	}
+	for (const char *const *k = set_by_parse; *k; k++)
+		if (!json_object_get(a->request, *k))
+			return ec_fail(e, EC_EXIT_REJECT, "%s: $.%s: expected a request normalized by "
+			    "epic-parse", a->reqname, *k);
+	return 0;
+}
+
+/* Load and validate the persona outputs; a persona may speak only once. */
+static int
+load_outputs(agg *a, char **files, size_t n, ec_err *e)
+{
+	if (!(a->outs = calloc(n, sizeof *a->outs)) || !(a->files = calloc(n, sizeof *a->files)))
+		return ec_fail(e, EC_EXIT_TEMP, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		const char *name = strcmp(files[i], "-") ? files[i] : "<stdin>";
+		json_t *o = ec_json_load_file(files[i], EC_MAX_JSON_BYTES, e);
+		if (!o)
+			return -1;
+		a->outs[a->nout] = o;
+		a->files[a->nout++] = name;
+		if (ec_schema_validate("persona-output", o, NULL, e) < 0) {
+			ec_err_prefix(e, "%s", name);
+			return -1;
+		}
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(ec_json_get_str(o, "persona.name", ""),
+			    ec_json_get_str(a->outs[k], "persona.name", "")) == 0)
+				return ec_fail(e, EC_EXIT_REJECT, "%s: $.persona.name: '%s' already "
+				    "reviewed in '%s': expected one output per persona", name,
+				    ec_json_get_str(o, "persona.name", ""), a->files[k]);
+	}
+	return 0;
+}
+
+/* Does the rule base at path make its persona's findings blocking under enforceDevops? */
+static int
+rules_enforce_devops(const char *path)
+{
+	ec_err e;
+	json_t *rb = ec_json_load_file(path, EC_MAX_JSON_BYTES, &e);
+	int r = json_is_true(json_object_get(rb, "enforceDevops"));
+
+	json_decref(rb);
+	return r;
+}
+
+static who *
+find_who(agg *a, const char *name)
+{
+	for (size_t i = 0; i < a->nw; i++)
+		if (strcmp(a->w[i].name, name) == 0)
+			return &a->w[i];
+	return NULL;
+}
+
+static int
+by_order(const void *x, const void *y)
+{
+	const who *p = x, *q = y;
+	return p->order != q->order ? (p->order > q->order) - (p->order < q->order) :
+	    strcmp(p->name, q->name);
+}
+
+/*
+ * The personas of this review, as epic-parse plans them: every registered persona
+ * (required after the configuration's personas.NAME.required; with enforceDevops
+ * also the one whose rule base says so; skipped when the request excludes it, the
+ * configuration disables it or it does not support the mode), the request's custom
+ * personas, and any persona that delivered an output without being planned.
+ */
+static int
+plan(agg *a, ec_err *e)
+{
+	json_t *cfgp = json_object_get(a->cfg, "personas");
+	json_t *opts = json_object_get(a->request, "options");
+	json_t *custom = json_object_get(opts, "customPersonas"), *x;
+	const char *mode = ec_json_get_str(a->request, "mode", "standard"), *name;
+	int enforce = json_is_true(json_object_get(a->request, "enforceDevops"));
+	size_t cap = a->reg.n + json_object_size(custom) + a->nout, i, k;
+
+	if (!(a->w = calloc(cap ? cap : 1, sizeof *a->w)))
+		return ec_fail(e, EC_EXIT_TEMP, "out of memory");
+	for (i = 0; i < a->reg.n; i++) {
+		const ec_persona *p = &a->reg.v[i];
+		json_t *pc = json_object_get(cfgp, p->name), *req = json_object_get(pc, "required");
+		who *w = &a->w[a->nw++];
+		snprintf(w->name, sizeof w->name, "%s", p->name);
+		w->order = p->review_order;
+		w->required = json_is_boolean(req) ? json_is_true(req) : p->required;
+		if (enforce && (p->rules_path ? rules_enforce_devops(p->rules_path) :
+		    strcmp(p->name, "devops-engineer") == 0))
+			w->enforced = w->required = 1;
+		json_array_foreach(json_object_get(opts, "excludePersonas"), k, x)
+			if (strcmp(json_string_value(x), p->name) == 0)
+				snprintf(w->skip, sizeof w->skip, "excluded by the request");
+		if (json_is_false(json_object_get(pc, "enabled")))
+			snprintf(w->skip, sizeof w->skip, "disabled in the configuration");
+		if (!(p->modes & ec_mode_bit(mode)))
+			snprintf(w->skip, sizeof w->skip, "does not support mode '%s'", mode);
+		if (w->skip[0])
+			w->required = 0;
+	}
+	json_object_foreach(custom, name, x) {
+		const ec_persona *p = ec_registry_find(&a->reg, ec_json_get_str(x, "persona", ""));
+		who *w;
+		if (find_who(a, name))
+			continue;
+		w = &a->w[a->nw++];
+		snprintf(w->name, sizeof w->name, "%s", name);
+		w->order = (int)ec_json_get_int(x, "reviewOrder", p ? p->review_order : 99);
+		w->required = ec_json_get_bool(x, "required", 0);
+	}
+	for (i = 0; i < a->nout; i++) {
+		const char *pn = ec_json_get_str(a->outs[i], "persona.name", "");
+		who *w = find_who(a, pn);
+		if (!w) {
+			w = &a->w[a->nw++];
+			snprintf(w->name, sizeof w->name, "%s", pn);
+			w->order = (int)ec_json_get_int(a->outs[i], "persona.reviewOrder", 99);
+		}
+		w->out = a->outs[i];
+	}
+	qsort(a->w, a->nw, sizeof *a->w, by_order);
+	return 0;
+}
+
+static const char *
+status_of(const who *w)
+{
+	return w->out ? ec_json_get_str(w->out, "persona.status", "failed") : NULL;
+}
+
+/* ---- recommendations -------------------------------------------------------- */
+
+static size_t
+uf_find(item *it, size_t i)
+{
+	while (it[i].parent != i) {
+		it[i].parent = it[it[i].parent].parent;
+		i = it[i].parent;
+	}
+	return i;
+}
+
+/* Merge the groups of i and j; the root is always the earliest item. */
+static void
+uf_union(item *it, size_t i, size_t j)
+{
+	i = uf_find(it, i), j = uf_find(it, j);
+	if (i < j)
+		it[j].parent = i;
+	else if (j < i)
+		it[i].parent = j;
+}
+
+/* Index stored under key in map, or SIZE_MAX; else store i there. */
+static size_t
+seen(json_t *map, const char *key, size_t i)
+{
+	json_t *v = json_object_get(map, key);
+
+	if (v)
+		return (size_t)json_integer_value(v);
+	json_object_set_new(map, key, json_integer((json_int_t)i));
+	return SIZE_MAX;
+}
+
+static int
+add_dep(rec *r, size_t d)
+{
+	for (size_t i = 0; i < r->ndeps; i++)
+		if (r->deps[i] == d)
+			return 0;
+	if (r->ndeps == r->capdeps) {
+		size_t cap = r->capdeps ? r->capdeps * 2 : 4;
+		size_t *v = realloc(r->deps, cap * sizeof *v);
+		if (!v)
+			return -1;
+		r->deps = v, r->capdeps = cap;
+	}
+	r->deps[r->ndeps++] = d;
+	return 0;
+}
+
+static const agg *sort_ctx;   /* for qsort comparators that need the recs */
+
+static int
+by_rec_id(const void *x, const void *y)
+{
+	const agg *a = sort_ctx;
+	return strcmp(a->it[a->r[*(const size_t *)x].first].id, a->it[a->r[*(const size_t *)y].first].id);
+}
+
+/*
+ * Collect the recommendations of the completed outputs (in the order given) and
+ * merge those with the same id or the same normalized title: the merged one keeps
+ * the first one's id, title, description and persona, the strongest type and
+ * priority, the largest effort at both ends, and the union of references,
+ * personas and dependencies (rewritten to the surviving ids; dangling and self
+ * dependencies dropped).
+ */
+static int
+merge(agg *a, ec_err *e)
+{
+	int enforce = json_is_true(json_object_get(a->request, "enforceDevops"));
+	json_t *byid = json_object(), *bykey = json_object(), *x, *d;
+	size_t n = 0, i, k, *gidx = NULL;
+
+	for (i = 0; i < a->nout; i++)
+		if (!strcmp(ec_json_get_str(a->outs[i], "persona.status", ""), "completed"))
+			n += json_array_size(json_object_get(a->outs[i], "recommendations"));
+	if (!byid || !bykey || !(a->it = calloc(n ? n : 1, sizeof *a->it)) ||
+	    !(gidx = malloc((n ? n : 1) * sizeof *gidx)) || !(a->r = calloc(n ? n : 1, sizeof *a->r)))
+		goto nomem;
+	for (i = 0; i < a->nout; i++) {
+		const char *pn = ec_json_get_str(a->outs[i], "persona.name", "");
+		const who *w = find_who(a, pn);
+		if (strcmp(ec_json_get_str(a->outs[i], "persona.status", ""), "completed"))
+			continue;
+		json_array_foreach(json_object_get(a->outs[i], "recommendations"), k, x) {
+			item *t = &a->it[a->nit];
+			json_t *ef = json_object_get(x, "effortDays");
+			t->j = x;
+			t->persona = pn;
+			t->id = ec_json_get_str(x, "id", "");
+			t->type = !strcmp(ec_json_get_str(x, "type", ""), "blocking") || (enforce && w && w->enforced);
+			t->prio = prio_of(ec_json_get_str(x, "priority", "low"));
+			if (ef) {
+				t->has_effort = 1;
+				t->emin = json_number_value(json_object_get(ef, "min"));
+				t->emax = json_number_value(json_object_get(ef, "max"));
+			}
+			if (!(t->key = title_key(ec_json_get_str(x, "title", ""))))
+				goto nomem;
+			t->parent = a->nit++;
+		}
+	}
+	for (i = 0; i < a->nit; i++) {
+		size_t j;
+		if ((j = seen(byid, a->it[i].id, i)) != SIZE_MAX)
+			uf_union(a->it, i, j);
+		if (a->it[i].key[0] && (j = seen(bykey, a->it[i].key, i)) != SIZE_MAX)
+			uf_union(a->it, i, j);
+		gidx[i] = SIZE_MAX;
+	}
+	/* Roots are the earliest items, so groups are numbered by first appearance. */
+	for (i = 0; i < a->nit; i++) {
+		item *t = &a->it[i];
+		size_t root = uf_find(a->it, i);
+		rec *r;
+		if (gidx[root] == SIZE_MAX) {
+			gidx[root] = a->nr;
+			r = &a->r[a->nr++];
+			r->first = i;
+			r->emin = t->emin, r->emax = t->emax, r->has_effort = t->has_effort;
+			if (!(r->refs = json_object()) || !(r->personas = json_array()))
+				goto nomem;
+		}
+		t->group = gidx[root];
+		r = &a->r[t->group];
+		if (t->type > r->type)
+			r->type = t->type;
+		if (t->prio > r->prio)
+			r->prio = t->prio;
+		if (t->has_effort) {
+			if (!r->has_effort || t->emin > r->emin)
+				r->emin = t->emin;
+			if (!r->has_effort || t->emax > r->emax)
+				r->emax = t->emax;
+			r->has_effort = 1;
+		}
+		json_array_foreach(json_object_get(t->j, "references"), k, x)
+			json_object_set(r->refs, json_string_value(x), json_true());
+		json_array_foreach(r->personas, k, x)
+			if (!strcmp(json_string_value(x), t->persona))
+				break;
+		if (k == json_array_size(r->personas))
+			json_array_append_new(r->personas, json_string(t->persona));
+	}
+	/* Every id of a group now answers for the group's surviving recommendation. */
+	for (i = 0; i < a->nit; i++)
+		json_object_set_new(byid, a->it[i].id, json_integer((json_int_t)a->it[i].group));
+	for (i = 0; i < a->nit; i++)
+		json_array_foreach(json_object_get(a->it[i].j, "dependencies"), k, d) {
+			json_t *g = json_object_get(byid, json_string_value(d));
+			if (g && (size_t)json_integer_value(g) != a->it[i].group &&
+			    add_dep(&a->r[a->it[i].group], (size_t)json_integer_value(g)) < 0)
+				goto nomem;
+		}
+	sort_ctx = a;
+	for (i = 0; i < a->nr; i++)
+		if (a->r[i].ndeps > 1)
+			qsort(a->r[i].deps, a->r[i].ndeps, sizeof *a->r[i].deps, by_rec_id);
+	free(gidx);
+	json_decref(byid);
+	json_decref(bykey);
+	return 0;
+nomem:
+	free(gidx);
+	json_decref(byid);
+	json_decref(bykey);
+	return ec_fail(e, EC_EXIT_TEMP, "out of memory");
+}
+
+static const char *
+rec_id(const agg *a, size_t i)
+{
+	return a->it[a->r[i].first].id;
+}
+
+/*
+ * Depth-first search over the dependencies, from the recommendations in order and
+ * their dependencies in id order; a dependency on a recommendation still on the
+ * search path closes a cycle: it is reported (a->warnings) and dropped. What is
+ * left is acyclic, and the order in which the search finishes the recommendations
+ * is a topological order (a->topo: every dependency before its dependents).
+ */
+static int
+break_cycles(agg *a, ec_err *e)
+{
+	size_t n = a->nr, top = 0, nt = 0;
+	size_t *stack = malloc((n ? n : 1) * sizeof *stack), *next = malloc((n ? n : 1) * sizeof *next);
+	size_t *pos = malloc((n ? n : 1) * sizeof *pos);
+	char *state = calloc(n ? n : 1, 1);
+
+	a->topo = malloc((n ? n : 1) * sizeof *a->topo);
+	if (!stack || !next || !pos || !state || !a->topo)
+		goto nomem;
+	for (size_t s = 0; s < n; s++) {
+		if (state[s])
+			continue;
+		state[s] = 1, pos[s] = 0, stack[0] = s, next[0] = 0, top = 1;
+		while (top > 0) {
+			size_t v = stack[top - 1], k = next[top - 1]++;
+			rec *r = &a->r[v];
+			if (k < r->ndeps) {
+				size_t d = r->deps[k];
+				if (state[d] == 1) {
+					sbuf b = { 0 };
+					sb_printf(&b, "warning: dependency cycle");
+					for (size_t p = pos[d]; p < top; p++)
+						sb_printf(&b, " %s ->", rec_id(a, stack[p]));
+					sb_printf(&b, " %s: dropped the dependency of %s on %s", rec_id(a, d),
+					    rec_id(a, v), rec_id(a, d));
+					if (b.oom || json_array_append_new(a->warnings, sb_json(&b)) < 0)
+						goto nomem;
+					memmove(&r->deps[k], &r->deps[k + 1], (r->ndeps - k - 1) * sizeof *r->deps);
+					r->ndeps--;
+					next[top - 1]--;
+				} else if (state[d] == 0) {
+					state[d] = 1, pos[d] = top;
+					stack[top] = d, next[top] = 0, top++;
+				}
+			} else {
+				state[v] = 2;
+				a->topo[nt++] = v;
+				top--;
+			}
+		}
+	}
+	free(stack), free(next), free(pos), free(state);
+	return 0;
+nomem:
+	free(stack), free(next), free(pos), free(state);
+	return ec_fail(e, EC_EXIT_TEMP, "out of memory");
+}
+
+/*
+ * Phases and the critical path. A recommendation is a "must" when it is blocking
+ * or critical, or when a must depends on it; musts come first. Within the musts,
+ * and then within the rest, a recommendation's layer is one more than the deepest
+ * of its dependencies in the same band (1 without any): phase = layer for the
+ * musts, the musts' last phase + layer for the rest. The critical path is the
+ * dependency chain with the largest sum of effortDays.max (ties: the larger sum of
+ * min, then the earlier recommendation).
+ */
+static int
+schedule(agg *a, ec_err *e)
+{
+	size_t n = a->nr, i, k, end = SIZE_MAX;
+	double *best = malloc((n ? n : 1) * sizeof *best), *bmin = malloc((n ? n : 1) * sizeof *bmin);
+	size_t *pred = malloc((n ? n : 1) * sizeof *pred);
+	int mustmax = 0, shouldmax = 0;
+
+	if (!best || !bmin || !pred) {
+		free(best), free(bmin), free(pred);
+		return ec_fail(e, EC_EXIT_TEMP, "out of memory");
+	}
+	for (i = 0; i < n; i++)
+		a->r[i].must = a->r[i].type == 1 || a->r[i].prio == P_CRITICAL;
+	for (i = n; i-- > 0; ) {
+		rec *r = &a->r[a->topo[i]];
+		if (r->must)
+			for (k = 0; k < r->ndeps; k++)
+				a->r[r->deps[k]].must = 1;
+	}
+	for (i = 0; i < n; i++) {
+		size_t v = a->topo[i];
+		rec *r = &a->r[v];
+		r->level = 1;
+		best[v] = r->emax, bmin[v] = r->emin, pred[v] = SIZE_MAX;
+		for (k = 0; k < r->ndeps; k++) {
+			size_t d = r->deps[k];
+			if (a->r[d].must == r->must && a->r[d].level + 1 > r->level)
+				r->level = a->r[d].level + 1;
+			if (pred[v] == SIZE_MAX || best[d] > best[pred[v]] ||
+			    (best[d] == best[pred[v]] && (bmin[d] > bmin[pred[v]] ||
+			    (bmin[d] == bmin[pred[v]] && d < pred[v]))))
+				pred[v] = d;
+		}
+		if (pred[v] != SIZE_MAX)
+			best[v] += best[pred[v]], bmin[v] += bmin[pred[v]];
+		if (r->must && r->level > mustmax)
+			mustmax = r->level;
+		if (!r->must && r->level > shouldmax)
+			shouldmax = r->level;
+	}
+	for (i = 0; i < n; i++) {
+		a->r[i].phase = a->r[i].must ? a->r[i].level : mustmax + a->r[i].level;
+		if (end == SIZE_MAX || best[i] > best[end] || (best[i] == best[end] && bmin[i] > bmin[end]))
+			end = i;
+	}
+	a->nphases = mustmax + shouldmax;
+	if (end != SIZE_MAX)
+		a->cp_min = bmin[end], a->cp_max = best[end];
+	free(best), free(bmin), free(pred);
+	return 0;
+}
+
+/* ---- the parts of the response ---------------------------------------------- */
+
+static json_t *
+recommendation(const agg *a, size_t i)
+{
+	const rec *r = &a->r[i];
+	const item *t = &a->it[r->first];
+	json_t *j = json_object(), *deps = json_array();
+	char cost[128];
+
+	for (size_t k = 0; k < r->ndeps; k++)
+		json_array_append_new(deps, json_string(rec_id(a, r->deps[k])));
+	/* The first one's words for the cost, unless the merge changed the effort. */
+	if (r->has_effort && (!t->has_effort || t->emin != r->emin || t->emax != r->emax))
+		fmt_days(cost, sizeof cost, r->emin, r->emax);
+	else
+		snprintf(cost, sizeof cost, "%s", ec_json_get_str(t->j, "estimatedCost", "unknown"));
+	json_object_set_new(j, "id", json_string(t->id));
+	json_object_set(j, "title", json_object_get(t->j, "title"));
+	json_object_set(j, "description", json_object_get(t->j, "description"));
+	json_object_set_new(j, "type", json_string(r->type ? "blocking" : "suggested"));
+	json_object_set_new(j, "priority", json_string(levels[r->prio]));
+	json_object_set_new(j, "estimatedCost", json_string(cost));
+	json_object_set_new(j, "dependencies", deps);
+	json_object_set_new(j, "references", sorted_keys(r->refs));
+	if (r->has_effort)
+		json_object_set_new(j, "effortDays", range(r->emin, r->emax));
+	json_object_set_new(j, "persona", json_string(t->persona));
+	json_object_set(j, "personas", r->personas);
+	return j;
+}
+
+/* Blocking first, then by priority, then in the order of the recommendations. */
+static int
+by_urgency(const void *x, const void *y)
+{
+	const rec *p = &sort_ctx->r[*(const size_t *)x], *q = &sort_ctx->r[*(const size_t *)y];
+	if (p->type != q->type)
+		return q->type - p->type;
+	if (p->prio != q->prio)
+		return q->prio - p->prio;
+	return (*(const size_t *)x > *(const size_t *)y) - (*(const size_t *)x < *(const size_t *)y);
+}
+
+static json_t *
+roadmap(agg *a)
+{
+	json_t *rm = json_array();
+	size_t *v = malloc((a->nr ? a->nr : 1) * sizeof *v);
+	int mustmax = 0;
+
+	if (!v || !rm) {
+		free(v);
+		json_decref(rm);
+		return NULL;
+	}
+	for (size_t i = 0; i < a->nr; i++)
+		if (a->r[i].must && a->r[i].phase > mustmax)
+			mustmax = a->r[i].phase;
+	for (int ph = 1; ph <= a->nphases; ph++) {
+		size_t n = 0;
+		double smin = 0, smax = 0, lmin = 0, lmax = 0;
+		char name[128], dur[64];
+		json_t *items = json_array();
+		for (size_t i = 0; i < a->nr; i++)
+			if (a->r[i].phase == ph)
+				v[n++] = i;
+		sort_ctx = a;
+		qsort(v, n, sizeof *v, by_urgency);
+		for (size_t k = 0; k < n; k++) {
+			const rec *r = &a->r[v[k]];
+			json_array_append_new(items, json_string(rec_id(a, v[k])));
+			smin += r->emin, smax += r->emax;
+			if (r->emin > lmin)
+				lmin = r->emin;
+			if (r->emax > lmax)
+				lmax = r->emax;
+		}
+		if (ph == 1 && mustmax > 0)
+			snprintf(name, sizeof name, "Phase 1: Foundations and blockers");
+		else if (ph <= mustmax)
+			snprintf(name, sizeof name, "Phase %d: Blockers that build on phase %d", ph, ph - 1);
+		else if (ph == mustmax + 1)
+			snprintf(name, sizeof name, "Phase %d: Recommended improvements", ph);
+		else
+			snprintf(name, sizeof name, "Phase %d: Improvements that build on phase %d", ph, ph - 1);
+		fmt_duration(dur, sizeof dur, lmin, lmax);
+		json_array_append_new(rm, json_pack("{s:i, s:s, s:o, s:o, s:s}", "phase", ph, "name", name,
+		    "items", items, "effortDays", range(smin, smax), "duration", dur));
+	}
+	free(v);
+	return rm;
+}
+
+static void
+add_range(json_t *obj, const char *key, double min, double max)
+{
+	json_t *r = json_object_get(obj, key);
+	double a = r ? json_number_value(json_object_get(r, "min")) : 0;
+	double b = r ? json_number_value(json_object_get(r, "max")) : 0;
+
+	json_object_set_new(obj, key, range(a + min, b + max));
+}
+
+/*
+ * Effort and money. Each merged recommendation counts once, for the persona that
+ * made it first, so the breakdowns by persona, by type and by priority each add up
+ * to the total. Every completed persona appears, with 0 if it found nothing.
+ */
+static json_t *
+costs(agg *a, double rate, const char *cur, double *tmin, double *tmax)
+{
+	json_t *bp = json_object(), *bt = json_object(), *bpr = json_object();
+	double min = 0, max = 0;
+
+	for (size_t i = 0; i < a->nout; i++)
+		if (!strcmp(ec_json_get_str(a->outs[i], "persona.status", ""), "completed"))
+			add_range(bp, ec_json_get_str(a->outs[i], "persona.name", ""), 0, 0);
+	add_range(bt, "blocking", 0, 0);
+	add_range(bt, "suggested", 0, 0);
+	for (int p = 0; p < 4; p++)
+		add_range(bpr, levels[p], 0, 0);
+	for (size_t i = 0; i < a->nr; i++) {
+		const rec *r = &a->r[i];
+		min += r->emin, max += r->emax;
+		add_range(bp, a->it[r->first].persona, r->emin, r->emax);
+		add_range(bt, r->type ? "blocking" : "suggested", r->emin, r->emax);
+		add_range(bpr, levels[r->prio], r->emin, r->emax);
+	}
+	*tmin = round2(min), *tmax = round2(max);
+	return json_pack("{s:o, s:{s:o, s:o, s:s}, s:o, s:o, s:o}", "effortDays", range(min, max),
+	    "money", "min", num(round2(min) * rate), "max", num(round2(max) * rate), "currency", cur,
+	    "byPersona", bp, "byType", bt, "byPriority", bpr);
+}
+
+/* One gap per planned persona without a completed review, in review order. */
+static json_t *
+gaps(const agg *a)
+{
+	json_t *g = json_array();
+
+	for (size_t i = 0; i < a->nw; i++) {
+		const who *w = &a->w[i];
+		const char *st = status_of(w);
+		char reason[512];
+		if (st && !strcmp(st, "completed"))
+			continue;
+		if (st) {
+			const char *type = ec_json_get_str(w->out, "persona.error.type", NULL);
+			const char *msg = ec_json_get_str(w->out, "persona.error.message", NULL);
+			if (type && msg && strcmp(st, "failed") == 0)
+				snprintf(reason, sizeof reason, "%s: %s", type, msg);
+			else
+				snprintf(reason, sizeof reason, "%s", msg ? msg : w->skip[0] ? w->skip :
+				    !strcmp(st, "failed") ? "failed without a reason given" : "skipped without a reason given");
+		} else if (w->skip[0])
+			snprintf(reason, sizeof reason, "%s", w->skip);
+		else
+			snprintf(reason, sizeof reason, "no output: the persona did not run or its output was not given");
+		json_array_append_new(g, json_pack("{s:s, s:s, s:s}", "persona", w->name, "status",
+		    st && !strcmp(st, "skipped") ? "skipped" : !st && w->skip[0] ? "skipped" : "failed",
+		    "reason", reason));
+	}
+	return g;
+}
+
+typedef struct risk {
+	int level;
+	const char *area;
+	json_t *j;
+} risk;
+
+static int
+by_risk(const void *x, const void *y)
+{
+	const risk *p = x, *q = y;
+	int c;
+	if (p->level != q->level)
+		return q->level - p->level;
+	if ((c = strcmp(p->area, q->area)))
+		return c;
+	return strcmp(json_string_value(json_object_get(p->j, "source")),
+	    json_string_value(json_object_get(q->j, "source")));
+}
+
+/*
+ * The risk assessment: for each area with blocking or critical recommendations one
+ * risk (critical when one of them is blocking and critical, high when one is
+ * blocking and high or only critical, medium otherwise), naming the worst of them
+ * and the roadmap phases that resolve them; and one risk per gap, as serious as the
+ * missing review (the table above; at least high for a required persona). The
+ * overall level is the highest of them, low when there are none.
+ */
+static json_t *
+risks(agg *a, json_t *gapv)
+{
+	const char *task = ec_json_get_str(a->request, "taskId", "");
+	risk *v = calloc(a->nr + json_array_size(gapv) + 1, sizeof *v);
+	size_t *ids = malloc((a->nr ? a->nr : 1) * sizeof *ids), nv = 0, i, k;
+	json_t *list = json_array(), *g;
+	int overall = P_LOW;
+
+	if (!v || !ids || !list)
+		goto nomem;
+	for (i = 0; i < a->nr; i++) {
+		const char *persona = a->it[a->r[i].first].persona, *area;
+		const struct area *ar = area_of(persona);
+		size_t n = 0, ncrit = 0, nblock = 0;
+		int level = P_MEDIUM, pmin = 0, pmax = 0;
+		double emin = 0, emax = 0;
+		sbuf d = { 0 }, m = { 0 };
+		if (!(a->r[i].type == 1 || a->r[i].prio == P_CRITICAL))
+			continue;
+		area = ar ? ar->area : persona;
+		for (k = 0; k < nv; k++)
+			if (!strcmp(v[k].area, area))
+				break;
+		if (k < nv)
+			continue;       /* this area is done */
+		for (k = i; k < a->nr; k++) {
+			const rec *r = &a->r[k];
+			const char *p2 = a->it[r->first].persona;
+			const struct area *a2 = area_of(p2);
+			if (!(r->type == 1 || r->prio == P_CRITICAL) || strcmp(a2 ? a2->area : p2, area))
+				continue;
+			ids[n++] = k;
+			ncrit += r->prio == P_CRITICAL;
+			nblock += r->type == 1;
+			if (r->type == 1 && r->prio == P_CRITICAL)
+				level = P_CRITICAL;
+			else if ((r->type == 1 && r->prio == P_HIGH) || r->prio == P_CRITICAL)
+				level = level < P_HIGH ? P_HIGH : level;
+			emin += r->emin, emax += r->emax;
+			if (!pmin || r->phase < pmin)
+				pmin = r->phase;
+			if (r->phase > pmax)
+				pmax = r->phase;
+		}
+		sort_ctx = a;
+		qsort(ids, n, sizeof *ids, by_urgency);
+		if (nblock == n && ncrit)
+			sb_printf(&d, "%zu blocking recommendation%s open, %zu critical: ", n, n == 1 ? "" : "s", ncrit);
+		else if (nblock == n)
+			sb_printf(&d, "%zu blocking recommendation%s open: ", n, n == 1 ? "" : "s");
+		else
+			sb_printf(&d, "%zu critical or blocking recommendation%s open (%zu blocking, %zu critical): ",
+			    n, n == 1 ? "" : "s", nblock, ncrit);
+		for (k = 0; k < n && k < 3; k++)
+			sb_printf(&d, "%s%s (%s)", k ? "; " : "", rec_id(a, ids[k]),
+			    ec_json_get_str(a->it[a->r[ids[k]].first].j, "title", ""));
+		if (n > 3)
+			sb_printf(&d, "; and %zu more", n - 3);
+		sb_printf(&m, "Resolve ");
+		for (k = 0; k < n; k++)
+			sb_printf(&m, "%s%s", k == 0 ? "" : k + 1 == n ? " and " : ", ", rec_id(a, ids[k]));
+		{
+			char days[96], ph[64];
+			fmt_days(days, sizeof days, emin, emax);
+			if (pmin == pmax)
+				snprintf(ph, sizeof ph, "roadmap phase %d", pmin);
+			else
+				snprintf(ph, sizeof ph, "roadmap phases %d-%d", pmin, pmax);
+			sb_printf(&m, " before release (%s, %s) and make %s release criteria", ph, days,
+			    n == 1 ? "it one of the" : "them");
+		}
+		v[nv].level = level;
+		v[nv].area = area;
+		v[nv].j = json_pack("{s:s, s:s, s:s, s:o*, s:o*}", "area", area, "level", levels[level],
+		    "source", persona, "description", sb_json(&d), "mitigation", sb_json(&m));
+		if (!v[nv].j)
+			goto nomem;
+		nv++;
+	}
+	json_array_foreach(gapv, i, g) {
+		const char *pn = ec_json_get_str(g, "persona", ""), *st = ec_json_get_str(g, "status", "");
+		const struct area *ar = area_of(pn);
+		const who *w = find_who(a, pn);
+		const char *area = ar ? ar->area : pn;
+		int level = ar ? ar->gap_level : P_LOW;
+		sbuf d = { 0 }, m = { 0 };
+		if (w && w->required && level < P_HIGH)
+			level = P_HIGH;
+		if (!strcmp(st, "skipped") || (w && w->out))
+			sb_printf(&d, "No %s review: %s %s (%s)", area, pn,
+			    !strcmp(st, "skipped") ? "was skipped" : "failed", ec_json_get_str(g, "reason", ""));
+		else
+			sb_printf(&d, "No %s review: %s did not run or its output was not given", area, pn);
+		if (!strcmp(st, "skipped"))
+			sb_printf(&m, "Include %s in the review, or ", pn);
+		else
+			sb_printf(&m, "Rerun the review with 'epic resume %s' once %s is available; until then ",
+			    task, pn);
+		if (ar)
+			sb_printf(&m, "%s", ar->instead);
+		else
+			sb_printf(&m, "review what %s covers by hand before work starts", pn);
+		v[nv].level = level;
+		v[nv].area = area;
+		v[nv].j = json_pack("{s:s, s:s, s:s, s:o*, s:o*}", "area", area, "level", levels[level],
+		    "source", pn, "description", sb_json(&d), "mitigation", sb_json(&m));
+		if (!v[nv].j)
+			goto nomem;
+		nv++;
+	}
+	qsort(v, nv, sizeof *v, by_risk);
+	for (i = 0; i < nv; i++) {
+		if (v[i].level > overall)
+			overall = v[i].level;
+		json_array_append_new(list, v[i].j);
+	}
+	free(v);
+	free(ids);
+	return json_pack("{s:s, s:o}", "overall", levels[overall], "risks", list);
+nomem:
+	for (i = 0; v && i < nv; i++)
+		json_decref(v[i].j);
+	free(v);
+	free(ids);
+	json_decref(list);
+	return NULL;
+}
+
+/*
+ * createdAt and completedAt: the earliest and the latest "time" in the checkpoints
+ * file when one is given, exists and holds any (written in UTC); else both the mtime
+ * of the newest input file, to the second.
+ */
+static int
+timestamps(const char *ckpt, char **files, size_t nfiles, char *created,
+    char *completed, size_t cap, ec_err *e)
+{
+	long long lo_s = 0, hi_s = 0;
+	long lo_n = 0, hi_n = 0;
+	int any = 0;
+
+	/* No checkpoints file yet is no checkpoint yet: fall back to the inputs. */
+	if (ckpt && ec_exists(ckpt)) {
+		size_t len, lineno = 0;
+		char *buf = ec_read_file(ckpt, EC_MAX_JSON_BYTES, &len, e), *line, *nl;
+		if (!buf)
+			return -1;
+		for (line = buf; line < buf + len; line = nl + 1) {
+			long long s;
+			long ns;
+			json_t *j;
+			const char *t;
+			char utc[96];
+			lineno++;
+			if (!(nl = memchr(line, '\n', (size_t)(buf + len - line))))
+				nl = buf + len;
+			if (strspn(line, " \t\r") >= (size_t)(nl - line))
+				continue;
+			if (!(j = ec_json_loadb(line, (size_t)(nl - line), ckpt, e))) {
+				free(buf);
+				return ec_fail(e, EC_EXIT_REJECT, "%s:%zu: expected one JSON object per line",
+				    ckpt, lineno);
+			}
+			t = json_string_value(json_object_get(j, "time"));
+			if (!t || parse_time(t, &s, &ns, utc, sizeof utc) < 0) {
+				json_decref(j);
+				free(buf);
+				return ec_fail(e, EC_EXIT_REJECT, "%s:%zu: $.time: expected an ISO 8601 date-time "
+				    "with a zone (2026-01-02T03:04:05Z)", ckpt, lineno);
+			}
+			if (!any || s < lo_s || (s == lo_s && ns < lo_n))
+				lo_s = s, lo_n = ns, snprintf(created, cap, "%s", utc);
+			if (!any || s > hi_s || (s == hi_s && ns > hi_n))
+				hi_s = s, hi_n = ns, snprintf(completed, cap, "%s", utc);
+			any = 1;
+			json_decref(j);
+		}
+		free(buf);
+	}
+	if (!any) {
+		time_t newest = 0;
+		struct tm tm;
+		struct stat st;
+		for (size_t i = 0; i < nfiles; i++)
+			if (strcmp(files[i], "-") && stat(files[i], &st) == 0 && st.st_mtime > newest)
+				newest = st.st_mtime;
+		if (newest == 0)
+			newest = time(NULL);    /* only standard input: nothing else to go by */
+		gmtime_r(&newest, &tm);
+		strftime(created, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+		snprintf(completed, cap, "%s", created);
+	}
+	return 0;
+}
+
+/* Tool and rule base versions: "epic-aggregate", each engine seen, each persona. */
+static json_t *
+tool_versions(const agg *a)
+{
+	json_t *seen = json_object(), *tv = json_object(), *set, *x;
+	const char *k;
+
+	json_object_set_new(tv, "epic-aggregate", json_string(EC_VERSION));
+	for (size_t i = 0; i < a->nout; i++) {
+		const char *engine = ec_json_get_str(a->outs[i], "metadata.engine", NULL);
+		const char *pn = ec_json_get_str(a->outs[i], "persona.name", "");
+		char name[256];
+		if (engine && *engine) {
+			const char *sp = strrchr(engine, ' ');
+			snprintf(name, sizeof name, "%.*s", sp ? (int)(sp - engine) : (int)strlen(engine), engine);
+			if (!(set = json_object_get(seen, name)))
+				json_object_set_new(seen, name, set = json_object());
+			json_object_set(set, sp && sp[1] ? sp + 1 : "unknown", json_true());
+		}
+		if (!(set = json_object_get(seen, pn)))
+			json_object_set_new(seen, pn, set = json_object());
+		json_object_set(set, ec_json_get_str(a->outs[i], "metadata.version", "unknown"), json_true());
+	}
+	/* More than one version of a name: all of them, sorted, comma-separated. */
+	json_object_foreach(seen, k, set) {
+		json_t *vs = sorted_keys(set);
+		sbuf b = { 0 };
+		size_t i;
+		json_array_foreach(vs, i, x)
+			sb_printf(&b, "%s%s", i ? ", " : "", json_string_value(x));
+		if (strcmp(k, "epic-aggregate"))
+			json_object_set_new(tv, k, sb_json(&b));
+		else
+			free(b.s);
+		json_decref(vs);
+	}
+	json_decref(seen);
+	return tv;
+}
+
+/*
+ * The epic's priority when the request gives none: critical with a blocking
+ * critical recommendation; high with three or more blocking ones or any critical
+ * one; low with no blocking one and at most three in all; medium otherwise.
+ */
+static const char *
+derive_priority(const agg *a)
+{
+	size_t blocking = 0, crit = 0, bcrit = 0;
+
+	for (size_t i = 0; i < a->nr; i++) {
+		blocking += a->r[i].type == 1;
+		crit += a->r[i].prio == P_CRITICAL;
+		bcrit += a->r[i].type == 1 && a->r[i].prio == P_CRITICAL;
+	}
+	if (bcrit)
+		return "critical";
+	if (blocking >= 3 || crit)
+		return "high";
+	if (blocking == 0 && a->nr <= 3)
+		return "low";
+	return "medium";
+}
+
+/* Build the whole EpicResponse. New reference, or NULL with e filled. */
+static json_t *
+response(agg *a, const char *created, const char *completed, ec_err *e)
+{
+	json_t *q = a->request, *recs = json_array(), *personas = json_array(), *gapv, *rm, *cost, *riskv;
+	json_t *skipped = json_array(), *g, *resp;
+	const char *cur = ec_json_get_str(a->cfg, "costs.currency", "EUR");
+	json_t *ratej = ec_json_get(a->cfg, "costs.dayRate");
+	double rate = json_is_number(ratej) ? json_number_value(ratej) : 800, tmin, tmax, exec = 0;
+	const char *status = "complete";
+	size_t i, completed_n = 0, blocking = 0;
+	char hex[17], id[32], dur[64], budget[128], total[256], days[96];
+
+	for (i = 0; i < a->nr; i++) {
+		json_array_append_new(recs, recommendation(a, i));
+		blocking += a->r[i].type == 1;
+	}
+	for (i = 0; i < a->nout; i++) {
+		json_array_append(personas, a->outs[i]);
+		exec += json_number_value(ec_json_get(a->outs[i], "persona.executionTime"));
+		completed_n += !strcmp(ec_json_get_str(a->outs[i], "persona.status", ""), "completed");
+	}
+	gapv = gaps(a);
+	json_array_foreach(gapv, i, g)
+		json_array_append(skipped, json_object_get(g, "persona"));
+	if (json_array_size(gapv))
+		status = "partial";
+	for (i = 0; i < a->nw; i++) {
+		const char *st = status_of(&a->w[i]);
+		if (a->w[i].required && (!st || strcmp(st, "completed")))
+			status = "failed";
+	}
+	if (completed_n == 0)
+		status = "failed";
+	rm = roadmap(a);
+	cost = costs(a, rate, cur, &tmin, &tmax);
+	riskv = risks(a, gapv);
+	ec_xxh3_hex(json_string_value(json_object_get(q, "taskId")),
+	    json_string_length(json_object_get(q, "taskId")), hex);
+	snprintf(id, sizeof id, "EPIC-%.12s", hex);
+	fmt_duration(dur, sizeof dur, a->cp_min, a->cp_max);
+	fmt_budget(budget, sizeof budget, cur, round2(tmin * rate), round2(tmax * rate));
+	fmt_days(days, sizeof days, tmin, tmax);
+	snprintf(total, sizeof total, "%s (%s)", days, budget);
+	resp = json_pack("{s:{s:s, s:O, s:O, s:s, s:s, s:s, s:s,"
+	    " s:{s:s, s:s, s:O, s:b, s:o, s:O, s:o},"
+	    " s:o, s:o*, s:o*, s:o*, s:o, s:o},"
+	    " s:{s:I, s:I, s:I, s:s, s:I, s:o}}",
+	    "epic",
+	    "id", id,
+	    "title", json_object_get(q, "title"),
+	    "description", json_object_get(q, "description"),
+	    "priority", ec_json_get_str(q, "metadata.priority", derive_priority(a)),
+	    "estimatedDuration", dur,
+	    "budget", budget,
+	    "status", status,
+	    "metadata",
+	    "createdAt", created,
+	    "completedAt", completed,
+	    "reviewMode", json_object_get(q, "mode"),
+	    "devopsEnforced", json_is_true(json_object_get(q, "enforceDevops")),
+	    "totalExecutionTime", num(exec),
+	    "taskId", json_object_get(q, "taskId"),
+	    "toolVersions", tool_versions(a),
+	    "personas", personas,
+	    "implementationRoadmap", rm,
+	    "totalCostBreakdown", cost,
+	    "riskAssessment", riskv,
+	    "recommendations", recs,
+	    "gaps", gapv,
+	    "summary",
+	    "totalRecommendations", (json_int_t)a->nr,
+	    "blockingCount", (json_int_t)blocking,
+	    "suggestedCount", (json_int_t)(a->nr - blocking),
+	    "estimatedTotalCost", total,
+	    "personasCompleted", (json_int_t)completed_n,
+	    "personasSkipped", skipped);
+	if (!resp)
+		ec_fail(e, EC_EXIT_TEMP, "out of memory");
+	return resp;
+}
+
+static void
+agg_free(agg *a)
+{
+	for (size_t i = 0; i < a->nout; i++)
+		json_decref(a->outs[i]);
+	for (size_t i = 0; i < a->nit; i++)
+		free(a->it[i].key);
+	for (size_t i = 0; i < a->nr; i++) {
+		free(a->r[i].deps);
+		json_decref(a->r[i].refs);
+		json_decref(a->r[i].personas);
+	}
+	free(a->outs), free(a->files), free(a->w), free(a->it), free(a->r), free(a->topo);
+	json_decref(a->cfg);
+	json_decref(a->request);
+	json_decref(a->warnings);
+	ec_registry_free(&a->reg);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "checkpoints", required_argument, NULL, 'k' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config = NULL, *ckpt = NULL, *out = NULL;
+	char created[64], completed[64], bad[512];
+	agg a = { 0 };
+	json_t *resp, *x;
+	ec_err e;
+	size_t i;
+	int c, stdin_used = 0;
+
+	ec_setprogname(argv[0]);
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":c:ho:V", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config = optarg; break;
+		case 'h': usage(EC_EXIT_OK); break;
+		case 'k': ckpt = optarg; break;
+		case 'o': out = optarg; break;
+		case 'V': printf("epic-aggregate %s\n", EC_VERSION); return EC_EXIT_OK;
+		case ':':
+			ec_warn("option '%s' needs an argument", argv[optind - 1]);
+			usage(EC_EXIT_USAGE);
+			break;
+		default:
+			if (optopt)
+				ec_warn("unknown option '-%c'", optopt);
+			else
+				ec_warn("unknown option '%s'", argv[optind - 1]);
+			usage(EC_EXIT_USAGE);
+		}
+	}
+	if (argc - optind < 2) {
+		ec_warn(argc - optind < 1 ? "missing the request and the persona outputs" :
+		    "missing the persona outputs");
+		usage(EC_EXIT_USAGE);
+	}
+	for (i = (size_t)optind; i < (size_t)argc; i++)
+		if (strcmp(argv[i], "-") == 0 && stdin_used++) {
+			ec_warn("standard input ('-') named more than once");
+			usage(EC_EXIT_USAGE);
+		}
+
+	if (!(a.warnings = json_array()))
+		ec_die(EC_EXIT_TEMP, "out of memory");
+	if (!(a.cfg = ec_config_load(config, &e)))
+		ec_die_err(&e);
+	/* The registry says which personas the review was meant to have and which of
+	 * them are required; without it no status can be given. */
+	if (ec_registry_load(&a.reg, &e) < 0 ||
+	    load_request(&a, argv[optind], &e) < 0 ||
+	    load_outputs(&a, argv + optind + 1, (size_t)(argc - optind - 1), &e) < 0 ||
+	    plan(&a, &e) < 0 || merge(&a, &e) < 0 || break_cycles(&a, &e) < 0 ||
+	    schedule(&a, &e) < 0 ||
+	    timestamps(ckpt, argv + optind, (size_t)(argc - optind), created, completed,
+	    sizeof created, &e) < 0) {
+		agg_free(&a);
+		ec_die_err(&e);
+	}
+	json_array_foreach(a.warnings, i, x)
+		ec_warn("%s", json_string_value(x));
+	if (!(resp = response(&a, created, completed, &e))) {
+		agg_free(&a);
+		ec_die_err(&e);
+	}
+	/* An invalid result is a bug here, never the input's fault: say so, write nothing. */
+	if (ec_schema_validate("epic-response", resp, bad, &e) < 0) {
+		json_decref(resp);
+		agg_free(&a);
+		ec_die(EC_EXIT_TEMP, "internal error: the result does not match the EpicResponse schema: %s",
+		    e.msg);
+	}
+	if (ec_json_write(out, resp, EC_W_FSYNC | EC_W_IFCHANGED, &e) < 0) {
+		json_decref(resp);
+		agg_free(&a);
+		ec_die_err(&e);
+	}
+	json_decref(resp);
+	agg_free(&a);
+	return ec_close_stdout();
+}
