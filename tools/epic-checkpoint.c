@@ -1,0 +1,1815 @@
+/*
+ * epic-checkpoint - a task's WorkflowState, derived from its files.
+ *
+ * There is no state file to keep in step with reality: a task's state is what its
+ * directory holds. Each persona's canonical output, personas/NN-NAME.json, is that
+ * persona's checkpoint; plan.mk says which personas are planned and in which order;
+ * checkpoints.jsonl is the append-only log of what happened (persona-run writes a
+ * "before" line per attempt, "retry" and "failed" lines with the error, an "after"
+ * line with the xxh3 of the bytes it wrote); the name of the directory the task
+ * sits in (active/, done/, failed/) is where it is in the spool. From these,
+ *
+ *   status   prints the seed's WorkflowState (or, --brief, the TaskStatus),
+ *   list     prints the TaskStatus of every task in a spool,
+ *   verify   recomputes every checkpoint (JSON, schema, xxh3 against the "after"
+ *            event) and sets a bad one aside, so that make redoes exactly it,
+ *   record   appends one event, as one write(2) under PIPE_BUF, so that parallel
+ *            jobs of a `make -j` never interleave their lines.
+ *
+ * Nothing here rewrites a task's files: verify only renames a corrupt checkpoint
+ * to a dot-file beside it (kept for a post-mortem, ignored by make and watchers)
+ * and appends a "verify-removed" event.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ec.h"
+
+/* checkpoints.jsonl and a command persona's raw output may outgrow a JSON document. */
+#define MAX_LOG_BYTES   (64u << 20)
+/* An event line, its newline included, stays below PIPE_BUF (4096) even when record
+ * has to put a newline in front of it to end a torn line. */
+#define MAX_LINE_BYTES  4095
+/* Malformed lines reported per file; the rest are counted. */
+#define MAX_LINE_WARNINGS 5
+#define TITLE_MAX_CHARS 200     /* TaskStatus.title */
+
+static const char usage_text[] =
+    "usage: epic-checkpoint status [--brief] DIR\n"
+    "       epic-checkpoint list [--json | --table] [--spool DIR | SPOOL]\n"
+    "       epic-checkpoint verify [--dry-run] DIR\n"
+    "       epic-checkpoint record --persona NAME --event EVENT [--attempt N]\n"
+    "                       [--error-type TYPE] [--message TEXT] [--duration-ms N]\n"
+    "                       [--xxh3 HEX | --file FILE] DIR\n";
+
+static void
+usage(int code)
+{
+	fputs(usage_text, code ? stderr : stdout);
+	if (!code)
+		fputs("\nA task's WorkflowState, derived from the files of its directory\n"
+		    "(spool/STATE/ID): persona outputs, plan.mk and checkpoints.jsonl.\n\n"
+		    "  status DIR       print the WorkflowState (-b, --brief: the TaskStatus)\n"
+		    "  list [SPOOL]     the TaskStatus of every task in active/, done/ and failed/,\n"
+		    "                   as a JSON array (-j, --json) or a table (-t, --table; the\n"
+		    "                   default on a terminal); -s, --spool DIR (default $EPIC_SPOOL)\n"
+		    "  verify DIR       check every checkpoint (JSON, schema, xxh3) and set a bad\n"
+		    "                   one aside so make redoes it; -n, --dry-run only reports\n"
+		    "  record DIR       append one event to DIR/checkpoints.jsonl:\n"
+		    "    -p, --persona NAME      the persona\n"
+		    "    -e, --event EVENT       before, after, retry, failed, skipped, cache-hit,\n"
+		    "                            cache-miss, fallback or verify-removed\n"
+		    "    -a, --attempt N         the attempt (1, 2, ...)\n"
+		    "    -t, --error-type TYPE   PERSONA_UNAVAILABLE, TIMEOUT, INVALID_INPUT,\n"
+		    "                            VALIDATION_FAILED, SYSTEM_ERROR or NETWORK_ERROR\n"
+		    "    -m, --message TEXT      what happened (cut to fit one line under 4 KiB)\n"
+		    "    -d, --duration-ms N     how long it took\n"
+		    "    -x, --xxh3 HEX          the xxh3 of the output written (16 hex digits)\n"
+		    "    -f, --file FILE         record the xxh3 of FILE\n"
+		    "  -h, --help       this help\n"
+		    "  -V, --version    print the version\n\n"
+		    "Exit: 0 ok, 1 rejected (verify: a checkpoint was removed; the task needs a\n"
+		    "rerun), 2 usage, 111 temporary failure.\n", stdout);
+	exit(code);
+}
+
+static const char *const event_names[] = {
+	"before", "after", "retry", "failed", "skipped", "cache-hit", "cache-miss",
+	"fallback", "verify-removed", NULL
+};
+static const char *const error_types[] = {
+	"PERSONA_UNAVAILABLE", "TIMEOUT", "INVALID_INPUT", "VALIDATION_FAILED",
+	"SYSTEM_ERROR", "NETWORK_ERROR", NULL
+};
+/* The spool states a task directory can be in, in the order list prints them. */
+static const char *const task_states[] = { "active", "done", "failed", NULL };
+static const char *const output_statuses[] = { "completed", "failed", "skipped", NULL };
+
+/* The persona name epic.json's events are recorded under. */
+static const char aggregate_name[] = "epic-aggregate";
+
+/* One line of checkpoints.jsonl that passed event_check(). */
+typedef struct event {
+	json_t *j;              /* the line's object (owned) */
+	const char *persona;    /* borrowed from j */
+	const char *name;       /* the event, borrowed from j */
+	const char *time;       /* borrowed from j */
+	long long ms;           /* time, milliseconds since the epoch */
+} event;
+
+/* One persona of the plan: "03-security-specialist" and its name. */
+typedef struct planned {
+	char *stem;             /* owned */
+	const char *name;       /* points into stem, after "NN-" */
+} planned;
+
+/* What a persona's output file says, as far as status needs it. */
+typedef struct output {
+	int present;            /* the file exists and reads as a PersonaOutput */
+	const char *status;     /* persona.status, one of output_statuses */
+	char xxh3[17];
+	double exec;            /* persona.executionTime */
+	int has_exec;           /* 1 a real, 2 an integer */
+	long long mtime;        /* milliseconds */
+} output;
+
+/* A task directory, loaded. */
+typedef struct task {
+	char dir[PATH_MAX];     /* as given, without trailing slashes: for messages */
+	char real[PATH_MAX];    /* absolute */
+	char id[161];
+	const char *state;      /* one of task_states */
+	json_t *req;            /* epic-request.json, or NULL */
+	char mode[16];          /* from the request, else plan.mk's EPIC_MODE, or "" */
+	planned *plan;
+	size_t nplan;
+	int has_plan;           /* plan.mk listed the personas */
+	event *ev;
+	size_t nev;
+} task;
+
+static int
+in_list(const char *const *list, const char *s)
+{
+	for (; s && *list; list++)
+		if (strcmp(*list, s) == 0)
+			return 1;
+	return 0;
+}
+
+/* ^[a-z0-9][a-z0-9-]{0,62}$: a persona name. */
+static int
+valid_name(const char *s)
+{
+	size_t n = 0;
+
+	if (!s || !((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9')))
+		return 0;
+	for (; *s; s++, n++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
+			return 0;
+	return n <= 63;
+}
+
+/* ^[A-Za-z0-9._-]{1,160}$: a task id. */
+static int
+valid_task_id(const char *s)
+{
+	size_t n = 0;
+
+	for (; s && *s; s++, n++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= '0' && *s <= '9') || *s == '.' || *s == '_' || *s == '-'))
+			return 0;
+	return n >= 1 && n <= 160;
+}
+
+/* ^[0-9a-f]{16}$ */
+static int
+valid_xxh3(const char *s)
+{
+	size_t n = 0;
+
+	for (; s && *s; s++, n++)
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+			return 0;
+	return n == 16;
+}
+
+static int
+digits(const char *s, int n)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+/*
+ * Parse an RFC 3339 date-time, as the schemas' timestamp pattern allows it
+ * (YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)), into milliseconds since the
+ * epoch. Returns 0, or -1 if s is not such a timestamp.
+ */
+static int
+parse_time(const char *s, long long *ms)
+{
+	struct tm tm;
+	int y, mo, d, h, mi, sec, frac = 0, scale = 100, off = 0;
+	time_t t;
+
+	if (strlen(s) < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
+	    s[16] != ':')
+		return -1;
+	if ((y = digits(s, 4)) < 0 || (mo = digits(s + 5, 2)) < 1 || mo > 12 ||
+	    (d = digits(s + 8, 2)) < 1 || d > 31 || (h = digits(s + 11, 2)) < 0 || h > 23 ||
+	    (mi = digits(s + 14, 2)) < 0 || mi > 59 || (sec = digits(s + 17, 2)) < 0 || sec > 60)
+		return -1;
+	s += 19;
+	if (*s == '.') {
+		if (*++s < '0' || *s > '9')
+			return -1;
+		for (; *s >= '0' && *s <= '9'; s++, scale /= 10)
+			frac += (*s - '0') * scale;
+	}
+	if (*s == 'Z')
+		s++;
+	else if (*s == '+' || *s == '-') {
+		int oh = digits(s + 1, 2), om = s[3] == ':' ? digits(s + 4, 2) : -1;
+		if (oh < 0 || oh > 23 || om < 0 || om > 59)
+			return -1;
+		off = (oh * 60 + om) * (*s == '-' ? -1 : 1);
+		s += 6;
+	} else
+		return -1;
+	if (*s)
+		return -1;
+	memset(&tm, 0, sizeof tm);
+	tm.tm_year = y - 1900, tm.tm_mon = mo - 1, tm.tm_mday = d;
+	tm.tm_hour = h, tm.tm_min = mi, tm.tm_sec = sec;
+	t = timegm(&tm);
+	*ms = ((long long)t - off * 60LL) * 1000 + frac;
+	return 0;
+}
+
+/* Format ms since the epoch as "2025-06-30T08:14:01.120Z" into out. */
+static void
+format_time(long long ms, char out[32])
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + 19, 32 - 19, ".%03dZ", (int)(ms % 1000));
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static long long
+mtime_ms(const struct stat *st)
+{
+	return (long long)st->st_mtim.tv_sec * 1000 + st->st_mtim.tv_nsec / 1000000;
+}
+
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 if it is not one. */
+static size_t
+utf8_seq(const unsigned char *s)
+{
+	size_t need;
+	unsigned long cp, min;
+
+	if (s[0] < 0x80)
+		return 1;
+	if ((s[0] & 0xE0) == 0xC0) need = 1, cp = s[0] & 0x1F, min = 0x80;
+	else if ((s[0] & 0xF0) == 0xE0) need = 2, cp = s[0] & 0x0F, min = 0x800;
+	else if ((s[0] & 0xF8) == 0xF0) need = 3, cp = s[0] & 0x07, min = 0x10000;
+	else return 0;
+	for (size_t k = 1; k <= need; k++) {
+		if ((s[k] & 0xC0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[k] & 0x3F);
+	}
+	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+		return 0;
+	return need + 1;
+}
+
+/* Replace every byte of s that is not part of valid UTF-8 with '?', in place. */
+static void
+utf8_fix(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+
+	while (*p) {
+		size_t n = utf8_seq(p);
+		if (n == 0)
+			*p++ = '?';
+		else
+			p += n;
+	}
+}
+
+/* The byte length of the longest prefix of s (valid UTF-8) with at most max
+ * characters and at most maxbytes bytes. */
+static size_t
+utf8_prefix(const char *s, size_t max, size_t maxbytes)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t bytes = 0, chars = 0, n;
+
+	while (p[bytes] && chars < max && (n = utf8_seq(p + bytes)) > 0 &&
+	    bytes + n <= maxbytes)
+		bytes += n, chars++;
+	return bytes;
+}
+
+/* Copy dir into out (cap PATH_MAX) without trailing slashes ("/" stays "/"). */
+static void
+clean_dir(char *out, const char *dir)
+{
+	size_t n;
+
+	snprintf(out, PATH_MAX, "%s", *dir ? dir : ".");
+	n = strlen(out);
+	while (n > 1 && out[n - 1] == '/')
+		out[--n] = '\0';
+}
+
+static int
+is_regular(const char *path, struct stat *st)
+{
+	return stat(path, st) == 0 && S_ISREG(st->st_mode);
+}
+
+/*
+ * Is dir a task directory? It must be a directory holding the request as dropped
+ * (request.json, .txt or .md), epic-request.json, plan.mk or personas/. Returns 0,
+ * or -1 with e filled (EC_EXIT_REJECT naming dir, or EC_EXIT_TEMP on I/O errors).
+ */
+static int
+check_task_dir(const char *dir, ec_err *e)
+{
+	static const char *const marks[] = {
+		"request.json", "request.txt", "request.md", "epic-request.json", "plan.mk",
+		"personas", NULL
+	};
+	char p[PATH_MAX];
+	struct stat st;
+
+	if (stat(dir, &st) < 0)
+		return ec_fail(e, ec_errno_is_temp(errno) ? EC_EXIT_TEMP : EC_EXIT_REJECT,
+		    "not a task directory '%s': %s", dir, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return ec_fail(e, EC_EXIT_REJECT, "not a task directory '%s': not a directory", dir);
+	for (const char *const *m = marks; *m; m++) {
+		snprintf(p, sizeof p, "%s/%s", dir, *m);
+		if (ec_exists(p))
+			return 0;
+	}
+	return ec_fail(e, EC_EXIT_REJECT, "not a task directory '%s': no request, "
+	    "epic-request.json or plan.mk in it", dir);
+}
+
+/* Put msg into why (cap bytes) and return -1. */
+static int
+reason(char *why, size_t cap, const char *msg)
+{
+	snprintf(why, cap, "%s", msg);
+	return -1;
+}
+
+/*
+ * Check one parsed line of checkpoints.jsonl: an object with a persona name, a
+ * known event and a timestamp, and optional fields of the right types. Unknown
+ * fields are tolerated (a newer writer may add some). Returns 0, or -1 with the
+ * reason in why.
+ */
+static int
+event_check(const json_t *j, char *why, size_t cap)
+{
+	const json_t *v;
+	long long ms;
+
+	if (!json_is_object(j))
+		return reason(why, cap, "not a JSON object");
+	if (!valid_name(json_string_value(json_object_get(j, "persona"))))
+		return reason(why, cap, "\"persona\" is not a persona name");
+	if (!in_list(event_names, json_string_value(json_object_get(j, "event"))))
+		return reason(why, cap, "\"event\" is not a known event");
+	v = json_object_get(j, "time");
+	if (!json_is_string(v) || parse_time(json_string_value(v), &ms) < 0)
+		return reason(why, cap, "\"time\" is not an RFC 3339 timestamp");
+	if ((v = json_object_get(j, "attempt")) && (!json_is_integer(v) || json_integer_value(v) < 1))
+		return reason(why, cap, "\"attempt\" is not an integer >= 1");
+	if ((v = json_object_get(j, "errorType")) && !in_list(error_types, json_string_value(v)))
+		return reason(why, cap, "\"errorType\" is not an error type");
+	if ((v = json_object_get(j, "message")) && !json_is_string(v))
+		return reason(why, cap, "\"message\" is not a string");
+	if ((v = json_object_get(j, "durationMs")) && (!json_is_number(v) || json_number_value(v) < 0))
+		return reason(why, cap, "\"durationMs\" is not a number >= 0");
+	if ((v = json_object_get(j, "xxh3")) && !valid_xxh3(json_string_value(v)))
+		return reason(why, cap, "\"xxh3\" is not 16 lowercase hex digits");
+	return 0;
+}
+
+static void
+free_events(task *t)
+{
+	for (size_t i = 0; i < t->nev; i++)
+		json_decref(t->ev[i].j);
+	free(t->ev);
+	t->ev = NULL;
+	t->nev = 0;
+}
+
+/*
+ * A crash can cut an append short; the next append then lands on the same line,
+ * after the torn part. Find that event: the first suffix of the line that starts
+ * an object ({") and is a well-formed event. A new reference, or NULL.
+ */
+static json_t *
+glued_event(const char *p, size_t n, const char *name)
+{
+	char why[256];
+	json_t *j;
+
+	if (n > 65536)
+		return NULL;
+	for (const char *q = p + 1; (q = memmem(q, n - (size_t)(q - p), "{\"", 2)); q++) {
+		if ((j = ec_json_loadb(q, n - (size_t)(q - p), name, NULL))) {
+			if (event_check(j, why, sizeof why) == 0)
+				return j;
+			json_decref(j);
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Read DIR/checkpoints.jsonl into t->ev, in file order. A line that is not a
+ * well-formed event (a torn last line after a crash, garbage) is skipped with a
+ * warning when warn is set. A missing file is no events. Returns 0, or -1 with e
+ * filled when the file cannot be read.
+ */
+static int
+read_events(task *t, int warn, ec_err *e)
+{
+	char path[PATH_MAX + 32], why[256];
+	const char *p, *end, *nl;
+	size_t len, lineno = 0, cap = 0;
+	int bad = 0;
+	char *buf;
+	ec_err le;
+
+	free_events(t);
+	snprintf(path, sizeof path, "%s/checkpoints.jsonl", t->dir);
+	if (!ec_exists(path))
+		return 0;
+	if (!(buf = ec_read_file(path, MAX_LOG_BYTES, &len, e)))
+		return -1;
+	for (p = buf, end = buf + len; p < end; p = nl ? nl + 1 : end) {
+		size_t n;
+		const char *s;
+		json_t *j, *glued;
+		int line, col, off = 0;
+
+		lineno++;
+		nl = memchr(p, '\n', (size_t)(end - p));
+		n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		for (s = p; s < p + n && (*s == ' ' || *s == '\t' || *s == '\r'); s++)
+			;
+		if (s == p + n)
+			continue;
+		if (!(j = ec_json_loadb(p, n, path, &le))) {
+			/* le.msg is "PATH:1:COL: reason"; say which line. */
+			const char *m = le.msg + strlen(path) + 1;
+			if (sscanf(m, "%d:%d: %n", &line, &col, &off) < 2 || off == 0)
+				col = 1, off = 0;
+			glued = glued_event(p, n, path);
+			if (warn && bad++ < MAX_LINE_WARNINGS)
+				ec_warn("%s:%zu:%d: %s skipped: %s%s", path, lineno, col,
+				    glued ? "torn line" : nl ? "malformed event" : "torn last line",
+				    m + off, glued ? "; the event appended to it is kept" : "");
+			if (!(j = glued))
+				continue;
+		} else if (event_check(j, why, sizeof why) < 0) {
+			if (warn && bad++ < MAX_LINE_WARNINGS)
+				ec_warn("%s:%zu: malformed event skipped: %s", path, lineno, why);
+			json_decref(j);
+			continue;
+		}
+		if (t->nev == cap) {
+			event *nv;
+			cap = cap ? cap * 2 : 64;
+			if (!(nv = realloc(t->ev, cap * sizeof *nv))) {
+				json_decref(j);
+				free(buf);
+				return ec_fail(e, EC_EXIT_TEMP, "cannot read '%s': out of memory", path);
+			}
+			t->ev = nv;
+		}
+		t->ev[t->nev].j = j;
+		t->ev[t->nev].persona = json_string_value(json_object_get(j, "persona"));
+		t->ev[t->nev].name = json_string_value(json_object_get(j, "event"));
+		t->ev[t->nev].time = json_string_value(json_object_get(j, "time"));
+		parse_time(t->ev[t->nev].time, &t->ev[t->nev].ms);
+		t->nev++;
+	}
+	if (warn && bad > MAX_LINE_WARNINGS)
+		ec_warn("%s: %d more malformed lines skipped", path, bad - MAX_LINE_WARNINGS);
+	free(buf);
+	return 0;
+}
+
+/* Add a planned persona from a "NN-NAME" token: 0, 1 if the token is not one, -1
+ * out of memory (e filled). */
+static int
+plan_add(task *t, const char *tok, size_t n, ec_err *e)
+{
+	size_t d = 0;
+	planned *np;
+	char *stem;
+
+	while (d < n && tok[d] >= '0' && tok[d] <= '9')
+		d++;
+	if (d == 0 || d >= n || tok[d] != '-')
+		return 1;
+	if (!(stem = strndup(tok, n)))
+		return ec_fail(e, EC_EXIT_TEMP, "out of memory");
+	if (!valid_name(stem + d + 1)) {
+		free(stem);
+		return 1;
+	}
+	if (!(np = realloc(t->plan, (t->nplan + 1) * sizeof *np))) {
+		free(stem);
+		return ec_fail(e, EC_EXIT_TEMP, "out of memory");
+	}
+	t->plan = np;
+	t->plan[t->nplan].stem = stem;
+	t->plan[t->nplan].name = stem + d + 1;
+	t->nplan++;
+	return 0;
+}
+
+/* scandir filter: NN-NAME.json, not a dot-file, not .input.json or .raw.json. */
+static int
+output_file(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name);
+
+	if (d->d_name[0] == '.' || n < 6 || strcmp(d->d_name + n - 5, ".json"))
+		return 0;
+	if ((n > 11 && !strcmp(d->d_name + n - 11, ".input.json")) ||
+	    (n > 9 && !strcmp(d->d_name + n - 9, ".raw.json")))
+		return 0;
+	return 1;
+}
+
+/*
+ * The plan: plan.mk's EPIC_PERSONAS (and EPIC_MODE), continuation lines joined.
+ * Without a plan.mk (the request is not parsed yet, or a task made by hand) the
+ * plan is the NN-NAME.json outputs present. Returns 0 or -1 (e filled).
+ */
+static int
+load_plan(task *t, int warn, ec_err *e)
+{
+	char path[PATH_MAX + 32], *buf;
+	size_t len;
+
+	snprintf(path, sizeof path, "%s/plan.mk", t->dir);
+	if (ec_exists(path)) {
+		if (!(buf = ec_read_file(path, EC_MAX_JSON_BYTES, &len, e)))
+			return -1;
+		/* Join "\\\n" continuations, then look at each line. */
+		for (char *s = buf; (s = strstr(s, "\\\n")); )
+			s[0] = s[1] = ' ';
+		for (char *line = buf, *next; line && *line; line = next) {
+			char *v;
+			size_t k;
+			if ((next = strchr(line, '\n')))
+				*next++ = '\0';
+			line += strspn(line, " \t");
+			if (!strncmp(line, "EPIC_PERSONAS", 13))
+				k = 13;
+			else if (!strncmp(line, "EPIC_MODE", 9))
+				k = 9;
+			else
+				continue;
+			v = line + k + strspn(line + k, " \t");
+			if (!strncmp(v, "::=", 3))
+				v += 3;
+			else if (!strncmp(v, ":=", 2) || !strncmp(v, "?=", 2))
+				v += 2;
+			else if (*v == '=')
+				v++;
+			else
+				continue;
+			if (k == 9) {
+				v += strspn(v, " \t");
+				snprintf(t->mode, sizeof t->mode, "%.*s", (int)strcspn(v, " \t#"), v);
+				continue;
+			}
+			t->has_plan = 1;
+			for (v += strspn(v, " \t"); *v && *v != '#'; v += strspn(v, " \t")) {
+				size_t n = strcspn(v, " \t#");
+				int r = plan_add(t, v, n, e);
+				if (r < 0) {
+					free(buf);
+					return -1;
+				}
+				if (r > 0 && warn)
+					ec_warn("%s: not a planned persona '%.*s': expected NN-NAME",
+					    path, (int)n, v);
+				v += n;
+			}
+		}
+		free(buf);
+	}
+	if (!t->has_plan) {
+		struct dirent **names;
+		int n;
+		snprintf(path, sizeof path, "%s/personas", t->dir);
+		if ((n = scandir(path, &names, output_file, alphasort)) < 0)
+			return errno == ENOENT ? 0 : ec_fail(e, EC_EXIT_TEMP,
+			    "cannot read directory '%s': %s", path, strerror(errno));
+		for (int i = 0; i < n; i++) {
+			if (plan_add(t, names[i]->d_name, strlen(names[i]->d_name) - 5, e) < 0) {
+				while (i < n)
+					free(names[i++]);
+				free(names);
+				return -1;
+			}
+			free(names[i]);
+		}
+		free(names);
+	}
+	return 0;
+}
+
+static void
+task_free(task *t)
+{
+	free_events(t);
+	for (size_t i = 0; i < t->nplan; i++)
+		free(t->plan[i].stem);
+	free(t->plan);
+	json_decref(t->req);
+	memset(t, 0, sizeof *t);
+}
+
+/*
+ * Load what every subcommand needs of task directory dir: where it is, its id,
+ * its request, its plan and its events. Warnings (malformed lines) are printed
+ * when warn is set. Returns 0, or -1 with e filled; task_free() in both cases.
+ */
+static int
+task_load(task *t, const char *dir, int warn, ec_err *e)
+{
+	char path[PATH_MAX + 32], parent[PATH_MAX];
+	const char *base, *mode;
+	char *slash;
+
+	memset(t, 0, sizeof *t);
+	clean_dir(t->dir, dir);
+	if (check_task_dir(t->dir, e) < 0)
+		return -1;
+	if (!realpath(t->dir, t->real))
+		return ec_fail(e, EC_EXIT_TEMP, "cannot resolve '%s': %s", t->dir, strerror(errno));
+	/* The state is the name of the directory the task sits in. */
+	snprintf(parent, sizeof parent, "%s", t->real);
+	t->state = "active";
+	if ((slash = strrchr(parent, '/')) && slash != parent) {
+		*slash = '\0';
+		base = strrchr(parent, '/');
+		base = base ? base + 1 : parent;
+		for (const char *const *s = task_states; *s; s++)
+			if (!strcmp(base, *s))
+				t->state = *s;
+	}
+	snprintf(path, sizeof path, "%s/epic-request.json", t->dir);
+	if (ec_exists(path)) {
+		ec_err re;
+		if (!(t->req = ec_json_load_file(path, EC_MAX_JSON_BYTES, &re))) {
+			if (re.code == EC_EXIT_TEMP) {
+				*e = re;
+				return -1;
+			}
+			if (warn)
+				ec_warn("%s", re.msg);
+		}
+	}
+	/* The id: the request's, else the directory's name. */
+	if (valid_task_id(ec_json_get_str(t->req, "taskId", NULL)))
+		snprintf(t->id, sizeof t->id, "%s", ec_json_get_str(t->req, "taskId", ""));
+	else {
+		base = strrchr(t->real, '/');
+		base = base && base[1] ? base + 1 : t->real;
+		if (valid_task_id(base))
+			snprintf(t->id, sizeof t->id, "%s", base);
+		else if (ec_sanitize_name(base, t->id, sizeof t->id) < 0)
+			snprintf(t->id, sizeof t->id, "task");
+	}
+	if (load_plan(t, warn, e) < 0 || read_events(t, warn, e) < 0)
+		return -1;
+	mode = ec_json_get_str(t->req, "mode", NULL);
+	if (mode && ec_mode_bit(mode))
+		snprintf(t->mode, sizeof t->mode, "%s", mode);
+	if (!ec_mode_bit(t->mode))
+		t->mode[0] = '\0';
+	return 0;
+}
+
+/*
+ * Read a persona's output file DIR/personas/STEM.json into o. A missing file is
+ * o->present = 0; so is one that is not a readable PersonaOutput (warned about when
+ * warn is set: verify is what deals with it). Returns 0, or -1 on I/O errors.
+ */
+static int
+read_output(const task *t, const char *stem, output *o, int warn, ec_err *e)
+{
+	char path[PATH_MAX + 128];
+	struct stat st;
+	size_t len;
+	json_t *j, *v;
+	char *buf;
+	ec_err re;
+
+	memset(o, 0, sizeof *o);
+	snprintf(path, sizeof path, "%s/personas/%s.json", t->dir, stem);
+	if (!is_regular(path, &st))
+		return 0;
+	if (!(buf = ec_read_file(path, EC_MAX_JSON_BYTES, &len, &re))) {
+		if (re.code == EC_EXIT_TEMP) {
+			*e = re;
+			return -1;
+		}
+		if (warn)
+			ec_warn("%s", re.msg);
+		return 0;
+	}
+	ec_xxh3_hex(buf, len, o->xxh3);
+	j = ec_json_loadb(buf, len, path, &re);
+	free(buf);
+	if (!j) {
+		if (warn)
+			ec_warn("%s (run 'epic-checkpoint verify')", re.msg);
+		return 0;
+	}
+	for (const char *const *s = output_statuses; *s; s++)
+		if (!strcmp(ec_json_get_str(j, "persona.status", ""), *s))
+			o->status = *s;
+	if (!o->status) {
+		if (warn)
+			ec_warn("%s: not a PersonaOutput: no persona.status (run 'epic-checkpoint "
+			    "verify')", path);
+		json_decref(j);
+		return 0;
+	}
+	if ((v = ec_json_get(j, "persona.executionTime")) && json_is_number(v) &&
+	    json_number_value(v) >= 0)
+		o->exec = json_number_value(v), o->has_exec = json_is_integer(v) ? 2 : 1;
+	o->present = 1;
+	o->mtime = mtime_ms(&st);
+	json_decref(j);
+	return 0;
+}
+
+/*
+ * The fields and events the workflow-state contract allows in a checkpoint, from
+ * the embedded schema itself: checkpoints.jsonl carries more (durationMs, cache
+ * and verify events) than the contract has room for, and a later, wider contract
+ * is picked up without touching this file. Borrowed; NULL if unavailable.
+ */
+static const json_t *
+checkpoint_schema(const char *what)
+{
+	static json_t *schema;
+	static int loaded;
+	const char *text;
+	ec_err e;
+
+	if (!loaded) {
+		loaded = 1;
+		if ((text = ec_schema_text("workflow-state")))
+			schema = ec_json_loadb(text, strlen(text), "workflow-state", &e);
+	}
+	if (!schema)
+		return NULL;
+	if (!strcmp(what, "events"))
+		return ec_json_get(schema, "$defs.checkpoint.properties.event.enum");
+	return ec_json_get(schema, "$defs.checkpoint.properties");
+}
+
+/* The event as the contract's Checkpoint (new reference), or NULL when the
+ * contract has no room for this kind of event. */
+static json_t *
+contract_checkpoint(const event *ev)
+{
+	const json_t *events = checkpoint_schema("events"), *props = checkpoint_schema("props");
+	const char *k;
+	json_t *c, *v, *x;
+	size_t i;
+	int known = !events;
+
+	json_array_foreach(events, i, x)
+		if (json_is_string(x) && !strcmp(json_string_value(x), ev->name))
+			known = 1;
+	if (!known)
+		return NULL;
+	if (!props)
+		return json_deep_copy(ev->j);
+	c = json_object();
+	json_object_foreach(ev->j, k, v)
+		if (json_object_get(props, k))
+			json_object_set(c, k, v);
+	return c;
+}
+
+/* A WorkflowError from a "retry" or "failed" event. New reference. */
+static json_t *
+event_error(const event *ev)
+{
+	const char *type = json_string_value(json_object_get(ev->j, "errorType"));
+	const char *msg = json_string_value(json_object_get(ev->j, "message"));
+	json_int_t attempt = json_integer_value(json_object_get(ev->j, "attempt"));
+	json_t *err, *details = json_object(), *v;
+	char buf[256];
+
+	if (!type)
+		type = "SYSTEM_ERROR";
+	if (!msg || !*msg) {
+		snprintf(buf, sizeof buf, "persona '%s' %s", ev->persona,
+		    !strcmp(ev->name, "retry") ? "failed, retried" : "failed");
+		msg = buf;
+	}
+	err = json_pack("{s:s, s:s, s:s, s:s, s:b, s:I}", "type", type, "persona", ev->persona,
+	    "message", msg, "timestamp", ev->time, "recoverable", strcmp(type, "INVALID_INPUT") != 0,
+	    "retryCount", (json_int_t)(attempt > 1 ? attempt - 1 : 0));
+	if ((v = json_object_get(ev->j, "attempt")))
+		json_object_set(details, "attempt", v);
+	if ((v = json_object_get(ev->j, "durationMs")))
+		json_object_set(details, "durationMs", v);
+	if (err && json_object_size(details))
+		json_object_set(err, "details", details);
+	json_decref(details);
+	return err;
+}
+
+/*
+ * The error of a task in failed/: error.json, written by whoever moved the task
+ * there. Read leniently, as its writers differ: "type" or "errorType" (an ErrorType;
+ * else INVALID_INPUT when "exitCode" is 1, SYSTEM_ERROR otherwise), "message" or
+ * "reason", "tool", "persona", "time" or "timestamp". A WorkflowError, new
+ * reference, or NULL when there is no error.json.
+ */
+static json_t *
+task_error(const task *t, int warn)
+{
+	char path[PATH_MAX + 32], msg[1024], ts[32];
+	const char *type, *text, *tool, *persona, *when;
+	struct stat st;
+	json_t *j, *err;
+	long long ms;
+	ec_err e;
+
+	snprintf(path, sizeof path, "%s/error.json", t->dir);
+	if (!is_regular(path, &st))
+		return NULL;
+	if (!(j = ec_json_load_file(path, EC_MAX_JSON_BYTES, &e)) && warn)
+		ec_warn("%s", e.msg);
+	type = ec_json_get_str(j, "type", ec_json_get_str(j, "errorType", NULL));
+	if (!in_list(error_types, type))
+		type = ec_json_get_int(j, "exitCode", 0) == EC_EXIT_REJECT ? "INVALID_INPUT" : "SYSTEM_ERROR";
+	text = ec_json_get_str(j, "message", ec_json_get_str(j, "reason", NULL));
+	tool = ec_json_get_str(j, "tool", NULL);
+	if (!text || !*text)
+		snprintf(msg, sizeof msg, "the task failed (%s)", j ? "error.json gives no reason" :
+		    "error.json is unreadable");
+	else if (tool && *tool && strncmp(text, tool, strlen(tool)))
+		snprintf(msg, sizeof msg, "%s: %s", tool, text);
+	else
+		snprintf(msg, sizeof msg, "%s", text);
+	when = ec_json_get_str(j, "time", ec_json_get_str(j, "timestamp", NULL));
+	if (!when || parse_time(when, &ms) < 0) {
+		format_time(mtime_ms(&st), ts);
+		when = ts;
+	}
+	err = json_pack("{s:s, s:s, s:s, s:b, s:i}", "type", type, "message", msg,
+	    "timestamp", when, "recoverable", strcmp(type, "INVALID_INPUT") != 0, "retryCount", 0);
+	persona = ec_json_get_str(j, "persona", NULL);
+	if (err && valid_name(persona))
+		json_object_set_new(err, "persona", json_string(persona));
+	json_decref(j);
+	return err;
+}
+
+/* The newest modification time of the task's own files (dot-files excluded). */
+static long long
+newest_mtime(const task *t)
+{
+	static const char *const subdirs[] = { "", "/personas", NULL };
+	char path[PATH_MAX + 300];
+	long long newest = 0;
+	struct stat st;
+
+	for (const char *const *sd = subdirs; *sd; sd++) {
+		DIR *d;
+		struct dirent *de;
+		snprintf(path, sizeof path, "%s%s", t->dir, *sd);
+		if (!(d = opendir(path)))
+			continue;
+		while ((de = readdir(d))) {
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof path, "%s%s/%s", t->dir, *sd, de->d_name);
+			if (is_regular(path, &st) && mtime_ms(&st) > newest)
+				newest = mtime_ms(&st);
+		}
+		closedir(d);
+	}
+	if (!newest && stat(t->dir, &st) == 0)
+		newest = mtime_ms(&st);
+	return newest;
+}
+
+/* When the task was created, if it has no events: the request's mtime. */
+static long long
+request_mtime(const task *t)
+{
+	static const char *const names[] = {
+		"request.json", "request.txt", "request.md", "epic-request.json", "", NULL
+	};
+	char path[PATH_MAX + 32];
+	struct stat st;
+
+	for (const char *const *n = names; *n; n++) {
+		snprintf(path, sizeof path, "%s/%s", t->dir, *n);
+		if (stat(path, &st) == 0)
+			return mtime_ms(&st);
+	}
+	return 0;
+}
+
+/* epic.json's epic.id, or JSON null (warned about when unreadable). New reference. */
+static json_t *
+epic_id(const task *t, int warn)
+{
+	char path[PATH_MAX + 32];
+	const char *id;
+	json_t *j, *r = NULL;
+	size_t n;
+	ec_err e;
+
+	snprintf(path, sizeof path, "%s/epic.json", t->dir);
+	if (!ec_exists(path))
+		return json_null();
+	if (!(j = ec_json_load_file(path, EC_MAX_JSON_BYTES, &e))) {
+		if (warn)
+			ec_warn("%s (run 'epic-checkpoint verify')", e.msg);
+		return json_null();
+	}
+	id = ec_json_get_str(j, "epic.id", "");
+	n = strlen(id);
+	if (n >= 13 && n <= 21 && !strncmp(id, "EPIC-", 5) &&
+	    strspn(id + 5, "0123456789abcdef") == n - 5)
+		r = json_string(id);
+	json_decref(j);
+	return r ? r : json_null();
+}
+
+/*
+ * Derive the WorkflowState of a loaded task (see the file header and the man page
+ * for the rules). Returns a new reference, or NULL with e filled on I/O errors.
+ */
+static json_t *
+workflow_state(const task *t, int warn, ec_err *e)
+{
+	json_t *wf, *completed, *states, *checkpoints, *errors, *meta, *c, *err;
+	const char *current = NULL;
+	long long first = 0, last = 0, newest;
+	char ts[32];
+	int active = !strcmp(t->state, "active");
+
+	completed = json_array();
+	states = json_object();
+	checkpoints = json_array();
+	errors = json_array();
+	meta = json_object();
+	for (size_t i = 0; i < t->nplan; i++) {
+		const planned *p = &t->plan[i];
+		const event *lastev = NULL;
+		const char *status;
+		json_int_t attempts = 0;
+		json_t *ps;
+		output o;
+
+		if (read_output(t, p->stem, &o, warn, e) < 0)
+			goto fail;
+		for (size_t k = 0; k < t->nev; k++) {
+			if (strcmp(t->ev[k].persona, p->name))
+				continue;
+			lastev = &t->ev[k];
+			if (!strcmp(lastev->name, "before"))
+				attempts++;
+		}
+		if (o.present)
+			status = o.status;
+		else if (!lastev)
+			status = "pending";
+		else if (in_list((const char *const[]){ "before", "retry", "cache-hit",
+		    "cache-miss", "fallback", NULL }, lastev->name))
+			/* Only an active task runs anything: elsewhere it was cut short. */
+			status = active ? "running" : "pending";
+		else if (!strcmp(lastev->name, "failed") || !strcmp(lastev->name, "skipped"))
+			status = lastev->name;
+		else
+			status = "pending";      /* "after" or "verify-removed": the file is gone */
+		if (!o.present && !current)
+			current = p->name;
+		if (o.present && !strcmp(o.status, "completed"))
+			json_array_append_new(completed, json_string(p->name));
+		ps = json_pack("{s:s, s:I}", "status", status, "attempts", attempts);
+		if (o.present) {
+			json_object_set_new(ps, "xxh3", json_string(o.xxh3));
+			if (o.has_exec)
+				json_object_set_new(ps, "executionTime", o.has_exec == 2 ?
+				    json_integer((json_int_t)o.exec) : json_real(o.exec));
+		}
+		if (lastev)
+			json_object_set_new(ps, "updatedAt", json_string(lastev->time));
+		else if (o.present) {
+			format_time(o.mtime, ts);
+			json_object_set_new(ps, "updatedAt", json_string(ts));
+		}
+		json_object_set_new(states, p->name, ps);
+	}
+	for (size_t k = 0; k < t->nev; k++) {
+		const event *ev = &t->ev[k];
+		if ((c = contract_checkpoint(ev)))
+			json_array_append_new(checkpoints, c);
+		if (!strcmp(ev->name, "retry") || !strcmp(ev->name, "failed"))
+			if ((err = event_error(ev)))
+				json_array_append_new(errors, err);
+		if (!first || ev->ms < first)
+			first = ev->ms;
+		if (ev->ms > last)
+			last = ev->ms;
+	}
+	if ((err = task_error(t, warn)))
+		json_array_append_new(errors, err);
+
+	json_object_set_new(meta, "state", json_string(t->state));
+	if (*t->mode)
+		json_object_set_new(meta, "mode", json_string(t->mode));
+	format_time(first ? first : request_mtime(t), ts);
+	json_object_set_new(meta, "createdAt", json_string(ts));
+	newest = newest_mtime(t);
+	format_time(last > newest ? last : newest, ts);
+	json_object_set_new(meta, "updatedAt", json_string(ts));
+	json_object_set_new(meta, "taskDir", json_string(t->real));
+
+	wf = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+	    "taskId", t->id, "epicId", epic_id(t, warn),
+	    "currentPersona", current ? json_string(current) : json_null(),
+	    "completedPersonas", completed, "personaStates", states,
+	    "checkpoints", checkpoints, "errors", errors, "metadata", meta);
+	if (!wf)
+		ec_fail(e, EC_EXIT_TEMP, "cannot build the state of '%s': out of memory", t->dir);
+	return wf;
+fail:
+	json_decref(completed);
+	json_decref(states);
+	json_decref(checkpoints);
+	json_decref(errors);
+	json_decref(meta);
+	return NULL;
+}
+
+/* The TaskStatus of a task, from its WorkflowState. New reference. */
+static json_t *
+task_status(const task *t, const json_t *wf)
+{
+	const json_t *states = json_object_get(wf, "personaStates"), *ps, *v;
+	const char *k, *title = ec_json_get_str(t->req, "title", "");
+	json_int_t total = (json_int_t)json_object_size(states), done = 0;
+	json_t *st, *errors;
+	double progress;
+
+	json_object_foreach((json_t *)states, k, ps)
+		if (in_list(output_statuses, ec_json_get_str(ps, "status", "")))
+			done++;
+	progress = total ? (double)done / (double)total : !strcmp(t->state, "done");
+	st = json_pack("{s:s, s:s, s:s%, s:I, s:I, s:O, s:f, s:O}",
+	    "taskId", t->id, "state", t->state,
+	    "title", title, utf8_prefix(title, TITLE_MAX_CHARS, (size_t)-1),
+	    "personasTotal", total,
+	    "personasCompleted", (json_int_t)json_array_size(json_object_get(wf, "completedPersonas")),
+	    "currentPersona", json_object_get(wf, "currentPersona"),
+	    "progress", progress,
+	    "updatedAt", ec_json_get(wf, "metadata.updatedAt"));
+	/* A failed task says why: error.json's error, else the last error logged. */
+	errors = json_object_get(wf, "errors");
+	if (st && !strcmp(t->state, "failed")) {
+		v = json_array_get(errors, json_array_size(errors) - 1);
+		if (v)
+			json_object_set_new(st, "error", json_pack("{s:O, s:O}",
+			    "type", json_object_get(v, "type"), "message", json_object_get(v, "message")));
+		else
+			json_object_set_new(st, "error", json_pack("{s:s, s:s}", "type", "SYSTEM_ERROR",
+			    "message", "the task is in failed/ and says nothing about why"));
+	}
+	return st;
+}
+
+/* Print j canonically on stdout. Returns the exit code. */
+static int
+print_json(const json_t *j)
+{
+	ec_err e;
+
+	if (ec_json_write(NULL, j, 0, &e) < 0) {
+		ec_warn("%s", e.msg);
+		return EC_EXIT_TEMP;
+	}
+	return ec_close_stdout();
+}
+
+static int
+cmd_status(const char *dir, int brief)
+{
+	json_t *wf, *out;
+	char bad[512];
+	task t;
+	ec_err e;
+	int rc;
+
+	if (task_load(&t, dir, 1, &e) < 0 || !(wf = workflow_state(&t, 1, &e))) {
+		task_free(&t);
+		ec_die_err(&e);
+	}
+	out = brief ? task_status(&t, wf) : json_incref(wf);
+	/* The contract is the promise: never print a document that breaks it. */
+	if (!out || ec_schema_validate(brief ? "task-status" : "workflow-state", out, bad, &e) < 0) {
+		if (!out)
+			ec_fail(&e, EC_EXIT_TEMP, "out of memory");
+		ec_err_prefix(&e, "cannot derive the state of '%s'", t.dir);
+		task_free(&t);
+		ec_die_err(&e);
+	}
+	rc = print_json(out);
+	json_decref(out);
+	json_decref(wf);
+	task_free(&t);
+	return rc;
+}
+
+static int
+cmp_status(const void *a, const void *b)
+{
+	const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+
+	return strcmp(ec_json_get_str(x, "taskId", ""), ec_json_get_str(y, "taskId", ""));
+}
+
+/* The rows of list --table, aligned; the title is last and not padded. */
+static void
+print_table(json_t *const *v, size_t n)
+{
+	static const char *const head[] = { "STATE", "TASK", "DONE", "CURRENT", "UPDATED", "TITLE" };
+	char (*cell)[5][200] = calloc(n + 1, sizeof *cell);
+	int w[5] = { 0 };
+
+	if (!cell)
+		return;
+	for (int c = 0; c < 5; c++)
+		snprintf(cell[0][c], sizeof cell[0][c], "%s", head[c]);
+	for (size_t i = 0; i < n; i++) {
+		const char *cur = ec_json_get_str(v[i], "currentPersona", "-");
+		snprintf(cell[i + 1][0], 200, "%s", ec_json_get_str(v[i], "state", ""));
+		snprintf(cell[i + 1][1], 200, "%s", ec_json_get_str(v[i], "taskId", ""));
+		snprintf(cell[i + 1][2], 200, "%lld/%lld",
+		    (long long)ec_json_get_int(v[i], "personasCompleted", 0),
+		    (long long)ec_json_get_int(v[i], "personasTotal", 0));
+		snprintf(cell[i + 1][3], 200, "%s", cur);
+		snprintf(cell[i + 1][4], 200, "%.19s", ec_json_get_str(v[i], "updatedAt", ""));
+		if (cell[i + 1][4][10] == 'T')
+			cell[i + 1][4][10] = ' ';
+	}
+	for (size_t i = 0; i <= n; i++)
+		for (int c = 0; c < 5; c++)
+			if ((int)strlen(cell[i][c]) > w[c])
+				w[c] = (int)strlen(cell[i][c]);
+	for (size_t i = 0; i <= n; i++) {
+		const char *title = i ? ec_json_get_str(v[i - 1], "title", "") : head[5];
+		const char *err = i ? ec_json_get_str(v[i - 1], "error.type", NULL) : NULL;
+		for (int c = 0; c < 5; c++)
+			printf("%-*s  ", w[c], cell[i][c]);
+		if (err)
+			printf("[%s] ", err);
+		printf("%s\n", title);
+	}
+	free(cell);
+}
+
+/*
+ * list: the TaskStatus of every task directory in SPOOL/{active,done,failed}, sorted
+ * by state, then task id. A task that vanishes while being read (claimed, moved)
+ * is left out; one that cannot be read is warned about and makes the exit 111.
+ */
+static int
+cmd_list(const char *spool, int table)
+{
+	json_t **v = NULL, *arr;
+	size_t n = 0, cap = 0;
+	int rc = EC_EXIT_OK;
+	struct stat st;
+	char path[PATH_MAX], c;
+
+	if (stat(spool, &st) < 0)
+		ec_die(ec_errno_is_temp(errno) ? EC_EXIT_TEMP : EC_EXIT_REJECT,
+		    "no spool at '%s': %s", spool, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		ec_die(EC_EXIT_REJECT, "no spool at '%s': not a directory", spool);
+	for (const char *const *state = task_states; *state; state++) {
+		struct dirent **names;
+		size_t first = n;
+		int m;
+
+		snprintf(path, sizeof path, "%s/%s", spool, *state);
+		if ((m = scandir(path, &names, NULL, alphasort)) < 0) {
+			if (errno != ENOENT) {
+				ec_warn("cannot read directory '%s': %s", path, strerror(errno));
+				rc = EC_EXIT_TEMP;
+			}
+			continue;
+		}
+		for (int i = 0; i < m; i++) {
+			json_t *wf, *ts;
+			task t;
+			ec_err e;
+
+			snprintf(path, sizeof path, "%s/%s/%s", spool, *state, names[i]->d_name);
+			c = names[i]->d_name[0];
+			free(names[i]);
+			if (c == '.' || stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+				continue;
+			if (task_load(&t, path, 1, &e) < 0 || !(wf = workflow_state(&t, 1, &e))) {
+				if (ec_exists(path)) {
+					ec_warn("%s", e.msg);
+					if (e.code == EC_EXIT_TEMP)
+						rc = EC_EXIT_TEMP;
+				}
+				task_free(&t);
+				continue;
+			}
+			ts = task_status(&t, wf);
+			json_decref(wf);
+			task_free(&t);
+			if (!ts)
+				continue;
+			if (n == cap) {
+				json_t **nv;
+				cap = cap ? cap * 2 : 64;
+				if (!(nv = realloc(v, cap * sizeof *nv)))
+					ec_die(EC_EXIT_TEMP, "out of memory");
+				v = nv;
+			}
+			v[n++] = ts;
+		}
+		free(names);
+		if (n > first)
+			qsort(v + first, n - first, sizeof *v, cmp_status);
+	}
+	if (table)
+		print_table(v, n);
+	else {
+		arr = json_array();
+		for (size_t i = 0; i < n; i++)
+			json_array_append(arr, v[i]);
+		if (print_json(arr) != EC_EXIT_OK)
+			rc = EC_EXIT_TEMP;
+		json_decref(arr);
+	}
+	for (size_t i = 0; i < n; i++)
+		json_decref(v[i]);
+	free(v);
+	if (table && ec_close_stdout() != EC_EXIT_OK)
+		rc = EC_EXIT_TEMP;
+	return rc;
+}
+
+/*
+ * Build the line for one event, with the current time: canonical compact JSON
+ * ending in a newline, at most MAX_LINE_BYTES long (the message is cut, on a
+ * character boundary, with "..." appended, until it fits). msg may be NULL.
+ * Returns a malloc'd line, or NULL with e filled.
+ */
+static char *
+event_line(json_t *ev, const char *msg, ec_err *e)
+{
+	char ts[32], *line, *cut = NULL;
+	size_t keep = msg ? strlen(msg) : 0;
+
+	format_time(now_ms(), ts);
+	json_object_set_new(ev, "time", json_string(ts));
+	for (;;) {
+		if (msg) {
+			free(cut);
+			if (!(cut = malloc(keep + 4))) {
+				ec_fail(e, EC_EXIT_TEMP, "out of memory");
+				return NULL;
+			}
+			memcpy(cut, msg, keep);
+			strcpy(cut + keep, keep < strlen(msg) ? "..." : "");
+			json_object_set_new(ev, "message", json_string(cut));
+		}
+		if (!(line = ec_json_dumps_line(ev))) {
+			free(cut);
+			ec_fail(e, EC_EXIT_TEMP, "cannot encode the event: out of memory");
+			return NULL;
+		}
+		if (strlen(line) <= MAX_LINE_BYTES || !msg || keep == 0)
+			break;
+		/* Every byte cut from the message shortens the line by at least one. */
+		keep = utf8_prefix(msg, (size_t)-1,
+		    keep > strlen(line) - MAX_LINE_BYTES + 3 ? keep - (strlen(line) - MAX_LINE_BYTES + 3) : 0);
+		free(line);
+	}
+	free(cut);
+	if (strlen(line) > MAX_LINE_BYTES) {
+		free(line);
+		ec_fail(e, EC_EXIT_REJECT, "event longer than %d bytes", MAX_LINE_BYTES);
+		return NULL;
+	}
+	return line;
+}
+
+/*
+ * Append one line to DIR/checkpoints.jsonl with a single write(2) (ec_append_line,
+ * O_APPEND): lines of parallel writers never interleave. Nothing is read first: a
+ * torn line left by a crash gets this line glued to it, and read_events() finds
+ * the event in it again. The log is not fsync'd: it is a record of what happened,
+ * while the outputs are the truth (see the man page).
+ */
+static int
+append_event(const char *dir, const char *line, ec_err *e)
+{
+	char path[PATH_MAX + 32];
+
+	snprintf(path, sizeof path, "%s/checkpoints.jsonl", dir);
+	return ec_append_line(path, line, strlen(line), e);
+}
+
+/*
+ * Set a corrupt checkpoint aside: rename DIR/[personas/]NAME to .corrupt.NAME.TIME
+ * beside it (a dot-file: make, the watchers and list ignore it, and the bytes stay
+ * for a post-mortem), unless it changed since it was read (then it is left alone
+ * and 111 returned: verify again). The new name goes to aside.
+ */
+static int
+set_aside(const char *path, const struct stat *was, char *aside, size_t cap, ec_err *e)
+{
+	const char *base = strrchr(path, '/');
+	char stamp[32], dir[PATH_MAX];
+	struct stat now;
+	time_t t = time(NULL);
+	struct tm tm;
+	size_t dl;
+
+	base = base ? base + 1 : path;
+	dl = (size_t)(base - path);
+	snprintf(dir, sizeof dir, "%.*s", dl ? (int)dl - 1 : 1, dl ? path : ".");
+	if (stat(path, &now) < 0 || now.st_ino != was->st_ino || now.st_dev != was->st_dev ||
+	    now.st_size != was->st_size || mtime_ms(&now) != mtime_ms(was))
+		return ec_fail(e, EC_EXIT_TEMP, "'%s' changed while being verified: left alone", path);
+	gmtime_r(&t, &tm);
+	strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+	for (int i = 0; ; i++) {
+		if (i == 0)
+			snprintf(aside, cap, "%.*s.corrupt.%s.%s", (int)dl, path, base, stamp);
+		else
+			snprintf(aside, cap, "%.*s.corrupt.%s.%s.%d", (int)dl, path, base, stamp, i);
+		if (!ec_exists(aside))
+			break;
+		if (i == 1000)
+			return ec_fail(e, EC_EXIT_TEMP, "cannot set '%s' aside: too many copies", path);
+	}
+	if (rename(path, aside) < 0)
+		return ec_fail(e, EC_EXIT_TEMP, "cannot set '%s' aside: %s", path, strerror(errno));
+	return ec_fsync_dir(dir, e);
+}
+
+/* The xxh3 of the latest "after" event of persona since its latest "verify-removed",
+ * and that event's time; NULL if there is none. Borrowed from t. */
+static const char *
+recorded_xxh3(const task *t, const char *persona, const char **when)
+{
+	const char *h = NULL;
+
+	for (size_t k = 0; k < t->nev; k++) {
+		if (strcmp(t->ev[k].persona, persona))
+			continue;
+		if (!strcmp(t->ev[k].name, "verify-removed"))
+			h = NULL;
+		else if (!strcmp(t->ev[k].name, "after") &&
+		    json_object_get(t->ev[k].j, "xxh3")) {
+			h = json_string_value(json_object_get(t->ev[k].j, "xxh3"));
+			*when = t->ev[k].time;
+		}
+	}
+	return h;
+}
+
+/* Does file path hold bytes with xxh3 hex? */
+static int
+file_has_xxh3(const char *path, const char *hex)
+{
+	char h[17], *buf;
+	size_t len;
+
+	if (!ec_exists(path) || !(buf = ec_read_file(path, MAX_LOG_BYTES, &len, NULL)))
+		return 0;
+	ec_xxh3_hex(buf, len, h);
+	free(buf);
+	return !strcmp(h, hex);
+}
+
+/*
+ * Check one checkpoint file: JSON, the schema, and (when hash_of is a persona
+ * name) its xxh3 against the latest "after" event. On a problem, fill why and
+ * return 1; 0 if it is good; -1 with e filled on I/O errors. *st and xxh3 get the
+ * file's stat and hash.
+ */
+static int
+check_file(task *t, const char *path, const char *schema, const planned *p,
+    char *why, size_t cap, struct stat *st, char xxh3[17], ec_err *e)
+{
+	const char *rec, *when = "";
+	char bad[512], raw[PATH_MAX + 128];
+	size_t len, skip;
+	json_t *j;
+	char *buf;
+	ec_err re;
+	int line, col, off = 0;
+
+	if (stat(path, st) < 0)
+		return ec_fail(e, EC_EXIT_TEMP, "cannot stat '%s': %s", path, strerror(errno));
+	if (!S_ISREG(st->st_mode))
+		return 0;
+	if (!(buf = ec_read_file(path, EC_MAX_JSON_BYTES, &len, &re))) {
+		if (re.code == EC_EXIT_TEMP) {
+			*e = re;
+			return -1;
+		}
+		snprintf(why, cap, "%s", re.msg);
+		return 1;
+	}
+	ec_xxh3_hex(buf, len, xxh3);
+	skip = strspn(buf, " \t\r\n");
+	if (skip == len) {
+		free(buf);
+		snprintf(why, cap, len ? "truncated JSON: only white space" : "truncated JSON: empty file");
+		return 1;
+	}
+	j = ec_json_loadb(buf, len, path, &re);
+	free(buf);
+	if (!j) {
+		const char *m = re.msg + strlen(path) + 1;
+		if (sscanf(m, "%d:%d: %n", &line, &col, &off) < 2 || off == 0)
+			line = col = 1, off = 0;
+		if (strstr(m + off, "end of file") || strstr(m + off, "premature end of input"))
+			snprintf(why, cap, "truncated JSON at %d:%d", line, col);
+		else
+			snprintf(why, cap, "invalid JSON at %d:%d: %s", line, col, m + off);
+		return 1;
+	}
+	if (ec_schema_validate(schema, j, bad, &re) < 0) {
+		json_decref(j);
+		snprintf(why, cap, "not a valid %s: %s", schema, re.msg);
+		return 1;
+	}
+	json_decref(j);
+	if (!p || !(rec = recorded_xxh3(t, p->name, &when)) || !strcmp(rec, xxh3))
+		return 0;
+	/* A command persona's "after" event records its raw output, from which the
+	 * canonical one is made: the raw file matching is as good. */
+	snprintf(raw, sizeof raw, "%s/personas/%s.raw.json", t->dir, p->stem);
+	if (file_has_xxh3(raw, rec))
+		return 0;
+	/* The writer renames first, then logs: the event may have just arrived. */
+	if (read_events(t, 0, e) < 0)
+		return -1;
+	if (!(rec = recorded_xxh3(t, p->name, &when)) || !strcmp(rec, xxh3) || file_has_xxh3(raw, rec))
+		return 0;
+	snprintf(why, cap, "xxh3 %s does not match %s recorded at %s", xxh3, rec, when);
+	return 1;
+}
+
+/*
+ * verify: check every checkpoint of the task; set each bad one aside and log a
+ * "verify-removed" event for it, so that make redoes exactly that persona (and
+ * epic-aggregate for epic.json). Returns 0 all good, 1 something was (or, with
+ * dry_run, would be) removed, 111 on I/O errors.
+ */
+static int
+cmd_verify(const char *dir, int dry_run)
+{
+	char path[PATH_MAX + 300], aside[PATH_MAX + 400], why[1400], xxh3[17], other[300];
+	char *line;
+	struct dirent **names;
+	int n, removed = 0, rc = EC_EXIT_OK;
+	task t;
+	ec_err e;
+
+	if (task_load(&t, dir, 1, &e) < 0) {
+		task_free(&t);
+		ec_die_err(&e);
+	}
+	snprintf(path, sizeof path, "%s/personas", t.dir);
+	if ((n = scandir(path, &names, output_file, alphasort)) < 0) {
+		if (errno != ENOENT) {
+			ec_warn("cannot read directory '%s': %s", path, strerror(errno));
+			rc = EC_EXIT_TEMP;
+		}
+		n = 0;
+		names = NULL;
+	}
+	/* The outputs, then epic.json (index n). */
+	for (int i = 0; i <= n; i++) {
+		const planned *p = NULL;
+		const char *persona = aggregate_name, *rel;
+		struct stat st;
+		json_t *ev;
+		int r;
+
+		if (i < n) {
+			size_t sl = strlen(names[i]->d_name) - 5;
+			for (size_t k = 0; k < t.nplan; k++)
+				if (strlen(t.plan[k].stem) == sl && !strncmp(t.plan[k].stem, names[i]->d_name, sl))
+					p = &t.plan[k];
+			snprintf(path, sizeof path, "%s/personas/%s", t.dir, names[i]->d_name);
+			free(names[i]);
+			r = check_file(&t, path, "persona-output", p, why, sizeof why, &st, xxh3, &e);
+			if (p)
+				persona = p->name;
+			else {
+				/* Not in the plan: NN-NAME.json still names its persona. */
+				const char *b = strrchr(path, '/') + 1;
+				b += strspn(b, "0123456789");
+				b += *b == '-';
+				snprintf(other, sizeof other, "%.*s", (int)strlen(b) - 5, b);
+				persona = valid_name(other) ? other : "unknown";
+			}
+		} else {
+			snprintf(path, sizeof path, "%s/epic.json", t.dir);
+			if (!ec_exists(path))
+				break;
+			r = check_file(&t, path, "epic-response", NULL, why, sizeof why, &st, xxh3, &e);
+		}
+		if (r < 0) {
+			ec_warn("%s", e.msg);
+			rc = EC_EXIT_TEMP;
+			continue;
+		}
+		if (r == 0)
+			continue;
+		removed++;
+		if (dry_run) {
+			ec_warn("%s: %s; would be removed", path, why);
+			continue;
+		}
+		if (set_aside(path, &st, aside, sizeof aside, &e) < 0) {
+			ec_warn("%s: %s; %s", path, why, e.msg);
+			rc = EC_EXIT_TEMP;
+			continue;
+		}
+		ec_warn("%s: %s; removed, kept as %s", path, why, aside);
+		rel = path + strlen(t.dir) + 1;
+		ev = json_pack("{s:s, s:s, s:s}", "persona", persona, "event", "verify-removed",
+		    "xxh3", xxh3);
+		snprintf(why + strlen(why), sizeof why - strlen(why), " (%s, kept as %s)", rel,
+		    strrchr(aside, '/') ? strrchr(aside, '/') + 1 : aside);
+		utf8_fix(why);          /* file names need not be UTF-8; JSON must */
+		line = NULL;
+		if (!ev)
+			ec_fail(&e, EC_EXIT_TEMP, "out of memory");
+		if (!ev || !(line = event_line(ev, why, &e)) || append_event(t.dir, line, &e) < 0) {
+			ec_warn("cannot log the removal of '%s': %s", path, e.msg);
+			rc = EC_EXIT_TEMP;
+		}
+		free(line);
+		json_decref(ev);
+	}
+	free(names);
+	task_free(&t);
+	if (rc == EC_EXIT_OK && removed)
+		rc = EC_EXIT_REJECT;
+	return rc;
+}
+
+/* Parse a non-negative number for --attempt / --duration-ms; -1 if it is not one. */
+static double
+parse_number(const char *s, int integer)
+{
+	char *end;
+	double d;
+
+	errno = 0;
+	d = strtod(s, &end);
+	if (errno || end == s || *end || d < 0 || d > 1e15 || d != d || (integer && d != (long long)d))
+		return -1;
+	return d;
+}
+
+static int
+cmd_record(const char *dir, json_t *ev, const char *msg, const char *file)
+{
+	char hex[17], *line, *m = NULL, *buf, tdir[PATH_MAX];
+	size_t len;
+	ec_err e;
+
+	clean_dir(tdir, dir);
+	if (check_task_dir(tdir, &e) < 0)
+		ec_die_err(&e);
+	if (file) {
+		if (!(buf = ec_read_file(file, MAX_LOG_BYTES, &len, &e)))
+			ec_die_err(&e);
+		ec_xxh3_hex(buf, len, hex);
+		free(buf);
+		json_object_set_new(ev, "xxh3", json_string(hex));
+	}
+	if (msg) {
+		if (!(m = strdup(msg)))
+			ec_die(EC_EXIT_TEMP, "out of memory");
+		utf8_fix(m);
+	}
+	if (!(line = event_line(ev, m, &e)))
+		ec_die_err(&e);
+	if (append_event(tdir, line, &e) < 0)
+		ec_die_err(&e);
+	free(line);
+	free(m);
+	return EC_EXIT_OK;
+}
+
+/* A bad value for an option: one line, the usage, exit 2. */
+static void
+bad_value(const char *opt, const char *val, const char *expected)
+{
+	ec_warn("invalid %s '%s': expected %s", opt, val, expected);
+	usage(EC_EXIT_USAGE);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "attempt", required_argument, NULL, 'a' },
+		{ "brief", no_argument, NULL, 'b' },
+		{ "duration-ms", required_argument, NULL, 'd' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "event", required_argument, NULL, 'e' },
+		{ "file", required_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "message", required_argument, NULL, 'm' },
+		{ "persona", required_argument, NULL, 'p' },
+		{ "spool", required_argument, NULL, 's' },
+		{ "table", no_argument, NULL, 't' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "xxh3", required_argument, NULL, 'x' },
+		{ "error-type", required_argument, NULL, 'T' },
+		{ NULL, 0, NULL, 0 },
+	};
+	/* Which options each command takes. */
+	static const struct { const char *name, *opts; } cmds[] = {
+		{ "status", "b" }, { "list", "jst" }, { "verify", "n" },
+		{ "record", "adefmpTx" }, { NULL, NULL },
+	};
+	const char *cmd, *allowed = NULL, *spool = NULL, *persona = NULL, *evname = NULL;
+	const char *msg = NULL, *file = NULL, *xxh3 = NULL, *etype = NULL;
+	double attempt = 0, duration = -1;
+	int c, brief = 0, dry = 0, table = -1;
+	json_t *ev;
+
+	ec_setprogname(argv[0]);
+	if (argc < 2) {
+		ec_warn("missing command");
+		usage(EC_EXIT_USAGE);
+	}
+	cmd = argv[1];
+	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help"))
+		usage(EC_EXIT_OK);
+	if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
+		printf("epic-checkpoint %s\n", EC_VERSION);
+		return ec_close_stdout();
+	}
+	for (int i = 0; cmds[i].name; i++)
+		if (!strcmp(cmd, cmds[i].name))
+			allowed = cmds[i].opts;
+	if (!allowed) {
+		if (*cmd == '-')
+			ec_warn("unknown option '%s': expected a command first", cmd);
+		else
+			ec_warn("unknown command '%s'", cmd);
+		usage(EC_EXIT_USAGE);
+	}
+	argv[1] = (char *)ec_progname;    /* getopt's messages say "epic-checkpoint: " */
+	argc--, argv++;
+	while ((c = getopt_long(argc, argv, "a:bd:e:f:hjm:np:s:tT:Vx:", longopts, NULL)) != -1) {
+		if (c == 'h')
+			usage(EC_EXIT_OK);
+		if (c == 'V') {
+			printf("epic-checkpoint %s\n", EC_VERSION);
+			return ec_close_stdout();
+		}
+		if (c == '?' || !strchr(allowed, c)) {
+			if (c != '?')
+				ec_warn("'%s' takes no option '%s'", cmd, argv[optind - 1]);
+			usage(EC_EXIT_USAGE);
+		}
+		switch (c) {
+		case 'a':
+			if ((attempt = parse_number(optarg, 1)) < 1)
+				bad_value("--attempt", optarg, "an integer >= 1");
+			break;
+		case 'b': brief = 1; break;
+		case 'd':
+			if ((duration = parse_number(optarg, 0)) < 0)
+				bad_value("--duration-ms", optarg, "a number of milliseconds >= 0");
+			break;
+		case 'e':
+			if (!in_list(event_names, optarg))
+				bad_value("--event", optarg, "before, after, retry, failed, skipped, "
+				    "cache-hit, cache-miss, fallback or verify-removed");
+			evname = optarg;
+			break;
+		case 'f': file = optarg; break;
+		case 'j': table = 0; break;
+		case 'm': msg = optarg; break;
+		case 'n': dry = 1; break;
+		case 'p':
+			if (!valid_name(optarg))
+				bad_value("--persona", optarg, "a persona name ([a-z0-9][a-z0-9-]*)");
+			persona = optarg;
+			break;
+		case 's': spool = optarg; break;
+		case 't': table = 1; break;
+		case 'T':
+			if (!in_list(error_types, optarg))
+				bad_value("--error-type", optarg, "PERSONA_UNAVAILABLE, TIMEOUT, "
+				    "INVALID_INPUT, VALIDATION_FAILED, SYSTEM_ERROR or NETWORK_ERROR");
+			etype = optarg;
+			break;
+		case 'x':
+			if (!valid_xxh3(optarg))
+				bad_value("--xxh3", optarg, "16 lowercase hex digits");
+			xxh3 = optarg;
+			break;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+
+	if (!strcmp(cmd, "list")) {
+		if (argc > 1 || (argc == 1 && spool)) {
+			ec_warn("list takes one spool, as SPOOL or --spool DIR");
+			usage(EC_EXIT_USAGE);
+		}
+		if (table < 0)
+			table = isatty(STDOUT_FILENO);
+		return cmd_list(ec_spool_root(argc ? argv[0] : spool), table);
+	}
+	if (argc != 1) {
+		ec_warn(argc ? "too many arguments: expected one task directory" :
+		    "missing the task directory");
+		usage(EC_EXIT_USAGE);
+	}
+	if (!strcmp(cmd, "status"))
+		return cmd_status(argv[0], brief);
+	if (!strcmp(cmd, "verify"))
+		return cmd_verify(argv[0], dry);
+
+	if (!persona || !evname) {
+		ec_warn("%s is required", !persona ? "--persona" : "--event");
+		usage(EC_EXIT_USAGE);
+	}
+	if (xxh3 && file) {
+		ec_warn("--xxh3 and --file exclude each other");
+		usage(EC_EXIT_USAGE);
+	}
+	ev = json_pack("{s:s, s:s}", "persona", persona, "event", evname);
+	if (!ev)
+		ec_die(EC_EXIT_TEMP, "out of memory");
+	if (attempt >= 1)
+		json_object_set_new(ev, "attempt", json_integer((json_int_t)attempt));
+	if (etype)
+		json_object_set_new(ev, "errorType", json_string(etype));
+	if (duration >= 0)
+		json_object_set_new(ev, "durationMs", duration == (long long)duration ?
+		    json_integer((json_int_t)duration) : json_real(duration));
+	if (xxh3)
+		json_object_set_new(ev, "xxh3", json_string(xxh3));
+	c = cmd_record(argv[0], ev, msg, file);
+	json_decref(ev);
+	return c;
+}
