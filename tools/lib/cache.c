@@ -67,7 +67,7 @@ entry_path(char *out, size_t cap, const char *spool, const char *key)
 
 json_t *
 ec_cache_get(const char *spool, const char *key, const char *version,
-    const char *upstream, long long now, int *expired)
+    const char *upstream, long long ttl, long long now, int *expired)
 {
 	char path[PATH_MAX];
 	ec_err e;
@@ -79,8 +79,9 @@ ec_cache_get(const char *spool, const char *key, const char *version,
 	if (strcmp(ec_json_get_str(entry, "version", ""), version) == 0 &&
 	    strcmp(ec_json_get_str(entry, "upstream", ""), upstream) == 0 &&
 	    json_is_object(json_object_get(entry, "output"))) {
+		/* The TTL in force now, not the one the entry was written under: an
+		 * operator who shortens cacheTTL means it for what is already cached. */
 		long long created = ec_json_get_int(entry, "createdAt", 0);
-		long long ttl = ec_json_get_int(entry, "ttl", 0);
 		if (expired)
 			*expired = now >= created + ttl;
 		out = json_incref(json_object_get(entry, "output"));

@@ -225,6 +225,9 @@ void ec_registry_free(ec_registry *r);
 json_t *ec_rules_apply(const json_t *rulebase, const json_t *input, ec_err *e);
 /* Load and validate a rule base file (schema rule-base). New reference. */
 json_t *ec_rules_load(const char *path, ec_err *e);
+/* The same from bytes (name for messages). trusted: these exact bytes passed the
+ * schema before, skip it (the engine's own checks still run). New reference. */
+json_t *ec_rules_loadb(const char *buf, size_t len, const char *name, int trusted, ec_err *e);
 
 /* normalize.c: any persona output (clean JSON, JSON in prose or a ```json fence,
  * an agent's near-JSON) -> a canonical PersonaOutput. */
@@ -254,12 +257,12 @@ void ec_cache_key(const char *description, const char *cache_key, const char *pe
     const char *mode, char out[65]);
 /*
  * Look an entry up. Returns the cached PersonaOutput (new reference) when the entry
- * exists with the same version and upstream hash; *expired tells whether its TTL has
- * passed (the caller decides: a miss normally, a fallback after failures). NULL on a
+ * exists with the same version and upstream hash; *expired tells whether ttl seconds
+ * have passed since it was written (the caller decides: a miss normally, a fallback after failures). NULL on a
  * miss (no entry, other version or upstream, unreadable or corrupt entry).
  */
 json_t *ec_cache_get(const char *spool, const char *key, const char *version,
-    const char *upstream, long long now, int *expired);
+    const char *upstream, long long ttl, long long now, int *expired);
 /* Store an entry atomically (safe under concurrent writers: last rename wins). */
 int ec_cache_put(const char *spool, const char *key, const char *version,
     const char *upstream, long long ttl, long long now, const json_t *output, ec_err *e);

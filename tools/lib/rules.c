@@ -1662,13 +1662,26 @@ fail:
 json_t *
 ec_rules_load(const char *path, ec_err *e)
 {
+	size_t len;
+	char *buf = ec_read_file(path, EC_MAX_JSON_BYTES, &len, e);
+	json_t *rb;
+
+	if (!buf)
+		return NULL;
+	rb = ec_rules_loadb(buf, len, strcmp(path, "-") ? path : "<stdin>", 0, e);
+	free(buf);
+	return rb;
+}
+
+json_t *
+ec_rules_loadb(const char *buf, size_t len, const char *name, int trusted, ec_err *e)
+{
 	ctx c = { .e = e, .checking = 1 };
-	json_t *rb = ec_json_load_file(path, EC_MAX_JSON_BYTES, e);
-	const char *name = strcmp(path, "-") ? path : "<stdin>";
+	json_t *rb = ec_json_loadb(buf, len, name, e);
 
 	if (!rb)
 		return NULL;
-	if (ec_schema_validate("rule-base", rb, NULL, e) < 0 ||
+	if ((!trusted && ec_schema_validate("rule-base", rb, NULL, e) < 0) ||
 	    groups_compile(&c, json_object_get(rb, "synonyms")) < 0 ||
 	    rules_compile(&c, rb) < 0) {
 		if (!c.oom)

@@ -53,27 +53,67 @@ schema_doc(const char *name)
 	return loaded[i].doc;
 }
 
+/*
+ * Where in the document we are: a chain of segments up to "$", rendered as
+ * "$.a.b[3]" only when there is an error to report. Validating is hot (rule bases
+ * are validated on every persona run); formatting a path per node is not free.
+ */
+typedef struct seg {
+	const struct seg *up;
+	const char *key;        /* an object member, or NULL for an array index */
+	size_t index;
+} seg;
+
+static void
+render(const seg *p, char *buf, size_t cap)
+{
+	char tmp[PATHCAP];
+
+	if (!p) {
+		snprintf(buf, cap, "$");
+		return;
+	}
+	render(p->up, tmp, sizeof tmp);
+	if (p->key)
+		ec_jpath_key(buf, cap, tmp, p->key);
+	else
+		ec_jpath_index(buf, cap, tmp, p->index);
+}
+
+static size_t
+depth(const seg *p)
+{
+	size_t n = 0;
+	for (; p; p = p->up)
+		n++;
+	return n;
+}
+
 typedef struct vctx {
 	json_t *root;           /* the schema document $refs like "#/..." resolve in */
 	ec_err *e;
 	char bad[PATHCAP];      /* path of the first error */
-	int quiet;              /* inside anyOf/oneOf trial: do not care about the text */
+	size_t bad_depth;       /* its depth, to pick the most telling alternative */
+	int quiet;              /* trying alternatives: note the depth, format nothing */
 } vctx;
 
-static int vfail(vctx *c, const char *path, const char *fmt, ...)
+static int vfail(vctx *c, const seg *path, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 static int
-vfail(vctx *c, const char *path, const char *fmt, ...)
+vfail(vctx *c, const seg *path, const char *fmt, ...)
 {
 	char msg[768];
 	va_list ap;
 
+	c->bad_depth = depth(path);
+	if (c->quiet)
+		return -1;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	snprintf(c->bad, sizeof c->bad, "%s", path);
-	return ec_fail(c->e, EC_EXIT_REJECT, "%s: %s", path, msg);
+	render(path, c->bad, sizeof c->bad);
+	return ec_fail(c->e, EC_EXIT_REJECT, "%s: %s", c->bad, msg);
 }
 
 /* Resolve a $ref; *root is switched to the referenced document. Borrowed. */
@@ -206,38 +246,39 @@ pattern_match(const char *pat, const char *s)
 	return cache[i].ok ? regexec(&cache[i].re, s, 0, NULL, 0) == 0 : 1;
 }
 
-static int validate(vctx *c, const json_t *s, const json_t *v, const char *path);
+static int validate(vctx *c, const json_t *s, const json_t *v, const seg *path);
 
-/* Try each alternative quietly; count matches. On no match, report the branch
- * whose error went deepest (it got furthest, so its message is the useful one). */
+/*
+ * Try each alternative quietly; count matches. When none matches, the branch whose
+ * error went deepest got furthest, so its message is the useful one: that branch is
+ * run once more, aloud, to say it. (Formatting messages for every branch that is
+ * tried and discarded used to be most of the cost of validating a rule base.)
+ */
 static int
-alternatives(vctx *c, const json_t *arr, const json_t *v, const char *path, int one)
+alternatives(vctx *c, const json_t *arr, const json_t *v, const seg *path, int one)
 {
-	size_t i, matches = 0, best_len = 0;
-	ec_err best = { 0, "" }, tmp;
-	char bestpath[PATHCAP] = "";
-	json_t *sub;
-	ec_err *saved = c->e;
-	json_t *root = c->root;
+	size_t i, matches = 0, best_depth = 0, best = 0;
+	json_t *sub, *root = c->root;
 
+	c->quiet++;
 	json_array_foreach(arr, i, sub) {
-		c->e = &tmp;
-		c->bad[0] = '\0';
+		c->bad_depth = 0;
 		if (validate(c, sub, v, path) == 0)
 			matches++;
-		else if (strlen(c->bad) >= best_len) {
-			best_len = strlen(c->bad);
-			best = tmp;
-			snprintf(bestpath, sizeof bestpath, "%s", c->bad);
+		else if (c->bad_depth >= best_depth) {
+			best_depth = c->bad_depth;
+			best = i;
 		}
 		c->root = root;
 	}
-	c->e = saved;
+	c->quiet--;
 	if (matches == 0) {
-		snprintf(c->bad, sizeof c->bad, "%s", bestpath);
-		if (saved)
-			*saved = best;
-		return -1;
+		int r = 0;
+		if (!c->quiet)
+			r = validate(c, json_array_get(arr, best), v, path);
+		c->root = root;
+		c->bad_depth = best_depth;
+		return r < 0 || c->quiet ? -1 : vfail(c, path, "matches none of the allowed forms");
 	}
 	if (one && matches > 1)
 		return vfail(c, path, "matches more than one of the allowed forms");
@@ -245,7 +286,7 @@ alternatives(vctx *c, const json_t *arr, const json_t *v, const char *path, int 
 }
 
 static int
-validate_object(vctx *c, const json_t *s, const json_t *v, const char *path)
+validate_object(vctx *c, const json_t *s, const json_t *v, const seg *path)
 {
 	json_t *props = json_object_get(s, "properties");
 	json_t *addl = json_object_get(s, "additionalProperties");
@@ -253,14 +294,14 @@ validate_object(vctx *c, const json_t *s, const json_t *v, const char *path)
 	json_t *req = json_object_get(s, "required");
 	json_t *sub, *x;
 	const char *k;
-	char p[PATHCAP];
 	size_t i;
 
 	if ((x = json_object_get(s, "minProperties")) && json_object_size(v) < (size_t)json_integer_value(x))
 		return vfail(c, path, "expected at least %lld fields", (long long)json_integer_value(x));
 	json_object_foreach((json_t *)v, k, sub) {
 		json_t *ps = props ? json_object_get(props, k) : NULL;
-		ec_jpath_key(p, sizeof p, path, k);
+		seg here = { path, k, 0 };
+		const seg *p = &here;
 		if (names) {
 			json_t *ks = json_string(k);
 			int r = validate(c, names, ks, p);
@@ -291,19 +332,19 @@ validate_object(vctx *c, const json_t *s, const json_t *v, const char *path)
 	}
 	json_array_foreach(req, i, x) {
 		if (!json_object_get(v, json_string_value(x))) {
-			ec_jpath_key(p, sizeof p, path, json_string_value(x));
-			return vfail(c, p, "required field is missing");
+			seg here = { path, json_string_value(x), 0 };
+			return vfail(c, &here, "required field is missing");
 		}
 	}
 	return 0;
 }
 
 static int
-validate_array(vctx *c, const json_t *s, const json_t *v, const char *path)
+validate_array(vctx *c, const json_t *s, const json_t *v, const seg *path)
 {
 	json_t *items = json_object_get(s, "items"), *x, *sub;
 	size_t i, n = json_array_size(v);
-	char p[PATHCAP];
+	int unique = json_is_true(json_object_get(s, "uniqueItems"));
 
 	if ((x = json_object_get(s, "minItems")) && n < (size_t)json_integer_value(x))
 		return vfail(c, path, "expected at least %lld items, got %zu",
@@ -312,22 +353,21 @@ validate_array(vctx *c, const json_t *s, const json_t *v, const char *path)
 		return vfail(c, path, "expected at most %lld items, got %zu",
 		    (long long)json_integer_value(x), n);
 	json_array_foreach(v, i, sub) {
-		ec_jpath_index(p, sizeof p, path, i);
-		if (items && validate(c, items, sub, p) < 0)
+		seg here = { path, NULL, i };
+		if (items && validate(c, items, sub, &here) < 0)
 			return -1;
-		if (json_is_true(json_object_get(s, "uniqueItems")))
+		if (unique)
 			for (size_t j = 0; j < i; j++)
 				if (json_equal(json_array_get(v, j), sub))
-					return vfail(c, p, "duplicate of item [%zu]", j);
+					return vfail(c, &here, "duplicate of item [%zu]", j);
 	}
 	return 0;
 }
 
 static int
-validate(vctx *c, const json_t *s, const json_t *v, const char *path)
+validate(vctx *c, const json_t *s, const json_t *v, const seg *path)
 {
 	json_t *x, *root = c->root;
-	const char *words = expect_words(s);
 	char shown[96];
 	size_t i;
 
@@ -351,6 +391,7 @@ validate(vctx *c, const json_t *s, const json_t *v, const char *path)
 			for (i = 0; i < json_array_size(x) && !ok; i++)
 				ok = type_is(v, json_string_value(json_array_get(x, i)));
 		if (!ok) {
+			const char *words = expect_words(s);
 			if (words)
 				return vfail(c, path, "expected %s, got %s", words, type_name(v));
 			if (json_is_string(x))
@@ -392,6 +433,7 @@ validate(vctx *c, const json_t *s, const json_t *v, const char *path)
 			return vfail(c, path, "expected at most %lld characters, got %zu",
 			    (long long)json_integer_value(x), n);
 		if ((x = json_object_get(s, "pattern")) && !pattern_match(json_string_value(x), str)) {
+			const char *words = expect_words(s);
 			show(v, shown, sizeof shown);
 			if (words)
 				return vfail(c, path, "expected %s, got %s", words, shown);
@@ -423,14 +465,15 @@ validate(vctx *c, const json_t *s, const json_t *v, const char *path)
 	if ((x = json_object_get(s, "oneOf")) && alternatives(c, x, v, path, 1) < 0)
 		return -1;
 	if ((x = json_object_get(s, "not"))) {
-		ec_err tmp, *saved = c->e;
 		int r;
-		c->e = &tmp;
+		c->quiet++;
 		r = validate(c, x, v, path);
-		c->e = saved;
+		c->quiet--;
 		c->root = root;
-		if (r == 0)
+		if (r == 0) {
+			const char *words = expect_words(s);
 			return vfail(c, path, "%s is not allowed here", words ? words : "this value");
+		}
 	}
 	return 0;
 }
@@ -444,7 +487,7 @@ ec_schema_validate(const char *name, const json_t *doc, char *bad_path, ec_err *
 	if (!s)
 		return ec_fail(e, EC_EXIT_TEMP, "no embedded schema '%s'", name);
 	c.root = s;
-	if (validate(&c, s, doc, "$") < 0) {
+	if (validate(&c, s, doc, NULL) < 0) {
 		if (bad_path)
 			snprintf(bad_path, PATHCAP, "%s", c.bad);
 		return -1;

@@ -4,6 +4,7 @@
  * loading dominates a process start on these machines.
  */
 #include <string.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "ec.h"
@@ -17,6 +18,12 @@ ec_sha256_hex(const void *buf, size_t len, char out[65])
 
 	/* EVP_Digest cannot fail for SHA-256 on in-memory data short of OOM; an
 	 * all-zero digest then is still a valid (if colliding) cache key. */
+	static int initialised;
+
+	/* Skip reading openssl.cnf: a digest needs no configuration, and loading it
+	 * costs every process that hashes. */
+	if (!initialised++)
+		OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
 	if (!EVP_Digest(buf, len, md, &n, EVP_sha256(), NULL))
 		n = 32, memset(md, 0, sizeof md);
 	for (unsigned i = 0; i < 32; i++) {

@@ -276,6 +276,8 @@ ec_task_run(const char *id, const ec_task_opts *o, char *dir, size_t cap, ec_err
 	const char *state;
 	int fd, rc;
 
+	if (ec_spool_init(o->spool, e) < 0)
+		return e->code;
 	for (;;) {
 		if (!(state = ec_task_find(o->spool, id, dir, cap))) {
 			ec_fail(e, EC_EXIT_REJECT, "no task '%s' in '%s'", id, o->spool);

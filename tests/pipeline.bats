@@ -1,0 +1,180 @@
+#!/usr/bin/env bats
+# The make pipeline end to end: epic run, reruns, rule-base edits, interruptions and
+# resume, parallel make, a required persona's failure. Real binaries, real make,
+# the shipped personas, a temporary spool.
+
+load test_helper
+
+setup() {
+	[ -x "$BIN/epic-aggregate" ] || skip "epic-aggregate not built"
+	# A private copy of the registry, so tests can edit rule bases.
+	REG="$BATS_TEST_TMPDIR/personas"
+	cp -r "$ROOT/pipeline/personas" "$REG"
+	export EPIC_PERSONA_PATH="$REG"
+	REQ="$ROOT/examples/requests/08-product-search.json"
+}
+
+# The epic.json of a task without its clock-derived fields: the timestamps and the
+# measured execution times, the only fields that may differ between two runs.
+stable() {
+	jq -S 'del(.epic.metadata.createdAt, .epic.metadata.completedAt, .epic.metadata.totalExecutionTime)
+	    | .epic.personas[].persona.executionTime = 0' "$1"
+}
+task_dir() { ls -d "$EPIC_SPOOL"/$1/*/ | head -1; }
+
+@test "epic run reviews an epic: EpicResponse on stdout, the task in done/" {
+	run -0 --separate-stderr epic run -q "$REQ"
+	run -0 jq -r '.epic.title, .summary.personasCompleted, .epic.status' <<<"$output"
+	assert_output $'Product search with facets and autocomplete\n6\ncomplete'
+	dir=$(task_dir done)
+	for f in epic-request.json plan.mk epic.json checkpoints.jsonl personas/01-product-owner.json personas/06-devops-engineer.json; do
+		assert_file_exist "$dir/$f"
+	done
+	assert_no_temp_files "$dir"
+	if [ -d "$ROOT/tests/node_modules" ]; then
+		run -0 node "$ROOT/tests/tools/schema-check.mjs" validate epic-response "$dir/epic.json"
+	fi
+}
+
+@test "epic run - reads the request from a pipe" {
+	run -0 bash -c "epic run -q - < '$ROOT/examples/requests/14-admin-audit-log.txt' | jq -r .summary.personasCompleted"
+	assert_output 6
+}
+
+@test "a rerun executes no persona and leaves epic.json byte-identical" {
+	epic run -q "$REQ" > "$BATS_TEST_TMPDIR/first.json"
+	dir=$(task_dir done)
+	before=$(grep -c '"event":"before"' "$dir/checkpoints.jsonl")
+	cp "$dir/epic.json" "$BATS_TEST_TMPDIR/epic1.json"
+	run -0 epic run -q "$REQ"
+	after=$(grep -c '"event":"before"' "$dir/checkpoints.jsonl")
+	[ "$before" = "$after" ] || fail "persona executions on rerun: $((after - before)), expected 0"
+	cmp "$dir/epic.json" "$BATS_TEST_TMPDIR/epic1.json"
+}
+
+@test "editing one rule base reruns exactly that persona and the ones after it" {
+	epic run -q "$REQ" > /dev/null
+	dir=$(task_dir done)
+	count() { grep '"event":"before"' "$dir/checkpoints.jsonl" | grep -c "\"persona\":\"$1\"" || true; }
+	declare -A n0
+	for p in product-owner architect security-specialist performance-specialist accessibility-advocate devops-engineer; do
+		n0[$p]=$(count $p)
+	done
+	# Change what the performance persona says on this epic.
+	jq '.rules |= map(if .insight then .insight += " (edited)" else . end)' \
+		"$REG/rules/performance-specialist.json" > "$BATS_TEST_TMPDIR/rb" &&
+		mv "$BATS_TEST_TMPDIR/rb" "$REG/rules/performance-specialist.json"
+	run -0 epic run -q "$REQ"
+	for p in product-owner architect security-specialist; do
+		[ "$(count $p)" = "${n0[$p]}" ] || fail "$p was executed again"
+	done
+	for p in performance-specialist accessibility-advocate devops-engineer; do
+		[ "$(count $p)" = "$(( ${n0[$p]} + 1 ))" ] || fail "$p was not executed exactly once more"
+	done
+	run -0 jq -r '[.epic.personas[] | select(.persona.name == "performance-specialist") | .insights[] | select(endswith("(edited)"))] | length > 0' "$dir/epic.json"
+	assert_output true
+}
+
+@test "an interrupted task resumes to the same epic.json, without redoing finished personas" {
+	epic run -q "$REQ" > /dev/null
+	ref=$(task_dir done)
+	stable "$ref/epic.json" > "$BATS_TEST_TMPDIR/ref.json"
+	for stage in plan.mk personas/02-architect.json personas/05-accessibility-advocate.json; do
+		export EPIC_SPOOL="$BATS_TEST_TMPDIR/spool-$(basename $stage)"
+		id=$(basename "$ref")
+		mkdir -p "$EPIC_SPOOL/active/$id"
+		cp "$REQ" "$EPIC_SPOOL/active/$id/request.json"
+		# Stop after this stage, as a kill would.
+		make -s -C "$EPIC_SPOOL/active/$id" -f "$ROOT/pipeline/epic.mk" "$stage" EPIC_BIN="$BIN" EPIC_SPOOL_DIR="$EPIC_SPOOL"
+		before=$(grep -c '"event":"before"' "$EPIC_SPOOL/active/$id/checkpoints.jsonl" 2>/dev/null || echo 0)
+		run -0 epic resume -q "$id"
+		diff -u "$BATS_TEST_TMPDIR/ref.json" <(stable "$EPIC_SPOOL/done/$id/epic.json") || fail "resumed after $stage: differs"
+		after=$(grep -c '"event":"before"' "$EPIC_SPOOL/done/$id/checkpoints.jsonl")
+		[ $((after - before)) -le 6 ] || fail "more persona runs than personas after $stage"
+	done
+}
+
+@test "kill -9 of make in the middle of a slow persona, then resume: the same epic.json" {
+	epic run -q "$REQ" > /dev/null
+	ref=$(task_dir done)
+	stable "$ref/epic.json" > "$BATS_TEST_TMPDIR/ref.json"
+	id=$(basename "$ref")
+	export EPIC_SPOOL="$BATS_TEST_TMPDIR/spool-kill"
+	mkdir -p "$EPIC_SPOOL/active/$id"
+	cp "$REQ" "$EPIC_SPOOL/active/$id/request.json"
+	# Run make in the background and kill it as soon as the architect is done,
+	# wherever the next persona is at that moment.
+	( cd "$EPIC_SPOOL/active/$id" && exec make -s -f "$ROOT/pipeline/epic.mk" EPIC_BIN="$BIN" EPIC_SPOOL_DIR="$EPIC_SPOOL" ) &
+	pid=$!
+	for _ in $(seq 1 500); do
+		[ -e "$EPIC_SPOOL/active/$id/personas/02-architect.json" ] && break
+		sleep 0.01
+	done
+	kill -9 "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	run -0 epic resume -q "$id"
+	diff -u "$BATS_TEST_TMPDIR/ref.json" <(stable "$EPIC_SPOOL/done/$id/epic.json")
+	assert_no_temp_files "$EPIC_SPOOL/done/$id"
+}
+
+@test "make -j3 with the parallel profile gives the same result as -j1" {
+	export EPIC_CONFIG="$ROOT/pipeline/profiles/parallel.yml"
+	epic run -q -j1 "$REQ" > /dev/null
+	stable "$(task_dir done)/epic.json" > "$BATS_TEST_TMPDIR/j1.json"
+	export EPIC_SPOOL="$BATS_TEST_TMPDIR/spool-j3"
+	epic run -q -j3 "$REQ" > /dev/null
+	diff -u "$BATS_TEST_TMPDIR/j1.json" <(stable "$(task_dir done)/epic.json")
+}
+
+@test "a required persona's failure exits 111 and leaves a resumable task" {
+	cat > "$REG/security-specialist.json" <<JSON
+{ "name": "security-specialist", "reviewOrder": 3, "required": true, "timeout": 5,
+  "dependencies": ["architect"], "supportedModes": ["mvp", "standard", "enterprise"],
+  "version": "9", "command": ["/bin/false"] }
+JSON
+	printf 'coordination:\n  maxRetries: 2\n  retryBackoffMs: 10\n' > "$BATS_TEST_TMPDIR/c.yml"
+	run -111 epic run -q --config "$BATS_TEST_TMPDIR/c.yml" "$REQ"
+	assert_output --partial "required persona 'security-specialist' failed after 2 attempts"
+	assert_output --partial "epic resume"
+	dir=$(task_dir active)
+	assert_file_exist "$dir/error.json"
+	assert_file_exist "$dir/personas/02-architect.json"
+	assert_file_not_exist "$dir/personas/04-performance-specialist.json"
+	# Fix the persona, resume: done.
+	cp "$ROOT/pipeline/personas/security-specialist.json" "$REG/"
+	run -0 epic resume -q --config "$BATS_TEST_TMPDIR/c.yml" "$(basename "$dir")"
+	assert_file_exist "$EPIC_SPOOL/done/$(basename "$dir")/epic.json"
+	assert_file_not_exist "$EPIC_SPOOL/done/$(basename "$dir")/error.json"
+}
+
+@test "a rejected request exits 1 and lands in failed/ with its bytes and the reason" {
+	printf 'Too short' > "$BATS_TEST_TMPDIR/bad.txt"
+	run -1 epic run -q "$BATS_TEST_TMPDIR/bad.txt"
+	assert_output --partial "expected at least 10 bytes"
+	dir=$(task_dir failed)
+	cmp "$dir/request.txt" "$BATS_TEST_TMPDIR/bad.txt"
+	run -0 jq -r '.exitCode, .tool' "$dir/error.json"
+	assert_output $'1\nepic-parse'
+}
+
+@test "--mode, --enforce-devops and --exclude override the request" {
+	run -0 --separate-stderr epic run -q --mode mvp --enforce-devops --exclude accessibility-advocate "$REQ"
+	run -0 jq -r '.epic.metadata.reviewMode, .epic.metadata.devopsEnforced, (.summary.personasSkipped | join(","))' <<<"$output"
+	assert_output $'mvp\ntrue\naccessibility-advocate'
+	run -2 epic run --mode fast "$REQ"
+}
+
+@test "epic --help, --version, an unknown command, epic personas, epic status" {
+	run -0 epic --help
+	assert_output --partial "usage: epic run"
+	run -0 epic --version
+	assert_output --regexp '^epic [0-9.]+$'
+	run -2 epic frobnicate
+	assert_output --partial "'frobnicate' is not an epic command"
+	run -0 epic personas
+	run -0 jq -r '.[].name' <<<"$output"
+	assert_line --index 0 product-owner
+	assert_line --index 5 devops-engineer
+	epic run -q "$REQ" > /dev/null
+	run -0 epic status
+}
