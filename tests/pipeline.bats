@@ -6,7 +6,7 @@
 load test_helper
 
 setup() {
-	[ -x "$BIN/epic-aggregate" ] || skip "epic-aggregate not built"
+	for t in epic-aggregate persona-run; do [ -x "$BIN/$t" ] || skip "$t not built"; done
 	# A private copy of the registry, so tests can edit rule bases.
 	REG="$BATS_TEST_TMPDIR/personas"
 	cp -r "$ROOT/pipeline/personas" "$REG"
