@@ -1,0 +1,3562 @@
+/*
+ * normalize.c - any persona output -> a canonical PersonaOutput.
+ *
+ * A command persona (often an LLM agent) prints what it likes: clean JSON, JSON in
+ * prose or in a ```json fence, near-JSON with trailing commas, agent-flavoured field
+ * names and enum values, strings full of markup and personal data. ec_normalize()
+ * turns that into the one form the rest of the pipeline trusts, or says exactly
+ * why it cannot (EC_EXIT_REJECT with a position or a JSON path, so persona-run can
+ * retry the persona). It works in four steps:
+ *
+ *   1. find the JSON: the raw text must be UTF-8 without NUL bytes; every balanced
+ *      {...} in it is a candidate; the documented repairs are a leading byte order
+ *      mark and trailing commas; the candidate that fits the contract best wins;
+ *   2. map it: field aliases and enum values through the tables below, JSON null
+ *      as absent, unknown fields dropped, defaults for what is missing;
+ *   3. recommendations: ids fixed or assigned, duplicates dropped, dependencies
+ *      resolved to ids that exist, costs parsed into effortDays;
+ *   4. every string sanitised (control characters, HTML), PII redacted and capped;
+ *      then the result is validated against schemas/persona-output.
+ *
+ * Everything is deterministic and idempotent: the output, normalized again, comes
+ * back byte for byte (no step adds anything a second pass would change, and notes
+ * in metadata.raw are written only for what a pass really did). persona-normalize(1)
+ * documents every table here; keep the two in step.
+ */
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ec.h"
+
+/* Size caps, in characters (strings) and items (arrays). */
+#define CAP_TITLE       200
+#define CAP_DESCRIPTION 4000
+#define CAP_INSIGHT     1000
+#define CAP_COST        200
+#define CAP_REFERENCE   500
+#define CAP_CATEGORY    100
+#define CAP_SHORT       200     /* metadata.model, metadata.engine */
+#define CAP_VERSION     64
+#define CAP_MESSAGE     1000
+#define CAP_RAW         1024    /* the schema's maxLength of metadata.raw */
+#define MAX_RECS        100
+#define MAX_INSIGHTS    100
+#define MAX_REFERENCES  50
+#define MAX_DEPS        50
+#define MAX_SIGNALS     100
+#define MAX_EFFORT_DAYS 100000  /* larger parsed efforts are not believed */
+#define NOTE_PATHS      5       /* dropped fields named in metadata.raw */
+
+/* --- small helpers ------------------------------------------------------ */
+
+/* ASCII classes, unlike <ctype.h> safe for any char value and any locale: a byte
+ * of a multibyte character (negative as a char) is none of them. */
+
+static int is_digit(int c) { return c >= '0' && c <= '9'; }
+static int is_upper(int c) { return c >= 'A' && c <= 'Z'; }
+static int is_alpha(int c) { return (c >= 'a' && c <= 'z') || is_upper(c); }
+static int is_alnum(int c) { return is_alpha(c) || is_digit(c); }
+static int is_word(int c) { return is_alnum(c) || c == '_'; }
+static int is_hex(int c) { return is_digit(c) || ((c | 32) >= 'a' && (c | 32) <= 'f'); }
+static int is_space(int c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+static int lower(int c) { return is_upper(c) ? c + 32 : c; }
+static int upper(int c) { return c >= 'a' && c <= 'z' ? c - 32 : c; }
+/* c is one of the characters in set (never true for NUL). */
+static int in_set(int c, const char *set) { return c && strchr(set, c) != NULL; }
+
+/* A growable string; oom is sticky, so callers check once at the end. */
+typedef struct sbuf {
+	char *p;
+	size_t n, cap;
+	int oom;
+} sbuf;
+
+static void
+sb_grow(sbuf *b, size_t more)
+{
+	char *np;
+	size_t nc;
+
+	if (b->oom || b->n + more + 1 <= b->cap)
+		return;
+	nc = b->cap ? b->cap : 64;
+	while (nc < b->n + more + 1)
+		nc *= 2;
+	if (!(np = realloc(b->p, nc))) {
+		b->oom = 1;
+		return;
+	}
+	b->p = np;
+	b->cap = nc;
+}
+
+static void
+sb_put(sbuf *b, const char *s, size_t n)
+{
+	sb_grow(b, n);
+	if (b->oom)
+		return;
+	memcpy(b->p + b->n, s, n);
+	b->n += n;
+	b->p[b->n] = '\0';
+}
+
+static void sb_putc(sbuf *b, char c) { sb_put(b, &c, 1); }
+static void sb_puts(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
+
+/* The buffer's string (malloc'd, "" when empty), or NULL when memory ran out. */
+static char *
+sb_take(sbuf *b)
+{
+	if (b->oom) {
+		free(b->p);
+		return NULL;
+	}
+	if (!b->p)
+		return strdup("");
+	return b->p;
+}
+
+/* Characters (not bytes) of a UTF-8 string. */
+static size_t
+u8_chars(const char *s, size_t n)
+{
+	size_t c = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (((unsigned char)s[i] & 0xC0) != 0x80)
+			c++;
+	return c;
+}
+
+/* Cut an incomplete UTF-8 sequence off the end of s, as snprintf may leave one. */
+static void
+u8_trim(char *s)
+{
+	size_t n = strlen(s), j = n, len;
+	unsigned char lead;
+
+	while (j > 0 && n - j < 4 && ((unsigned char)s[j - 1] & 0xC0) == 0x80)
+		j--;
+	if (j == 0 || (lead = (unsigned char)s[j - 1]) < 0xC0)
+		return;
+	len = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
+	if (n - (j - 1) < len)
+		s[j - 1] = '\0';
+}
+
+/* Line and character column (1-based) of byte offset off. */
+static void
+line_col(const char *s, size_t off, int *line, int *col)
+{
+	*line = 1, *col = 1;
+	for (size_t i = 0; i < off; i++) {
+		if (s[i] == '\n')
+			(*line)++, *col = 1;
+		else if (((unsigned char)s[i] & 0xC0) != 0x80)
+			(*col)++;
+	}
+}
+
+static const char *
+type_name(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: return "an object";
+	case JSON_ARRAY: return "an array";
+	case JSON_STRING: return "a string";
+	case JSON_INTEGER: case JSON_REAL: return "a number";
+	case JSON_TRUE: case JSON_FALSE: return "a boolean";
+	default: return "null";
+	}
+}
+
+/*
+ * Fold a field name or enum value for comparison: ASCII letters lowercased, digits
+ * kept, everything else (spaces, '-', '_', punctuation) dropped, so "Must-Have",
+ * "must_have" and "MUST HAVE" are all "musthave". Returns 0, or -1 if it does
+ * not fit (then nothing matches it).
+ */
+static int
+fold(const char *s, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	for (; *s; s++) {
+		if (!is_alnum(*s))
+			continue;
+		if (n + 1 >= cap)
+			return -1;
+		out[n++] = (char)lower(*s);
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+/* A JSON number for an effort or a time: an integer when it is whole. */
+static json_t *
+num_json(double v)
+{
+	if (v == (double)(json_int_t)v && v > -9e15 && v < 9e15)
+		return json_integer((json_int_t)v);
+	return json_real(v);
+}
+
+static void
+fmt_num(char *buf, size_t cap, double v)
+{
+	if (v == (double)(long long)v && v > -9e15 && v < 9e15)
+		snprintf(buf, cap, "%lld", (long long)v);
+	else
+		snprintf(buf, cap, "%.10g", v);
+}
+
+static double
+round2(double v)
+{
+	return (double)(long long)(v * 100 + (v < 0 ? -0.5 : 0.5)) / 100;
+}
+
+/*
+ * A decimal number at s: digits with optional thousands commas ("12,500") and one
+ * decimal point. Returns the bytes used (0: no number) and the value in *v.
+ */
+static size_t
+parse_num(const char *s, double *v)
+{
+	char buf[64];
+	size_t i = 0, n = 0;
+
+	while (is_digit(s[i]) || (s[i] == ',' && i > 0 && is_digit(s[i + 1]) &&
+	    is_digit(s[i + 2]) && is_digit(s[i + 3]) &&
+	    !is_digit(s[i + 4]))) {
+		if (s[i] != ',' && n + 1 < sizeof buf)
+			buf[n++] = s[i];
+		i++;
+	}
+	if (i == 0)
+		return 0;
+	if (s[i] == '.' && is_digit(s[i + 1])) {
+		if (n + 1 < sizeof buf)
+			buf[n++] = '.';
+		for (i++; is_digit(s[i]); i++)
+			if (n + 1 < sizeof buf)
+				buf[n++] = s[i];
+	}
+	buf[n] = '\0';
+	*v = strtod(buf, NULL);
+	return i;
+}
+
+/* --- PII ------------------------------------------------------------------ */
+
+/*
+ * Each finder tries one kind of personal data at position i of s (n bytes) and
+ * returns 1 with the span [*a, *b) to redact. They are hand-written scanners with
+ * explicit boundaries, tuned so that ordinary numbers in reviews ("5M items",
+ * "2,000 per second", "2025", "12.4", "2025-03-01", "p95 150 ms") never match.
+ */
+typedef int finder(const char *s, size_t n, size_t i, size_t *a, size_t *b);
+
+static int
+local_char(int c)
+{
+	return is_alnum(c) || in_set(c, "._%+-");
+}
+
+/* name@domain.tld: a local part of up to 64 characters, a dotted domain whose
+ * last label is at least two letters. */
+static int
+find_email(const char *s, size_t n, size_t i, size_t *a, size_t *b)
+{
+	size_t j = i, k, last, q;
+	int dots = 0;
+
+	if (s[i] != '@')
+		return 0;
+	while (j > 0 && i - j < 64 && local_char((unsigned char)s[j - 1]))
+		j--;
+	while (j < i && s[j] == '.')
+		j++;
+	if (j == i || s[i - 1] == '.')
+		return 0;
+	for (k = i + 1; k < n && k - i <= 253 && (is_alnum(s[k]) || in_set(s[k], ".-")); k++)
+		;
+	while (k > i + 1 && (s[k - 1] == '.' || s[k - 1] == '-'))
+		k--;
+	if (k == i + 1)
+		return 0;
+	for (q = last = i + 1; q <= k; q++) {
+		if (q < k && s[q] != '.')
+			continue;
+		if (q == last || s[last] == '-' || s[q - 1] == '-')
+			return 0;
+		if (q < k)
+			dots++, last = q + 1;
+	}
+	if (!dots || k - last < 2)
+		return 0;
+	for (q = last; q < k; q++)
+		if (!is_alpha(s[q]))
+			return 0;
+	*a = j;
+	*b = k;
+	return 1;
+}
+
+/* Remainder mod 97 of an IBAN's characters, rearranged (the first four last). */
+static int
+iban_ok(const char *c, size_t n)
+{
+	unsigned rem = 0;
+
+	for (size_t k = 0; k < n; k++) {
+		char ch = c[(k + 4) % n];
+		if (is_digit(ch))
+			rem = (rem * 10 + (unsigned)(ch - '0')) % 97;
+		else
+			rem = (rem * 100 + (unsigned)(ch - 'A' + 10)) % 97;
+	}
+	return rem == 1;
+}
+
+/* An IBAN: country letters, two check digits, up to 30 more letters or digits,
+ * compact or in groups separated by single spaces; 15 to 34 characters in all,
+ * passing the mod-97 check. The longest valid prefix ending at a group ends. */
+static int
+find_iban(const char *s, size_t n, size_t i, size_t *a, size_t *b)
+{
+	char c[34];
+	size_t endpos[34], endcnt[34], nends = 0, cnt = 0, k = i;
+
+	if (i + 4 > n || !is_upper(s[i]) || !is_upper(s[i + 1]) ||
+	    !is_digit(s[i + 2]) || !is_digit(s[i + 3]))
+		return 0;
+	if (i > 0 && is_word(s[i - 1]))
+		return 0;
+	while (k < n && cnt < 34) {
+		if (is_upper(s[k]) || is_digit(s[k])) {
+			c[cnt++] = s[k++];
+			if (cnt >= 15 && (k >= n || !is_word(s[k]))) {
+				endpos[nends] = k;
+				endcnt[nends++] = cnt;
+			}
+			continue;
+		}
+		if (s[k] == ' ' && k + 1 < n && (is_upper(s[k + 1]) || is_digit(s[k + 1]))) {
+			k++;
+			continue;
+		}
+		break;
+	}
+	while (nends-- > 0)
+		if (iban_ok(c, endcnt[nends])) {
+			*a = i;
+			*b = endpos[nends];
+			return 1;
+		}
+	return 0;
+}
+
+/*
+ * Does position i continue a code written in groups ("DE89 3704 0044 ...", "AB12-
+ * 3456")? Walking back over groups joined by single spaces or dashes, is there one
+ * that mixes letters and digits? Then the digits at i are part of it (a near-miss
+ * IBAN, a licence key) and not a card or phone number of their own.
+ */
+static int
+in_code(const char *s, size_t i)
+{
+	size_t q = i;
+
+	while (q >= 2 && i - q < 48 && in_set(s[q - 1], " -") && is_alnum(s[q - 2])) {
+		int letters = 0, digits = 0;
+		for (q--; q > 0 && is_alnum(s[q - 1]); q--)
+			is_digit(s[q - 1]) ? digits++ : letters++;
+		if (letters && digits)
+			return 1;
+	}
+	return 0;
+}
+
+static int
+luhn(const int *d, int n)
+{
+	int sum = 0;
+
+	for (int k = 0; k < n; k++) {
+		int v = d[n - 1 - k];
+		if (k & 1) {
+			v *= 2;
+			if (v > 9)
+				v -= 9;
+		}
+		sum += v;
+	}
+	return sum % 10 == 0;
+}
+
+/* A card number: 13 to 19 digits, single spaces or dashes allowed between them,
+ * passing the Luhn check (all zeros is not a card). */
+static int
+find_card(const char *s, size_t n, size_t i, size_t *a, size_t *b)
+{
+	int d[20], nd = 0, nonzero = 0;
+	size_t k = i, last = i;
+
+	if (!is_digit(s[i]))
+		return 0;
+	if (i > 0 && (is_word(s[i - 1]) || in_set(s[i - 1], "+.,")))
+		return 0;
+	if (in_code(s, i))
+		return 0;
+	while (k < n) {
+		if (is_digit(s[k])) {
+			if (nd == 20)
+				return 0;
+			nonzero |= s[k] != '0';
+			d[nd++] = s[k] - '0';
+			last = ++k;
+			continue;
+		}
+		if ((s[k] == ' ' || s[k] == '-') && k + 1 < n && is_digit(s[k + 1])) {
+			k++;
+			continue;
+		}
+		break;
+	}
+	if (last < n && (is_word(s[last]) ||
+	    ((s[last] == '.' || s[last] == ',') && last + 1 < n && is_digit(s[last + 1]))))
+		return 0;
+	if (nd < 13 || nd > 19 || !nonzero || !luhn(d, nd))
+		return 0;
+	*a = i;
+	*b = last;
+	return 1;
+}
+
+static int
+digits_at(const char *s, size_t n, size_t k, size_t count)
+{
+	if (k + count > n)
+		return 0;
+	for (size_t q = 0; q < count; q++)
+		if (!is_digit(s[k + q]))
+			return 0;
+	return 1;
+}
+
+static int
+num_at(const char *s, size_t k, size_t count)
+{
+	int v = 0;
+
+	for (size_t q = 0; q < count; q++)
+		v = v * 10 + (s[k + q] - '0');
+	return v;
+}
+
+/* A US social security number, ###-##-####, without the never-issued area
+ * numbers 000, 666 and 900-999, group 00 or serial 0000. */
+static int
+find_ssn(const char *s, size_t n, size_t i, size_t *a, size_t *b)
+{
+	int area, group, serial;
+
+	if (!digits_at(s, n, i, 3) || i + 11 > n || s[i + 3] != '-' || !digits_at(s, n, i + 4, 2) ||
+	    s[i + 6] != '-' || !digits_at(s, n, i + 7, 4))
+		return 0;
+	if (i > 0 && (is_word(s[i - 1]) || s[i - 1] == '-'))
+		return 0;
+	if (i + 11 < n && (is_word(s[i + 11]) ||
+	    (in_set(s[i + 11], "-.") && i + 12 < n && is_digit(s[i + 12]))))
+		return 0;
+	area = num_at(s, i, 3);
+	group = num_at(s, i + 4, 2);
+	serial = num_at(s, i + 7, 4);
+	if (area == 0 || area == 666 || area >= 900 || group == 0 || serial == 0)
+		return 0;
+	*a = i;
+	*b = i + 11;
+	return 1;
+}
+
+/* Four dotted decimal octets at i (no leading zeros); *end after them. */
+static int
+parse_ipv4(const char *s, size_t n, size_t i, size_t *end, unsigned oct[4])
+{
+	size_t k = i;
+
+	for (int p = 0; p < 4; p++) {
+		size_t st;
+		unsigned v = 0;
+		if (p > 0) {
+			if (k >= n || s[k] != '.')
+				return 0;
+			k++;
+		}
+		for (st = k; k < n && is_digit(s[k]) && k - st < 3; k++)
+			v = v * 10 + (unsigned)(s[k] - '0');
+		if (k == st || (k < n && is_digit(s[k])) || (s[st] == '0' && k - st > 1) || v > 255)
+			return 0;
+		oct[p] = v;
+	}
+	*end = k;
+	return 1;
+}
+
+/* A CIDR suffix "/N" (N <= max) at k: the position after it, or k. */
+static size_t
+cidr(const char *s, size_t n, size_t k, unsigned max)
+{
+	size_t q = k + 1;
+	unsigned v = 0;
+
+	if (k >= n || s[k] != '/' || q >= n || !is_digit(s[q]))
+		return k;
+	for (; q < n && is_digit(s[q]) && q - k <= 3; q++)
+		v = v * 10 + (unsigned)(s[q] - '0');
+	if (v > max || (q < n && is_word(s[q])))
+		return k;
+	return q;
+}
+
+/* An IPv4 address (with its /prefix, if any). Addresses that identify no host
+ * are left alone: 0.0.0.0, loopback 127.0.0.0/8, 255.255.255.255. */
+static int
+find_ipv4(const char *s, size_t n, size_t i, size_t *a, size_t *b)
+{
+	unsigned o[4];
+	size_t k;
+
+	if (!is_digit(s[i]) || (i > 0 && (is_word(s[i - 1]) || s[i - 1] == '.')))
+		return 0;
+	if (!parse_ipv4(s, n, i, &k, o))
+		return 0;
+	if (k < n && (is_word(s[k]) || (s[k] == '.' && k + 1 < n && is_digit(s[k + 1]))))
+		return 0;
+	if ((o[0] | o[1] | o[2] | o[3]) == 0 || o[0] == 127 || (o[0] & o[1] & o[2] & o[3]) == 255)
+		return 0;
+	*a = i;
+	*b = cidr(s, n, k, 32);
+	return 1;
+}
+
+/* Is s[0..len) an IPv6 address? *groups gets the number of 16-bit groups written
+ * and *longest the longest group in hex digits. */
+static int
+valid_ipv6(const char *s, size_t len, int *groups, int *longest)
+{
+	size_t k = 0;
+	int g = 0, dc = 0, lg = 0;
+
+	if (len >= 2 && s[0] == ':' && s[1] == ':')
+		dc = 1, k = 2;
+	else if (len > 0 && s[0] == ':')
+		return 0;
+	while (k < len) {
+		size_t st = k, end;
+		unsigned o[4];
+		while (k < len && is_hex(s[k]) && k - st < 5)
+			k++;
+		if (k < len && s[k] == '.') {
+			if (!parse_ipv4(s, len, st, &end, o) || end != len)
+				return 0;
+			g += 2, lg = 4;
+			break;
+		}
+		if (k == st || k - st > 4)
+			return 0;
+		g++;
+		if ((int)(k - st) > lg)
+			lg = (int)(k - st);
+		if (k == len)
+			break;
+		if (s[k++] != ':' || k == len)
+			return 0;
+		if (s[k] == ':') {
+			if (dc)
+				return 0;
+			dc = 1;
+			k++;
+		}
+	}
+	if (dc ? g > 7 : g != 8)
+		return 0;
+	*groups = g;
+	*longest = lg;
+	return 1;
+}
+
+/* An IPv6 address (with its /prefix): full or with "::", an embedded IPv4 tail
+ * allowed. To keep "a::b"-like code out, at least two groups and one group of two
+ * or more digits are required (so "::" and "::1" are never redacted). */
+static int
+find_ipv6(const char *s, size_t n, size_t i, size_t *a, size_t *b)
+{
+	size_t k;
+	int g, lg;
+
+	if (!(is_hex(s[i]) || s[i] == ':'))
+		return 0;
+	if (i > 0 && (is_word(s[i - 1]) || s[i - 1] == ':' || s[i - 1] == '.'))
+		return 0;
+	for (k = i; k < n && k - i < 64 && (is_hex(s[k]) || s[k] == ':' || s[k] == '.'); k++)
+		;
+	if (k < n && is_word(s[k]))
+		return 0;
+	while (k > i && s[k - 1] == '.')
+		k--;
+	if (k > i + 1 && s[k - 1] == ':' && s[k - 2] != ':')
+		k--;
+	if (k - i < 3 || !memchr(s + i, ':', k - i) || !valid_ipv6(s + i, k - i, &g, &lg) ||
+	    g < 2 || lg < 2)
+		return 0;
+	*a = i;
+	*b = cidr(s, n, k, 128);
+	return 1;
+}
+
+/* A phone number may not start right after a letter, digit or number punctuation. */
+static int
+phone_before(const char *s, size_t i)
+{
+	return i == 0 || !(is_word(s[i - 1]) || in_set(s[i - 1], ".,+-/") || in_code(s, i));
+}
+
+/* ... nor go on as a word or a longer number. */
+static int
+phone_after(const char *s, size_t n, size_t k)
+{
+	if (k >= n)
+		return 1;
+	if (is_word(s[k]))
+		return 0;
+	return !(in_set(s[k], "-./,") && k + 1 < n && is_digit(s[k + 1]));
+}
+
+/* International: '+', a country code, 9 to 15 digits in groups separated by one
+ * space, '-', '.' or '/', a parenthesised group like "(0)" allowed. */
+static int
+find_phone_intl(const char *s, size_t n, size_t i, size_t *a, size_t *b)
+{
+	size_t k = i + 1, end;
+	int nd = 0;
+
+	if (s[i] != '+' || (i > 0 && (is_word(s[i - 1]) || s[i - 1] == '+')))
+		return 0;
+	if (k >= n || !is_digit(s[k]) || s[k] == '0')
+		return 0;
+	end = k;
+	for (;;) {
+		size_t q = k;
+		if (nd > 16)
+			return 0;
+		if (k < n && is_digit(s[k])) {
+			nd++;
+			end = ++k;
+			continue;
+		}
+		if (q < n && in_set(s[q], " -./"))
+			q++;
+		if (q < n && s[q] == '(') {
+			size_t r = q + 1;
+			int pd = 0;
+			while (r < n && is_digit(s[r]) && pd < 5)
+				r++, pd++;
+			if (pd == 0 || r >= n || s[r] != ')')
+				break;
+			nd += pd;
+			end = k = r + 1;
+			if (k < n && s[k] == ' ' && k + 1 < n && is_digit(s[k + 1]))
+				k++;
+			continue;
+		}
+		if (q > k && q < n && is_digit(s[q])) {
+			k = q;
+			continue;
+		}
+		break;
+	}
+	if (nd < 9 || nd > 16 || !phone_after(s, n, end))
+		return 0;
+	*a = i;
+	*b = end;
+	return 1;
+}
+
+/* Three digits NXX (N = 2-9), the North American area code and exchange shape. */
+static int
+nxx_at(const char *s, size_t n, size_t k)
+{
+	return digits_at(s, n, k, 3) && s[k] >= '2';
+}
+
+/* North American: (NXX) NXX-XXXX, NXX-NXX-XXXX, NXX.NXX.XXXX or NXX NXX XXXX (one
+ * separator throughout), optionally after "1 " or "1-". */
+static int
+find_phone_na(const char *s, size_t n, size_t i, size_t *a, size_t *b)
+{
+	size_t k = i;
+	char sep = 0;
+
+	if (!phone_before(s, i))
+		return 0;
+	if (s[k] == '1' && k + 1 < n && in_set(s[k + 1], " -.") && k + 2 < n &&
+	    (s[k + 2] == '(' || is_digit(s[k + 2])))
+		k += 2;
+	if (k < n && s[k] == '(') {
+		if (!nxx_at(s, n, k + 1) || k + 4 >= n || s[k + 4] != ')')
+			return 0;
+		k += 5;
+		if (k < n && s[k] == ' ')
+			k++;
+	} else {
+		if (!nxx_at(s, n, k) || k + 3 >= n || !in_set(s[k + 3], " -."))
+			return 0;
+		sep = s[k + 3];
+		k += 4;
+	}
+	if (!nxx_at(s, n, k) || k + 3 >= n || !in_set(s[k + 3], " -.") || (sep && s[k + 3] != sep))
+		return 0;
+	k += 4;
+	if (!digits_at(s, n, k, 4) || !phone_after(s, n, k + 4))
+		return 0;
+	*a = i;
+	*b = k + 4;
+	return 1;
+}
+
+/* National with a trunk prefix: starts with 0 (or 00 for abroad) and a non-zero
+ * digit, optionally "(0xx)", then groups of two or more digits separated by one
+ * kind of separator (space, '-', '.' or '/'); 9 to 15 digits in all. A bare run of
+ * digits counts only in this form ("0612345678"). */
+static int
+find_phone_trunk(const char *s, size_t n, size_t i, size_t *a, size_t *b)
+{
+	size_t k = i;
+	int nd = 0, paren = 0;
+	char sep = 0;
+
+	if (!phone_before(s, i))
+		return 0;
+	if (s[k] == '(')
+		paren = 1, k++;
+	if (k + 1 >= n || s[k] != '0' || !is_digit(s[k + 1]))
+		return 0;
+	if (s[k + 1] == '0' && !(k + 2 < n && s[k + 2] >= '1' && s[k + 2] <= '9'))
+		return 0;
+	while (k < n && is_digit(s[k]) && nd <= 15)
+		k++, nd++;
+	if (paren) {
+		if (k >= n || s[k] != ')')
+			return 0;
+		k++;
+		if (k < n && s[k] == ' ')
+			k++;
+		if (!digits_at(s, n, k, 2))
+			return 0;
+		while (k < n && is_digit(s[k]) && nd <= 15)
+			k++, nd++;
+	}
+	while (nd <= 15 && k + 2 < n && in_set(s[k], " -./") && (!sep || s[k] == sep) &&
+	    digits_at(s, n, k + 1, 2)) {
+		sep = s[k++];
+		while (k < n && is_digit(s[k]) && nd <= 15)
+			k++, nd++;
+	}
+	if (nd < 9 || nd > 15 || !phone_after(s, n, k))
+		return 0;
+	*a = i;
+	*b = k;
+	return 1;
+}
+
+/* The detectors in priority order: an earlier kind wins where spans overlap (an
+ * IBAN's digits are not also a card, an email's digits not a phone). */
+static const struct {
+	finder *find;
+	const char *kind;
+} finders[] = {
+	{ find_email, "email" },
+	{ find_iban, "iban" },
+	{ find_card, "card" },
+	{ find_ssn, "ssn" },
+	{ find_ipv6, "ip" },
+	{ find_ipv4, "ip" },
+	{ find_phone_intl, "phone" },
+	{ find_phone_na, "phone" },
+	{ find_phone_trunk, "phone" },
+};
+#define NFINDERS (sizeof finders / sizeof *finders)
+
+typedef struct span {
+	size_t a, b;
+	const char *kind;
+} span;
+
+static int
+span_cmp(const void *x, const void *y)
+{
+	const span *p = x, *q = y;
+
+	return p->a < q->a ? -1 : p->a > q->a;
+}
+
+static void
+count_kind(json_t *counts, const char *kind)
+{
+	json_t *v;
+
+	if (!counts)
+		return;
+	v = json_object_get(counts, kind);
+	json_object_set_new(counts, kind,
+	    json_integer((json_is_integer(v) ? json_integer_value(v) : 0) + 1));
+}
+
+/*
+ * Redact *s in place (it may be reallocated); count per kind into counts (may be
+ * NULL). Returns the number of redactions; *oom is set when memory ran out, and
+ * then *s is left as it was.
+ */
+static size_t
+redact(char **sp, json_t *counts, int *oom)
+{
+	const char *s = *sp;
+	size_t n = strlen(s), nv = 0, cap = 0, prev;
+	unsigned char *taken;
+	span *v = NULL, *nvp;
+	sbuf o = { 0 };
+	char *r;
+
+	if (n == 0)
+		return 0;
+	if (!(taken = calloc(n, 1))) {
+		*oom = 1;
+		return 0;
+	}
+	for (size_t f = 0; f < NFINDERS; f++) {
+		for (size_t i = 0; i < n; ) {
+			size_t a, b, q;
+			if (!finders[f].find(s, n, i, &a, &b)) {
+				i++;
+				continue;
+			}
+			for (q = a; q < b && !taken[q]; q++)
+				;
+			if (q < b) {
+				i++;
+				continue;
+			}
+			if (nv == cap) {
+				cap = cap ? cap * 2 : 8;
+				if (!(nvp = realloc(v, cap * sizeof *v))) {
+					free(v);
+					free(taken);
+					*oom = 1;
+					return 0;
+				}
+				v = nvp;
+			}
+			v[nv].a = a, v[nv].b = b, v[nv].kind = finders[f].kind;
+			nv++;
+			memset(taken + a, 1, b - a);
+			i = b > i ? b : i + 1;
+		}
+	}
+	free(taken);
+	if (nv == 0)
+		return 0;
+	qsort(v, nv, sizeof *v, span_cmp);
+	prev = 0;
+	for (size_t k = 0; k < nv; k++) {
+		sb_put(&o, s + prev, v[k].a - prev);
+		sb_puts(&o, "[redacted:");
+		sb_puts(&o, v[k].kind);
+		sb_putc(&o, ']');
+		prev = v[k].b;
+	}
+	sb_put(&o, s + prev, n - prev);
+	if (!(r = sb_take(&o))) {
+		free(v);
+		*oom = 1;
+		return 0;
+	}
+	for (size_t k = 0; k < nv; k++)
+		count_kind(counts, v[k].kind);
+	free(v);
+	free(*sp);
+	*sp = r;
+	return nv;
+}
+
+size_t
+ec_redact_pii(char **s, json_t *counts)
+{
+	int oom = 0;
+	size_t r = redact(s, counts, &oom);
+
+	/* Without memory to rewrite it, the only safe answer is to keep nothing:
+	 * an empty string leaks no PII. */
+	if (oom)
+		**s = '\0';
+	return r;
+}
+
+/* --- sanitising strings --------------------------------------------------- */
+
+/* Skip an ANSI escape sequence at p (p[0] is ESC): CSI "ESC [ ... final" and OSC
+ * "ESC ] ... BEL|ESC \\"; any other ESC goes alone. */
+static const unsigned char *
+skip_escape(const unsigned char *p)
+{
+	const unsigned char *q;
+
+	if (p[1] == '[') {
+		for (q = p + 2; *q >= 0x30 && *q <= 0x3f; q++)
+			;
+		for (; *q >= 0x20 && *q <= 0x2f; q++)
+			;
+		return *q >= 0x40 && *q <= 0x7e ? q + 1 : q;
+	}
+	if (p[1] == ']') {
+		for (q = p + 2; *q && q - p < 512; q++) {
+			if (*q == 0x07)
+				return q + 1;
+			if (*q == 0x1b && q[1] == '\\')
+				return q + 2;
+		}
+	}
+	return p + 1;
+}
+
+/*
+ * Pass 1: control characters out. CR LF and lone CR become LF; other C0 controls
+ * (not LF or TAB), DEL, C1 controls, ANSI escape sequences, zero-width space, word
+ * joiner and invisible operators, bidirectional embeddings/overrides/isolates
+ * (U+202A-U+202E, U+2066-U+2069: "Trojan source") and U+FEFF are removed.
+ * Returns how many characters were removed.
+ */
+static size_t
+strip_controls(sbuf *o, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t removed = 0;
+
+	while (*p) {
+		if (*p == '\r') {
+			sb_putc(o, '\n');
+			p += p[1] == '\n' ? 2 : 1;
+			continue;
+		}
+		if (*p == 0x1b) {
+			p = skip_escape(p);
+			removed++;
+			continue;
+		}
+		if ((*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f) {
+			p++, removed++;
+			continue;
+		}
+		if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			p += 2, removed++;
+			continue;
+		}
+		if ((*p == 0xe2 && p[1] == 0x80 &&
+		    (p[2] == 0x8b || (p[2] >= 0xaa && p[2] <= 0xae))) ||
+		    (*p == 0xe2 && p[1] == 0x81 && p[2] >= 0xa0 && p[2] <= 0xa9 && p[2] != 0xa5) ||
+		    (*p == 0xef && p[1] == 0xbb && p[2] == 0xbf)) {
+			p += 3, removed++;
+			continue;
+		}
+		sb_putc(o, (char)*p++);
+	}
+	return removed;
+}
+
+/* t[0..len) runs from '<' to '>' with no other angle bracket inside: is it an
+ * HTML/XML tag, comment or declaration ("<b>", "</p>", "<br/>", "<a href=x>",
+ * "<!-- x -->", "<?xml?>")? "a < b", "<john@example.com>", "<https://x>" are not. */
+static int
+is_tag(const char *t, size_t len)
+{
+	size_t k = 1;
+
+	if (len < 3)
+		return 0;
+	if (t[1] == '!' || t[1] == '?')
+		return 1;
+	if (t[k] == '/')
+		k++;
+	if (!is_alpha(t[k]))
+		return 0;
+	while (is_alnum(t[k]) || t[k] == '-')
+		k++;
+	return t[k] == '>' || t[k] == '/' || is_space(t[k]);
+}
+
+/* What a removed tag leaves behind: a newline for <br> and for the start and end
+ * of a block (paragraph, heading, list, table row, ...), a Markdown bullet for
+ * <li>, nothing for the rest (<b>, <span>, </li>, comments). */
+static const char *
+tag_leaves(const char *t)
+{
+	static const char *const blocks[] = { "p", "div", "tr", "h1", "h2", "h3", "h4", "h5",
+	    "h6", "ul", "ol", "table", "blockquote", "pre", NULL };
+	char name[16];
+	size_t k = 1, n = 0;
+	int closing = 0;
+
+	if (t[k] == '/')
+		closing = 1, k++;
+	while (is_alnum(t[k]) && n + 1 < sizeof name)
+		name[n++] = (char)lower(t[k++]);
+	name[n] = '\0';
+	if (strcmp(name, "br") == 0)
+		return "\n";
+	if (strcmp(name, "li") == 0)
+		return closing ? "" : "\n- ";
+	for (size_t q = 0; blocks[q]; q++)
+		if (strcmp(name, blocks[q]) == 0)
+			return "\n";
+	return "";
+}
+
+/*
+ * Pass 2: HTML tags out (their text stays; see tag_leaves() for what a tag
+ * leaves). Tags are removed on the output side with a stack of the '<' not yet
+ * followed by a '>', so a tag that only appears once an inner one is gone
+ * ("<<b>i>") goes too and the result holds no tag at all: a second pass changes
+ * nothing. Entities (&lt; &amp;) are left as written: decoding them would turn
+ * text into markup. Returns the number of tags removed, or -1 without memory.
+ */
+static long
+strip_tags(sbuf *o, const char *s)
+{
+	size_t *st = NULL, ns = 0, cap = 0;
+	long removed = 0;
+
+	for (const char *p = s; *p; p++) {
+		if (*p == '<') {
+			if (ns == cap) {
+				size_t *nst;
+				cap = cap ? cap * 2 : 16;
+				if (!(nst = realloc(st, cap * sizeof *st))) {
+					free(st);
+					return -1;
+				}
+				st = nst;
+			}
+			st[ns++] = o->n;
+			sb_putc(o, '<');
+			continue;
+		}
+		sb_putc(o, *p);
+		if (*p != '>' || ns == 0 || o->oom)
+			continue;
+		if (is_tag(o->p + st[ns - 1], o->n - st[ns - 1])) {
+			const char *leaves = tag_leaves(o->p + st[ns - 1]);
+			o->n = st[--ns];
+			o->p[o->n] = '\0';
+			sb_puts(o, leaves);
+			removed++;
+		} else
+			ns = 0;
+	}
+	free(st);
+	return removed;
+}
+
+enum { S_TEXT, S_TITLE };
+
+/*
+ * Pass 3: white space. Text is trimmed and runs of three or more newlines become
+ * two. A title is one line: white space collapsed to single spaces, then a leading
+ * Markdown heading mark ("## ") and emphasis wrapping the whole title ("**x**",
+ * "__x__", "*x*", "_x_", "`x`") are taken off, repeatedly. Other Markdown stays:
+ * it is the format of the rendered reports, and '*' means other things too.
+ */
+static char *
+tidy_space(const char *s, int mode)
+{
+	sbuf o = { 0 };
+	const char *p = s;
+	size_t nl = 0;
+	char *r, *st, *en;
+	int changed;
+
+	while (is_space(*p))
+		p++;
+	for (; *p; p++) {
+		if (mode == S_TITLE && is_space(*p)) {
+			while (is_space(p[1]))
+				p++;
+			if (p[1])
+				sb_putc(&o, ' ');
+			continue;
+		}
+		if (*p == '\n') {
+			if (++nl <= 2)
+				sb_putc(&o, '\n');
+			continue;
+		}
+		if (*p != ' ' && *p != '\t')
+			nl = 0;
+		sb_putc(&o, *p);
+	}
+	if (!(r = sb_take(&o)))
+		return NULL;
+	st = r;
+	en = r + strlen(r);
+	do {
+		static const char *const marks[] = { "**", "__", "*", "_", "`", NULL };
+		changed = 0;
+		while (en > st && is_space(en[-1]))
+			en--;
+		while (st < en && is_space(*st))
+			st++;
+		if (mode != S_TITLE)
+			break;
+		if (*st == '#') {
+			char *h = st;
+			while (h < en && *h == '#')
+				h++;
+			if (h == en || *h == ' ') {
+				st = h;
+				changed = 1;
+				continue;
+			}
+		}
+		for (size_t m = 0; marks[m]; m++) {
+			size_t ml = strlen(marks[m]);
+			if ((size_t)(en - st) >= 2 * ml + 1 && strncmp(st, marks[m], ml) == 0 &&
+			    strncmp(en - ml, marks[m], ml) == 0 && !is_space(st[ml]) &&
+			    !is_space(en[-(long)ml - 1])) {
+				st += ml;
+				en -= ml;
+				changed = 1;
+				break;
+			}
+		}
+	} while (changed);
+	memmove(r, st, (size_t)(en - st));
+	r[en - st] = '\0';
+	return r;
+}
+
+/* Cut *sp to at most cap characters on a character boundary, ending in "…"
+ * (white space before it trimmed). 0, or -1 without memory. */
+static int
+truncate_str(char **sp, size_t cap)
+{
+	char *s = *sp, *ns;
+	size_t n = strlen(s), chars = 0, k;
+
+	if (u8_chars(s, n) <= cap)
+		return 0;
+	for (k = 0; k < n; k++)
+		if (((unsigned char)s[k] & 0xC0) != 0x80 && chars++ == cap - 1)
+			break;
+	while (k > 0 && is_space(s[k - 1]))
+		k--;
+	if (!(ns = realloc(s, k + 4)))
+		return -1;
+	memcpy(ns + k, "\xe2\x80\xa6", 4);
+	*sp = ns;
+	return 0;
+}
+
+/* --- the normalizer's state ------------------------------------------------ */
+
+typedef struct nctx {
+	const char *name;           /* for messages */
+	const ec_norm_opts *o;
+	ec_err *e;
+	char prefix[8];             /* for new recommendation ids */
+	json_t *counts;             /* redactions made by this pass, by kind */
+	int oom;
+	/* what was done, for metadata.raw: */
+	char where[160];            /* where the JSON was found, "" if it was the whole text */
+	size_t commas, bom;
+	size_t dropped;             /* unknown or superseded fields */
+	char dropped_paths[NOTE_PATHS][96];
+	size_t sanitized, cut, conf_missing, conf_clamped, conf_string;
+	size_t type_default, prio_default, title_from_desc, desc_from_title, cost_default;
+	size_t ids_assigned, ids_fixed, dup_recs, recs_over, insights_over, insights_empty;
+	size_t deps_dropped, refs_over, effort_bad, signals_bad, status_odd;
+	size_t recs_from_strings, redactions_bad, cost_missing, amount_missing, unwrapped;
+	char unwrap_key[48];
+} nctx;
+
+static json_t *reject(nctx *c, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Fill c->e with "NAME: PATH: message" (EC_EXIT_REJECT); returns NULL. */
+static json_t *
+reject(nctx *c, const char *path, const char *fmt, ...)
+{
+	char msg[768];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	u8_trim(msg);
+	if (path)
+		ec_fail(c->e, EC_EXIT_REJECT, "%s: %s: %s", c->name, path, msg);
+	else
+		ec_fail(c->e, EC_EXIT_REJECT, "%s: %s", c->name, msg);
+	return NULL;
+}
+
+static json_t *
+nomem(nctx *c)
+{
+	c->oom = 1;
+	ec_fail(c->e, EC_EXIT_TEMP, "%s: out of memory", c->name);
+	return NULL;
+}
+
+/*
+ * The one way a string gets into the output: controls and tags out, white space
+ * tidied, PII redacted, then cut to cap characters. Cutting and redacting repeat
+ * until neither changes anything, so a cut can never leave a fragment that a
+ * second pass would redact. malloc'd, or NULL without memory (c->oom).
+ */
+static char *
+clean(nctx *c, const char *in, int mode, size_t cap)
+{
+	sbuf a = { 0 }, b = { 0 };
+	size_t ctl;
+	long tags;
+	char *s;
+
+	ctl = strip_controls(&a, in);
+	if (a.oom) {
+		free(a.p);
+		return nomem(c), NULL;
+	}
+	tags = strip_tags(&b, a.p ? a.p : "");
+	free(a.p);
+	if (tags < 0 || b.oom) {
+		free(b.p);
+		return nomem(c), NULL;
+	}
+	if (ctl || tags)
+		c->sanitized++;
+	s = tidy_space(b.p ? b.p : "", mode);
+	free(b.p);
+	if (!s)
+		return nomem(c), NULL;
+	redact(&s, c->counts, &c->oom);
+	if (u8_chars(s, strlen(s)) > cap) {
+		c->cut++;
+		do
+			if (truncate_str(&s, cap) < 0)
+				c->oom = 1;
+		while (!c->oom && redact(&s, c->counts, &c->oom) > 0);
+	}
+	if (c->oom) {
+		free(s);
+		return nomem(c), NULL;
+	}
+	return s;
+}
+
+/* A cleaned copy of a value for an error message: one line, at most 40 characters,
+ * PII redacted (messages go to logs too). */
+static void
+shown(nctx *c, const json_t *v, char *buf, size_t cap)
+{
+	char *s;
+
+	if (!json_is_string(v)) {
+		snprintf(buf, cap, "%s", type_name(v));
+		return;
+	}
+	if (!(s = clean(c, json_string_value(v), S_TITLE, 40))) {
+		snprintf(buf, cap, "?");
+		return;
+	}
+	snprintf(buf, cap, "'%s'", s);
+	u8_trim(buf);
+	free(s);
+}
+
+/* --- field names ------------------------------------------------------------- */
+
+/*
+ * A field and the names agents use for it. The canonical name matches exactly;
+ * the aliases (folded, see fold()) in table order. When several keys name one
+ * field, the canonical one wins, then the earliest alias; the others are dropped.
+ */
+typedef struct fspec {
+	const char *canon;
+	const char *alias[10];
+} fspec;
+
+enum { T_PERSONA, T_INSIGHTS, T_RECS, T_COST, T_CONF, T_SIGNALS, T_META, T_STATUS, T_EXEC,
+	T_MODEL, T_TOKENS, T_VERSION, T_N };
+static const fspec top_fields[T_N] = {
+	{ "persona", { "persona" } },
+	{ "insights", { "insights", "insight", "keyinsights", "observations" } },
+	{ "recommendations", { "recommendations", "recommendation", "recs" } },
+	{ "costAnalysis", { "costanalysis", "cost", "costs", "costestimate" } },
+	{ "confidence", { "confidence", "confidencescore", "confidencelevel" } },
+	{ "signals", { "signals" } },
+	{ "metadata", { "metadata", "meta" } },
+	{ "status", { "status" } },
+	{ "executionTime", { "executiontime", "executiontimems", "durationms", "elapsedms" } },
+	{ "model", { "model" } },
+	{ "tokens", { "tokens", "tokensused", "totaltokens" } },
+	{ "version", { "version" } },
+};
+
+enum { R_ID, R_TITLE, R_TYPE, R_BLOCKING, R_PRIORITY, R_COST, R_DESC, R_DEPS, R_REFS,
+	R_EFFORT, R_PERSONA, R_N };
+static const fspec rec_fields[R_N] = {
+	{ "id", { "id", "recid", "recommendationid", "identifier" } },
+	{ "title", { "title", "name", "summary", "headline", "recommendation" } },
+	{ "type", { "type", "kind", "necessity", "classification" } },
+	{ "blocking", { "blocking", "isblocking" } },
+	{ "priority", { "priority", "severity", "urgency", "prio", "importance" } },
+	{ "estimatedCost", { "estimatedcost", "cost", "estimate", "effort", "costestimate",
+	    "effortestimate" } },
+	{ "description", { "description", "details", "detail", "rationale", "desc", "body",
+	    "text", "explanation" } },
+	{ "dependencies", { "dependencies", "deps", "dependson", "blockedby", "requires" } },
+	{ "references", { "references", "refs", "standards", "sources", "links" } },
+	{ "effortDays", { "effortdays", "effortindays" } },
+	{ "persona", { "persona" } },
+};
+
+enum { C_CATEGORY, C_AMOUNT, C_EFFORT, C_N };
+static const fspec cost_fields[C_N] = {
+	{ "category", { "category", "area" } },
+	{ "amount", { "amount", "total", "estimate", "cost", "value" } },
+	{ "effortDays", { "effortdays", "effortindays" } },
+};
+
+enum { M_MODEL, M_TOKENS, M_VERSION, M_ENGINE, M_FIRED, M_TOTAL, M_REDACT, M_HIT, M_RAW, M_N };
+static const fspec meta_fields[M_N] = {
+	{ "model", { "model", "modelname" } },
+	{ "tokens", { "tokens", "tokensused", "totaltokens" } },
+	{ "version", { "version" } },
+	{ "engine", { "engine" } },
+	{ "rulesFired", { "rulesfired" } },
+	{ "rulesTotal", { "rulestotal" } },
+	{ "redactions", { "redactions" } },
+	{ "cacheHit", { "cachehit" } },
+	{ "raw", { "raw" } },
+};
+
+enum { P_NAME, P_ORDER, P_STATUS, P_EXEC, P_CACHED, P_FALLBACK, P_ERROR, P_N };
+static const fspec persona_fields[P_N] = {
+	{ "name", { "name" } },
+	{ "reviewOrder", { "revieworder", "order" } },
+	{ "status", { "status" } },
+	{ "executionTime", { "executiontime", "executiontimems", "durationms", "elapsedms" } },
+	{ "cached", { "cached" } },
+	{ "fallback", { "fallback" } },
+	{ "error", { "error" } },
+};
+
+enum { E_TYPE, E_MESSAGE, E_RETRY, E_N };
+static const fspec error_fields[E_N] = {
+	{ "type", { "type", "kind" } },
+	{ "message", { "message", "msg", "detail", "details" } },
+	{ "retryCount", { "retrycount", "retries" } },
+};
+
+/* Wrapper keys: an object with none of the contract's fields but one of these,
+ * holding an object that has them, is unwrapped (one level). */
+static const char *const wrappers[] = { "output", "result", "response", "data", "review",
+	"personaoutput", "answer", NULL };
+
+static void
+drop_field(nctx *c, const char *path, const char *key)
+{
+	if (c->dropped < NOTE_PATHS) {
+		ec_jpath_key(c->dropped_paths[c->dropped], sizeof c->dropped_paths[0], path, key);
+		u8_trim(c->dropped_paths[c->dropped]);
+	}
+	c->dropped++;
+}
+
+/* Which field of spec does key k name? Its rank (0 exact, 1.. alias) in *rank. */
+static int
+field_of(const fspec *spec, size_t nspec, const char *k, int *rank)
+{
+	char f[64];
+	int folded = fold(k, f, sizeof f) == 0;
+
+	for (size_t i = 0; i < nspec; i++) {
+		if (strcmp(k, spec[i].canon) == 0) {
+			*rank = 0;
+			return (int)i;
+		}
+		for (size_t j = 0; folded && j < sizeof spec[i].alias / sizeof *spec[i].alias &&
+		    spec[i].alias[j]; j++)
+			if (strcmp(f, spec[i].alias[j]) == 0) {
+				*rank = (int)j + 1;
+				return (int)i;
+			}
+	}
+	return -1;
+}
+
+/*
+ * Pick each field of spec out of obj: val[i] (borrowed, NULL if absent or null)
+ * and key[i] (the key as written, for messages). Unknown keys and aliases that
+ * lost to a better name are recorded as dropped when path is not NULL.
+ */
+static void
+pick(nctx *c, const json_t *obj, const fspec *spec, size_t nspec, json_t **val,
+    const char **key, const char *path)
+{
+	int rank[16];
+	const char *k;
+	json_t *v;
+
+	for (size_t i = 0; i < nspec; i++)
+		val[i] = NULL, key[i] = NULL, rank[i] = INT_MAX;
+	json_object_foreach((json_t *)obj, k, v) {
+		int r, f = field_of(spec, nspec, k, &r);
+		if (f < 0) {
+			if (path)
+				drop_field(c, path, k);
+			continue;
+		}
+		if (r < rank[f]) {
+			if (key[f] && path)
+				drop_field(c, path, key[f]);
+			val[f] = json_is_null(v) ? NULL : v;
+			key[f] = k;
+			rank[f] = r;
+		} else if (path)
+			drop_field(c, path, k);
+	}
+}
+
+/* How well does an object fit the PersonaOutput contract? 0: not at all. */
+static int
+fitness(const json_t *obj, size_t *items)
+{
+	static const int weight[T_N] = { 1, 8, 8, 2, 2, 1, 1, 1, 0, 0, 0, 0 };
+	json_t *val[T_N];
+	const char *key[T_N];
+	int score = 0;
+
+	if (!json_is_object(obj))
+		return 0;
+	pick(NULL, obj, top_fields, T_N, val, key, NULL);
+	for (int i = 0; i < T_N; i++)
+		if (key[i])
+			score += weight[i];
+	if (items)
+		*items = json_array_size(val[T_RECS]) + json_array_size(val[T_INSIGHTS]);
+	return score;
+}
+
+/* --- enum tables -------------------------------------------------------------- */
+
+typedef struct etab {
+	const char *value;          /* the contract's value */
+	const char *names[16];      /* folded names that mean it */
+} etab;
+
+static const etab type_table[] = {
+	{ "blocking", { "blocking", "blocker", "blocks", "block", "must", "musthave", "mustdo",
+	    "mustfix", "required", "requirement", "mandatory", "essential" } },
+	{ "suggested", { "suggested", "suggestion", "suggest", "nicetohave", "optional",
+	    "recommended", "recommendation", "should", "shouldhave", "could", "couldhave",
+	    "advisory", "improvement", "consider" } },
+	{ NULL, { NULL } },
+};
+
+static const etab priority_table[] = {
+	{ "critical", { "critical", "crit", "blocker", "urgent", "highest", "showstopper", "p0",
+	    "sev0", "sev1", "severity1", "s1", "veryhigh" } },
+	{ "high", { "high", "important", "major", "hi", "p1", "sev2", "severity2", "s2" } },
+	{ "medium", { "medium", "med", "moderate", "normal", "mid", "average", "p2", "sev3",
+	    "severity3", "s3" } },
+	{ "low", { "low", "minor", "trivial", "lowest", "p3", "p4", "sev4", "severity4", "s4",
+	    "info", "informational", "verylow" } },
+	{ NULL, { NULL } },
+};
+
+static const etab status_table[] = {
+	{ "completed", { "completed", "complete", "done", "success", "succeeded", "successful",
+	    "ok", "finished" } },
+	{ "failed", { "failed", "failure", "fail", "error", "errored" } },
+	{ "skipped", { "skipped", "skip", "excluded", "notapplicable", "na", "notrun" } },
+	{ NULL, { NULL } },
+};
+
+static const etab errtype_table[] = {
+	{ "PERSONA_UNAVAILABLE", { "personaunavailable", "unavailable" } },
+	{ "TIMEOUT", { "timeout", "timedout" } },
+	{ "INVALID_INPUT", { "invalidinput" } },
+	{ "VALIDATION_FAILED", { "validationfailed", "invalidoutput" } },
+	{ "SYSTEM_ERROR", { "systemerror" } },
+	{ "NETWORK_ERROR", { "networkerror", "network" } },
+	{ NULL, { NULL } },
+};
+
+/* The contract value for s by table t, or NULL. */
+static const char *
+lookup(const etab *t, const char *s)
+{
+	char f[64];
+
+	if (fold(s, f, sizeof f) < 0 || !*f)
+		return NULL;
+	for (; t->value; t++)
+		for (size_t j = 0; j < sizeof t->names / sizeof *t->names && t->names[j]; j++)
+			if (strcmp(f, t->names[j]) == 0)
+				return t->value;
+	return NULL;
+}
+
+/* --- costs -------------------------------------------------------------------- */
+
+static const struct {
+	const char *name;
+	double days;
+} units[] = {
+	{ "h", 0.125 }, { "hr", 0.125 }, { "hrs", 0.125 }, { "hour", 0.125 }, { "hours", 0.125 },
+	{ "d", 1 }, { "day", 1 }, { "days", 1 }, { "pd", 1 },
+	{ "w", 5 }, { "wk", 5 }, { "wks", 5 }, { "week", 5 }, { "weeks", 5 },
+	{ "sprint", 10 }, { "sprints", 10 },
+	{ "mo", 20 }, { "mos", 20 }, { "month", 20 }, { "months", 20 },
+	{ "y", 240 }, { "yr", 240 }, { "yrs", 240 }, { "year", 240 }, { "years", 240 },
+};
+
+/* Words in front of a unit that do not change it: "person-days", "man weeks". */
+static const char *const unit_qualifiers[] = { "person", "persons", "man", "engineer",
+	"engineering", "dev", "developer", "working", "work", "business", "calendar", "staff",
+	"team", NULL };
+
+static const struct {
+	const char *name;
+	double min, max;
+} tshirts[] = {
+	{ "xs", 0.5, 1 }, { "xsmall", 0.5, 1 }, { "extrasmall", 0.5, 1 },
+	{ "s", 1, 3 }, { "small", 1, 3 },
+	{ "m", 3, 5 }, { "medium", 3, 5 },
+	{ "l", 5, 10 }, { "large", 5, 10 },
+	{ "xl", 10, 20 }, { "xlarge", 10, 20 }, { "extralarge", 10, 20 },
+	{ "xxl", 20, 40 }, { "xxlarge", 20, 40 },
+};
+
+static int
+is_qualifier(const char *w)
+{
+	for (size_t i = 0; unit_qualifiers[i]; i++)
+		if (strcmp(w, unit_qualifiers[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* Days per unit for the unit word at s ("days", "person-months", "man weeks",
+ * "h"), or 0 if s does not start with a unit. */
+static double
+unit_at(const char *s)
+{
+	char w[48];
+	size_t n = 0;
+	char *part;
+
+	while (*s == ' ')
+		s++;
+	for (;;) {
+		while ((is_alpha(*s) || *s == '-') && n + 1 < sizeof w)
+			w[n++] = (char)lower(*s++);
+		w[n] = '\0';
+		while (n > 0 && w[n - 1] == '-')
+			w[--n] = '\0';
+		/* "person days": a qualifier, a space, the unit */
+		if (n > 0 && is_qualifier(w) && *s == ' ' && is_alpha(s[1])) {
+			w[n++] = '-';
+			s++;
+			continue;
+		}
+		break;
+	}
+	if (n == 0)
+		return 0;
+	part = strrchr(w, '-');
+	if (part) {
+		*part = '\0';
+		for (char *q = w, *dash; q; q = dash ? dash + 1 : NULL) {
+			if ((dash = strchr(q, '-')))
+				*dash = '\0';
+			if (!is_qualifier(q))
+				return 0;
+		}
+		part++;
+	} else
+		part = w;
+	for (size_t i = 0; i < sizeof units / sizeof *units; i++)
+		if (strcmp(part, units[i].name) == 0)
+			return units[i].days;
+	return 0;
+}
+
+/* Is there a currency sign right before s (start of the string is start)? */
+static int
+currency_before(const char *start, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	if (s > start && in_set(s[-1], "$"))
+		return 1;
+	if (s - start >= 3 && p[-3] == 0xe2 && p[-2] == 0x82 && p[-1] == 0xac)    /* € */
+		return 1;
+	if (s - start >= 2 && p[-2] == 0xc2 && (p[-1] == 0xa3 || p[-1] == 0xa5))  /* £ ¥ */
+		return 1;
+	return 0;
+}
+
+/*
+ * Effort in person-days from a cost text: the first "N unit" or "N-M unit" (also
+ * "N to M", en or em dash) with a time unit (hours / 8, days, weeks * 5, sprints *
+ * 10, months * 20, years * 240), else a bare t-shirt size (XS..XXL). Money ("$12,500",
+ * "5k", "EUR 3,000") has no effort without a day rate: 0, effortDays stays absent.
+ */
+static int
+parse_effort(const char *s, double *mn, double *mx)
+{
+	double a, b, d;
+	char w[64];
+	size_t n = 0;
+	int digits = 0;
+
+	for (const char *p = s; *p; p++) {
+		const char *q, *r;
+		size_t k;
+		if (!is_digit(*p))
+			continue;
+		digits = 1;
+		if ((p > s && (is_alnum(p[-1]) || p[-1] == '.' || p[-1] == ',')) ||
+		    currency_before(s, p))
+			continue;
+		if (!(k = parse_num(p, &a)))
+			continue;
+		b = a;
+		q = p + k;
+		r = q;
+		while (*r == ' ')
+			r++;
+		if (*r == '-' || strncmp(r, "\xe2\x80\x93", 3) == 0 ||   /* en dash */
+		    strncmp(r, "\xe2\x80\x94", 3) == 0 || strncmp(r, "to ", 3) == 0) {
+			size_t k2;
+			r += *r == '-' ? 1 : (*r == 't' ? 2 : 3);
+			while (*r == ' ')
+				r++;
+			if (is_digit(*r) && (k2 = parse_num(r, &b)))
+				q = r + k2;
+			else
+				b = a;
+		}
+		if ((d = unit_at(q)) > 0) {
+			if (b < a) {
+				double t = a;
+				a = b, b = t;
+			}
+			a = round2(a * d), b = round2(b * d);
+			if (b > MAX_EFFORT_DAYS)
+				return 0;
+			*mn = a, *mx = b;
+			return 1;
+		}
+		p += k - 1;
+	}
+	if (digits)
+		return 0;
+	/* t-shirt: the words of s without "t-shirt", "size" */
+	for (const char *p = s; *p; ) {
+		char word[32];
+		size_t wn = 0;
+		while (*p && !is_alpha(*p))
+			p++;
+		while (is_alpha(*p)) {
+			if (wn + 1 < sizeof word)
+				word[wn++] = (char)lower(*p);
+			p++;
+		}
+		word[wn] = '\0';
+		if (!wn || !strcmp(word, "t") || !strcmp(word, "shirt") ||
+		    !strcmp(word, "tshirt") || !strcmp(word, "size") || !strcmp(word, "sized"))
+			continue;
+		if (n + wn + 1 >= sizeof w)
+			return 0;
+		memcpy(w + n, word, wn);
+		n += wn;
+	}
+	w[n] = '\0';
+	for (size_t i = 0; n && i < sizeof tshirts / sizeof *tshirts; i++)
+		if (strcmp(w, tshirts[i].name) == 0) {
+			*mn = tshirts[i].min, *mx = tshirts[i].max;
+			return 1;
+		}
+	return 0;
+}
+
+/* effortDays as given: {min,max} numbers >= 0 with min <= max, or one number. */
+static json_t *
+effort_given(const json_t *v)
+{
+	double a, b;
+
+	if (json_is_number(v)) {
+		a = b = json_number_value(v);
+	} else if (json_is_object(v) && json_is_number(json_object_get(v, "min")) &&
+	    json_is_number(json_object_get(v, "max"))) {
+		a = json_number_value(json_object_get(v, "min"));
+		b = json_number_value(json_object_get(v, "max"));
+	} else
+		return NULL;
+	if (a < 0 || b < 0 || a > b || b > MAX_EFFORT_DAYS)
+		return NULL;
+	return json_pack("{s:o, s:o}", "min", num_json(a), "max", num_json(b));
+}
+
+/* "3-5 person-days" (or "3 person-days") for an effortDays object. */
+static char *
+effort_text(const json_t *eff)
+{
+	char a[32], b[32], s[80];
+	double mn = json_number_value(json_object_get(eff, "min"));
+	double mx = json_number_value(json_object_get(eff, "max"));
+
+	fmt_num(a, sizeof a, mn);
+	fmt_num(b, sizeof b, mx);
+	if (mn == mx)
+		snprintf(s, sizeof s, "%s person-days", a);
+	else
+		snprintf(s, sizeof s, "%s-%s person-days", a, b);
+	return strdup(s);
+}
+
+/*
+ * Set obj.KEY (the cost text) and obj.effortDays from the given cost value and
+ * effortDays: valid effortDays are kept; otherwise they are parsed from the text.
+ * Returns 0 or -1 (c->e filled).
+ */
+static int
+cost_fields_set(nctx *c, json_t *obj, const char *textkey, const json_t *text, const char *tpath,
+    const json_t *eff, size_t cap, size_t *missing)
+{
+	json_t *effo = NULL;
+	char *s = NULL, num[32];
+	double mn, mx;
+
+	if (eff && !(effo = effort_given(eff)))
+		c->effort_bad++;
+	if (json_is_string(text)) {
+		if (!(s = clean(c, json_string_value(text), S_TITLE, cap)))
+			goto fail;
+	} else if (json_is_number(text)) {
+		fmt_num(num, sizeof num, json_number_value(text));
+		s = strdup(num);
+	} else if (text) {
+		reject(c, tpath, "expected a string, got %s", type_name(text));
+		goto fail;
+	}
+	if (s && !*s) {
+		free(s);
+		s = NULL;
+	}
+	if (!effo && s && parse_effort(s, &mn, &mx)) {
+		effo = json_pack("{s:o, s:o}", "min", num_json(mn), "max", num_json(mx));
+	}
+	if (!s) {
+		s = effo ? effort_text(effo) : strdup("unknown");
+		(*missing)++;
+	}
+	if (!s)
+		goto oom;
+	json_object_set_new(obj, textkey, json_string(s));
+	if (effo)
+		json_object_set_new(obj, "effortDays", effo);
+	free(s);
+	return 0;
+oom:
+	nomem(c);
+fail:
+	json_decref(effo);
+	free(s);
+	return -1;
+}
+
+/* --- recommendations ---------------------------------------------------------- */
+
+static int
+id_valid(const char *s)
+{
+	size_t n = strlen(s), k = 1;
+
+	if (n < 6 || n > 10 || !is_upper(s[0]))
+		return 0;
+	while (k < n && (is_upper(s[k]) || is_digit(s[k])))
+		k++;
+	return k >= 2 && k <= 6 && k + 4 == n && s[k] == '-' && digits_at(s, n, k + 1, 3);
+}
+
+/* A prefix usable in an id: [A-Z][A-Z0-9]{1,5}. */
+static int
+prefix_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 2 || n > 6 || !is_upper(s[0]))
+		return 0;
+	for (size_t k = 1; k < n; k++)
+		if (!is_upper(s[k]) && !is_digit(s[k]))
+			return 0;
+	return 1;
+}
+
+/*
+ * The id prefix for a persona: the table for the six default personas, else the
+ * initials of its dash-separated words uppercased ("data-privacy-officer" DPO);
+ * one initial is too short, so a one-word name gives its first three letters
+ * ("tester" TES); a prefix must start with a letter (else "P" goes in front) and
+ * is at most 6 characters.
+ */
+static void
+derive_prefix(const char *persona, char out[8])
+{
+	static const char *const known[][2] = {
+		{ "product-owner", "PO" }, { "architect", "ARC" }, { "security-specialist", "SEC" },
+		{ "performance-specialist", "PERF" }, { "accessibility-advocate", "A11Y" },
+		{ "devops-engineer", "OPS" }, { NULL, NULL },
+	};
+	char p[16];
+	size_t n = 0;
+
+	for (size_t i = 0; known[i][0]; i++)
+		if (strcmp(persona, known[i][0]) == 0) {
+			snprintf(out, 8, "%s", known[i][1]);
+			return;
+		}
+	for (const char *s = persona; *s && n < 6; s++)
+		if ((s == persona || s[-1] == '-') && is_alnum(*s))
+			p[n++] = (char)upper(*s);
+	if (n < 2) {
+		n = 0;
+		for (const char *s = persona; *s && n < 3; s++)
+			if (is_alnum(*s))
+				p[n++] = (char)upper(*s);
+	}
+	p[n] = '\0';
+	if (n < 2 || !is_upper(p[0])) {
+		snprintf(out, 8, "P%.5s", p);
+		if (strlen(out) < 2)
+			snprintf(out, 8, "REC");
+	} else
+		snprintf(out, 8, "%s", p);
+}
+
+/*
+ * Make an id of what an agent wrote: "SEC-001" as is; "sec-1", "SEC_01", "SEC 1",
+ * "#SEC1", "A11Y-7" fixed; a bare number ("3", 3) gets the persona's prefix, and
+ * so does a prefix that cannot be one ("SECURITY-1"). Numbers must be 1..999.
+ * Returns 1 with out filled (*fixed = 1 if it changed), or 0: unusable.
+ */
+static int
+fix_id(const json_t *v, const char *prefix, char out[16], int *fixed)
+{
+	char buf[40], left[40];
+	const char *s;
+	size_t n, d, ln;
+	long num;
+
+	*fixed = 1;
+	if (json_is_integer(v)) {
+		num = json_integer_value(v) > 999 ? 0 : (long)json_integer_value(v);
+		if (num < 1)
+			return 0;
+		snprintf(out, 16, "%s-%03ld", prefix, num);
+		return 1;
+	}
+	if (!json_is_string(v))
+		return 0;
+	s = json_string_value(v);
+	while (is_space(*s) || *s == '#')
+		s++;
+	for (n = 0; *s && n + 1 < sizeof buf; s++)
+		buf[n++] = (char)upper(*s);
+	while (n > 0 && is_space(buf[n - 1]))
+		n--;
+	buf[n] = '\0';
+	if (*s)
+		return 0;
+	if (id_valid(buf)) {
+		*fixed = strcmp(buf, json_string_value(v)) != 0;
+		snprintf(out, 16, "%s", buf);
+		return 1;
+	}
+	for (d = n; d > 0 && is_digit(buf[d - 1]); d--)
+		;
+	if (d == n)
+		return 0;
+	while (d < n && buf[d] == '0')
+		d++;
+	if (d == n || n - d > 3)
+		return 0;
+	num = strtol(buf + d, NULL, 10);
+	/* the prefix: everything before the number and its separator */
+	for (ln = d; ln > 0 && buf[ln - 1] == '0'; ln--)
+		;
+	while (ln > 0 && in_set(buf[ln - 1], "-_ .:/#"))
+		ln--;
+	memcpy(left, buf, ln);
+	left[ln] = '\0';
+	snprintf(out, 16, "%s-%03ld", ln && prefix_valid(left) ? left : prefix, num);
+	return 1;
+}
+
+typedef struct rec {
+	json_t *o;              /* the recommendation being built (new reference) */
+	char id[16];            /* final id, "" until assigned */
+	const json_t *orig_id;  /* the id as given (borrowed), or NULL */
+	const json_t *deps;     /* dependencies as given (borrowed), or NULL */
+	char deps_path[160];
+	char *fold;             /* folded title, for duplicates */
+	long same_as;           /* a dropped duplicate: index of the kept one, else -1 */
+} rec;
+
+/* The folded form of a title for spotting duplicates: letters and digits only,
+ * lowercased; other (non-ASCII) bytes kept. */
+static char *
+title_fold(const char *t)
+{
+	char *f = malloc(strlen(t) + 1), *q = f;
+
+	if (!f)
+		return NULL;
+	for (; *t; t++)
+		if (is_alnum(*t))
+			*q++ = (char)lower(*t);
+		else if ((unsigned char)*t >= 0x80)
+			*q++ = *t;
+	*q = '\0';
+	return f;
+}
+
+/* The first line or sentence of a description, as a title. malloc'd. */
+static char *
+title_from(nctx *c, const char *desc)
+{
+	const char *end = desc;
+	char *t, *s;
+
+	while (is_space(*desc))
+		desc++;
+	for (end = desc; *end && *end != '\n'; end++)
+		if (*end == '.' && (end[1] == ' ' || end[1] == '\n' || !end[1]))
+			break;
+	if (!(t = strndup(desc, (size_t)(end - desc))))
+		return nomem(c), NULL;
+	s = clean(c, t, S_TITLE, CAP_TITLE);
+	free(t);
+	return s;
+}
+
+/* An array of strings for a field that may also be given as one string. */
+static int
+string_list(nctx *c, const json_t *v, const char *path, json_t **items)
+{
+	char p[512];
+	size_t i;
+	json_t *x;
+
+	*items = NULL;
+	if (json_is_string(v) || json_is_integer(v)) {
+		*items = json_pack("[O]", v);
+		return 0;
+	}
+	if (!json_is_array(v)) {
+		reject(c, path, "expected an array of strings, got %s", type_name(v));
+		return -1;
+	}
+	json_array_foreach(v, i, x) {
+		if (!json_is_string(x) && !json_is_integer(x)) {
+			ec_jpath_index(p, sizeof p, path, i);
+			reject(c, p, "expected a string, got %s", type_name(x));
+			return -1;
+		}
+	}
+	*items = json_incref((json_t *)v);
+	return 0;
+}
+
+/*
+ * One recommendation (an object, or a bare string taken as its title and
+ * description) into r. Returns 0, or -1 with c->e filled.
+ */
+static int
+one_rec(nctx *c, const json_t *in, const char *path, rec *r)
+{
+	json_t *val[R_N], *refs = NULL, *refsout, *x;
+	const char *key[R_N];
+	char p[512], show[192], *title = NULL, *desc = NULL;
+	const char *type = NULL, *prio = NULL;
+	size_t i;
+
+	memset(r, 0, sizeof *r);
+	r->same_as = -1;
+	if (!(r->o = json_object()))
+		return nomem(c), -1;
+	if (json_is_string(in)) {
+		c->recs_from_strings++;
+		memset(val, 0, sizeof val);
+		memset(key, 0, sizeof key);
+		val[R_DESC] = (json_t *)in;
+		key[R_DESC] = "";
+	} else if (!json_is_object(in)) {
+		reject(c, path, "expected an object, got %s", type_name(in));
+		return -1;
+	} else
+		pick(c, in, rec_fields, R_N, val, key, path);
+
+	/* title and description: each stands in for the other when missing */
+	if (val[R_TITLE] && !json_is_string(val[R_TITLE])) {
+		ec_jpath_key(p, sizeof p, path, key[R_TITLE]);
+		reject(c, p, "expected a string, got %s", type_name(val[R_TITLE]));
+		goto fail;
+	}
+	if (val[R_DESC] && !json_is_string(val[R_DESC])) {
+		ec_jpath_key(p, sizeof p, path, key[R_DESC]);
+		reject(c, p, "expected a string, got %s", type_name(val[R_DESC]));
+		goto fail;
+	}
+	if (val[R_TITLE] && !(title = clean(c, json_string_value(val[R_TITLE]), S_TITLE,
+	    CAP_TITLE)))
+		goto fail;
+	if (val[R_DESC] && !(desc = clean(c, json_string_value(val[R_DESC]), S_TEXT,
+	    CAP_DESCRIPTION)))
+		goto fail;
+	if (title && !*title)
+		free(title), title = NULL;
+	if (desc && !*desc)
+		free(desc), desc = NULL;
+	if (!title && !desc) {
+		reject(c, path, "a recommendation needs a title or a description");
+		goto fail;
+	}
+	if (!title) {
+		if (!(title = title_from(c, desc)))
+			goto fail;
+		if (!json_is_string(in))
+			c->title_from_desc++;
+	}
+	if (!desc) {
+		if (!(desc = strdup(title)))
+			goto oom;
+		c->desc_from_title++;
+	}
+	json_object_set_new(r->o, "title", json_string(title));
+	json_object_set_new(r->o, "description", json_string(desc));
+	r->fold = title_fold(title);
+	free(title), title = NULL;
+	free(desc), desc = NULL;
+	if (!r->fold)
+		goto oom;
+
+	/* type: the table, or "blocking": true|false, else suggested */
+	if (val[R_TYPE]) {
+		ec_jpath_key(p, sizeof p, path, key[R_TYPE]);
+		if (!json_is_string(val[R_TYPE])) {
+			reject(c, p, "expected a string, got %s", type_name(val[R_TYPE]));
+			goto fail;
+		}
+		if (!(type = lookup(type_table, json_string_value(val[R_TYPE])))) {
+			shown(c, val[R_TYPE], show, sizeof show);
+			reject(c, p, "unknown type %s (expected blocking or suggested, or a name "
+			    "for them listed in persona-normalize(1))", show);
+			goto fail;
+		}
+	} else if (val[R_BLOCKING]) {
+		ec_jpath_key(p, sizeof p, path, key[R_BLOCKING]);
+		if (!json_is_boolean(val[R_BLOCKING])) {
+			reject(c, p, "expected a boolean, got %s", type_name(val[R_BLOCKING]));
+			goto fail;
+		}
+		type = json_is_true(val[R_BLOCKING]) ? "blocking" : "suggested";
+	} else {
+		type = "suggested";
+		c->type_default++;
+	}
+	json_object_set_new(r->o, "type", json_string(type));
+
+	if (val[R_PRIORITY]) {
+		ec_jpath_key(p, sizeof p, path, key[R_PRIORITY]);
+		if (!json_is_string(val[R_PRIORITY])) {
+			reject(c, p, "expected a string, got %s", type_name(val[R_PRIORITY]));
+			goto fail;
+		}
+		if (!(prio = lookup(priority_table, json_string_value(val[R_PRIORITY])))) {
+			shown(c, val[R_PRIORITY], show, sizeof show);
+			reject(c, p, "unknown priority %s (expected critical, high, medium or low, "
+			    "or a name for them listed in persona-normalize(1))", show);
+			goto fail;
+		}
+	} else {
+		prio = "medium";
+		c->prio_default++;
+	}
+	json_object_set_new(r->o, "priority", json_string(prio));
+
+	ec_jpath_key(p, sizeof p, path, key[R_COST] ? key[R_COST] : "estimatedCost");
+	if (cost_fields_set(c, r->o, "estimatedCost", val[R_COST], p, val[R_EFFORT], CAP_COST,
+	    &c->cost_default) < 0)
+		goto fail;
+
+	if (val[R_REFS]) {
+		ec_jpath_key(p, sizeof p, path, key[R_REFS]);
+		if (string_list(c, val[R_REFS], p, &refs) < 0)
+			goto fail;
+		if (!(refsout = json_array()))
+			goto oom;
+		json_object_set_new(r->o, "references", refsout);
+		json_array_foreach(refs, i, x) {
+			char *s, num[32];
+			if (json_array_size(refsout) == MAX_REFERENCES) {
+				c->refs_over++;
+				break;
+			}
+			if (json_is_integer(x))
+				snprintf(num, sizeof num, "%lld", (long long)json_integer_value(x));
+			if (!(s = clean(c, json_is_integer(x) ? num : json_string_value(x),
+			    S_TITLE, CAP_REFERENCE)))
+				goto fail;
+			if (*s)
+				json_array_append_new(refsout, json_string(s));
+			free(s);
+		}
+		json_decref(refs), refs = NULL;
+	}
+	if (val[R_PERSONA]) {
+		char *s;
+		ec_jpath_key(p, sizeof p, path, key[R_PERSONA]);
+		if (!json_is_string(val[R_PERSONA]) ||
+		    !(s = clean(c, json_string_value(val[R_PERSONA]), S_TITLE, 63))) {
+			if (!c->oom)
+				reject(c, p, "expected a persona name, got %s",
+				    type_name(val[R_PERSONA]));
+			goto fail;
+		}
+		for (char *q = s; *q; q++)
+			*q = (char)lower(*q);
+		if (!is_alnum(*s) ||
+		    strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(s)) {
+			shown(c, val[R_PERSONA], show, sizeof show);
+			free(s);
+			reject(c, p, "expected a persona name, got %s", show);
+			goto fail;
+		}
+		json_object_set_new(r->o, "persona", json_string(s));
+		free(s);
+	}
+	r->orig_id = val[R_ID];
+	r->deps = val[R_DEPS];
+	ec_jpath_key(r->deps_path, sizeof r->deps_path, path,
+	    key[R_DEPS] ? key[R_DEPS] : "dependencies");
+	if (r->deps && !json_is_array(r->deps) && !json_is_string(r->deps) &&
+	    !json_is_integer(r->deps)) {
+		reject(c, r->deps_path, "expected an array of recommendation ids, got %s",
+		    type_name(r->deps));
+		goto fail;
+	}
+	if (json_is_array(r->deps))
+		json_array_foreach(r->deps, i, x)
+			if (!json_is_string(x) && !json_is_integer(x)) {
+				ec_jpath_index(p, sizeof p, r->deps_path, i);
+				reject(c, p, "expected a recommendation id, got %s", type_name(x));
+				goto fail;
+			}
+	if (r->orig_id && !json_is_string(r->orig_id) && !json_is_integer(r->orig_id)) {
+		ec_jpath_key(p, sizeof p, path, key[R_ID]);
+		reject(c, p, "expected a recommendation id, got %s", type_name(r->orig_id));
+		goto fail;
+	}
+	return 0;
+oom:
+	nomem(c);
+fail:
+	free(title);
+	free(desc);
+	json_decref(refs);
+	json_decref(r->o);
+	free(r->fold);
+	r->o = NULL, r->fold = NULL;
+	return -1;
+}
+
+static void
+recs_free(rec *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		json_decref(v[i].o);
+		free(v[i].fold);
+	}
+	free(v);
+}
+
+/*
+ * Which kept recommendation does dependency d name? First an id exactly as a
+ * recommendation wrote its own, then the fixed form of d; a kept recommendation
+ * before a dropped duplicate, which stands for the one it duplicated. Index or -1.
+ */
+static long
+dep_target(const rec *v, size_t n, const json_t *d, const char *prefix)
+{
+	char id[16];
+	int fixed;
+
+	for (int pass = 0; pass < 2 && json_is_string(d); pass++)
+		for (size_t i = 0; i < n; i++)
+			if ((v[i].same_as < 0) == (pass == 0) && json_is_string(v[i].orig_id) &&
+			    strcmp(json_string_value(v[i].orig_id), json_string_value(d)) == 0)
+				return pass ? v[i].same_as : (long)i;
+	if (!fix_id(d, prefix, id, &fixed))
+		return -1;
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < n; i++)
+			if ((v[i].same_as < 0) == (pass == 0) && strcmp(v[i].id, id) == 0)
+				return pass ? v[i].same_as : (long)i;
+	return -1;
+}
+
+/*
+ * All recommendations: each normalized, duplicates (same id, or same folded
+ * title) dropped keeping the first, at most MAX_RECS kept (the rest is not read),
+ * missing ids assigned after the highest number in use with the prefix,
+ * dependencies resolved to kept ids. New array, or NULL with c->e filled.
+ */
+static json_t *
+recommendations(nctx *c, const json_t *in, const char *key)
+{
+	char path[160], p[512];
+	rec *v = NULL;
+	size_t n = 0, total, kept = 0, i;
+	json_t *out = NULL, *single = NULL;
+	int maxnum = 0;
+
+	ec_jpath_key(path, sizeof path, "$", key ? key : "recommendations");
+	if (!in)
+		return json_array();
+	if (json_is_object(in) || json_is_string(in))
+		in = single = json_pack("[O]", in);
+	else if (!json_is_array(in))
+		return reject(c, path, "expected an array of recommendations, got %s",
+		    type_name(in));
+	total = json_array_size(in);
+	if (!(v = calloc(total ? total : 1, sizeof *v)))
+		goto oom;
+	for (i = 0; i < total && kept < MAX_RECS; i++, n++) {
+		rec *r = &v[n];
+		int fixed = 0;
+		nctx saved = *c;
+		json_t *counts = json_deep_copy(c->counts);
+		if (!counts)
+			goto oom;
+		if (single)
+			snprintf(p, sizeof p, "%s", path);
+		else
+			ec_jpath_index(p, sizeof p, path, i);
+		if (one_rec(c, json_array_get(in, i), p, r) < 0) {
+			json_decref(counts);
+			goto fail;
+		}
+		if (r->orig_id && fix_id(r->orig_id, c->prefix, r->id, &fixed))
+			c->ids_fixed += (size_t)fixed;
+		else if (r->orig_id)
+			c->ids_fixed++;
+		for (size_t j = 0; j < n; j++) {
+			if (v[j].same_as >= 0)
+				continue;
+			if ((r->id[0] && strcmp(v[j].id, r->id) == 0) ||
+			    strcmp(v[j].fold, r->fold) == 0) {
+				r->same_as = (long)j;
+				break;
+			}
+		}
+		if (r->same_as >= 0) {
+			/* a duplicate leaves no trace but the count of duplicates: its
+			 * notes and redactions are not in the output */
+			*c = saved;
+			json_object_clear(c->counts);
+			json_object_update(c->counts, counts);
+			json_decref(counts);
+			c->dup_recs++;
+			json_decref(r->o);
+			r->o = NULL;
+			continue;
+		}
+		json_decref(counts);
+		kept++;
+	}
+	if (i < total)
+		c->recs_over += total - i;
+	/* highest number in use with the prefix */
+	for (i = 0; i < n; i++) {
+		size_t pl = strlen(c->prefix);
+		if (v[i].same_as < 0 && strncmp(v[i].id, c->prefix, pl) == 0 &&
+		    v[i].id[pl] == '-') {
+			int num = atoi(v[i].id + pl + 1);
+			if (num > maxnum)
+				maxnum = num;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		if (v[i].same_as >= 0 || v[i].id[0])
+			continue;
+		if (maxnum < 999)
+			maxnum++;
+		else {
+			/* past 999: the lowest free number */
+			for (int k = 1; k <= 999; k++) {
+				char id[16];
+				size_t j;
+				snprintf(id, sizeof id, "%s-%03d", c->prefix, k);
+				for (j = 0; j < n && strcmp(v[j].id, id) != 0; j++)
+					;
+				if (j == n) {
+					snprintf(v[i].id, sizeof v[i].id, "%s", id);
+					break;
+				}
+			}
+			c->ids_assigned++;
+			continue;
+		}
+		snprintf(v[i].id, sizeof v[i].id, "%s-%03d", c->prefix, maxnum);
+		c->ids_assigned++;
+	}
+	if (!(out = json_array()))
+		goto oom;
+	for (i = 0; i < n; i++)
+		if (v[i].same_as < 0)
+			json_object_set_new(v[i].o, "id", json_string(v[i].id));
+	for (i = 0; i < n; i++) {
+		json_t *deps, *dl = NULL, *d;
+		size_t k;
+		if (v[i].same_as < 0 && !json_object_get(v[i].o, "id"))
+			goto oom;
+		if (v[i].same_as >= 0)
+			continue;
+		if (!(deps = json_array()))
+			goto oom;
+		json_object_set_new(v[i].o, "dependencies", deps);
+		if (v[i].deps) {
+			dl = json_is_array(v[i].deps) ? json_incref((json_t *)v[i].deps) : json_array();
+			if (json_is_string(v[i].deps)) {
+				/* "SEC-001, SEC-002": split on commas, semicolons and white space */
+				char *cp = strdup(json_string_value(v[i].deps)), *tok, *save = NULL;
+				if (!cp) {
+					json_decref(dl);
+					goto oom;
+				}
+				for (tok = strtok_r(cp, ",; \t\n", &save); tok;
+				    tok = strtok_r(NULL, ",; \t\n", &save))
+					json_array_append_new(dl, json_string(tok));
+				free(cp);
+			} else if (json_is_integer(v[i].deps))
+				json_array_append(dl, (json_t *)v[i].deps);
+		}
+		json_array_foreach(dl, k, d) {
+			long t = dep_target(v, n, d, c->prefix);
+			json_t *id;
+			size_t q;
+			if (t < 0 || t == (long)i) {
+				c->deps_dropped++;
+				continue;
+			}
+			id = json_object_get(v[t].o, "id");
+			for (q = 0; q < json_array_size(deps) &&
+			    !json_equal(json_array_get(deps, q), id); q++)
+				;
+			if (q < json_array_size(deps))
+				continue;
+			if (json_array_size(deps) == MAX_DEPS) {
+				c->deps_dropped++;
+				continue;
+			}
+			json_array_append(deps, id);
+		}
+		json_decref(dl);
+		json_array_append(out, v[i].o);
+	}
+	recs_free(v, n);
+	json_decref(single);
+	return out;
+oom:
+	nomem(c);
+fail:
+	json_decref(out);
+	recs_free(v, n);
+	json_decref(single);
+	return NULL;
+}
+
+/* --- the other parts -------------------------------------------------------------- */
+
+static json_t *
+insights(nctx *c, const json_t *in, const char *key)
+{
+	char path[160], p[512];
+	json_t *out, *items, *x;
+	size_t i;
+
+	ec_jpath_key(path, sizeof path, "$", key ? key : "insights");
+	if (!(out = json_array()))
+		return nomem(c);
+	if (!in)
+		return out;
+	if (json_is_string(in))
+		items = json_pack("[O]", in);
+	else if (json_is_array(in))
+		items = json_incref((json_t *)in);
+	else {
+		json_decref(out);
+		return reject(c, path, "expected an array of strings, got %s", type_name(in));
+	}
+	json_array_foreach(items, i, x) {
+		char *s;
+		if (json_array_size(out) == MAX_INSIGHTS) {
+			c->insights_over += json_array_size(items) - i;
+			break;
+		}
+		if (!json_is_string(x)) {
+			ec_jpath_index(p, sizeof p, path, i);
+			json_decref(out), json_decref(items);
+			return reject(c, p, "expected a string, got %s", type_name(x));
+		}
+		if (!(s = clean(c, json_string_value(x), S_TEXT, CAP_INSIGHT))) {
+			json_decref(out), json_decref(items);
+			return NULL;
+		}
+		if (*s)
+			json_array_append_new(out, json_string(s));
+		else
+			c->insights_empty++;
+		free(s);
+	}
+	json_decref(items);
+	return out;
+}
+
+/* A signal "kind:name" in [a-z0-9] and [a-z0-9*-]; lowercased and trimmed. */
+static int
+signal_ok(const char *s)
+{
+	const char *colon = strchr(s, ':');
+
+	if (!colon || colon == s || !colon[1])
+		return 0;
+	for (const char *q = s; q < colon; q++)
+		if (!is_digit(*q) && !(*q >= 'a' && *q <= 'z'))
+			return 0;
+	for (const char *q = colon + 1; *q; q++)
+		if (!is_digit(*q) && !(*q >= 'a' && *q <= 'z') && *q != '*' && *q != '-')
+			return 0;
+	return 1;
+}
+
+static json_t *
+signals(nctx *c, const json_t *in, const char *key)
+{
+	char path[160], p[512];
+	json_t *out, *items, *x;
+	size_t i, q;
+
+	ec_jpath_key(path, sizeof path, "$", key);
+	if (json_is_string(in))
+		items = json_pack("[O]", in);
+	else if (json_is_array(in))
+		items = json_incref((json_t *)in);
+	else
+		return reject(c, path, "expected an array of signals, got %s", type_name(in));
+	if (!(out = json_array())) {
+		json_decref(items);
+		return nomem(c);
+	}
+	json_array_foreach(items, i, x) {
+		char *s;
+		if (!json_is_string(x)) {
+			ec_jpath_index(p, sizeof p, path, i);
+			json_decref(out), json_decref(items);
+			return reject(c, p, "expected a string, got %s", type_name(x));
+		}
+		if (!(s = clean(c, json_string_value(x), S_TITLE, 128))) {
+			json_decref(out), json_decref(items);
+			return NULL;
+		}
+		for (char *t = s; *t; t++)
+			*t = (char)lower(*t);
+		/* a signal that carried PII is not a signal any more */
+		if (!signal_ok(s) || strstr(s, "[redacted:")) {
+			c->signals_bad++;
+			free(s);
+			continue;
+		}
+		for (q = 0; q < json_array_size(out) &&
+		    strcmp(json_string_value(json_array_get(out, q)), s); q++)
+			;
+		if (q == json_array_size(out) && q < MAX_SIGNALS)
+			json_array_append_new(out, json_string(s));
+		else
+			c->signals_bad++;
+		free(s);
+	}
+	json_decref(items);
+	return out;
+}
+
+/* confidence: a number, "0.8", "80%", or high/medium/low; clamped to 0..1. */
+static int
+confidence(nctx *c, const json_t *in, const char *key, double *out)
+{
+	char path[160], show[192];
+	double v;
+
+	ec_jpath_key(path, sizeof path, "$", key ? key : "confidence");
+	if (!in) {
+		c->conf_missing++;
+		*out = 0.5;
+		return 0;
+	}
+	if (json_is_number(in))
+		v = json_number_value(in);
+	else if (json_is_string(in)) {
+		const char *s = json_string_value(in);
+		size_t k;
+		char f[32];
+		while (is_space(*s))
+			s++;
+		c->conf_string++;
+		if (fold(s, f, sizeof f) == 0 &&
+		    (!strcmp(f, "high") || !strcmp(f, "medium") || !strcmp(f, "low"))) {
+			v = f[0] == 'h' ? 0.8 : f[0] == 'm' ? 0.5 : 0.2;
+		} else if ((k = parse_num(s, &v)) > 0 && !memchr(s, ',', k)) {
+			s += k;
+			while (is_space(*s))
+				s++;
+			if (*s == '%')
+				v /= 100, s++;
+			while (is_space(*s))
+				s++;
+			if (*s)
+				goto bad;
+		} else
+			goto bad;
+	} else {
+		reject(c, path, "expected a number from 0 to 1 or a percentage, got %s",
+		    type_name(in));
+		return -1;
+	}
+	if (v < 0 || v > 1) {
+		c->conf_clamped++;
+		v = v < 0 ? 0 : 1;
+	}
+	*out = v;
+	return 0;
+bad:
+	shown(c, in, show, sizeof show);
+	reject(c, path, "expected a number from 0 to 1 or a percentage, got %s", show);
+	return -1;
+}
+
+static json_t *
+cost_analysis(nctx *c, const json_t *in, const char *key)
+{
+	char path[160], p[512];
+	json_t *out, *val[C_N];
+	const char *k[C_N];
+	char *cat = NULL;
+
+	ec_jpath_key(path, sizeof path, "$", key ? key : "costAnalysis");
+	if (!(out = json_object()))
+		return nomem(c);
+	memset(val, 0, sizeof val);
+	memset(k, 0, sizeof k);
+	if (!in)
+		;
+	else if (json_is_string(in) || json_is_number(in))
+		val[C_AMOUNT] = (json_t *)in, k[C_AMOUNT] = "";
+	else if (json_is_object(in))
+		pick(c, in, cost_fields, C_N, val, k, path);
+	else {
+		json_decref(out);
+		return reject(c, path, "expected an object, got %s", type_name(in));
+	}
+	if (val[C_CATEGORY]) {
+		ec_jpath_key(p, sizeof p, path, k[C_CATEGORY]);
+		if (!json_is_string(val[C_CATEGORY])) {
+			json_decref(out);
+			return reject(c, p, "expected a string, got %s",
+			    type_name(val[C_CATEGORY]));
+		}
+		if (!(cat = clean(c, json_string_value(val[C_CATEGORY]), S_TITLE, CAP_CATEGORY))) {
+			json_decref(out);
+			return NULL;
+		}
+	}
+	json_object_set_new(out, "category", json_string(cat && *cat ? cat : "general"));
+	free(cat);
+	if (k[C_AMOUNT] && *k[C_AMOUNT])
+		ec_jpath_key(p, sizeof p, path, k[C_AMOUNT]);
+	else
+		snprintf(p, sizeof p, "%s", path);
+	if (cost_fields_set(c, out, "amount", val[C_AMOUNT], p, val[C_EFFORT], CAP_COST,
+	    in ? &c->amount_missing : &c->cost_missing) < 0) {
+		json_decref(out);
+		return NULL;
+	}
+	return out;
+}
+
+/* A string field: cleaned copy set into obj, or rejected when not a string. */
+static int
+set_string(nctx *c, json_t *obj, const char *name, const json_t *v, const char *path, size_t cap)
+{
+	char *s;
+
+	if (!json_is_string(v)) {
+		reject(c, path, "expected a string, got %s", type_name(v));
+		return -1;
+	}
+	if (!(s = clean(c, json_string_value(v), S_TITLE, cap)))
+		return -1;
+	if (*s)
+		json_object_set_new(obj, name, json_string(s));
+	free(s);
+	return 0;
+}
+
+static json_t *
+persona(nctx *c, const json_t *top_val[], const char *top_key[])
+{
+	json_t *out, *val[P_N];
+	const json_t *st, *ex;
+	const char *k[P_N];
+	const json_t *in = top_val[T_PERSONA];
+	char path[160], p[512];
+	const char *status = "completed";
+
+	ec_jpath_key(path, sizeof path, "$", top_key[T_PERSONA] ? top_key[T_PERSONA] : "persona");
+	memset(val, 0, sizeof val);
+	memset(k, 0, sizeof k);
+	if (json_is_object(in))
+		pick(c, in, persona_fields, P_N, val, k, path);
+	else if (in && !json_is_string(in))
+		return reject(c, path, "expected an object, got %s", type_name(in));
+	if (!(out = json_object()))
+		return nomem(c);
+	json_object_set_new(out, "name", json_string(c->o->persona));
+	json_object_set_new(out, "reviewOrder", json_integer(c->o->review_order));
+
+	st = val[P_STATUS] ? val[P_STATUS] : top_val[T_STATUS];
+	if (st) {
+		if (val[P_STATUS])
+			ec_jpath_key(p, sizeof p, path, k[P_STATUS]);
+		else
+			ec_jpath_key(p, sizeof p, "$", top_key[T_STATUS]);
+		if (!json_is_string(st)) {
+			json_decref(out);
+			return reject(c, p, "expected a string, got %s", type_name(st));
+		}
+		if (!(status = lookup(status_table, json_string_value(st)))) {
+			status = "completed";
+			c->status_odd++;
+		}
+	}
+	json_object_set_new(out, "status", json_string(status));
+	ex = val[P_EXEC] ? val[P_EXEC] : top_val[T_EXEC];
+	json_object_set_new(out, "executionTime", json_is_number(ex) && json_number_value(ex) >= 0 ?
+	    num_json(json_number_value(ex)) : json_integer(0));
+	if (val[P_CACHED]) {
+		ec_jpath_key(p, sizeof p, path, k[P_CACHED]);
+		if (!json_is_boolean(val[P_CACHED])) {
+			json_decref(out);
+			return reject(c, p, "expected a boolean, got %s", type_name(val[P_CACHED]));
+		}
+		json_object_set(out, "cached", val[P_CACHED]);
+	}
+	if (val[P_FALLBACK]) {
+		ec_jpath_key(p, sizeof p, path, k[P_FALLBACK]);
+		if (set_string(c, out, "fallback", val[P_FALLBACK], p, CAP_VERSION) < 0) {
+			json_decref(out);
+			return NULL;
+		}
+	}
+	if (val[P_ERROR]) {
+		json_t *ev[E_N], *err;
+		const char *ek[E_N], *etype = NULL;
+		char *msg = NULL;
+		ec_jpath_key(p, sizeof p, path, k[P_ERROR]);
+		memset(ev, 0, sizeof ev);
+		memset(ek, 0, sizeof ek);
+		if (json_is_string(val[P_ERROR]))
+			ev[E_MESSAGE] = val[P_ERROR];
+		else if (json_is_object(val[P_ERROR]))
+			pick(c, val[P_ERROR], error_fields, E_N, ev, ek, p);
+		else {
+			json_decref(out);
+			return reject(c, p, "expected an object, got %s", type_name(val[P_ERROR]));
+		}
+		if (json_is_string(ev[E_TYPE]))
+			etype = lookup(errtype_table, json_string_value(ev[E_TYPE]));
+		if (json_is_string(ev[E_MESSAGE]) &&
+		    !(msg = clean(c, json_string_value(ev[E_MESSAGE]), S_TEXT, CAP_MESSAGE))) {
+			json_decref(out);
+			return NULL;
+		}
+		err = json_pack("{s:s, s:s}", "type", etype ? etype : "SYSTEM_ERROR", "message",
+		    msg && *msg ? msg : "unknown error");
+		free(msg);
+		if (json_is_integer(ev[E_RETRY]) && json_integer_value(ev[E_RETRY]) >= 0)
+			json_object_set(err, "retryCount", ev[E_RETRY]);
+		json_object_set_new(out, "error", err);
+	}
+	return out;
+}
+
+/* --- metadata.raw ------------------------------------------------------------------ */
+
+static void
+note(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+note(sbuf *b, const char *fmt, ...)
+{
+	char s[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s, sizeof s, fmt, ap);
+	va_end(ap);
+	u8_trim(s);
+	if (b->n)
+		sb_puts(b, "; ");
+	sb_puts(b, s);
+}
+
+static const char *
+plural(size_t n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
+/* What this pass did, as short notes; "" when it changed nothing of substance. */
+static void
+notes(nctx *c, sbuf *b)
+{
+	if (*c->where)
+		note(b, "%s", c->where);
+	if (c->unwrapped)
+		note(b, "unwrapped from $.%s", c->unwrap_key);
+	if (c->bom)
+		note(b, "removed a byte order mark");
+	if (c->commas)
+		note(b, "removed %zu trailing %s", c->commas, plural(c->commas, "comma", "commas"));
+	if (c->conf_missing)
+		note(b, "confidence missing: 0.5 assumed");
+	if (c->conf_clamped)
+		note(b, "confidence clamped to 0..1");
+	else if (c->conf_string)
+		note(b, "confidence given as text");
+	if (c->status_odd)
+		note(b, "unknown status taken as completed");
+	if (c->cost_missing)
+		note(b, "costAnalysis missing");
+	else if (c->amount_missing)
+		note(b, "costAnalysis amount missing");
+	if (c->recs_from_strings)
+		note(b, "%zu %s given as plain text", c->recs_from_strings,
+		    plural(c->recs_from_strings, "recommendation", "recommendations"));
+	if (c->type_default)
+		note(b, "type missing in %zu: suggested assumed", c->type_default);
+	if (c->prio_default)
+		note(b, "priority missing in %zu: medium assumed", c->prio_default);
+	if (c->title_from_desc)
+		note(b, "%zu %s taken from the description", c->title_from_desc,
+		    plural(c->title_from_desc, "title", "titles"));
+	if (c->desc_from_title)
+		note(b, "%zu %s taken from the title", c->desc_from_title,
+		    plural(c->desc_from_title, "description", "descriptions"));
+	if (c->ids_fixed)
+		note(b, "fixed %zu malformed %s", c->ids_fixed, plural(c->ids_fixed, "id", "ids"));
+	if (c->ids_assigned)
+		note(b, "assigned %zu %s", c->ids_assigned, plural(c->ids_assigned, "id", "ids"));
+	if (c->dup_recs)
+		note(b, "dropped %zu duplicate %s", c->dup_recs,
+		    plural(c->dup_recs, "recommendation", "recommendations"));
+	if (c->recs_over)
+		note(b, "dropped %zu recommendations over the limit of %d", c->recs_over, MAX_RECS);
+	if (c->deps_dropped)
+		note(b, "dropped %zu %s on unknown ids or on itself", c->deps_dropped,
+		    plural(c->deps_dropped, "dependency", "dependencies"));
+	if (c->cost_default)
+		note(b, "estimated cost missing in %zu", c->cost_default);
+	if (c->effort_bad)
+		note(b, "dropped %zu invalid effortDays", c->effort_bad);
+	if (c->insights_empty)
+		note(b, "dropped %zu empty %s", c->insights_empty,
+		    plural(c->insights_empty, "insight", "insights"));
+	if (c->insights_over)
+		note(b, "dropped %zu insights over the limit of %d", c->insights_over,
+		    MAX_INSIGHTS);
+	if (c->refs_over)
+		note(b, "references cut to %d in %zu", MAX_REFERENCES, c->refs_over);
+	if (c->signals_bad)
+		note(b, "dropped %zu invalid, repeated or surplus %s", c->signals_bad,
+		    plural(c->signals_bad, "signal", "signals"));
+	if (c->redactions_bad)
+		note(b, "dropped %zu invalid redaction %s", c->redactions_bad,
+		    plural(c->redactions_bad, "count", "counts"));
+	if (c->sanitized)
+		note(b, "removed control characters or markup from %zu %s", c->sanitized,
+		    plural(c->sanitized, "string", "strings"));
+	if (c->cut)
+		note(b, "cut %zu %s to the size limit", c->cut,
+		    plural(c->cut, "string", "strings"));
+	if (c->dropped) {
+		sbuf l = { 0 };
+		for (size_t i = 0; i < c->dropped && i < NOTE_PATHS; i++) {
+			if (i)
+				sb_puts(&l, ", ");
+			sb_puts(&l, c->dropped_paths[i]);
+		}
+		if (c->dropped > NOTE_PATHS)
+			sb_puts(&l, ", ...");
+		note(b, "dropped %zu unknown or repeated %s: %s", c->dropped,
+		    plural(c->dropped, "field", "fields"), l.p ? l.p : "");
+		free(l.p);
+	}
+}
+
+/* The path of a metadata field given in metadata (key) or at the top (topkey). */
+static const char *
+field_path(char *buf, size_t cap, const char *path, const char *key, const char *topkey)
+{
+	if (key)
+		ec_jpath_key(buf, cap, path, key);
+	else
+		ec_jpath_key(buf, cap, "$", topkey);
+	return buf;
+}
+
+static json_t *
+metadata(nctx *c, const json_t *top_val[], const char *top_key[])
+{
+	json_t *out, *val[M_N], *red, *x;
+	const char *k[M_N], *rk;
+	const json_t *in = top_val[T_META];
+	char path[160], p[512];
+	const json_t *model, *tokens, *version;
+
+	ec_jpath_key(path, sizeof path, "$", top_key[T_META] ? top_key[T_META] : "metadata");
+	memset(val, 0, sizeof val);
+	memset(k, 0, sizeof k);
+	if (json_is_object(in))
+		pick(c, in, meta_fields, M_N, val, k, path);
+	else if (in)
+		return reject(c, path, "expected an object, got %s", type_name(in));
+	if (!(out = json_object()))
+		return nomem(c);
+	model = val[M_MODEL] ? val[M_MODEL] : top_val[T_MODEL];
+	tokens = val[M_TOKENS] ? val[M_TOKENS] : top_val[T_TOKENS];
+	version = val[M_VERSION] ? val[M_VERSION] : top_val[T_VERSION];
+	if (model && set_string(c, out, "model", model, field_path(p, sizeof p, path,
+	    val[M_MODEL] ? k[M_MODEL] : NULL, top_key[T_MODEL]), CAP_SHORT) < 0)
+		goto fail;
+	if (!json_object_get(out, "model"))
+		json_object_set_new(out, "model", json_string("unknown"));
+	if (tokens) {
+		if (!json_is_number(tokens) || json_number_value(tokens) < 0 ||
+		    json_number_value(tokens) != (double)(json_int_t)json_number_value(tokens)) {
+			char got[48];
+			if (json_is_number(tokens))
+				snprintf(got, sizeof got, "%g", json_number_value(tokens));
+			else
+				snprintf(got, sizeof got, "%s", type_name(tokens));
+			reject(c, field_path(p, sizeof p, path, val[M_TOKENS] ? k[M_TOKENS] : NULL,
+			    top_key[T_TOKENS]), "expected a whole number >= 0, got %s", got);
+			goto fail;
+		}
+		json_object_set_new(out, "tokens",
+		    json_integer((json_int_t)json_number_value(tokens)));
+	} else
+		json_object_set_new(out, "tokens", json_integer(0));
+	if (version && set_string(c, out, "version", version, field_path(p, sizeof p, path,
+	    val[M_VERSION] ? k[M_VERSION] : NULL, top_key[T_VERSION]), CAP_VERSION) < 0)
+		goto fail;
+	if (!json_object_get(out, "version"))
+		json_object_set_new(out, "version", json_string(c->o->version && *c->o->version ?
+		    c->o->version : "unknown"));
+	if (val[M_ENGINE]) {
+		ec_jpath_key(p, sizeof p, path, k[M_ENGINE]);
+		if (set_string(c, out, "engine", val[M_ENGINE], p, CAP_SHORT) < 0)
+			goto fail;
+	}
+	if (val[M_FIRED]) {
+		json_t *f = json_array();
+		size_t i;
+		ec_jpath_key(p, sizeof p, path, k[M_FIRED]);
+		if (!json_is_array(val[M_FIRED])) {
+			json_decref(f);
+			reject(c, p, "expected an array of recommendation ids, got %s",
+			    type_name(val[M_FIRED]));
+			goto fail;
+		}
+		json_array_foreach(val[M_FIRED], i, x) {
+			size_t q;
+			if (!json_is_string(x) || !id_valid(json_string_value(x)))
+				continue;
+			for (q = 0; q < json_array_size(f) && !json_equal(json_array_get(f, q), x);
+			    q++)
+				;
+			if (q == json_array_size(f))
+				json_array_append(f, x);
+		}
+		json_object_set_new(out, "rulesFired", f);
+	}
+	if (val[M_TOTAL]) {
+		ec_jpath_key(p, sizeof p, path, k[M_TOTAL]);
+		if (!json_is_integer(val[M_TOTAL]) || json_integer_value(val[M_TOTAL]) < 0) {
+			reject(c, p, "expected a whole number >= 0, got %s",
+			    type_name(val[M_TOTAL]));
+			goto fail;
+		}
+		json_object_set(out, "rulesTotal", val[M_TOTAL]);
+	}
+	if (val[M_HIT]) {
+		ec_jpath_key(p, sizeof p, path, k[M_HIT]);
+		if (!json_is_boolean(val[M_HIT])) {
+			reject(c, p, "expected a boolean, got %s", type_name(val[M_HIT]));
+			goto fail;
+		}
+		json_object_set(out, "cacheHit", val[M_HIT]);
+	}
+	/* redactions: the ones recorded before plus this pass's */
+	if (!(red = json_object()))
+		goto oom;
+	if (val[M_REDACT]) {
+		ec_jpath_key(p, sizeof p, path, k[M_REDACT]);
+		if (!json_is_object(val[M_REDACT])) {
+			json_decref(red);
+			reject(c, p, "expected an object, got %s", type_name(val[M_REDACT]));
+			goto fail;
+		}
+		json_object_foreach(val[M_REDACT], rk, x) {
+			size_t kl = strlen(rk);
+			if (!json_is_integer(x) || json_integer_value(x) < 0 || kl < 1 || kl > 32 ||
+			    !(rk[0] >= 'a' && rk[0] <= 'z') ||
+			    strspn(rk, "abcdefghijklmnopqrstuvwxyz0123456789_-") != kl) {
+				c->redactions_bad++;
+				continue;
+			}
+			if (json_integer_value(x) > 0)
+				json_object_set(red, rk, x);
+		}
+	}
+	if (val[M_RAW]) {
+		ec_jpath_key(p, sizeof p, path, k[M_RAW]);
+		if (!json_is_string(val[M_RAW])) {
+			json_decref(red);
+			reject(c, p, "expected a string, got %s", type_name(val[M_RAW]));
+			goto fail;
+		}
+	}
+	{
+		/* raw: what was there, then the notes of this pass; cleaned last, so
+		 * its own redactions count too */
+		sbuf b = { 0 };
+		char *s;
+		const char *old = val[M_RAW] ? json_string_value(val[M_RAW]) : "";
+		sb_puts(&b, old);
+		{
+			sbuf nb = { 0 };
+			notes(c, &nb);
+			if (nb.n) {
+				if (b.n)
+					sb_puts(&b, "; ");
+				sb_puts(&b, nb.p);
+			}
+			free(nb.p);
+		}
+		if (!(s = sb_take(&b))) {
+			json_decref(red);
+			goto oom;
+		}
+		if (*s) {
+			char *t = clean(c, s, S_TITLE, CAP_RAW);
+			free(s);
+			if (!t) {
+				json_decref(red);
+				goto fail;
+			}
+			if (*t)
+				json_object_set_new(out, "raw", json_string(t));
+			free(t);
+		} else
+			free(s);
+	}
+	json_object_foreach(c->counts, rk, x) {
+		json_int_t before = json_integer_value(json_object_get(red, rk));  /* 0 if none */
+		json_object_set_new(red, rk, json_integer(before + json_integer_value(x)));
+	}
+	if (json_object_size(red))
+		json_object_set_new(out, "redactions", red);
+	else
+		json_decref(red);
+	return out;
+oom:
+	nomem(c);
+fail:
+	json_decref(out);
+	return NULL;
+}
+
+/* --- finding the JSON -------------------------------------------------------------- */
+
+/* The raw text must be UTF-8 without NUL bytes: 0, or -1 naming the first bad byte. */
+static int
+check_text(nctx *c, const char *raw, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)raw;
+	size_t i = 0;
+	int line, col;
+
+	while (i < len) {
+		unsigned char b = s[i];
+		size_t need;
+		unsigned cp;
+		if (b == 0)
+			goto nul;
+		if (b < 0x80) {
+			i++;
+			continue;
+		}
+		if (b >= 0xc2 && b <= 0xdf)
+			need = 1, cp = b & 0x1f;
+		else if (b >= 0xe0 && b <= 0xef)
+			need = 2, cp = b & 0x0f;
+		else if (b >= 0xf0 && b <= 0xf4)
+			need = 3, cp = b & 0x07;
+		else
+			goto bad;
+		for (size_t k = 1; k <= need; k++) {
+			if (i + k >= len || (s[i + k] & 0xc0) != 0x80)
+				goto bad;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if ((need == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+		    (need == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+			goto bad;
+		i += need + 1;
+	}
+	return 0;
+nul:
+	line_col(raw, i, &line, &col);
+	ec_fail(c->e, EC_EXIT_REJECT, "%s:%d:%d: NUL byte: the output must be UTF-8 text",
+	    c->name, line, col);
+	return -1;
+bad:
+	line_col(raw, i, &line, &col);
+	ec_fail(c->e, EC_EXIT_REJECT, "%s:%d:%d: invalid UTF-8: the output must be UTF-8 text",
+	    c->name, line, col);
+	return -1;
+}
+
+/*
+ * The spans of the '{' in the text, filled as scans discover them. A scan from
+ * one '{' meets other '{' outside strings; a scan from those would read the same
+ * characters the same way, so their spans are recorded on the way and never
+ * scanned again: finding every candidate stays linear even in text with a
+ * thousand stray braces before the answer.
+ */
+typedef struct braces {
+	size_t *pos;            /* offsets of the '{', ascending */
+	size_t *end;            /* one past the span, 0 = not scanned yet */
+	unsigned char *closed;  /* the span ended with its matching '}' */
+	size_t n;
+	size_t *stack;          /* scan_from's work space */
+	size_t stcap;
+} braces;
+
+#define MAX_BRACES  (1u << 20)  /* '{' considered as candidate starts */
+#define MAX_STACK   4096        /* deeper '{' are scanned on their own */
+#define NOT_BRACE   ((size_t)-1)
+
+/* Scan from the i-th '{' to the end of its balanced span (string-aware, '[' and
+ * ']' counted), recording the span of every '{' met outside strings. Returns the
+ * bytes scanned. */
+static size_t
+scan_from(const char *s, size_t len, braces *br, size_t i)
+{
+	size_t sp = 0, j = i, deep = 0, x;
+	int instr = 0;
+
+	for (x = br->pos[i]; x < len; x++) {
+		char ch = s[x];
+		if (instr) {
+			if (ch == '\\')
+				x++;
+			else if (ch == '"')
+				instr = 0;
+			continue;
+		}
+		if (ch == '"')
+			instr = 1;
+		else if (ch == '{' || ch == '[') {
+			size_t v = NOT_BRACE;
+			if (ch == '{') {
+				while (j < br->n && br->pos[j] < x)
+					j++;
+				if (j < br->n && br->pos[j] == x)
+					v = j;
+			}
+			if (sp == br->stcap) {
+				deep++;
+				continue;
+			}
+			br->stack[sp++] = v;
+		} else if (ch == '}' || ch == ']') {
+			size_t v;
+			if (deep) {
+				deep--;
+				continue;
+			}
+			v = br->stack[--sp];
+			if (v != NOT_BRACE) {
+				br->end[v] = x + 1;
+				br->closed[v] = ch == '}';
+			}
+			if (sp == 0)
+				return x + 1 - br->pos[i];
+		}
+	}
+	while (sp > 0) {
+		size_t v = br->stack[--sp];
+		if (v != NOT_BRACE)
+			br->end[v] = len, br->closed[v] = 0;
+	}
+	return len - br->pos[i];
+}
+
+/* Blank out the trailing commas (",}" ",]" with only white space between) of
+ * s[0..n) outside strings. Returns how many. */
+static size_t
+blank_trailing_commas(char *s, size_t n)
+{
+	size_t count = 0;
+	int instr = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (instr) {
+			if (s[i] == '\\')
+				i++;
+			else if (s[i] == '"')
+				instr = 0;
+			continue;
+		}
+		if (s[i] == '"')
+			instr = 1;
+		else if (s[i] == ',') {
+			size_t k = i + 1;
+			while (k < n && is_space(s[k]))
+				k++;
+			if (k < n && (s[k] == '}' || s[k] == ']')) {
+				s[i] = ' ';
+				count++;
+			}
+		}
+	}
+	return count;
+}
+
+/* The first quote that is not JSON's in a structural place (after '{', '[', ','
+ * or ':'): a single or curly quote. Its offset, or (size_t)-1; *curly says which. */
+static size_t
+bad_quote(const char *s, size_t n, int *curly)
+{
+	char last = 0;
+	int instr = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (instr) {
+			if (ch == '\\')
+				i++;
+			else if (ch == '"')
+				instr = 0;
+			continue;
+		}
+		if (is_space(ch))
+			continue;
+		if (in_set(last, "{[,:")) {
+			if (ch == '\'') {
+				*curly = 0;
+				return i;
+			}
+			if (ch == 0xe2 && i + 2 < n && (unsigned char)s[i + 1] == 0x80 &&
+			    (unsigned char)s[i + 2] >= 0x98 && (unsigned char)s[i + 2] <= 0x9d) {
+				*curly = 1;
+				return i;
+			}
+		}
+		if (ch == '"')
+			instr = 1;
+		last = (char)ch;
+	}
+	return (size_t)-1;
+}
+
+typedef struct cand {
+	json_t *j;              /* the parsed object (new reference) or NULL */
+	size_t a, b;            /* its span in the raw text */
+	size_t commas;          /* trailing commas removed */
+	int score;
+	size_t items;
+	char unwrap[48];        /* the wrapper key it was taken out of, or "" */
+} cand;
+
+/* Parse raw[a..b) as one candidate, with the trailing-comma repair when plain
+ * parsing fails; k->j is NULL if it still fails. Why it failed is worked out only
+ * for the failure that is reported (cand_error), so a transcript full of "{...}"
+ * stays linear. */
+static void
+try_candidate(const char *raw, size_t a, size_t b, cand *k)
+{
+	char *copy;
+
+	memset(k, 0, sizeof *k);
+	k->a = a, k->b = b;
+	if ((k->j = ec_json_loadb(raw + a, b - a, "x", NULL)) || !(copy = malloc(b - a)))
+		return;
+	memcpy(copy, raw + a, b - a);
+	if ((k->commas = blank_trailing_commas(copy, b - a)) > 0 &&
+	    !(k->j = ec_json_loadb(copy, b - a, "x", NULL)))
+		k->commas = 0;
+	free(copy);
+}
+
+/*
+ * Say why candidate k did not parse, as "NAME:LINE:COL: reason" in the raw text's
+ * terms: a single or curly quote where JSON has '"', else Jansson's reason (after
+ * the trailing-comma repair, so a comma is never what is reported).
+ */
+static void
+cand_error(nctx *c, const char *raw, const cand *k)
+{
+	int line, col, l2, c2, off = 0, curly;
+	size_t q, n = k->b - k->a;
+	ec_err e1;
+	char *copy;
+
+	if ((q = bad_quote(raw + k->a, n, &curly)) != (size_t)-1) {
+		line_col(raw, k->a + q, &line, &col);
+		ec_fail(c->e, EC_EXIT_REJECT, "%s:%d:%d: %s", c->name, line, col, curly ?
+		    "curly quote: JSON needs straight double quotes (not repaired)" :
+		    "single-quoted key or string: JSON needs double quotes (not repaired)");
+		return;
+	}
+	snprintf(e1.msg, sizeof e1.msg, "x:1:1: unbalanced braces");
+	if ((copy = malloc(n))) {
+		memcpy(copy, raw + k->a, n);
+		blank_trailing_commas(copy, n);
+		json_decref(ec_json_loadb(copy, n, "x", &e1));
+		free(copy);
+	}
+	line_col(raw, k->a, &line, &col);
+	if (sscanf(e1.msg, "x:%d:%d: %n", &l2, &c2, &off) == 2 && off > 0) {
+		if (l2 == 1)
+			c2 += col - 1;
+		ec_fail(c->e, EC_EXIT_REJECT, "%s:%d:%d: %s", c->name, l2 + line - 1, c2,
+		    e1.msg + off);
+	} else
+		ec_fail(c->e, EC_EXIT_REJECT, "%s:%d:%d: %s", c->name, line, col, e1.msg);
+}
+
+/* Does the line before offset a (skipping blank lines) open a ``` fence? */
+static int
+in_fence(const char *raw, size_t a)
+{
+	size_t e = a, s;
+
+	while (e > 0 && raw[e - 1] != '\n')
+		e--;
+	for (;;) {
+		if (e == 0)
+			return 0;
+		e--;                                    /* the '\n' ending the previous line */
+		for (s = e; s > 0 && raw[s - 1] != '\n'; s--)
+			;
+		while (s < e && (raw[s] == ' ' || raw[s] == '\t'))
+			s++;
+		if (s < e && !(e - s == 1 && raw[s] == '\r'))
+			return e - s >= 3 && strncmp(raw + s, "```", 3) == 0;
+		e = s;
+		while (e > 0 && raw[e - 1] != '\n')
+			e--;
+	}
+}
+
+/* The PersonaOutput inside a wrapper object ({"output": {...}}), borrowed, with the
+ * wrapper's key in key; or NULL. */
+static json_t *
+unwrap(const json_t *obj, char *key, size_t cap)
+{
+	const char *wk;
+	json_t *wv;
+
+	if (!json_is_object(obj))
+		return NULL;
+	for (size_t w = 0; wrappers[w]; w++) {
+		json_object_foreach((json_t *)obj, wk, wv) {
+			char f[64];
+			if (fold(wk, f, sizeof f) == 0 && strcmp(f, wrappers[w]) == 0 &&
+			    fitness(wv, NULL) > 0) {
+				snprintf(key, cap, "%s", wk);
+				u8_trim(key);
+				return wv;
+			}
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Find the PersonaOutput in the raw text: every balanced {...} outside the ones
+ * already taken is a candidate; the one that fits the contract best wins (score,
+ * then the number of recommendations and insights, then the later one: an agent's
+ * last word is its answer). New reference, or NULL with c->e filled.
+ */
+static json_t *
+find_json(nctx *c, const char *raw, size_t len)
+{
+	size_t start = 0, end = len, budget, p, i, nq = 0, ncand = 0, best_i = 0, skip = 0;
+	cand best = { 0 }, worst = { 0 }, k;
+	braces br = { 0 };
+	json_t *found = NULL;
+	int have_best = 0, have_fail = 0, line, col;
+
+	if (len >= 3 && memcmp(raw, "\xef\xbb\xbf", 3) == 0)
+		start = 3, c->bom = 1;
+	while (start < len && is_space(raw[start]))
+		start++;
+	while (end > start && is_space(raw[end - 1]))
+		end--;
+	if (start == end)
+		return reject(c, NULL, "empty output");
+	if (raw[start] == '[') {
+		ec_err e1;
+		json_t *j = ec_json_loadb(raw + start, end - start, "x", &e1);
+		if (json_is_array(j)) {
+			json_decref(j);
+			return reject(c, "$", "expected an object, got an array");
+		}
+		json_decref(j);
+	}
+	/* the '{' that may start a candidate */
+	for (p = start; p < end && br.n < MAX_BRACES; p++)
+		br.n += raw[p] == '{';
+	br.pos = calloc(br.n + 1, sizeof *br.pos);
+	br.end = calloc(br.n + 1, sizeof *br.end);
+	br.closed = calloc(br.n + 1, 1);
+	br.stcap = MAX_STACK;
+	br.stack = malloc(br.stcap * sizeof *br.stack);
+	if (!br.pos || !br.end || !br.closed || !br.stack) {
+		nomem(c);
+		goto done;
+	}
+	for (p = start, i = 0; p < end && i < br.n; p++)
+		if (raw[p] == '{')
+			br.pos[i++] = p;
+	/* bound the work on hostile text: at most 64 passes over it */
+	budget = 64 * len + 65536;
+	for (i = 0; i < br.n; i++) {
+		size_t b;
+		int closed;
+		p = br.pos[i];
+		if (p < skip)
+			continue;
+		if (!br.end[i]) {
+			size_t cost = scan_from(raw, end, &br, i);
+			if (cost > budget)
+				break;
+			budget -= cost;
+		}
+		b = br.end[i];
+		closed = br.closed[i];
+		if (closed)
+			try_candidate(raw, p, b, &k);
+		else {
+			memset(&k, 0, sizeof k);
+			k.a = p, k.b = b;
+		}
+		nq++;
+		if (!k.j) {
+			if (!have_fail || k.b - k.a > worst.b - worst.a)
+				worst = k, have_fail = 1;
+			continue;
+		}
+		if ((k.score = fitness(k.j, &k.items)) == 0) {
+			/* not ours: maybe a wrapper, else look inside it for one that is */
+			json_t *inner = unwrap(k.j, k.unwrap, sizeof k.unwrap);
+			json_incref(inner);
+			json_decref(k.j);
+			if (!(k.j = inner))
+				continue;
+			k.score = fitness(k.j, &k.items);
+		}
+		ncand++;
+		if (!have_best || k.score > best.score ||
+		    (k.score == best.score && k.items >= best.items)) {
+			json_decref(best.j);
+			best = k;
+			best_i = ncand;
+			have_best = 1;
+		} else
+			json_decref(k.j);
+		skip = b;
+	}
+	if (!have_best) {
+		if (have_fail)
+			cand_error(c, raw, &worst);
+		else if (nq)
+			reject(c, "$",
+			    "no PersonaOutput in the output: no JSON object has insights, "
+			    "recommendations or another PersonaOutput field");
+		else
+			reject(c, NULL, "no JSON object found");
+		goto done;
+	}
+	c->commas = best.commas;
+	if (*best.unwrap) {
+		c->unwrapped = 1;
+		snprintf(c->unwrap_key, sizeof c->unwrap_key, "%s", best.unwrap);
+	}
+	if (best.a != start || best.b != end || ncand > 1) {
+		line_col(raw, best.a, &line, &col);
+		if (in_fence(raw, best.a))
+			snprintf(c->where, sizeof c->where,
+			    "JSON taken from a ``` fence at line %d", line);
+		else
+			snprintf(c->where, sizeof c->where, "JSON taken from prose at line %d", line);
+		if (ncand > 1)
+			snprintf(c->where + strlen(c->where), sizeof c->where - strlen(c->where),
+			    " (object %zu of %zu candidates)", best_i, ncand);
+	}
+	found = best.j;
+done:
+	free(br.pos);
+	free(br.end);
+	free(br.closed);
+	free(br.stack);
+	return found;
+}
+
+/* --- the whole ------------------------------------------------------------------------ */
+
+static json_t *
+build(nctx *c, const json_t *in)
+{
+	json_t *val[T_N], *out, *x;
+	const char *key[T_N];
+	double conf;
+
+	pick(c, in, top_fields, T_N, val, key, "$");
+	if (!(out = json_object()))
+		return nomem(c);
+	/* the order matters only for the notes and counts; metadata comes last so
+	 * its raw note sees everything */
+	if (!(x = persona(c, (const json_t **)val, key)))
+		goto fail;
+	json_object_set_new(out, "persona", x);
+	if (!(x = insights(c, val[T_INSIGHTS], key[T_INSIGHTS])))
+		goto fail;
+	json_object_set_new(out, "insights", x);
+	if (!(x = recommendations(c, val[T_RECS], key[T_RECS])))
+		goto fail;
+	json_object_set_new(out, "recommendations", x);
+	if (!(x = cost_analysis(c, val[T_COST], key[T_COST])))
+		goto fail;
+	json_object_set_new(out, "costAnalysis", x);
+	if (confidence(c, val[T_CONF], key[T_CONF], &conf) < 0)
+		goto fail;
+	json_object_set_new(out, "confidence", json_real(conf));
+	if (val[T_SIGNALS]) {
+		if (!(x = signals(c, val[T_SIGNALS], key[T_SIGNALS])))
+			goto fail;
+		json_object_set_new(out, "signals", x);
+	}
+	if (!(x = metadata(c, (const json_t **)val, key)))
+		goto fail;
+	json_object_set_new(out, "metadata", x);
+	return out;
+fail:
+	json_decref(out);
+	return NULL;
+}
+
+json_t *
+ec_normalize(const char *raw, size_t len, const char *name, const ec_norm_opts *o, ec_err *e)
+{
+	nctx c;
+	json_t *in, *out;
+	ec_err ve;
+	const char *pn;
+
+	memset(&c, 0, sizeof c);
+	c.name = name ? name : "output";
+	c.o = o;
+	c.e = e;
+	if (!o || !(pn = o->persona) || !*pn || strlen(pn) > 63 || !is_alnum(*pn) ||
+	    strspn(pn, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(pn) || is_upper(*pn))
+		return reject(&c, NULL, "invalid persona name '%s'",
+		    o && o->persona ? o->persona : "");
+	if (o->review_order < 1 || o->review_order > 99)
+		return reject(&c, NULL, "invalid review order %d: expected 1 to 99",
+		    o->review_order);
+	if (o->id_prefix) {
+		if (!prefix_valid(o->id_prefix))
+			return reject(&c, NULL,
+			    "invalid id prefix '%s': expected [A-Z][A-Z0-9]{1,5}", o->id_prefix);
+		snprintf(c.prefix, sizeof c.prefix, "%s", o->id_prefix);
+	} else
+		derive_prefix(pn, c.prefix);
+	if (len > EC_MAX_JSON_BYTES)
+		return reject(&c, NULL, "%zu bytes exceeds the limit of %u bytes", len,
+		    EC_MAX_JSON_BYTES);
+	if (check_text(&c, raw, len) < 0)
+		return NULL;
+	if (!(c.counts = json_object()))
+		return nomem(&c);
+	if (!(in = find_json(&c, raw, len))) {
+		json_decref(c.counts);
+		return NULL;
+	}
+	out = build(&c, in);
+	json_decref(in);
+	json_decref(c.counts);
+	if (!out)
+		return NULL;
+	if (ec_schema_validate("persona-output", out, NULL, &ve) < 0) {
+		json_decref(out);
+		if (ve.code == EC_EXIT_TEMP) {
+			ec_fail(e, EC_EXIT_TEMP, "%s: %s", c.name, ve.msg);
+			return NULL;
+		}
+		return reject(&c, NULL, "%s", ve.msg);
+	}
+	return out;
+}
