@@ -137,6 +137,8 @@ install: all
 	for m in man/*.5; do [ -e "$$m" ] && install -m 644 $$m $(DESTDIR)$(MANDIR)/man5/; done; true
 	cp -R pipeline/. $(DESTDIR)$(DATADIR)/
 	install -m 644 $(SCHEMAS) $(DESTDIR)$(DATADIR)/schemas/
+	install -d $(DESTDIR)$(DATADIR)/examples
+	install -m 755 examples/personas/agent-persona $(DESTDIR)$(DATADIR)/examples/
 
 bench: all
 	$(Q)bash tests/bench/run.sh

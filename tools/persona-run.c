@@ -1,0 +1,896 @@
+/*
+ * persona-run - the one way a persona is ever executed.
+ *
+ * It builds the seed's PersonaInput from the normalized request and the outputs of
+ * the earlier personas, looks the persona up in the registry, serves it from the
+ * cache when it can, and otherwise runs it: a built-in (rules) persona in-process —
+ * no extra process, its output canonical by construction — and a command persona as
+ * a child in its own process group, PersonaInput on stdin, stdout captured with a
+ * cap, under resource limits and a timeout that kills the whole group. Failed
+ * attempts are retried with exponential backoff and jitter; every attempt is an
+ * event in the task's checkpoints.jsonl. After the last failure: an expired cache
+ * entry, then the registration's fallback persona, then a `failed` output for an
+ * optional persona (exit 0, the pipeline goes on) or exit 111 for a required one.
+ *
+ * The argv of a command persona comes from its registration only, never from the
+ * request.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ec.h"
+
+#define OUTPUT_CAP      (4u << 20)  /* bytes of a command persona's stdout we keep */
+#define KILL_GRACE_MS   2000        /* TERM, then KILL after this */
+#define HEALTH_TIMEOUT  5           /* seconds a --health probe may take */
+
+static const char usage_text[] =
+    "usage: persona-run --persona NAME [--task-dir DIR] [--spool DIR] [--config FILE]\n"
+    "                   [--no-cache] [--skip REASON] -o OUT REQUEST [EARLIER-OUTPUT ...]\n"
+    "       persona-run --health [NAME ...]\n";
+
+static void
+usage(int code)
+{
+	fputs(usage_text, code ? stderr : stdout);
+	if (!code)
+		fputs("\nRun one persona on a normalized request (epic-parse's output), given the\n"
+		    "outputs of the personas before it, and write its output.\n\n"
+		    "  -p, --persona NAME  the persona (registered, or custom in the request)\n"
+		    "  -d, --task-dir DIR  the task directory (checkpoints.jsonl, task.log); default .\n"
+		    "  -s, --spool DIR     the spool (its cache/); default $EPIC_SPOOL, then ./spool\n"
+		    "  -c, --config FILE   configuration file\n"
+		    "  -n, --no-cache      neither read nor write the cache\n"
+		    "      --skip REASON   write a `skipped` output with REASON and stop\n"
+		    "  -o, --output FILE   the output: canonical for a rules persona, raw for a command\n"
+		    "      --health        check that each persona (default: all) is available\n"
+		    "  -h, --help          this help\n"
+		    "  -V, --version       print the version\n\n"
+		    "Exit: 0 ok (also: an optional persona failed, its output says so), 1 input\n"
+		    "rejected, 2 usage, 111 a required persona failed after its retries.\n", stdout);
+	exit(code);
+}
+
+/* The seed's ErrorType values. */
+#define ET_UNAVAILABLE  "PERSONA_UNAVAILABLE"
+#define ET_TIMEOUT      "TIMEOUT"
+#define ET_INVALID      "INVALID_INPUT"
+#define ET_VALIDATION   "VALIDATION_FAILED"
+#define ET_SYSTEM       "SYSTEM_ERROR"
+
+typedef struct run {
+	const char *persona;     /* the name this review is known by */
+	const char *task_dir;
+	const char *spool;
+	const char *out;
+	int no_cache;
+	json_t *cfg, *request;
+	ec_registry reg;
+	const ec_persona *p;     /* the registration that runs (NULL for inline rules) */
+	json_t *inline_rules;    /* borrowed from the request */
+	int order, required, timeout;
+	char *rules_text;        /* the registered rule base's bytes, read once */
+	size_t rules_len;
+	char rules_fp[17];       /* their xxh3 */
+	char version[160];       /* persona version + rule base fingerprint */
+	char task_id[200];
+} run;
+
+/* Attempt outcome. */
+typedef struct attempt {
+	const char *etype;       /* NULL on success */
+	char msg[512];
+	long long ms;
+} attempt;
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+iso_now(char *buf, size_t cap)
+{
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+	    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+}
+
+/*
+ * Append one event to the task's checkpoints.jsonl: a single O_APPEND write, so
+ * parallel personas never interleave. Failure to record is reported, not fatal:
+ * the output file, not the log, is the checkpoint.
+ */
+static void
+record(const run *r, const char *event, int attempt_no, const attempt *a, const char *xxh3)
+{
+	char path[PATH_MAX], when[40];
+	json_t *ev;
+	char *line;
+	ec_err e;
+
+	iso_now(when, sizeof when);
+	ev = json_pack("{s:s, s:s, s:s}", "time", when, "persona", r->persona, "event", event);
+	if (attempt_no > 0)
+		json_object_set_new(ev, "attempt", json_integer(attempt_no));
+	if (a && a->etype) {
+		json_object_set_new(ev, "errorType", json_string(a->etype));
+		json_object_set_new(ev, "message", json_string(a->msg));
+	}
+	if (a)
+		json_object_set_new(ev, "durationMs", json_integer(a->ms));
+	if (xxh3)
+		json_object_set_new(ev, "xxh3", json_string(xxh3));
+	snprintf(path, sizeof path, "%s/checkpoints.jsonl", r->task_dir);
+	if ((line = ec_json_dumps_line(ev)) && ec_append_line(path, line, strlen(line), &e) < 0)
+		ec_warn("%s", e.msg);
+	free(line);
+	json_decref(ev);
+}
+
+/* The input path beside the output: NN-NAME.raw.json / NN-NAME.json -> NN-NAME.input.json. */
+static void
+input_path(const char *out, char *buf, size_t cap)
+{
+	size_t n = strlen(out);
+
+	if (n > 9 && strcmp(out + n - 9, ".raw.json") == 0)
+		n -= 9;
+	else if (n > 5 && strcmp(out + n - 5, ".json") == 0)
+		n -= 5;
+	snprintf(buf, cap, "%.*s.input.json", (int)n, out);
+}
+
+/*
+ * The seed's PersonaInput. accumulatedInsights carries, per earlier persona, its
+ * insights, signals and a digest of its recommendations: enough for later
+ * personas to build on, small enough to hand to an agent. New reference.
+ */
+static json_t *
+build_input(run *r, json_t *const *earlier, size_t nearlier)
+{
+	json_t *req = r->request, *prev = json_array(), *acc = json_object(), *ctx, *mustAddress;
+	size_t i;
+
+	for (i = 0; i < nearlier; i++) {
+		json_t *o = earlier[i], *recs = json_array(), *x;
+		const char *name = ec_json_get_str(o, "persona.name", NULL);
+		size_t k;
+		if (!name)
+			continue;
+		json_array_append_new(prev, json_string(name));
+		json_array_foreach(json_object_get(o, "recommendations"), k, x)
+			json_array_append_new(recs, json_pack("{s:O?, s:O?, s:O?, s:O?}",
+			    "id", json_object_get(x, "id"), "title", json_object_get(x, "title"),
+			    "type", json_object_get(x, "type"), "priority", json_object_get(x, "priority")));
+		json_object_set_new(acc, name, json_pack("{s:O, s:O, s:o}",
+		    "insights", json_object_get(o, "insights") ? json_object_get(o, "insights") : json_array(),
+		    "signals", json_object_get(o, "signals") ? json_object_get(o, "signals") : json_array(),
+		    "recommendations", recs));
+		/* json_pack "O" with a fresh json_array() leaks one ref; drop it. */
+		if (!json_object_get(o, "insights"))
+			json_decref(json_object_get(json_object_get(acc, name), "insights"));
+		if (!json_object_get(o, "signals"))
+			json_decref(json_object_get(json_object_get(acc, name), "signals"));
+	}
+	ctx = json_pack("{s:O?, s:O?, s:O?}", "title", json_object_get(req, "title"),
+	    "taskId", json_object_get(req, "taskId"), "enforceDevops", json_object_get(req, "enforceDevops"));
+	if (json_object_get(req, "metadata"))
+		json_object_update(ctx, json_object_get(req, "metadata"));
+	mustAddress = r->p && r->p->focus_areas ? json_incref(r->p->focus_areas) : json_array();
+	return json_pack("{s:{s:O, s:O, s:o, s:o, s:o}, s:{s:s, s:i, s:O}, s:{s:{s:s, s:s}, s:o, s:[]}}",
+	    "epic", "description", json_object_get(req, "description"), "mode", json_object_get(req, "mode"),
+	    "previousPersonas", prev, "accumulatedInsights", acc, "context", ctx,
+	    "persona", "name", r->persona, "reviewOrder", r->order, "focusAreas", mustAddress,
+	    "requirements", "outputFormat", "schema", "persona-output.schema.json", "format", "json",
+	    "mustAddress", json_incref(mustAddress), "optionalItems");
+}
+
+/* The xxh3 of the PersonaInput's upstream part: what earlier personas said. */
+static void
+upstream_hash(const json_t *input, char out[17])
+{
+	json_t *up = json_pack("{s:O?, s:O?, s:O?}",
+	    "previousPersonas", ec_json_get(input, "epic.previousPersonas"),
+	    "accumulatedInsights", ec_json_get(input, "epic.accumulatedInsights"),
+	    "context", ec_json_get(input, "epic.context"));
+	char *s = ec_json_dumps_line(up);
+	ec_xxh3_hex(s ? s : "", s ? strlen(s) : 0, out);
+	free(s);
+	json_decref(up);
+}
+
+/* A PersonaOutput that carries no review: skipped or failed. New reference. */
+static json_t *
+empty_output(const run *r, const char *status, const char *etype, const char *msg, int retries,
+    long long ms)
+{
+	json_t *o = json_pack("{s:{s:s, s:i, s:s, s:I}, s:[], s:[], s:{s:s, s:s}, s:f, s:{s:s, s:i, s:s}}",
+	    "persona", "name", r->persona, "reviewOrder", r->order, "status", status,
+	    "executionTime", (json_int_t)ms, "insights", "recommendations",
+	    "costAnalysis", "category", r->persona, "amount", "0 person-days",
+	    "confidence", 0.0, "metadata", "model", "none", "tokens", 0, "version",
+	    r->p && r->p->version ? r->p->version : "0");
+	json_t *err = json_pack("{s:s, s:s}", "type", etype, "message", msg);
+	if (retries >= 0)
+		json_object_set_new(err, "retryCount", json_integer(retries));
+	json_object_set_new(json_object_get(o, "persona"), "error", err);
+	return o;
+}
+
+/*
+ * Load the registered rule base. Checking 80 rules against the schema costs more
+ * than applying them, so a verdict is kept per content hash in the spool's cache
+ * (cache/rulebases/XXH3): the same bytes are checked once, an edited file again.
+ */
+static json_t *
+load_rules(const run *r, const ec_persona *p, ec_err *e)
+{
+	char mark[PATH_MAX];
+	json_t *rb;
+	int trusted;
+
+	if (p != r->p || !r->rules_text)
+		return ec_rules_load(p->rules_path, e);     /* a fallback persona: rare */
+	snprintf(mark, sizeof mark, "%s/cache/rulebases/%s", r->spool, r->rules_fp);
+	trusted = ec_exists(mark);
+	rb = ec_rules_loadb(r->rules_text, r->rules_len, p->rules_path, trusted, e);
+	if (rb && !trusted) {
+		char dir[PATH_MAX];
+		snprintf(dir, sizeof dir, "%s/cache/rulebases", r->spool);
+		if (ec_mkdir_p(dir, 0755, NULL) == 0)
+			ec_write_atomic(mark, "", 0, 0, NULL);
+	}
+	return rb;
+}
+
+/* Apply the rule base in-process. */
+static json_t *
+run_rules(const run *r, const ec_persona *p, const json_t *input, attempt *a)
+{
+	ec_err e;
+	json_t *rb = p ? load_rules(r, p, &e) : json_incref(r->inline_rules), *o;
+	long long t0;
+
+	if (rb && !p && ec_schema_validate("rule-base", rb, NULL, &e) < 0) {
+		json_decref(rb);
+		rb = NULL;
+	}
+	if (!rb) {
+		a->etype = ET_UNAVAILABLE;
+		snprintf(a->msg, sizeof a->msg, "%s", e.msg);
+		return NULL;
+	}
+	/* Time the review itself, not the loading: a built-in persona's executionTime
+	 * is then 0 ms on any sane machine, and its output reproducible. */
+	t0 = now_ms();
+	o = ec_rules_apply(rb, input, &e);
+	a->ms = now_ms() - t0;
+	json_decref(rb);
+	if (!o) {
+		a->etype = ET_SYSTEM;
+		snprintf(a->msg, sizeof a->msg, "%s", e.msg);
+	}
+	return o;
+}
+
+/* Set a resource limit from a config value; 0 or unparsable leaves it alone. */
+static void
+limit(int res, long long v)
+{
+	struct rlimit rl = { (rlim_t)v, (rlim_t)v };
+	if (v > 0)
+		setrlimit(res, &rl);
+}
+
+/* Wait for pid up to ms milliseconds; 1 if it was reaped (status in *st). */
+static int
+wait_for(pid_t pid, int *st, long long ms)
+{
+	long long end = now_ms() + ms;
+	for (;;) {
+		pid_t w = waitpid(pid, st, WNOHANG);
+		if (w == pid)
+			return 1;
+		if (w < 0 && errno != EINTR)
+			return 1;
+		if (now_ms() >= end)
+			return 0;
+		usleep(5000);
+	}
+}
+
+/* Kill the whole process group: TERM, a grace period, then KILL. Reaps pid. */
+static void
+kill_group(pid_t pid, int *st)
+{
+	kill(-pid, SIGTERM);
+	if (!wait_for(pid, st, KILL_GRACE_MS)) {
+		kill(-pid, SIGKILL);
+		waitpid(pid, st, 0);
+	}
+	kill(-pid, SIGKILL);    /* grandchildren that outlived the leader */
+}
+
+/*
+ * Run argv with input on stdin; collect stdout (at most OUTPUT_CAP bytes) into
+ * *out. Returns 0 when the child exited 0 within the timeout, -1 with a filled
+ * with a filled attempt otherwise.
+ */
+static int
+run_child(const run *r, char *const argv[], const char *input, size_t inlen, int timeout_s,
+    char **out, size_t *outlen, attempt *a)
+{
+	int in[2], op[2], st = 0, logfd = -1, reaped = 0;
+	long long deadline = now_ms() + (long long)timeout_s * 1000, exited_at = 0;
+	size_t off = 0, cap = 65536, n = 0;
+	char *buf = malloc(cap), logpath[PATH_MAX], tmo[32];
+	pid_t pid;
+
+	*out = NULL;
+	if (!buf || pipe2(in, O_CLOEXEC) < 0)
+		goto syserr;
+	if (pipe2(op, O_CLOEXEC) < 0) {
+		close(in[0]), close(in[1]);
+		goto syserr;
+	}
+	snprintf(logpath, sizeof logpath, "%s/task.log", r->task_dir);
+	logfd = open(logpath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	snprintf(tmo, sizeof tmo, "%d", timeout_s);
+	if ((pid = fork()) < 0) {
+		close(in[0]), close(in[1]), close(op[0]), close(op[1]);
+		goto syserr;
+	}
+	if (pid == 0) {
+		setpgid(0, 0);
+		dup2(in[0], 0);
+		dup2(op[1], 1);
+		if (logfd >= 0)
+			dup2(logfd, 2);
+		limit(RLIMIT_AS, ec_parse_size(ec_json_get_str(r->cfg, "performance.memoryLimit", "0")));
+		limit(RLIMIT_CPU, ec_json_get_int(r->cfg, "performance.cpuTimeLimit", 0));
+		setenv("EPIC_PERSONA", r->persona, 1);
+		setenv("EPIC_TASK_ID", r->task_id, 1);
+		setenv("EPIC_MODE", ec_json_get_str(r->request, "mode", "standard"), 1);
+		setenv("EPIC_TIMEOUT", tmo, 1);
+		signal(SIGPIPE, SIG_DFL);
+		execvp(argv[0], argv);
+		dprintf(2, "persona-run: cannot run '%s': %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	setpgid(pid, pid);      /* both sides, so the group exists before any kill */
+	close(in[0]);
+	close(op[1]);
+	if (logfd >= 0)
+		close(logfd);
+	fcntl(in[1], F_SETFL, O_NONBLOCK);
+	if (inlen == 0)
+		close(in[1]), in[1] = -1;
+	for (;;) {
+		struct pollfd pf[2];
+		int np = 0, wait_ms;
+		long long left = deadline - now_ms();
+		if (left <= 0) {
+			kill_group(pid, &st);
+			a->etype = ET_TIMEOUT;
+			snprintf(a->msg, sizeof a->msg, "timed out after %d s; process group killed", timeout_s);
+			goto fail;
+		}
+		if (op[0] >= 0)
+			pf[np++] = (struct pollfd){ op[0], POLLIN, 0 };
+		if (in[1] >= 0)
+			pf[np++] = (struct pollfd){ in[1], POLLOUT, 0 };
+		if (np == 0)
+			break;
+		/* Once the leader has exited, whatever still holds stdout open is a stray
+		 * grandchild: give it a moment, then stop waiting for it. */
+		if (!reaped && waitpid(pid, &st, WNOHANG) == pid)
+			reaped = 1, exited_at = now_ms();
+		if (reaped && now_ms() - exited_at > 200)
+			break;
+		wait_ms = reaped ? 50 : left > 100 ? 100 : (int)left;
+		if (poll(pf, (nfds_t)np, wait_ms) < 0 && errno != EINTR)
+			break;
+		for (int k = 0; k < np; k++) {
+			if (pf[k].fd == op[0] && (pf[k].revents & (POLLIN | POLLHUP | POLLERR))) {
+				ssize_t got;
+				if (n + 4096 > cap) {
+					char *nb;
+					if (n >= OUTPUT_CAP) {
+						kill_group(pid, &st);
+						a->etype = ET_VALIDATION;
+						snprintf(a->msg, sizeof a->msg, "output larger than %u bytes", OUTPUT_CAP);
+						goto fail;
+					}
+					cap = cap * 2 > OUTPUT_CAP + 4097 ? OUTPUT_CAP + 4097 : cap * 2;
+					if (!(nb = realloc(buf, cap)))
+						goto oom;
+					buf = nb;
+				}
+				got = read(op[0], buf + n, cap - n - 1);
+				if (got > 0)
+					n += (size_t)got;
+				else if (got == 0 || errno != EINTR) {
+					close(op[0]);
+					op[0] = -1;
+				}
+			} else if (pf[k].fd == in[1] && (pf[k].revents & (POLLOUT | POLLERR | POLLHUP))) {
+				ssize_t w = write(in[1], input + off, inlen - off);
+				if (w > 0)
+					off += (size_t)w;
+				/* A persona that does not read all its input is its business. */
+				if ((w < 0 && errno != EAGAIN && errno != EINTR) || off == inlen) {
+					close(in[1]);
+					in[1] = -1;
+				}
+			}
+		}
+	}
+	if (in[1] >= 0)
+		close(in[1]);
+	if (op[0] >= 0)
+		close(op[0]);
+	if (!reaped) {
+		long long left = deadline - now_ms();
+		if (!wait_for(pid, &st, left > 0 ? left : 0)) {
+			kill_group(pid, &st);
+			a->etype = ET_TIMEOUT;
+			snprintf(a->msg, sizeof a->msg, "timed out after %d s; process group killed", timeout_s);
+			free(buf);
+			return -1;
+		}
+	}
+	kill(-pid, SIGKILL);    /* nothing of the persona outlives its run */
+	if (WIFSIGNALED(st)) {
+		a->etype = ET_SYSTEM;
+		snprintf(a->msg, sizeof a->msg, "killed by signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
+		free(buf);
+		return -1;
+	}
+	if (WEXITSTATUS(st) != 0) {
+		a->etype = WEXITSTATUS(st) == 127 ? ET_UNAVAILABLE : ET_SYSTEM;
+		snprintf(a->msg, sizeof a->msg, WEXITSTATUS(st) == 127 ? "cannot run '%s' (exit 127)" :
+		    "'%s' exited with status %d", argv[0], WEXITSTATUS(st));
+		free(buf);
+		return -1;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*outlen = n;
+	return 0;
+oom:
+	kill_group(pid, &st);
+	a->etype = ET_SYSTEM;
+	snprintf(a->msg, sizeof a->msg, "out of memory");
+fail:
+	if (in[1] >= 0)
+		close(in[1]);
+	if (op[0] >= 0)
+		close(op[0]);
+	free(buf);
+	return -1;
+syserr:
+	a->etype = ET_SYSTEM;
+	snprintf(a->msg, sizeof a->msg, "cannot start the persona: %s", strerror(errno));
+	free(buf);
+	return -1;
+}
+
+/* argv of a command persona: a relative program path is relative to its registration. */
+static char **
+command_argv(const ec_persona *p, char *prog, size_t cap)
+{
+	const char *c0 = p->command[0];
+	if (strchr(c0, '/') && c0[0] != '/') {
+		const char *slash = strrchr(p->reg_path, '/');
+		snprintf(prog, cap, "%.*s/%s", slash ? (int)(slash - p->reg_path) : 1,
+		    slash ? p->reg_path : ".", c0);
+		p->command[0] = prog;   /* the registry is ours for this process */
+	}
+	return p->command;
+}
+
+/*
+ * One attempt of persona p. For a command persona, *raw gets its stdout and the
+ * return is its normalization (a failure to normalize is a failed attempt).
+ */
+static json_t *
+attempt_once(const run *r, const ec_persona *p, const json_t *input, const char *input_text,
+    char **raw, size_t *rawlen, attempt *a)
+{
+	json_t *o = NULL;
+	long long t0 = now_ms();
+	char prog[PATH_MAX];
+
+	a->etype = NULL;
+	a->msg[0] = '\0';
+	a->ms = -1;
+	*raw = NULL;
+	if (!p || p->rules_path)
+		o = run_rules(r, p, input, a);
+	else if (run_child(r, command_argv(p, prog, sizeof prog), input_text, strlen(input_text),
+	    r->timeout, raw, rawlen, a) == 0) {
+		ec_norm_opts no = { r->persona, r->order, p->version, NULL };
+		ec_err e;
+		if (!(o = ec_normalize(*raw, *rawlen, "output", &no, &e))) {
+			a->etype = ET_VALIDATION;
+			snprintf(a->msg, sizeof a->msg, "%s", e.msg);
+		}
+	}
+	if (a->ms < 0)
+		a->ms = now_ms() - t0;
+	if (o)
+		json_object_set_new(json_object_get(o, "persona"), "executionTime", json_integer(a->ms));
+	return o;
+}
+
+/* Backoff before attempt k+1: base * 2^(k-1), plus up to 25 % jitter. */
+static void
+backoff(const run *r, int k)
+{
+	long long base = ec_json_get_int(r->cfg, "coordination.retryBackoffMs", 1000), ms;
+	ms = base << (k - 1 > 20 ? 20 : k - 1);
+	if (ms > 0)
+		ms += (long long)(random() % (ms / 4 + 1));
+	usleep((useconds_t)(ms * 1000 > 600000000LL ? 600000000LL : ms * 1000));
+}
+
+static int
+write_output(const run *r, const json_t *o, const char *raw, size_t rawlen, ec_err *e)
+{
+	/* A command persona's raw output is what persona-normalize reads; when the
+	 * output did not come from the command (cache, fallback, failure) the canonical
+	 * JSON stands in for it: it normalizes to itself. */
+	if (raw)
+		return ec_write_atomic(r->out, raw, rawlen, EC_W_FSYNC | EC_W_IFCHANGED, e) < 0 ? -1 : 0;
+	return ec_json_write(r->out, o, EC_W_FSYNC | EC_W_IFCHANGED, e) < 0 ? -1 : 0;
+}
+
+static void
+hash_of(const json_t *o, const char *raw, size_t rawlen, char out[17])
+{
+	char *s = raw ? NULL : ec_json_dumps(o);
+	if (raw)
+		ec_xxh3_hex(raw, rawlen, out);
+	else
+		ec_xxh3_hex(s ? s : "", s ? strlen(s) : 0, out);
+	free(s);
+}
+
+/* The sentence for a --skip keyword from the plan; other text is taken as it is. */
+static const char *
+skip_reason(const char *k)
+{
+	if (!strcmp(k, "excluded"))
+		return "excluded by the request";
+	if (!strcmp(k, "disabled"))
+		return "disabled in the configuration";
+	if (!strcmp(k, "unsupported-mode"))
+		return "does not support this review mode";
+	return k;
+}
+
+/* Identify what runs for r->persona: a registration, or a custom persona. */
+static int
+resolve(run *r, ec_err *e)
+{
+	json_t *custom = ec_json_get(r->request, "options.customPersonas");
+	json_t *c = json_object_get(custom, r->persona);
+	const char *rb_text;
+	char fp[17] = "inline";
+
+	if (c) {
+		const char *ref = json_string_value(json_object_get(c, "persona"));
+		r->order = (int)ec_json_get_int(c, "reviewOrder", 99);
+		r->required = ec_json_get_bool(c, "required", 0);
+		if (ref) {
+			if (!(r->p = ec_registry_find(&r->reg, ref)))
+				return ec_fail(e, EC_EXIT_REJECT, "custom persona '%s': no persona '%s' is registered",
+				    r->persona, ref);
+			if (!json_object_get(c, "reviewOrder"))
+				r->order = r->p->review_order;
+		} else
+			r->inline_rules = json_object_get(c, "rules");
+	} else if ((r->p = ec_registry_find(&r->reg, r->persona))) {
+		r->order = r->p->review_order;
+		r->required = r->p->required;
+	} else
+		return ec_fail(e, EC_EXIT_REJECT, "no persona '%s' is registered or in the request", r->persona);
+	/* The timeout: the request's, else the config's or the registration's (the
+	 * registry has the config's overrides applied). */
+	r->timeout = r->p ? r->p->timeout : (int)ec_json_get_int(r->cfg, "coordination.defaultTimeout", 300);
+	if (ec_json_get_int(r->request, "options.timeout", 0) > 0)
+		r->timeout = (int)ec_json_get_int(r->request, "options.timeout", 0);
+	/* The version a cache entry must match: the registration's, plus a fingerprint of
+	 * the rule base, so editing rules without bumping the version still invalidates. */
+	if (r->p && r->p->rules_path) {
+		ec_err e2;
+		if ((r->rules_text = ec_read_file(r->p->rules_path, EC_MAX_JSON_BYTES, &r->rules_len, &e2))) {
+			ec_xxh3_hex(r->rules_text, r->rules_len, fp);
+			memcpy(r->rules_fp, fp, sizeof fp);
+		}
+	} else if (r->inline_rules && (rb_text = ec_json_dumps(r->inline_rules))) {
+		ec_xxh3_hex(rb_text, strlen(rb_text), fp);
+		free((char *)rb_text);
+	} else if (r->p)
+		snprintf(fp, sizeof fp, "command");
+	snprintf(r->version, sizeof r->version, "%s+%s", r->p ? r->p->version : "inline", fp);
+	return 0;
+}
+
+/* --health: each persona (or the named ones) is available? */
+static int
+health(run *r, char **names, int n)
+{
+	int bad = 0;
+	json_t *res = json_object();
+	ec_err e;
+
+	for (size_t i = 0; i < r->reg.n; i++) {
+		const ec_persona *p = &r->reg.v[i];
+		int want = n == 0, ok = 0;
+		char prog[PATH_MAX];
+		for (int k = 0; k < n; k++)
+			want |= strcmp(names[k], p->name) == 0;
+		if (!want)
+			continue;
+		if (p->rules_path) {
+			json_t *rb = ec_rules_load(p->rules_path, &e);
+			ok = rb != NULL;
+			if (!ok)
+				ec_warn("%s: %s", p->name, e.msg);
+			json_decref(rb);
+		} else {
+			size_t argc = 0, len;
+			char **argv, **cmd = command_argv(p, prog, sizeof prog), *out;
+			attempt a = { 0 };
+			while (cmd[argc])
+				argc++;
+			argv = calloc(argc + 2, sizeof *argv);
+			memcpy(argv, cmd, argc * sizeof *argv);
+			argv[argc] = "--health";
+			r->persona = p->name;
+			ok = run_child(r, argv, "", 0, HEALTH_TIMEOUT, &out, &len, &a) == 0;
+			if (!ok)
+				ec_warn("%s: %s", p->name, a.msg);
+			else
+				free(out);
+			free(argv);
+		}
+		json_object_set_new(res, p->name, json_boolean(ok));
+		bad += !ok;
+	}
+	for (int k = 0; k < n; k++)
+		if (!ec_registry_find(&r->reg, names[k])) {
+			ec_warn("no persona '%s' is registered", names[k]);
+			json_object_set_new(res, names[k], json_false());
+			bad++;
+		}
+	ec_json_write(NULL, res, 0, &e);
+	json_decref(res);
+	return bad ? EC_EXIT_TEMP : EC_EXIT_OK;
+}
+
+/* Serve from the cache, or run with retries and the fallbacks. */
+static int
+execute(run *r, const json_t *input, ec_err *e)
+{
+	char key[65], up[17], xx[17], *input_text = ec_json_dumps(input), *raw = NULL;
+	long long now = (long long)time(NULL);
+	int maxr = (int)ec_json_get_int(r->cfg, "coordination.maxRetries", 3), k, expired = 0;
+	int use_cache = !r->no_cache && !ec_json_get_bool(r->request, "options.noCache", 0);
+	long long ttl = ec_json_get_int(r->cfg, "coordination.cacheTTL", 86400);
+	json_t *o = NULL, *cached = NULL;
+	size_t rawlen = 0;
+	attempt a = { 0 };
+
+	ec_cache_key(ec_json_get_str(r->request, "description", ""),
+	    ec_json_get_str(r->request, "options.cacheKey", NULL), r->persona,
+	    ec_json_get_str(r->request, "mode", "standard"), key);
+	upstream_hash(input, up);
+	/* A hit is written exactly as the miss was: the output is a function of the
+	 * input, whoever computed it, so a resumed task ends byte-identical. Hits and
+	 * misses are told apart in checkpoints.jsonl. */
+	if (use_cache && (cached = ec_cache_get(r->spool, key, r->version, up, ttl, now, &expired)) && !expired) {
+		record(r, "cache-hit", 0, NULL, NULL);
+		o = cached;
+		goto done;
+	}
+	if (maxr < 1)
+		maxr = 1;
+	for (k = 1; k <= maxr; k++) {
+		record(r, "before", k, NULL, NULL);
+		if ((o = attempt_once(r, r->p, input, input_text, &raw, &rawlen, &a)))
+			break;
+		free(raw);
+		raw = NULL;
+		record(r, k < maxr ? "retry" : "failed", k, &a, NULL);
+		/* A rule base that does not load will not load on a retry either. */
+		if ((!r->p || r->p->rules_path) && a.etype && strcmp(a.etype, ET_UNAVAILABLE) == 0)
+			break;
+		if (k < maxr)
+			backoff(r, k);
+	}
+	if (o) {
+		if (use_cache)
+		record(r, "cache-miss", 0, NULL, NULL);
+	if (use_cache && ec_cache_put(r->spool, key, r->version, up, ttl, now, o, e) < 0)
+			ec_warn("cache: %s", e->msg);
+		json_decref(cached);
+		goto done;
+	}
+	/* Every attempt failed: the seed's recovery strategies, in order. */
+	if (cached) {
+		o = cached;
+		json_object_set_new(json_object_get(o, "persona"), "fallback", json_string("stale-cache"));
+		json_object_set_new(json_object_get(o, "persona"), "cached", json_true());
+		record(r, "fallback", 0, &a, NULL);
+		goto done;
+	}
+	if (r->p && r->p->fallback) {
+		const ec_persona *fb = ec_registry_find(&r->reg, r->p->fallback);
+		attempt fa = { 0 };
+		record(r, "before", 0, NULL, NULL);
+		if (fb && (o = attempt_once(r, fb, input, input_text, &raw, &rawlen, &fa))) {
+			char note[128];
+			snprintf(note, sizeof note, "persona:%s", fb->name);
+			json_object_set_new(json_object_get(o, "persona"), "fallback", json_string(note));
+			free(raw);
+			raw = NULL;     /* the canonical output stands in: it says who answered */
+			record(r, "fallback", 0, &fa, NULL);
+			goto done;
+		}
+		free(raw);
+		raw = NULL;
+		record(r, "failed", 0, &fa, NULL);
+	}
+	if (r->required) {
+		free(input_text);
+		return ec_fail(e, EC_EXIT_TEMP, "required persona '%s' failed after %d attempt%s: %s: %s",
+		    r->persona, maxr, maxr == 1 ? "" : "s", a.etype, a.msg);
+	}
+	o = empty_output(r, "failed", a.etype ? a.etype : ET_SYSTEM, a.msg, maxr - 1, a.ms);
+done:
+	free(input_text);
+	hash_of(o, raw, rawlen, xx);
+	if (write_output(r, o, raw, rawlen, e) < 0) {
+		free(raw);
+		json_decref(o);
+		return -1;
+	}
+	record(r, "after", 0, NULL, xx);
+	free(raw);
+	json_decref(o);
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "health", no_argument, NULL, 'H' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "no-cache", no_argument, NULL, 'n' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "persona", required_argument, NULL, 'p' },
+		{ "skip", required_argument, NULL, 'S' },
+		{ "spool", required_argument, NULL, 's' },
+		{ "task-dir", required_argument, NULL, 'd' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	run r = { .task_dir = "." };
+	const char *config = NULL, *skip = NULL, *spool = NULL;
+	json_t **earlier = NULL, *input;
+	char inpath[PATH_MAX];
+	int c, do_health = 0, rc;
+	ec_err e;
+
+	ec_setprogname(argv[0]);
+	while ((c = getopt_long(argc, argv, "c:d:hno:p:s:V", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config = optarg; break;
+		case 'd': r.task_dir = optarg; break;
+		case 'H': do_health = 1; break;
+		case 'h': usage(EC_EXIT_OK); break;
+		case 'n': r.no_cache = 1; break;
+		case 'o': r.out = optarg; break;
+		case 'p': r.persona = optarg; break;
+		case 'S': skip = optarg; break;
+		case 's': spool = optarg; break;
+		case 'V': printf("persona-run %s\n", EC_VERSION); return EC_EXIT_OK;
+		default: usage(EC_EXIT_USAGE);
+		}
+	}
+	if (!(r.cfg = ec_config_load(config, &e)))
+		ec_die_err(&e);
+	if (ec_registry_load(&r.reg, &e) < 0 || ec_registry_configure(&r.reg, r.cfg, &e) < 0)
+		ec_die_err(&e);
+	if (do_health)
+		return health(&r, argv + optind, argc - optind);
+	if (!r.persona || !r.out || optind >= argc) {
+		ec_warn("%s", !r.persona ? "--persona is required" : !r.out ? "-o is required" :
+		    "a request file is required");
+		usage(EC_EXIT_USAGE);
+	}
+	r.spool = ec_spool_root(spool);
+	srandom((unsigned)(getpid() ^ time(NULL)));
+	if (!(r.request = ec_json_load_file(argv[optind], EC_MAX_REQUEST_BYTES, &e)))
+		ec_die_err(&e);
+	if (ec_schema_validate("epic-request", r.request, NULL, &e) < 0 ||
+	    !json_object_get(r.request, "taskId")) {
+		if (!json_object_get(r.request, "taskId") && !e.msg[0])
+			ec_fail(&e, EC_EXIT_REJECT, "$.taskId: expected a request normalized by epic-parse");
+		ec_err_prefix(&e, "%s", argv[optind]);
+		ec_die_err(&e);
+	}
+	snprintf(r.task_id, sizeof r.task_id, "%s", ec_json_get_str(r.request, "taskId", "task"));
+	if (resolve(&r, &e) < 0)
+		ec_die_err(&e);
+	earlier = calloc((size_t)(argc - optind), sizeof *earlier);
+	for (int i = optind + 1; i < argc; i++) {
+		if (!(earlier[i - optind - 1] = ec_json_load_file(argv[i], EC_MAX_JSON_BYTES, &e)))
+			ec_die_err(&e);
+		if (ec_schema_validate("persona-output", earlier[i - optind - 1], NULL, &e) < 0) {
+			ec_err_prefix(&e, "%s", argv[i]);
+			ec_die_err(&e);
+		}
+	}
+	{
+		/* personas/ is created on first use: no mkdir process in the pipeline. */
+		char *dir = strdup(r.out), *slash = strrchr(dir, '/');
+		if (slash && slash != dir) {
+			*slash = '\0';
+			if (ec_mkdir_p(dir, 0755, &e) < 0)
+				ec_die_err(&e);
+		}
+		free(dir);
+	}
+	if (skip) {
+		json_t *o = empty_output(&r, "skipped", ET_UNAVAILABLE, skip_reason(skip), -1, 0);
+		record(&r, "skipped", 0, NULL, NULL);
+		if (ec_json_write(r.out, o, EC_W_FSYNC | EC_W_IFCHANGED, &e) < 0)
+			ec_die_err(&e);
+		json_decref(o);
+		return ec_close_stdout();
+	}
+	input = build_input(&r, earlier, (size_t)(argc - optind - 1));
+	input_path(r.out, inpath, sizeof inpath);
+	/* The input is for inspection: atomic, but not worth an fsync. */
+	if (strcmp(r.out, "-") && ec_json_write(inpath, input, EC_W_IFCHANGED, &e) < 0)
+		ec_die_err(&e);
+	rc = execute(&r, input, &e);
+	if (rc < 0) {
+		/* The launcher reads the verdict from the task, not from make's status. */
+		ec_task_error_write(r.task_dir, "persona-run", e.code,
+		    e.code == EC_EXIT_REJECT ? "INVALID_INPUT" : "PERSONA_UNAVAILABLE", e.msg, NULL);
+		ec_die_err(&e);
+	}
+	for (int i = 0; i < argc - optind - 1; i++)
+		json_decref(earlier[i]);
+	free(earlier);
+	json_decref(input);
+	json_decref(r.request);
+	json_decref(r.cfg);
+	free(r.rules_text);
+	ec_registry_free(&r.reg);
+	return ec_close_stdout();
+}
