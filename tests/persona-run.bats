@@ -284,3 +284,12 @@ JSON
 	run -0 jq -r '.persona.status' personas/06.raw.json
 	assert_output failed
 }
+
+@test "a persona that answers without reading its input is fine (no SIGPIPE)" {
+	agent performance-specialist noread
+	# An input far larger than a pipe buffer, so the write really fails.
+	head -c 200000 /dev/zero | tr '\0' 'a' > big.txt
+	jq --rawfile d big.txt '.description = $d' epic-request.json > big.json
+	run -0 persona-run --persona performance-specialist -o personas/04.raw.json big.json
+	run -0 grep -c 'did not read' personas/04.raw.json
+}

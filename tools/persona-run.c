@@ -805,6 +805,9 @@ main(int argc, char *argv[])
 	ec_err e;
 
 	ec_setprogname(argv[0]);
+	/* A persona that exits without reading all of its input must not kill us with
+	 * SIGPIPE: the write fails with EPIPE instead, and its answer still counts. */
+	signal(SIGPIPE, SIG_IGN);
 	while ((c = getopt_long(argc, argv, "c:d:hno:p:s:V", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': config = optarg; break;

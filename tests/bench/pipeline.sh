@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Benchmarks of persona-run and the per-task pipeline (issues 4 and 5): persona-run
+# overhead per call, processes per epic, cold and no-op times per epic. Medians.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+bin=${EC_BIN:-$root/bin}
+work=$1/pipeline
+mkdir -p "$work"
+median() { sort -n | awk '{a[NR]=$1} END {if (NR) print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2); else print "n/a"}'; }
+now_us() { echo $(( $(date +%s%N) / 1000 )); }
+
+echo "== persona-run: overhead per call (median of 30) =="
+task="$work/task"
+mkdir -p "$task"
+"$bin/epic-parse" --task-id bench -o "$task/epic-request.json" "$root/examples/requests/08-product-search.json"
+reg="$work/reg"
+mkdir -p "$reg"
+cp -r "$root/pipeline/personas/." "$reg/"
+cat > "$reg/trivial-agent.json" <<JSON
+{ "name": "trivial-agent", "reviewOrder": 42, "required": false, "timeout": 10, "dependencies": [],
+  "supportedModes": ["mvp", "standard", "enterprise"], "version": "1", "command": ["/bin/cat", "$work/answer.json"] }
+JSON
+"$bin/persona-rules" -o "$work/answer.json" "$( "$bin/persona-run" --no-cache --persona product-owner -d "$task" -o "$task/po.json" "$task/epic-request.json" >/dev/null; echo "$task/po.input.json")"
+for kind in rules command; do
+	p=product-owner; [ $kind = command ] && p=trivial-agent
+	for i in $(seq 1 30); do
+		t0=$(now_us)
+		EPIC_PERSONA_PATH="$reg" "$bin/persona-run" --no-cache --persona $p -d "$task" -o "$task/out.json" "$task/epic-request.json"
+		echo $(( $(now_us) - t0 ))
+	done | median | awk -v k=$kind '{printf "  %-34s %8.0f us per call (process start and exit included)\n", k " persona (" (k == "rules" ? "in-process engine" : "/bin/cat as the agent") ")", $1}'
+done
+
+echo "== the pipeline: per epic, built-in personas, the 14 examples =="
+spool="$work/spool"
+export EPIC_SPOOL="$spool"
+# Processes: the distinct pids strace sees (epic itself, make, and every tool).
+processes() {
+	strace -f -qq -o "$work/trace" -e trace=execve "$bin/epic" run -q "$1" > /dev/null
+	awk '{print $1}' "$work/trace" | sort -u | wc -l
+}
+if command -v strace >/dev/null; then
+	req="$root/examples/requests/01-checkout-payments.json"
+	printf '  %-34s %8d (epic + make + epic-parse + 6 persona-run + epic-aggregate)\n' \
+		"processes per epic, cold:" "$(processes "$req")"
+	printf '  %-34s %8d (epic + make)\n' "processes per epic, no-op rerun:" "$(processes "$req")"
+else
+	echo "  (strace not installed: process counts skipped)"
+fi
+rm -rf "$spool"
+for f in "$root"/examples/requests/*; do
+	t0=$(now_us); "$bin/epic" run -q "$f" > /dev/null; echo $(( $(now_us) - t0 ))
+done | median | awk '{printf "  %-34s %8.1f ms (median over the examples; cache cold)\n", "cold time per epic:", $1 / 1000}'
+for f in "$root"/examples/requests/*; do
+	t0=$(now_us); "$bin/epic" run -q "$f" > /dev/null; echo $(( $(now_us) - t0 ))
+done | median | awk '{printf "  %-34s %8.1f ms\n", "no-op rerun time per epic:", $1 / 1000}'
+rm -rf "$spool/done"
+for f in "$root"/examples/requests/*; do
+	t0=$(now_us); "$bin/epic" run -q "$f" > /dev/null; echo $(( $(now_us) - t0 ))
+done | median | awk '{printf "  %-34s %8.1f ms (a new task, every persona a cache hit)\n", "warm-cache time per epic:", $1 / 1000}'
