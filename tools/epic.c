@@ -218,7 +218,9 @@ cmd_run(int argc, char *argv[])
 	if (ec_task_create(f.spool, id, ext, buf, len, &e) < 0)
 		ec_die_err(&e);
 	free(buf);
-	return run_task(&f, id);
+	c = run_task(&f, id);
+	json_decref(f.cfg);
+	return c;
 }
 
 static int
@@ -250,7 +252,9 @@ cmd_resume(int argc, char *argv[])
 		usage(EC_EXIT_USAGE);
 	}
 	front_init(&f);
-	return run_task(&f, argv[optind]);
+	c = run_task(&f, argv[optind]);
+	json_decref(f.cfg);
+	return c;
 }
 
 /* exec epic-NAME with args (argv[0] replaced), from our own directory first. */

@@ -158,6 +158,13 @@ input_path(const char *out, char *buf, size_t cap)
 	snprintf(buf, cap, "%.*s.input.json", (int)n, out);
 }
 
+/* A new reference: a copy of arr when it is an array, else an empty array. */
+static json_t *
+json_array_or_copy(const json_t *arr)
+{
+	return json_is_array(arr) ? json_deep_copy(arr) : json_array();
+}
+
 /*
  * The seed's PersonaInput. accumulatedInsights carries, per earlier persona, its
  * insights, signals and a digest of its recommendations: enough for later
@@ -180,27 +187,22 @@ build_input(run *r, json_t *const *earlier, size_t nearlier)
 			json_array_append_new(recs, json_pack("{s:O?, s:O?, s:O?, s:O?}",
 			    "id", json_object_get(x, "id"), "title", json_object_get(x, "title"),
 			    "type", json_object_get(x, "type"), "priority", json_object_get(x, "priority")));
-		json_object_set_new(acc, name, json_pack("{s:O, s:O, s:o}",
-		    "insights", json_object_get(o, "insights") ? json_object_get(o, "insights") : json_array(),
-		    "signals", json_object_get(o, "signals") ? json_object_get(o, "signals") : json_array(),
+		json_object_set_new(acc, name, json_pack("{s:o, s:o, s:o}",
+		    "insights", json_array_or_copy(json_object_get(o, "insights")),
+		    "signals", json_array_or_copy(json_object_get(o, "signals")),
 		    "recommendations", recs));
-		/* json_pack "O" with a fresh json_array() leaks one ref; drop it. */
-		if (!json_object_get(o, "insights"))
-			json_decref(json_object_get(json_object_get(acc, name), "insights"));
-		if (!json_object_get(o, "signals"))
-			json_decref(json_object_get(json_object_get(acc, name), "signals"));
 	}
 	ctx = json_pack("{s:O?, s:O?, s:O?}", "title", json_object_get(req, "title"),
 	    "taskId", json_object_get(req, "taskId"), "enforceDevops", json_object_get(req, "enforceDevops"));
 	if (json_object_get(req, "metadata"))
 		json_object_update(ctx, json_object_get(req, "metadata"));
-	mustAddress = r->p && r->p->focus_areas ? json_incref(r->p->focus_areas) : json_array();
-	return json_pack("{s:{s:O, s:O, s:o, s:o, s:o}, s:{s:s, s:i, s:O}, s:{s:{s:s, s:s}, s:o, s:[]}}",
+	mustAddress = json_array_or_copy(r->p ? r->p->focus_areas : NULL);
+	return json_pack("{s:{s:O, s:O, s:o, s:o, s:o}, s:{s:s, s:i, s:o}, s:{s:{s:s, s:s}, s:o, s:[]}}",
 	    "epic", "description", json_object_get(req, "description"), "mode", json_object_get(req, "mode"),
 	    "previousPersonas", prev, "accumulatedInsights", acc, "context", ctx,
-	    "persona", "name", r->persona, "reviewOrder", r->order, "focusAreas", mustAddress,
+	    "persona", "name", r->persona, "reviewOrder", r->order, "focusAreas", json_deep_copy(mustAddress),
 	    "requirements", "outputFormat", "schema", "persona-output.schema.json", "format", "json",
-	    "mustAddress", json_incref(mustAddress), "optionalItems");
+	    "mustAddress", mustAddress, "optionalItems");
 }
 
 /* The xxh3 of the PersonaInput's upstream part: what earlier personas said. */
@@ -827,8 +829,12 @@ main(int argc, char *argv[])
 		ec_die_err(&e);
 	if (ec_registry_load(&r.reg, &e) < 0 || ec_registry_configure(&r.reg, r.cfg, &e) < 0)
 		ec_die_err(&e);
-	if (do_health)
-		return health(&r, argv + optind, argc - optind);
+	if (do_health) {
+		rc = health(&r, argv + optind, argc - optind);
+		json_decref(r.cfg);
+		ec_registry_free(&r.reg);
+		return rc ? rc : ec_close_stdout();
+	}
 	if (!r.persona || !r.out || optind >= argc) {
 		ec_warn("%s", !r.persona ? "--persona is required" : !r.out ? "-o is required" :
 		    "a request file is required");
@@ -867,13 +873,14 @@ main(int argc, char *argv[])
 		}
 		free(dir);
 	}
+	input = NULL;
 	if (skip) {
 		json_t *o = empty_output(&r, "skipped", ET_UNAVAILABLE, skip_reason(skip), -1, 0);
 		record(&r, "skipped", 0, NULL, NULL);
 		if (ec_json_write(r.out, o, EC_W_FSYNC | EC_W_IFCHANGED, &e) < 0)
 			ec_die_err(&e);
 		json_decref(o);
-		return ec_close_stdout();
+		goto done;
 	}
 	input = build_input(&r, earlier, (size_t)(argc - optind - 1));
 	input_path(r.out, inpath, sizeof inpath);
@@ -887,6 +894,7 @@ main(int argc, char *argv[])
 		    e.code == EC_EXIT_REJECT ? "INVALID_INPUT" : "PERSONA_UNAVAILABLE", e.msg, NULL);
 		ec_die_err(&e);
 	}
+done:
 	for (int i = 0; i < argc - optind - 1; i++)
 		json_decref(earlier[i]);
 	free(earlier);

@@ -245,10 +245,10 @@ run_make(const char *dir, const char *id, const ec_task_opts *o, ec_err *e)
 		if (w == pid)
 			break;
 		if (w < 0 && errno != EINTR) {
-			int err = errno;
+			int werr = errno;
 			if (pidfd >= 0)
 				close(pidfd);
-			return ec_fail(e, EC_EXIT_TEMP, "cannot wait for make: %s", strerror(err));
+			return ec_fail(e, EC_EXIT_TEMP, "cannot wait for make: %s", strerror(werr));
 		}
 		if ((long long)time(NULL) >= deadline) {
 			char msg[128];
