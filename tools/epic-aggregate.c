@@ -141,24 +141,17 @@ round2(double v)
 	return (double)(long long)(v * 100 + (v < 0 ? -0.5 : 0.5)) / 100;
 }
 
-/* A number as JSON: an integer when it is one, so 12 is written "12", not "12.0". */
+/* A number rounded to the cent, as JSON: an integer when it is one. */
 static json_t *
 num(double v)
 {
-	v = round2(v);
-	if (v == (double)(json_int_t)v && v > -9e15 && v < 9e15)
-		return json_integer((json_int_t)v);
-	return json_real(v);
+	return ec_json_number(round2(v));
 }
 
 static void
 fmt_num(char *buf, size_t cap, double v)
 {
-	v = round2(v);
-	if (v == (double)(long long)v && v > -9e15 && v < 9e15)
-		snprintf(buf, cap, "%lld", (long long)v);
-	else
-		snprintf(buf, cap, "%.10g", v);
+	ec_fmt_number(buf, cap, round2(v));
 }
 
 static json_t *

@@ -94,18 +94,6 @@ utf8_invalid_at(const unsigned char *s, size_t n)
 	return -1;
 }
 
-static void
-line_col(const char *buf, size_t off, int *line, int *col)
-{
-	*line = 1, *col = 1;
-	for (size_t i = 0; i < off; i++) {
-		if (buf[i] == '\n')
-			(*line)++, *col = 1;
-		else if (((unsigned char)buf[i] & 0xC0) != 0x80)
-			(*col)++;
-	}
-}
-
 /*
  * Normalize a description in place: CRLF and CR become LF, control characters other
  * than newline and tab are dropped (counted in *stripped), surrounding white space
@@ -620,12 +608,12 @@ normalize(req *r, char *buf, size_t len, const char *format, ec_err *e)
 	}
 	if (memchr(buf, '\0', len)) {
 		size_t off = (size_t)((char *)memchr(buf, '\0', len) - buf);
-		line_col(buf, off, &line, &col);
+		ec_line_col(buf, off, &line, &col);
 		ec_fail(e, EC_EXIT_REJECT, "%s:%d:%d: NUL byte: expected text", r->file, line, col);
 		return NULL;
 	}
 	if ((bad = utf8_invalid_at((const unsigned char *)buf, len)) >= 0) {
-		line_col(buf, (size_t)bad, &line, &col);
+		ec_line_col(buf, (size_t)bad, &line, &col);
 		ec_fail(e, EC_EXIT_REJECT, "%s:%d:%d: invalid UTF-8: expected UTF-8 text", r->file, line, col);
 		return NULL;
 	}

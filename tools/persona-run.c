@@ -102,17 +102,6 @@ now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void
-iso_now(char *buf, size_t cap)
-{
-	struct timespec ts;
-	struct tm tm;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-	    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
-}
-
 /*
  * Append one event to the task's checkpoints.jsonl: a single O_APPEND write, so
  * parallel personas never interleave. Failure to record is reported, not fatal:
@@ -126,7 +115,7 @@ record(const run *r, const char *event, int attempt_no, const attempt *a, const 
 	char *line;
 	ec_err e;
 
-	iso_now(when, sizeof when);
+	ec_iso_time(when, sizeof when);
 	ev = json_pack("{s:s, s:s, s:s}", "time", when, "persona", r->persona, "event", event);
 	if (attempt_no > 0)
 		json_object_set_new(ev, "attempt", json_integer(attempt_no));

@@ -118,6 +118,12 @@ int ec_json_write(const char *path, const json_t *j, int flags, ec_err *e);
 /* Format a JSON path element: appends ".key" or "[i]" to buf (cap bytes). */
 void ec_jpath_key(char *buf, size_t cap, const char *base, const char *key);
 void ec_jpath_index(char *buf, size_t cap, const char *base, size_t i);
+/* A number as JSON: an integer when it is one (12, not 12.0). New reference. */
+json_t *ec_json_number(double v);
+/* The same as text: "12", "2.5". */
+void ec_fmt_number(char *buf, size_t cap, double v);
+/* Line and column (1-based; columns in characters) of byte offset off in buf. */
+void ec_line_col(const char *buf, size_t off, int *line, int *col);
 /* Borrowed lookups by dotted path "a.b.c" (no arrays); NULL if absent. */
 json_t *ec_json_get(const json_t *root, const char *dotted);
 const char *ec_json_get_str(const json_t *root, const char *dotted, const char *dflt);

@@ -44,19 +44,6 @@ nesting_depth(const char *buf, size_t len, int max, size_t *where)
 	return deepest;
 }
 
-/* Line and column (1-based) of byte offset off in buf. */
-static void
-line_col(const char *buf, size_t off, int *line, int *col)
-{
-	*line = 1, *col = 1;
-	for (size_t i = 0; i < off; i++) {
-		if (buf[i] == '\n')
-			(*line)++, *col = 1;
-		else if (((unsigned char)buf[i] & 0xC0) != 0x80)
-			(*col)++;
-	}
-}
-
 json_t *
 ec_json_loadb(const char *buf, size_t len, const char *name, ec_err *e)
 {
@@ -68,7 +55,7 @@ ec_json_loadb(const char *buf, size_t len, const char *name, ec_err *e)
 	/* Jansson recurses on nesting; bound it before parsing so hostile input
 	 * cannot exhaust the stack, and report where it went too deep. */
 	if (nesting_depth(buf, len, EC_MAX_JSON_DEPTH, &where) > EC_MAX_JSON_DEPTH) {
-		line_col(buf, where, &line, &col);
+		ec_line_col(buf, where, &line, &col);
 		ec_fail(e, EC_EXIT_REJECT, "%s:%d:%d: nesting deeper than %d levels", name,
 		    line, col, EC_MAX_JSON_DEPTH);
 		return NULL;
@@ -78,7 +65,7 @@ ec_json_loadb(const char *buf, size_t len, const char *name, ec_err *e)
 		/* Jansson counts columns in bytes and reports the column of the last
 		 * character read; recompute it in characters from the byte position. */
 		if (je.position > 0 && (size_t)je.position <= len)
-			line_col(buf, (size_t)je.position - 1, &line, &col);
+			ec_line_col(buf, (size_t)je.position - 1, &line, &col);
 		else
 			line = je.line, col = je.column;
 		if (je.line <= 0)
@@ -222,4 +209,33 @@ ec_json_get_bool(const json_t *root, const char *dotted, int dflt)
 {
 	json_t *v = ec_json_get(root, dotted);
 	return json_is_boolean(v) ? json_is_true(v) : dflt;
+}
+
+json_t *
+ec_json_number(double v)
+{
+	if (v == (double)(json_int_t)v && v > -9e15 && v < 9e15)
+		return json_integer((json_int_t)v);
+	return json_real(v);
+}
+
+void
+ec_fmt_number(char *buf, size_t cap, double v)
+{
+	if (v == (double)(long long)v && v > -9e15 && v < 9e15)
+		snprintf(buf, cap, "%lld", (long long)v);
+	else
+		snprintf(buf, cap, "%.10g", v);
+}
+
+void
+ec_line_col(const char *buf, size_t off, int *line, int *col)
+{
+	*line = 1, *col = 1;
+	for (size_t i = 0; i < off; i++) {
+		if (buf[i] == '\n')
+			(*line)++, *col = 1;
+		else if (((unsigned char)buf[i] & 0xC0) != 0x80)
+			(*col)++;
+	}
 }

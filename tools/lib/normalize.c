@@ -147,19 +147,6 @@ u8_trim(char *s)
 		s[j - 1] = '\0';
 }
 
-/* Line and character column (1-based) of byte offset off. */
-static void
-line_col(const char *s, size_t off, int *line, int *col)
-{
-	*line = 1, *col = 1;
-	for (size_t i = 0; i < off; i++) {
-		if (s[i] == '\n')
-			(*line)++, *col = 1;
-		else if (((unsigned char)s[i] & 0xC0) != 0x80)
-			(*col)++;
-	}
-}
-
 static const char *
 type_name(const json_t *v)
 {
@@ -195,23 +182,7 @@ fold(const char *s, char *out, size_t cap)
 	return 0;
 }
 
-/* A JSON number for an effort or a time: an integer when it is whole. */
-static json_t *
-num_json(double v)
-{
-	if (v == (double)(json_int_t)v && v > -9e15 && v < 9e15)
-		return json_integer((json_int_t)v);
-	return json_real(v);
-}
 
-static void
-fmt_num(char *buf, size_t cap, double v)
-{
-	if (v == (double)(long long)v && v > -9e15 && v < 9e15)
-		snprintf(buf, cap, "%lld", (long long)v);
-	else
-		snprintf(buf, cap, "%.10g", v);
-}
 
 static double
 round2(double v)
@@ -1722,7 +1693,7 @@ effort_given(const json_t *v)
 		return NULL;
 	if (a < 0 || b < 0 || a > b || b > MAX_EFFORT_DAYS)
 		return NULL;
-	return json_pack("{s:o, s:o}", "min", num_json(a), "max", num_json(b));
+	return json_pack("{s:o, s:o}", "min", ec_json_number(a), "max", ec_json_number(b));
 }
 
 /* "3-5 person-days" (or "3 person-days") for an effortDays object. */
@@ -1733,8 +1704,8 @@ effort_text(const json_t *eff)
 	double mn = json_number_value(json_object_get(eff, "min"));
 	double mx = json_number_value(json_object_get(eff, "max"));
 
-	fmt_num(a, sizeof a, mn);
-	fmt_num(b, sizeof b, mx);
+	ec_fmt_number(a, sizeof a, mn);
+	ec_fmt_number(b, sizeof b, mx);
 	if (mn == mx)
 		snprintf(s, sizeof s, "%s person-days", a);
 	else
@@ -1761,7 +1732,7 @@ cost_fields_set(nctx *c, json_t *obj, const char *textkey, const json_t *text, c
 		if (!(s = clean(c, json_string_value(text), S_TITLE, cap)))
 			goto fail;
 	} else if (json_is_number(text)) {
-		fmt_num(num, sizeof num, json_number_value(text));
+		ec_fmt_number(num, sizeof num, json_number_value(text));
 		s = strdup(num);
 	} else if (text) {
 		reject(c, tpath, "expected a string, got %s", type_name(text));
@@ -1772,7 +1743,7 @@ cost_fields_set(nctx *c, json_t *obj, const char *textkey, const json_t *text, c
 		s = NULL;
 	}
 	if (!effo && s && parse_effort(s, &mn, &mx)) {
-		effo = json_pack("{s:o, s:o}", "min", num_json(mn), "max", num_json(mx));
+		effo = json_pack("{s:o, s:o}", "min", ec_json_number(mn), "max", ec_json_number(mx));
 	}
 	if (!s) {
 		s = effo ? effort_text(effo) : strdup("unknown");
@@ -2680,7 +2651,7 @@ persona(nctx *c, const json_t *top_val[], const char *top_key[])
 	json_object_set_new(out, "status", json_string(status));
 	ex = val[P_EXEC] ? val[P_EXEC] : top_val[T_EXEC];
 	json_object_set_new(out, "executionTime", json_is_number(ex) && json_number_value(ex) >= 0 ?
-	    num_json(json_number_value(ex)) : json_integer(0));
+	    ec_json_number(json_number_value(ex)) : json_integer(0));
 	if (val[P_CACHED]) {
 		ec_jpath_key(p, sizeof p, path, k[P_CACHED]);
 		if (!json_is_boolean(val[P_CACHED])) {
@@ -3065,12 +3036,12 @@ check_text(nctx *c, const char *raw, size_t len)
 	}
 	return 0;
 nul:
-	line_col(raw, i, &line, &col);
+	ec_line_col(raw, i, &line, &col);
 	ec_fail(c->e, EC_EXIT_REJECT, "%s:%d:%d: NUL byte: the output must be UTF-8 text",
 	    c->name, line, col);
 	return -1;
 bad:
-	line_col(raw, i, &line, &col);
+	ec_line_col(raw, i, &line, &col);
 	ec_fail(c->e, EC_EXIT_REJECT, "%s:%d:%d: invalid UTF-8: the output must be UTF-8 text",
 	    c->name, line, col);
 	return -1;
@@ -3263,7 +3234,7 @@ cand_error(nctx *c, const char *raw, const cand *k)
 	char *copy;
 
 	if ((q = bad_quote(raw + k->a, n, &curly)) != (size_t)-1) {
-		line_col(raw, k->a + q, &line, &col);
+		ec_line_col(raw, k->a + q, &line, &col);
 		ec_fail(c->e, EC_EXIT_REJECT, "%s:%d:%d: %s", c->name, line, col, curly ?
 		    "curly quote: JSON needs straight double quotes (not repaired)" :
 		    "single-quoted key or string: JSON needs double quotes (not repaired)");
@@ -3276,7 +3247,7 @@ cand_error(nctx *c, const char *raw, const cand *k)
 		json_decref(ec_json_loadb(copy, n, "x", &e1));
 		free(copy);
 	}
-	line_col(raw, k->a, &line, &col);
+	ec_line_col(raw, k->a, &line, &col);
 	if (sscanf(e1.msg, "x:%d:%d: %n", &l2, &c2, &off) == 2 && off > 0) {
 		if (l2 == 1)
 			c2 += col - 1;
@@ -3446,7 +3417,7 @@ find_json(nctx *c, const char *raw, size_t len)
 		snprintf(c->unwrap_key, sizeof c->unwrap_key, "%s", best.unwrap);
 	}
 	if (best.a != start || best.b != end || ncand > 1) {
-		line_col(raw, best.a, &line, &col);
+		ec_line_col(raw, best.a, &line, &col);
 		if (in_fence(raw, best.a))
 			snprintf(c->where, sizeof c->where,
 			    "JSON taken from a ``` fence at line %d", line);

@@ -1294,23 +1294,7 @@ cut_chars(ctx *c, size_t max)
 		}
 }
 
-/* A JSON number for an effort: an integer when it is whole. */
-static json_t *
-effort_num(double v)
-{
-	if (v == (double)(json_int_t)v && v > -9e15 && v < 9e15)
-		return json_integer((json_int_t)v);
-	return json_real(v);
-}
 
-static void
-fmt_num(char *buf, size_t cap, double v)
-{
-	if (v == (double)(long long)v && v > -9e15 && v < 9e15)
-		snprintf(buf, cap, "%lld", (long long)v);
-	else
-		snprintf(buf, cap, "%.10g", v);
-}
 
 /* "N-M person-days" */
 static json_t *
@@ -1318,8 +1302,8 @@ person_days(double min, double max)
 {
 	char a[64], b[64], s[160];
 
-	fmt_num(a, sizeof a, min);
-	fmt_num(b, sizeof b, max);
+	ec_fmt_number(a, sizeof a, min);
+	ec_fmt_number(b, sizeof b, max);
 	snprintf(s, sizeof s, "%s-%s person-days", a, b);
 	return json_string(s);
 }
@@ -1423,8 +1407,8 @@ make_rec(ctx *c, const rule *ru, const json_t *rec, const fill *f, int force_blo
 	    json_array());
 	if (eff) {
 		json_t *e = json_object();
-		json_object_set_new(e, "min", effort_num(*min));
-		json_object_set_new(e, "max", effort_num(*max));
+		json_object_set_new(e, "min", ec_json_number(*min));
+		json_object_set_new(e, "max", ec_json_number(*max));
 		json_object_set_new(o, "effortDays", e);
 	}
 	json_object_set_new(o, "estimatedCost", person_days(*min, *max));
@@ -1619,8 +1603,8 @@ ec_rules_apply(const json_t *rb, const json_t *input, ec_err *e)
 	json_object_set_new(pj, "executionTime", json_integer(0));
 	json_object_set_new(out, "persona", pj);
 
-	json_object_set_new(eff, "min", effort_num(tmin));
-	json_object_set_new(eff, "max", effort_num(tmax));
+	json_object_set_new(eff, "min", ec_json_number(tmin));
+	json_object_set_new(eff, "max", ec_json_number(tmax));
 	json_object_set_new(cost, "category", json_string(ec_json_get_str(rb, "costCategory",
 	    "general")));
 	json_object_set_new(cost, "amount", person_days(tmin, tmax));
