@@ -114,9 +114,12 @@ check-asan:
 
 # --- set-up and demo -------------------------------------------------------
 DEB_PKGS := gcc make pkg-config libjansson-dev libxxhash-dev libssl-dev libyaml-dev \
-	bats bats-support bats-assert bats-file jq nodejs npm
+	bats bats-support bats-assert bats-file jq
+# Node.js and npm only when there is no npm at all: a vendor build of Node.js bundles
+# npm and conflicts with Debian's npm package.
 deps:
 	$(Q)missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then echo "installing:$$missing"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq$$missing >/dev/null || exit 1; \
