@@ -178,3 +178,22 @@ JSON
 	epic run -q "$REQ" > /dev/null
 	run -0 epic status
 }
+
+@test "the workflow timeout stops a slow task, keeps it resumable, and says so" {
+	cat > "$REG/performance-specialist.json" <<JSON
+{ "name": "performance-specialist", "reviewOrder": 4, "required": false, "timeout": 60,
+  "dependencies": ["security-specialist"], "supportedModes": ["mvp", "standard", "enterprise"],
+  "version": "slow", "command": ["/bin/sleep", "30"] }
+JSON
+	printf 'coordination:\n  workflowTimeout: 1\n' > "$BATS_TEST_TMPDIR/c.yml"
+	start=$(date +%s)
+	run -111 epic run -q --config "$BATS_TEST_TMPDIR/c.yml" "$REQ"
+	assert_output --partial "did not finish within 1 s (coordination.workflowTimeout)"
+	[ $(( $(date +%s) - start )) -lt 20 ] || fail "the timeout did not stop the task"
+	dir=$(task_dir active)
+	run -0 jq -r '.type, .exitCode' "$dir/error.json"
+	assert_output $'TIMEOUT\n111'
+	! pgrep -f "/bin/sleep 30" >/dev/null || fail "the slow persona outlived the workflow timeout"
+	cp "$ROOT/pipeline/personas/performance-specialist.json" "$REG/"
+	run -0 epic resume -q "$(basename "$dir")"
+}

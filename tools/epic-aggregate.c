@@ -451,6 +451,62 @@ load_outputs(agg *a, char **files, size_t n, ec_err *e)
 	return 0;
 }
 
+/*
+ * The before-aggregation hooks get the array of outputs and may change it; what
+ * comes back must still be valid outputs, one per persona.
+ */
+static int
+hook_outputs(agg *a, ec_err *e)
+{
+	json_t *arr = json_array(), *h, *o;
+	const char *task = ec_json_get_str(a->request, "taskId", NULL);
+	size_t i;
+
+	for (i = 0; i < a->nout; i++)
+		json_array_append(arr, a->outs[i]);
+	h = ec_hooks_run("before-aggregation", arr, task, NULL, e);
+	json_decref(arr);
+	if (!h)
+		return -1;
+	if (h == arr || json_array_size(h) == 0) {
+		json_decref(h);
+		return 0;
+	}
+	if (!json_is_array(h)) {
+		json_decref(h);
+		return ec_fail(e, EC_EXIT_TEMP, "before-aggregation hook output: $: expected an array "
+		    "of persona outputs");
+	}
+	json_array_foreach(h, i, o)
+		if (ec_schema_validate("persona-output", o, NULL, e) < 0) {
+			ec_err_prefix(e, "before-aggregation hook output: [%zu]", i);
+			json_decref(h);
+			return -1;
+		}
+	for (i = 0; i < a->nout; i++)
+		json_decref(a->outs[i]);
+	if (json_array_size(h) > a->nout) {
+		json_t **no = realloc(a->outs, json_array_size(h) * sizeof *no);
+		const char **nf = realloc(a->files, json_array_size(h) * sizeof *nf);
+		if (no)
+			a->outs = no;
+		if (nf)
+			a->files = nf;
+		if (!no || !nf) {
+			a->nout = 0;
+			json_decref(h);
+			return ec_fail(e, EC_EXIT_TEMP, "out of memory");
+		}
+	}
+	a->nout = json_array_size(h);
+	json_array_foreach(h, i, o) {
+		a->outs[i] = json_incref(o);
+		a->files[i] = "before-aggregation hook";
+	}
+	json_decref(h);
+	return 0;
+}
+
 /* Does the rule base at path make its persona's findings blocking under enforceDevops? */
 static int
 rules_enforce_devops(const char *path)
@@ -1420,6 +1476,7 @@ main(int argc, char *argv[])
 	int c, stdin_used = 0;
 
 	ec_setprogname(argv[0]);
+	ec_proc_forward_signals();      /* hooks run in process groups of their own */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":c:ho:V", longopts, NULL)) != -1) {
 		switch (c) {
@@ -1460,7 +1517,7 @@ main(int argc, char *argv[])
 	if (ec_registry_load(&a.reg, &e) < 0 ||
 	    load_request(&a, argv[optind], &e) < 0 ||
 	    load_outputs(&a, argv + optind + 1, (size_t)(argc - optind - 1), &e) < 0 ||
-	    plan(&a, &e) < 0 || merge(&a, &e) < 0 || break_cycles(&a, &e) < 0 ||
+	    hook_outputs(&a, &e) < 0 || plan(&a, &e) < 0 || merge(&a, &e) < 0 || break_cycles(&a, &e) < 0 ||
 	    schedule(&a, &e) < 0 ||
 	    timestamps(ckpt, argv + optind, (size_t)(argc - optind), created, completed,
 	    sizeof created, &e) < 0) {
@@ -1479,6 +1536,21 @@ main(int argc, char *argv[])
 		agg_free(&a);
 		ec_die(EC_EXIT_TEMP, "internal error: the result does not match the EpicResponse schema: %s",
 		    e.msg);
+	}
+	/* after-completion hooks (notifications, exports): a failing one is reported and
+	 * the result kept, since the review itself is done. */
+	{
+		json_t *h = ec_hooks_run("after-completion", resp, ec_json_get_str(a.request, "taskId", NULL),
+		    NULL, &e);
+		if (!h)
+			ec_warn("%s (the result is kept)", e.msg);
+		else if (h != resp && ec_schema_validate("epic-response", h, NULL, &e) < 0) {
+			ec_warn("after-completion hook output: %s (the result is kept)", e.msg);
+			json_decref(h);
+		} else {
+			json_decref(resp);
+			resp = h;
+		}
 	}
 	if (ec_json_write(out, resp, EC_W_FSYNC | EC_W_IFCHANGED, &e) < 0) {
 		json_decref(resp);

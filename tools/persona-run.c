@@ -19,20 +19,16 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "ec.h"
 
 #define OUTPUT_CAP      (4u << 20)  /* bytes of a command persona's stdout we keep */
-#define KILL_GRACE_MS   2000        /* TERM, then KILL after this */
 #define HEALTH_TIMEOUT  5           /* seconds a --health probe may take */
 
 static const char usage_text[] =
@@ -282,205 +278,43 @@ run_rules(const run *r, const ec_persona *p, const json_t *input, attempt *a)
 	return o;
 }
 
-/* Set a resource limit from a config value; 0 or unparsable leaves it alone. */
-static void
-limit(int res, long long v)
-{
-	struct rlimit rl = { (rlim_t)v, (rlim_t)v };
-	if (v > 0)
-		setrlimit(res, &rl);
-}
-
-/* Wait for pid up to ms milliseconds; 1 if it was reaped (status in *st). */
-static int
-wait_for(pid_t pid, int *st, long long ms)
-{
-	long long end = now_ms() + ms;
-	for (;;) {
-		pid_t w = waitpid(pid, st, WNOHANG);
-		if (w == pid)
-			return 1;
-		if (w < 0 && errno != EINTR)
-			return 1;
-		if (now_ms() >= end)
-			return 0;
-		usleep(5000);
-	}
-}
-
-/* Kill the whole process group: TERM, a grace period, then KILL. Reaps pid. */
-static void
-kill_group(pid_t pid, int *st)
-{
-	kill(-pid, SIGTERM);
-	if (!wait_for(pid, st, KILL_GRACE_MS)) {
-		kill(-pid, SIGKILL);
-		waitpid(pid, st, 0);
-	}
-	kill(-pid, SIGKILL);    /* grandchildren that outlived the leader */
-}
-
 /*
- * Run argv with input on stdin; collect stdout (at most OUTPUT_CAP bytes) into
- * *out. Returns 0 when the child exited 0 within the timeout, -1 with a filled
- * with a filled attempt otherwise.
+ * Run a command persona: argv with the PersonaInput on stdin, its stdout into *out,
+ * stderr to the task's log, under the persona's timeout and the configured
+ * resource limits. 0 when it exited 0 in time; -1 with the attempt filled.
  */
 static int
 run_child(const run *r, char *const argv[], const char *input, size_t inlen, int timeout_s,
     char **out, size_t *outlen, attempt *a)
 {
-	int in[2], op[2], st = 0, logfd = -1, reaped = 0;
-	long long deadline = now_ms() + (long long)timeout_s * 1000, exited_at = 0;
-	size_t off = 0, cap = 65536, n = 0;
-	char *buf = malloc(cap), logpath[PATH_MAX], tmo[32];
-	pid_t pid;
+	char logpath[PATH_MAX], persona[128], task[256], mode[32], tmo[32];
+	const char *env[] = { persona, task, mode, tmo, NULL };
+	ec_proc p = {
+		.argv = argv, .env = env, .input = input, .inlen = inlen, .timeout = timeout_s,
+		.out_cap = OUTPUT_CAP, .err_fd = -1,
+		.mem_limit = ec_parse_size(ec_json_get_str(r->cfg, "performance.memoryLimit", "0")),
+		.cpu_limit = ec_json_get_int(r->cfg, "performance.cpuTimeLimit", 0),
+	};
+	int rc;
 
-	*out = NULL;
-	if (!buf || pipe2(in, O_CLOEXEC) < 0)
-		goto syserr;
-	if (pipe2(op, O_CLOEXEC) < 0) {
-		close(in[0]), close(in[1]);
-		goto syserr;
-	}
+	snprintf(persona, sizeof persona, "EPIC_PERSONA=%s", r->persona);
+	snprintf(task, sizeof task, "EPIC_TASK_ID=%s", r->task_id);
+	snprintf(mode, sizeof mode, "EPIC_MODE=%s", ec_json_get_str(r->request, "mode", "standard"));
+	snprintf(tmo, sizeof tmo, "EPIC_TIMEOUT=%d", timeout_s);
 	snprintf(logpath, sizeof logpath, "%s/task.log", r->task_dir);
-	logfd = open(logpath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-	snprintf(tmo, sizeof tmo, "%d", timeout_s);
-	if ((pid = fork()) < 0) {
-		close(in[0]), close(in[1]), close(op[0]), close(op[1]);
-		goto syserr;
+	p.err_fd = open(logpath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	rc = ec_proc_run(&p);
+	if (p.err_fd >= 0)
+		close(p.err_fd);
+	if (rc == 0) {
+		*out = p.out;
+		*outlen = p.outlen;
+		return 0;
 	}
-	if (pid == 0) {
-		setpgid(0, 0);
-		dup2(in[0], 0);
-		dup2(op[1], 1);
-		if (logfd >= 0)
-			dup2(logfd, 2);
-		limit(RLIMIT_AS, ec_parse_size(ec_json_get_str(r->cfg, "performance.memoryLimit", "0")));
-		limit(RLIMIT_CPU, ec_json_get_int(r->cfg, "performance.cpuTimeLimit", 0));
-		setenv("EPIC_PERSONA", r->persona, 1);
-		setenv("EPIC_TASK_ID", r->task_id, 1);
-		setenv("EPIC_MODE", ec_json_get_str(r->request, "mode", "standard"), 1);
-		setenv("EPIC_TIMEOUT", tmo, 1);
-		signal(SIGPIPE, SIG_DFL);
-		execvp(argv[0], argv);
-		dprintf(2, "persona-run: cannot run '%s': %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	setpgid(pid, pid);      /* both sides, so the group exists before any kill */
-	close(in[0]);
-	close(op[1]);
-	if (logfd >= 0)
-		close(logfd);
-	fcntl(in[1], F_SETFL, O_NONBLOCK);
-	if (inlen == 0)
-		close(in[1]), in[1] = -1;
-	for (;;) {
-		struct pollfd pf[2];
-		int np = 0, wait_ms;
-		long long left = deadline - now_ms();
-		if (left <= 0) {
-			kill_group(pid, &st);
-			a->etype = ET_TIMEOUT;
-			snprintf(a->msg, sizeof a->msg, "timed out after %d s; process group killed", timeout_s);
-			goto fail;
-		}
-		if (op[0] >= 0)
-			pf[np++] = (struct pollfd){ op[0], POLLIN, 0 };
-		if (in[1] >= 0)
-			pf[np++] = (struct pollfd){ in[1], POLLOUT, 0 };
-		if (np == 0)
-			break;
-		/* Once the leader has exited, whatever still holds stdout open is a stray
-		 * grandchild: give it a moment, then stop waiting for it. */
-		if (!reaped && waitpid(pid, &st, WNOHANG) == pid)
-			reaped = 1, exited_at = now_ms();
-		if (reaped && now_ms() - exited_at > 200)
-			break;
-		wait_ms = reaped ? 50 : left > 100 ? 100 : (int)left;
-		if (poll(pf, (nfds_t)np, wait_ms) < 0 && errno != EINTR)
-			break;
-		for (int k = 0; k < np; k++) {
-			if (pf[k].fd == op[0] && (pf[k].revents & (POLLIN | POLLHUP | POLLERR))) {
-				ssize_t got;
-				if (n + 4096 > cap) {
-					char *nb;
-					if (n >= OUTPUT_CAP) {
-						kill_group(pid, &st);
-						a->etype = ET_VALIDATION;
-						snprintf(a->msg, sizeof a->msg, "output larger than %u bytes", OUTPUT_CAP);
-						goto fail;
-					}
-					cap = cap * 2 > OUTPUT_CAP + 4097 ? OUTPUT_CAP + 4097 : cap * 2;
-					if (!(nb = realloc(buf, cap)))
-						goto oom;
-					buf = nb;
-				}
-				got = read(op[0], buf + n, cap - n - 1);
-				if (got > 0)
-					n += (size_t)got;
-				else if (got == 0 || errno != EINTR) {
-					close(op[0]);
-					op[0] = -1;
-				}
-			} else if (pf[k].fd == in[1] && (pf[k].revents & (POLLOUT | POLLERR | POLLHUP))) {
-				ssize_t w = write(in[1], input + off, inlen - off);
-				if (w > 0)
-					off += (size_t)w;
-				/* A persona that does not read all its input is its business. */
-				if ((w < 0 && errno != EAGAIN && errno != EINTR) || off == inlen) {
-					close(in[1]);
-					in[1] = -1;
-				}
-			}
-		}
-	}
-	if (in[1] >= 0)
-		close(in[1]);
-	if (op[0] >= 0)
-		close(op[0]);
-	if (!reaped) {
-		long long left = deadline - now_ms();
-		if (!wait_for(pid, &st, left > 0 ? left : 0)) {
-			kill_group(pid, &st);
-			a->etype = ET_TIMEOUT;
-			snprintf(a->msg, sizeof a->msg, "timed out after %d s; process group killed", timeout_s);
-			free(buf);
-			return -1;
-		}
-	}
-	kill(-pid, SIGKILL);    /* nothing of the persona outlives its run */
-	if (WIFSIGNALED(st)) {
-		a->etype = ET_SYSTEM;
-		snprintf(a->msg, sizeof a->msg, "killed by signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
-		free(buf);
-		return -1;
-	}
-	if (WEXITSTATUS(st) != 0) {
-		a->etype = WEXITSTATUS(st) == 127 ? ET_UNAVAILABLE : ET_SYSTEM;
-		snprintf(a->msg, sizeof a->msg, WEXITSTATUS(st) == 127 ? "cannot run '%s' (exit 127)" :
-		    "'%s' exited with status %d", argv[0], WEXITSTATUS(st));
-		free(buf);
-		return -1;
-	}
-	buf[n] = '\0';
-	*out = buf;
-	*outlen = n;
-	return 0;
-oom:
-	kill_group(pid, &st);
-	a->etype = ET_SYSTEM;
-	snprintf(a->msg, sizeof a->msg, "out of memory");
-fail:
-	if (in[1] >= 0)
-		close(in[1]);
-	if (op[0] >= 0)
-		close(op[0]);
-	free(buf);
-	return -1;
-syserr:
-	a->etype = ET_SYSTEM;
-	snprintf(a->msg, sizeof a->msg, "cannot start the persona: %s", strerror(errno));
-	free(buf);
+	*out = NULL;
+	a->etype = p.timed_out ? ET_TIMEOUT : p.too_big ? ET_VALIDATION :
+	    p.status == 127 ? ET_UNAVAILABLE : ET_SYSTEM;
+	snprintf(a->msg, sizeof a->msg, "%s", p.msg);
 	return -1;
 }
 
@@ -760,6 +594,26 @@ execute(run *r, const json_t *input, ec_err *e)
 	o = empty_output(r, "failed", a.etype ? a.etype : ET_SYSTEM, a.msg, maxr - 1, a.ms);
 done:
 	free(input_text);
+	/* after-persona hooks see every output, cached or fresh; what they return must
+	 * still be a PersonaOutput, and stands in for a command persona's raw answer. */
+	{
+		json_t *h = ec_hooks_run("after-persona", o, r->task_id, r->persona, e);
+		if (!h || (h != o && ec_schema_validate("persona-output", h, NULL, e) < 0)) {
+			if (h)
+				ec_err_prefix(e, "after-persona hook output");
+			e->code = EC_EXIT_TEMP;
+			json_decref(h);
+			json_decref(o);
+			free(raw);
+			return -1;
+		}
+		if (h != o) {
+			free(raw);
+			raw = NULL;
+		}
+		json_decref(o);
+		o = h;
+	}
 	hash_of(o, raw, rawlen, xx);
 	if (write_output(r, o, raw, rawlen, e) < 0) {
 		free(raw);
@@ -799,6 +653,7 @@ main(int argc, char *argv[])
 	/* A persona that exits without reading all of its input must not kill us with
 	 * SIGPIPE: the write fails with EPIPE instead, and its answer still counts. */
 	signal(SIGPIPE, SIG_IGN);
+	ec_proc_forward_signals();
 	while ((c = getopt_long(argc, argv, "c:d:hno:p:s:V", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': config = optarg; break;
@@ -872,6 +727,18 @@ main(int argc, char *argv[])
 		goto done;
 	}
 	input = build_input(&r, earlier, (size_t)(argc - optind - 1));
+	{
+		json_t *h = ec_hooks_run("before-persona", input, r.task_id, r.persona, &e);
+		if (!h || (h != input && ec_schema_validate("persona-input", h, NULL, &e) < 0)) {
+			if (h)
+				ec_err_prefix(&e, "before-persona hook output");
+			e.code = EC_EXIT_TEMP;
+			ec_task_error_write(r.task_dir, "persona-run", e.code, "SYSTEM_ERROR", e.msg, NULL);
+			ec_die_err(&e);
+		}
+		json_decref(input);
+		input = h;
+	}
 	input_path(r.out, inpath, sizeof inpath);
 	/* The input is for inspection: atomic, but not worth an fsync. */
 	if (strcmp(r.out, "-") && ec_json_write(inpath, input, EC_W_IFCHANGED, &e) < 0)

@@ -305,4 +305,40 @@ int ec_task_create(const char *spool, const char *id, const char *ext, const voi
  */
 int ec_task_run(const char *id, const ec_task_opts *o, char *dir, size_t cap, ec_err *e);
 
+/* proc.c: run a child as a filter (command personas, hooks). */
+typedef struct ec_proc {
+	char *const *argv;          /* execvp'd */
+	const char *const *env;     /* "NAME=value" added to its environment; NULL-terminated */
+	const char *input;          /* written to its stdin */
+	size_t inlen;
+	int timeout;                /* seconds; then its whole process group is killed */
+	size_t out_cap;             /* stdout beyond this many bytes is a failure */
+	int err_fd;                 /* its stderr, or -1 to inherit ours */
+	long long mem_limit;        /* RLIMIT_AS bytes, 0 for none */
+	long long cpu_limit;        /* RLIMIT_CPU seconds, 0 for none */
+	/* results */
+	char *out;                  /* its stdout, NUL-terminated, malloc'd (on success) */
+	size_t outlen;
+	int status;                 /* exit status, -signal, or -1 if it never ran to the end */
+	int timed_out, too_big;
+	char msg[256];              /* what went wrong */
+} ec_proc;
+/* Run p->argv. 0 when it exited 0 in time (p->out is the caller's to free); -1
+ * otherwise, with p->msg and the result fields saying why. */
+int ec_proc_run(ec_proc *p);
+/* For main(): on SIGTERM, SIGINT or SIGHUP, kill the running child's process group
+ * too, then die of the signal. */
+void ec_proc_forward_signals(void);
+
+/* hooks.c: the seed's plugin points, as run-parts directories of filters. */
+/*
+ * Run every executable in <hooks>/<stage>.d/ (hooks: $EPIC_HOOKS_DIR, else
+ * <datadir>/hooks) in name order, each a filter: doc as JSON on stdin, the new doc as
+ * JSON on stdout. Returns the final doc (a new reference; doc itself when there is no
+ * hook, without starting a process), or NULL with e naming the hook and what it did
+ * wrong. task_id and persona (may be NULL) are passed in the environment.
+ */
+json_t *ec_hooks_run(const char *stage, json_t *doc, const char *task_id, const char *persona,
+    ec_err *e);
+
 #endif
