@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include <jansson.h>
 
 #ifndef EC_VERSION
@@ -290,7 +291,7 @@ int ec_task_error_write(const char *dir, const char *tool, int code, const char 
     const char *msg, ec_err *e);
 int ec_task_error_write_file(const char *path, const char *tool, int code, const char *type,
     const char *msg, ec_err *e);
-/* The state ("active", "done", "failed") of task id, its directory in dir; NULL if none. */
+/* The state ("active", "done", "failed", "deferred") of task id, its directory in dir; NULL if none. */
 const char *ec_task_find(const char *spool, const char *id, char *dir, size_t cap);
 /* Create spool/active/ID holding request.EXT (built in tmp/, renamed in whole).
  * 0 created, 1 the task already exists (in any state), -1 error. */
@@ -304,6 +305,29 @@ int ec_task_create(const char *spool, const char *id, const char *ext, const voi
  * dir gets the task's final path.
  */
 int ec_task_run(const char *id, const ec_task_opts *o, char *dir, size_t cap, ec_err *e);
+/* The same in steps, for a launcher running several tasks at once. */
+typedef struct ec_task_job {
+	char id[192];
+	char dir[4096];         /* the task directory, updated as it moves */
+	const char *state;      /* where it was found */
+	int lock_fd;            /* held while the task runs */
+	pid_t pid;              /* make */
+	int pidfd;              /* readable when make exits; -1 without pidfd support */
+	int status;             /* make's wait status */
+	int exited, timed_out, stopped, timeout;
+	long long deadline;     /* the workflow timeout, epoch seconds */
+	off_t progress_off;
+} ec_task_job;
+/* Lock the task (waiting unless o->nowait), move it to active/ if it was failed or
+ * deferred, start make. 0 started; -1 with e (EC_EXIT_TEMP: locked, I/O). */
+int ec_task_start(const char *id, const ec_task_opts *o, ec_task_job *j, ec_err *e);
+/* 1 when make has ended (or the workflow timeout stopped it), 0 while it runs. */
+int ec_task_poll(ec_task_job *j, const ec_task_opts *o);
+/* Stop the run now (TERM, grace, KILL to make's group): the task stays resumable. */
+void ec_task_stop(ec_task_job *j);
+/* Classify the ended run, move the task (done/, failed/; active/ on a temporary
+ * failure), release the lock. Returns 0, EC_EXIT_REJECT or EC_EXIT_TEMP. */
+int ec_task_finish(ec_task_job *j, const ec_task_opts *o, ec_err *e);
 
 /* proc.c: run a child as a filter (command personas, hooks). */
 typedef struct ec_proc {

@@ -30,7 +30,7 @@
 
 #include "ec.h"
 
-static const char *const task_states[] = { "active", "done", "failed", NULL };
+static const char *const task_states[] = { "active", "done", "failed", "deferred", NULL };
 
 void
 ec_iso_time(char *buf, size_t cap)
@@ -193,37 +193,30 @@ progress(const char *dir, const char *id, off_t *off)
 	close(fd);
 }
 
-/*
- * Run make on the task in dir and wait, at most timeout seconds. 0 when it
- * finished, else -1 with e->code the classification (EC_EXIT_REJECT or EC_EXIT_TEMP).
- */
+/* Start make on the task in j->dir, in a process group of its own. */
 static int
-run_make(const char *dir, const char *id, const ec_task_opts *o, ec_err *e)
+start_make(ec_task_job *j, const ec_task_opts *o, ec_err *e)
 {
 	char mk[PATH_MAX], bin[PATH_MAX + 16], jobs[32], logp[PATH_MAX], errp[PATH_MAX];
 	char spoolv[PATH_MAX + 32], cfgv[PATH_MAX + 32];
-	long long deadline = (long long)time(NULL) + (o->timeout > 0 ? o->timeout : 1800);
-	off_t off = 0;
-	int st = 0, logfd, pidfd;
-	pid_t pid;
-	json_t *err;
+	int logfd;
 
 	snprintf(mk, sizeof mk, "%s/epic.mk", ec_datadir());
 	snprintf(bin, sizeof bin, "EPIC_BIN=%s", ec_bindir());
 	snprintf(spoolv, sizeof spoolv, "EPIC_SPOOL_DIR=%s", o->spool);
 	snprintf(cfgv, sizeof cfgv, "EPIC_CONFIG_FILE=%s", o->config ? o->config : "");
 	snprintf(jobs, sizeof jobs, "-j%d", o->jobs > 0 ? o->jobs : 1);
-	snprintf(logp, sizeof logp, "%s/task.log", dir);
-	snprintf(errp, sizeof errp, "%s/error.json", dir);
+	snprintf(logp, sizeof logp, "%s/task.log", j->dir);
+	snprintf(errp, sizeof errp, "%s/error.json", j->dir);
 	unlink(errp);   /* a new run; the old verdict no longer stands */
 	if ((logfd = open(logp, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644)) < 0)
 		return ec_fail(e, EC_EXIT_TEMP, "cannot open '%s': %s", logp, strerror(errno));
-	if ((pid = fork()) < 0) {
+	if ((j->pid = fork()) < 0) {
 		close(logfd);
 		return ec_fail(e, EC_EXIT_TEMP, "cannot fork: %s", strerror(errno));
 	}
-	if (pid == 0) {
-		char *argv[] = { "make", "-s", "--no-print-directory", "-C", (char *)dir, "-f", mk,
+	if (j->pid == 0) {
+		char *argv[] = { "make", "-s", "--no-print-directory", "-C", j->dir, "-f", mk,
 		    jobs, bin, spoolv, o->config ? cfgv : NULL, NULL };
 		setpgid(0, 0);
 		dup2(logfd, 1);
@@ -232,88 +225,39 @@ run_make(const char *dir, const char *id, const ec_task_opts *o, ec_err *e)
 		dprintf(2, "epic: cannot run make: %s\n", strerror(errno));
 		_exit(127);
 	}
-	setpgid(pid, pid);
+	setpgid(j->pid, j->pid);
 	close(logfd);
-	/* A pidfd becomes readable the moment make exits: wait on it, waking every
-	 * 100 ms for progress, the workflow timeout and a stop request. (A fixed sleep
-	 * between checks cost every no-op rerun its whole length.) */
-	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	for (;;) {
-		pid_t w = waitpid(pid, &st, WNOHANG);
-		if (o->progress)
-			progress(dir, id, &off);
-		if (w == pid)
-			break;
-		if (w < 0 && errno != EINTR) {
-			int werr = errno;
-			if (pidfd >= 0)
-				close(pidfd);
-			return ec_fail(e, EC_EXIT_TEMP, "cannot wait for make: %s", strerror(werr));
-		}
-		if ((long long)time(NULL) >= deadline) {
-			char msg[128];
-			stop_group(pid, &st);
-			if (pidfd >= 0)
-				close(pidfd);
-			snprintf(msg, sizeof msg, "the task did not finish within %d s "
-			    "(coordination.workflowTimeout); stopped, resumable", o->timeout);
-			ec_task_error_write(dir, "epic", EC_EXIT_TEMP, "TIMEOUT", msg, NULL);
-			return ec_fail(e, EC_EXIT_TEMP, "%s: %s", id, msg);
-		}
-		if (o->stop && *o->stop) {
-			stop_group(pid, &st);
-			if (pidfd >= 0)
-				close(pidfd);
-			return ec_fail(e, EC_EXIT_TEMP, "%s: stopped; resumable", id);
-		}
-		if (pidfd >= 0) {
-			struct pollfd pf = { pidfd, POLLIN, 0 };
-			poll(&pf, 1, 100);
-		} else
-			usleep(5000);   /* kernels before 5.3: no pidfd */
-	}
-	if (pidfd >= 0)
-		close(pidfd);
-	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
-		return 0;
-	/* What the failing tool said, if it said anything. */
-	if ((err = ec_json_load_file(errp, 1 << 20, NULL))) {
-		int code = (int)ec_json_get_int(err, "exitCode", EC_EXIT_TEMP);
-		ec_fail(e, code == EC_EXIT_REJECT ? EC_EXIT_REJECT : EC_EXIT_TEMP, "%s: %s",
-		    id, ec_json_get_str(err, "message", "failed"));
-		json_decref(err);
-		return -1;
-	}
-	ec_task_error_write(dir, "make", EC_EXIT_TEMP, "SYSTEM_ERROR",
-	    "the pipeline failed without saying why; see task.log", NULL);
-	return ec_fail(e, EC_EXIT_TEMP, "%s: the pipeline failed; see %s", id, logp);
+	/* A pidfd becomes readable the moment make exits: launchers poll on it. */
+	j->pidfd = (int)syscall(SYS_pidfd_open, j->pid, 0);
+	j->deadline = (long long)time(NULL) + (o->timeout > 0 ? o->timeout : 1800);
+	j->timeout = o->timeout > 0 ? o->timeout : 1800;
+	return 0;
 }
 
 int
-ec_task_run(const char *id, const ec_task_opts *o, char *dir, size_t cap, ec_err *e)
+ec_task_start(const char *id, const ec_task_opts *o, ec_task_job *j, ec_err *e)
 {
 	char lockp[PATH_MAX];
 	const char *state;
-	int fd, rc;
 
+	memset(j, 0, sizeof *j);
+	j->lock_fd = j->pidfd = -1;
+	snprintf(j->id, sizeof j->id, "%s", id);
 	if (ec_spool_init(o->spool, e) < 0)
-		return e->code;
+		return -1;
 	for (;;) {
-		if (!(state = ec_task_find(o->spool, id, dir, cap))) {
-			ec_fail(e, EC_EXIT_REJECT, "no task '%s' in '%s'", id, o->spool);
-			return EC_EXIT_REJECT;
-		}
-		snprintf(lockp, sizeof lockp, "%s/.lock", dir);
-		if ((fd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0) {
+		if (!(state = ec_task_find(o->spool, id, j->dir, sizeof j->dir)))
+			return ec_fail(e, EC_EXIT_REJECT, "no task '%s' in '%s'", id, o->spool);
+		snprintf(lockp, sizeof lockp, "%s/.lock", j->dir);
+		if ((j->lock_fd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0) {
 			if (errno == ENOENT)
 				continue;       /* moved under us: look again */
-			ec_fail(e, EC_EXIT_TEMP, "cannot open '%s': %s", lockp, strerror(errno));
-			return EC_EXIT_TEMP;
+			return ec_fail(e, EC_EXIT_TEMP, "cannot open '%s': %s", lockp, strerror(errno));
 		}
-		if (flock(fd, o->nowait ? LOCK_EX | LOCK_NB : LOCK_EX) < 0) {
-			close(fd);
-			ec_fail(e, EC_EXIT_TEMP, "task '%s' is locked by another process", id);
-			return EC_EXIT_TEMP;
+		if (flock(j->lock_fd, o->nowait ? LOCK_EX | LOCK_NB : LOCK_EX) < 0) {
+			close(j->lock_fd);
+			j->lock_fd = -1;
+			return ec_fail(e, EC_EXIT_TEMP, "task '%s' is locked by another process", id);
 		}
 		/* Still where we found it? Else the holder moved it: start over. */
 		{
@@ -322,18 +266,120 @@ ec_task_run(const char *id, const ec_task_opts *o, char *dir, size_t cap, ec_err
 			if (now && strcmp(now, state) == 0)
 				break;
 		}
-		close(fd);
+		close(j->lock_fd);
 	}
-	if (strcmp(state, "failed") == 0 && move_task(o->spool, id, "active", dir, cap, e) < 0) {
-		close(fd);
-		return e->code;
+	j->state = state;
+	if ((strcmp(state, "failed") == 0 || strcmp(state, "deferred") == 0) &&
+	    move_task(o->spool, id, "active", j->dir, sizeof j->dir, e) < 0)
+		goto fail;
+	if (start_make(j, o, e) < 0)
+		goto fail;
+	return 0;
+fail:
+	close(j->lock_fd);
+	j->lock_fd = -1;
+	return -1;
+}
+
+int
+ec_task_poll(ec_task_job *j, const ec_task_opts *o)
+{
+	pid_t w = waitpid(j->pid, &j->status, WNOHANG);
+
+	if (o->progress)
+		progress(j->dir, j->id, &j->progress_off);
+	if (w == j->pid || (w < 0 && errno != EINTR)) {
+		j->exited = 1;
+		return 1;
 	}
-	rc = run_make(dir, id, o, e) == 0 ? 0 : e->code;
+	if ((long long)time(NULL) >= j->deadline) {
+		stop_group(j->pid, &j->status);
+		j->exited = j->timed_out = 1;
+		return 1;
+	}
+	return 0;
+}
+
+void
+ec_task_stop(ec_task_job *j)
+{
+	if (!j->exited) {
+		stop_group(j->pid, &j->status);
+		j->exited = j->stopped = 1;
+	}
+}
+
+/* How the run ended: 0 done, else -1 with e->code the classification. */
+static int
+classify(ec_task_job *j, ec_err *e)
+{
+	char errp[PATH_MAX];
+	json_t *err;
+
+	if (j->timed_out) {
+		char msg[160];
+		snprintf(msg, sizeof msg, "the task did not finish within %d s "
+		    "(coordination.workflowTimeout); stopped, resumable", j->timeout);
+		ec_task_error_write(j->dir, "epic", EC_EXIT_TEMP, "TIMEOUT", msg, NULL);
+		return ec_fail(e, EC_EXIT_TEMP, "%s: %s", j->id, msg);
+	}
+	if (j->stopped)
+		return ec_fail(e, EC_EXIT_TEMP, "%s: stopped; resumable", j->id);
+	if (WIFEXITED(j->status) && WEXITSTATUS(j->status) == 0)
+		return 0;
+	/* What the failing tool said, if it said anything. */
+	snprintf(errp, sizeof errp, "%s/error.json", j->dir);
+	if ((err = ec_json_load_file(errp, 1 << 20, NULL))) {
+		int code = (int)ec_json_get_int(err, "exitCode", EC_EXIT_TEMP);
+		ec_fail(e, code == EC_EXIT_REJECT ? EC_EXIT_REJECT : EC_EXIT_TEMP, "%s: %s",
+		    j->id, ec_json_get_str(err, "message", "failed"));
+		json_decref(err);
+		return -1;
+	}
+	ec_task_error_write(j->dir, "make", EC_EXIT_TEMP, "SYSTEM_ERROR",
+	    "the pipeline failed without saying why; see task.log", NULL);
+	return ec_fail(e, EC_EXIT_TEMP, "%s: the pipeline failed; see %s/task.log", j->id, j->dir);
+}
+
+int
+ec_task_finish(ec_task_job *j, const ec_task_opts *o, ec_err *e)
+{
+	int rc = classify(j, e) == 0 ? 0 : e->code;
+
+	if (j->pidfd >= 0)
+		close(j->pidfd);
+	j->pidfd = -1;
 	if (rc == 0) {
-		if (strcmp(state, "done") != 0 && move_task(o->spool, id, "done", dir, cap, e) < 0)
+		if (strcmp(j->state, "done") != 0 &&
+		    move_task(o->spool, j->id, "done", j->dir, sizeof j->dir, e) < 0)
 			rc = EC_EXIT_TEMP;
 	} else if (rc == EC_EXIT_REJECT)
-		move_task(o->spool, id, "failed", dir, cap, NULL);
-	close(fd);     /* releases the lock */
+		move_task(o->spool, j->id, "failed", j->dir, sizeof j->dir, NULL);
+	close(j->lock_fd);      /* releases the lock */
+	j->lock_fd = -1;
+	return rc;
+}
+
+int
+ec_task_run(const char *id, const ec_task_opts *o, char *dir, size_t cap, ec_err *e)
+{
+	ec_task_job j;
+	int rc;
+
+	if (ec_task_start(id, o, &j, e) < 0) {
+		snprintf(dir, cap, "%s", j.dir);
+		return e->code;
+	}
+	while (!ec_task_poll(&j, o)) {
+		if (o->stop && *o->stop)
+			ec_task_stop(&j);
+		else if (j.pidfd >= 0) {
+			struct pollfd pf = { j.pidfd, POLLIN, 0 };
+			poll(&pf, 1, 100);
+		} else
+			usleep(5000);   /* kernels before 5.3: no pidfd */
+	}
+	rc = ec_task_finish(&j, o, e);
+	snprintf(dir, cap, "%s", j.dir);
 	return rc;
 }
