@@ -68,6 +68,7 @@ typedef struct cand {
 typedef struct due {
 	char id[192];
 	long long at;           /* epoch ms */
+	int rate;               /* waiting for the rate limit (short), not a retry */
 } due;
 
 typedef struct bucket {
@@ -289,11 +290,12 @@ add_ready(watch *w, const char *id)
 }
 
 static void
-add_due(watch *w, const char *id, long long at)
+add_due(watch *w, const char *id, long long at, int rate)
 {
 	for (size_t i = 0; i < w->ndue; i++)
 		if (strcmp(w->dues[i].id, id) == 0) {
 			w->dues[i].at = at;
+			w->dues[i].rate = rate;
 			return;
 		}
 	if (w->ndue == w->due_cap) {
@@ -303,6 +305,7 @@ add_due(watch *w, const char *id, long long at)
 		w->dues = nd;
 	}
 	snprintf(w->dues[w->ndue].id, sizeof w->dues[w->ndue].id, "%s", id);
+	w->dues[w->ndue].rate = rate;
 	w->dues[w->ndue++].at = at;
 }
 
@@ -359,6 +362,18 @@ clean_tmp(watch *w)
 	closedir(d);
 }
 
+static int
+running_task(const watch *w, const char *id)
+{
+	for (int i = 0; i < w->nrun; i++)
+		if (strcmp(w->run[i].t.id, id) == 0)
+			return 1;
+	for (size_t i = 0; i < w->nready; i++)
+		if (strcmp(w->ready[i], id) == 0)
+			return 1;
+	return 0;
+}
+
 /* Tasks in active/ whose lock nobody holds were left by a dead launcher: resume. */
 static void
 recover_active(watch *w)
@@ -375,7 +390,7 @@ recover_active(watch *w)
 		if (names[i]->d_name[0] != '.') {
 			snprintf(lockp, sizeof lockp, "%s/%s/.lock", dir, names[i]->d_name);
 			if ((fd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) >= 0) {
-				if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+				if (!running_task(w, names[i]->d_name) && flock(fd, LOCK_EX | LOCK_NB) == 0) {
 					event(w, names[i]->d_name, "resumed", NULL, "left in active/ by a launcher "
 					    "that is gone");
 					add_ready(w, names[i]->d_name);
@@ -404,7 +419,8 @@ load_deferred(watch *w)
 		if (names[i]->d_name[0] != '.') {
 			snprintf(path, sizeof path, "%s/%s/deferred.json", dir, names[i]->d_name);
 			d = ec_json_load_file(path, 1 << 16, NULL);
-			add_due(w, names[i]->d_name, ec_json_get_int(d, "nextAttemptAt", 0) * 1000);
+			add_due(w, names[i]->d_name, ec_json_get_int(d, "nextAttemptAt", 0) * 1000,
+			    ec_json_get_int(d, "attempts", 0) == 0);
 			json_decref(d);
 		}
 		free(names[i]);
@@ -550,7 +566,7 @@ defer(watch *w, const char *id, const char *who, int attempts, long long delay_m
 		ec_warn("%s: cannot move to deferred/: %s", id, strerror(errno));
 		return;
 	}
-	add_due(w, id, at);
+	add_due(w, id, at, attempts == 0);
 	event(w, id, "deferred", who, "(retry in %lld s): %s", (delay_ms + 999) / 1000, why);
 }
 
@@ -708,7 +724,7 @@ fill(watch *w)
 				}
 			}
 			if (attempts == 0 && (wait = take_token(w, who)) > 0) {
-				add_due(w, id, now + wait);
+				add_due(w, id, now + wait, 1);
 				continue;
 			}
 			start(w, id, who, attempts);
@@ -964,17 +980,21 @@ main(int argc, char *argv[])
 		if (got_term && w.nrun == 0)
 			break;
 		if (w.once && !got_term && w.nrun == 0 && w.nready == 0) {
+			/* Waits for the rate limit are short and part of this run; retries
+			 * after failures are left for the next one. */
 			int due_now = 0;
 			for (size_t i = 0; i < w.ndue; i++)
-				due_now |= w.dues[i].at <= now;
+				due_now |= w.dues[i].at <= now || w.dues[i].rate;
 			if (w.qlen == 0 && !due_now) {
 				rescan(&w);     /* anything that arrived unannounced? */
 				if (w.qlen == 0)
 					break;
 			}
 		}
-		if (!got_term && now >= w.next_rescan)
+		if (!got_term && now >= w.next_rescan) {
 			rescan(&w);
+			recover_active(&w);     /* tasks whose launcher died since */
+		}
 		/* Sleep until an event, a signal, a task's end, or the next thing due. */
 		pf[np++] = (struct pollfd){ w.ino, POLLIN, 0 };
 		pf[np++] = (struct pollfd){ w.wakefd[0], POLLIN, 0 };

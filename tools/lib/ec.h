@@ -182,8 +182,18 @@ const char *ec_bindir(void);
 /* Spool root: opt, else $EPIC_SPOOL, else ./spool in a checkout, else the XDG state
  * dir. Borrowed until the next call. */
 const char *ec_spool_root(const char *opt);
-/* Create tmp/ incoming/ active/ done/ failed/ deferred/ cache/ log/ under root. */
+/* Create the root (0710) and tmp/ incoming/ (01730), active/ done/ failed/
+ * deferred/ cache/ log/ (0700) under it; only what does not exist yet is created,
+ * and with exactly those modes (an existing directory's mode is left alone). */
 int ec_spool_init(const char *root, ec_err *e);
+/*
+ * Drop a request by the Maildir protocol: buf into a unique dot-file in tmp/,
+ * fsync, rename to incoming/ID.EXT (never over an existing file), sync incoming/.
+ * ext is json, md or txt. Returns 0 dropped, 1 incoming/ID.EXT was already there
+ * (nothing written), -1 error (EC_EXIT_TEMP for I/O; nothing left in tmp/).
+ */
+int ec_spool_drop(const char *root, const char *id, const char *ext, const void *buf,
+    size_t len, ec_err *e);
 /* Sanitise a base name into [A-Za-z0-9._-], no leading dot, at most EC_MAX_NAME
  * bytes, into out (cap >= EC_MAX_NAME+1). Returns 0, or -1 if nothing usable is left. */
 int ec_sanitize_name(const char *in, char *out, size_t cap);

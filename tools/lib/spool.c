@@ -1,20 +1,48 @@
 /*
- * spool.c - the spool's places and names.
+ * spool.c - the spool's places, names and permissions, and the drop protocol.
  *
  * A request's name becomes part of a task id and a directory name, so it is
  * sanitised to [A-Za-z0-9._-] here, once, for every tool. The spool root is found
  * the same way by every tool, so `epic run`, the watcher and the pipeline share
  * one cache and one audit trail.
+ *
+ * Permissions. The spool belongs to the user the watcher runs as. Its group may be
+ * given the right to drop requests and nothing else: tmp/ and incoming/ are
+ * write-and-search only for the group (01730: create files, but neither list the
+ * directory nor, thanks to the sticky bit, rename or remove another user's file),
+ * the root is 0710 (the group may pass through it), and every directory holding
+ * results, state or logs is 0700. Modes are set with chmod(2) right after mkdir(2),
+ * because the umask would strip the group's write bit, and only on the directory
+ * just created: an operator's later chmod is never undone.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ec.h"
 
-static const char *const state_dirs[] = {
-	"tmp", "incoming", "active", "done", "failed", "deferred", "cache", "log", NULL
+/* The root's mode: owner all, group may traverse (to reach tmp/ and incoming/). */
+#define SPOOL_ROOT_MODE 0710
+
+/* Every state directory and the mode it is created with (see the file header). */
+static const struct {
+	const char *name;
+	mode_t mode;
+} state_dirs[] = {
+	{ "tmp", 01730 },
+	{ "incoming", 01730 },
+	{ "active", 0700 },
+	{ "done", 0700 },
+	{ "failed", 0700 },
+	{ "deferred", 0700 },
+	{ "cache", 0700 },
+	{ "log", 0700 },
+	{ NULL, 0 },
 };
 
 const char *
@@ -50,18 +78,184 @@ ec_spool_root(const char *opt)
 	return root;
 }
 
+/*
+ * Create directory path with exactly mode if it does not exist. A directory that
+ * exists is left as it is (its mode may be an operator's choice). Between mkdir and
+ * chmod the directory has mode & ~umask, never more than mode, so there is no
+ * moment at which it is more open than intended. 0 or -1 (e filled).
+ */
+static int
+mkdir_mode(const char *path, mode_t mode, ec_err *e)
+{
+	struct stat st;
+	int err, seen;
+
+	if (mkdir(path, mode & 0777) == 0) {
+		if (chmod(path, mode) < 0)
+			return ec_fail(e, EC_EXIT_TEMP, "cannot set the mode of '%s': %s",
+			    path, strerror(errno));
+		return 0;
+	}
+	/* mkdir may say EROFS or EACCES about a directory that exists: what counts
+	 * is that it does. */
+	err = errno;
+	if (stat(path, &st) == 0) {
+		if (!S_ISDIR(st.st_mode))
+			return ec_fail(e, EC_EXIT_REJECT, "cannot use '%s': not a directory", path);
+		return 0;
+	}
+	/* Not even there to be seen (a user outside the spool's group): say so. */
+	if ((seen = errno) != ENOENT)
+		err = seen;
+	return ec_fail(e, ec_errno_is_temp(err) ? EC_EXIT_TEMP : EC_EXIT_REJECT,
+	    "cannot %s directory '%s': %s", seen == ENOENT ? "create" : "access", path,
+	    strerror(err));
+}
+
 int
 ec_spool_init(const char *root, ec_err *e)
 {
-	char p[PATH_MAX];
+	char p[PATH_MAX], *slash;
+	size_t n = strlen(root);
 
-	for (const char *const *d = state_dirs; *d; d++) {
-		if ((size_t)snprintf(p, sizeof p, "%s/%s", root, *d) >= sizeof p)
-			return ec_fail(e, EC_EXIT_REJECT, "spool path too long '%s'", root);
-		if (ec_mkdir_p(p, 0755, e) < 0)
+	if (n == 0 || n >= sizeof p - 16)
+		return ec_fail(e, EC_EXIT_REJECT, "bad spool path '%s'", root);
+	/* The root's parents are ordinary directories (mkdir -p); the root itself gets
+	 * its own mode. Trailing slashes are not part of the name. */
+	memcpy(p, root, n + 1);
+	while (n > 1 && p[n - 1] == '/')
+		p[--n] = '\0';
+	if (!ec_exists(p)) {
+		if ((slash = strrchr(p, '/')) && slash != p) {
+			*slash = '\0';
+			if (ec_mkdir_p(p, 0755, e) < 0)
+				return -1;
+			*slash = '/';
+		}
+		if (mkdir_mode(p, SPOOL_ROOT_MODE, e) < 0)
+			return -1;
+	}
+	for (size_t i = 0; state_dirs[i].name; i++) {
+		snprintf(p + n, sizeof p - n, "/%s", state_dirs[i].name);
+		if (mkdir_mode(p, state_dirs[i].mode, e) < 0)
 			return -1;
 	}
 	return 0;
+}
+
+/* Is id a task id that is safe as a file name: [A-Za-z0-9._-], not starting with
+ * '.' or '-', at most a sanitised name plus "-" and 8 hex digits? */
+static int
+clean_id(const char *id)
+{
+	size_t n = strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-");
+
+	return n > 0 && id[n] == '\0' && n <= EC_MAX_NAME + 9 && id[0] != '.' && id[0] != '-';
+}
+
+/* Write all of len bytes. 0 or -1 with errno. */
+static int
+write_all(int fd, const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/*
+ * Make the rename into incoming/ durable. The directory is fsync'd when we may open
+ * it; a submitter who only belongs to the spool's group may not (incoming/ is not
+ * readable for the group), and then the whole filesystem is synced through the
+ * request's own descriptor, which is slower but just as durable. 0 or -1 (errno).
+ */
+static int
+sync_incoming(const char *dir, int fd)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd < 0)
+		return errno == EACCES ? syncfs(fd) : -1;
+	if (fsync(dfd) < 0 && errno != EINVAL) {
+		int err = errno;
+		close(dfd);
+		errno = err;
+		return -1;
+	}
+	return close(dfd);
+}
+
+int
+ec_spool_drop(const char *root, const char *id, const char *ext, const void *buf,
+    size_t len, ec_err *e)
+{
+	char tmp[PATH_MAX], dst[PATH_MAX], dir[PATH_MAX];
+	int fd = -1, err, r;
+
+	/* The id and extension become a file name: nothing but a clean name will do. */
+	if (!clean_id(id) || (strcmp(ext, "json") && strcmp(ext, "md") && strcmp(ext, "txt")))
+		return ec_fail(e, EC_EXIT_REJECT, "bad request name '%s.%s'", id, ext);
+	if ((size_t)snprintf(dir, sizeof dir, "%s/incoming", root) >= sizeof dir ||
+	    (size_t)snprintf(dst, sizeof dst, "%s/%s.%s", dir, id, ext) >= sizeof dst)
+		return ec_fail(e, EC_EXIT_REJECT, "spool path too long '%s'", root);
+	/* Already waiting (the same bytes, as the name says): nothing to write. */
+	if (ec_exists(dst))
+		return 1;
+	/* A unique dot-name in tmp/: the watcher never looks in tmp/, and O_EXCL
+	 * guarantees that a stale file of a dead writer with our pid is not reused. */
+	for (int i = 0; i < 100; i++) {
+		if (i == 0)
+			r = snprintf(tmp, sizeof tmp, "%s/tmp/.%s.%ld.tmp", root, id, (long)getpid());
+		else
+			r = snprintf(tmp, sizeof tmp, "%s/tmp/.%s.%ld-%d.tmp", root, id, (long)getpid(), i);
+		if ((size_t)r >= sizeof tmp)
+			return ec_fail(e, EC_EXIT_REJECT, "spool path too long '%s'", root);
+		if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) >= 0 ||
+		    errno != EEXIST)
+			break;
+	}
+	if (fd < 0)
+		return ec_fail(e, EC_EXIT_TEMP, "cannot create '%s': %s", tmp, strerror(errno));
+	/* 0644 whatever the umask: the watcher may be another user and must read the
+	 * request. Nobody else can reach it: incoming/ is not searchable by others,
+	 * and the group cannot list it (a name holds a hash of the bytes). */
+	if (fchmod(fd, 0644) < 0 || write_all(fd, buf, len) < 0 || fsync(fd) < 0)
+		goto fail;
+	/* Never replace a waiting request: it may be another user's (the sticky bit
+	 * would refuse anyway) and holds the same bytes. A filesystem without
+	 * RENAME_NOREPLACE gets a plain rename; the check above makes that safe enough,
+	 * as a lost race only replaces a file with itself. */
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dst, RENAME_NOREPLACE) < 0) {
+		if (errno == EEXIST) {
+			close(fd);
+			unlink(tmp);
+			return 1;
+		}
+		if ((errno != EINVAL && errno != ENOSYS && errno != ENOTSUP) || rename(tmp, dst) < 0)
+			goto fail;
+	}
+	/* From here on the request is in incoming/ and the watcher may take it at any
+	 * moment: a failure leaves it there (a retry finds it and writes nothing). */
+	if (sync_incoming(dir, fd) < 0) {
+		err = errno;
+		close(fd);
+		return ec_fail(e, EC_EXIT_TEMP, "cannot sync directory '%s': %s", dir, strerror(err));
+	}
+	if (close(fd) < 0)
+		return ec_fail(e, EC_EXIT_TEMP, "cannot write '%s': %s", dst, strerror(errno));
+	return 0;
+fail:
+	err = errno;
+	close(fd);
+	unlink(tmp);
+	return ec_fail(e, EC_EXIT_TEMP, "cannot write '%s': %s", dst, strerror(err));
 }
 
 int

@@ -221,6 +221,10 @@ start_make(ec_task_job *j, const ec_task_opts *o, ec_err *e)
 		setpgid(0, 0);
 		dup2(logfd, 1);
 		dup2(logfd, 2);
+		/* make, and every tool it runs, hold the task's lock too: a launcher that
+		 * dies (kill -9) leaves it held until the last of them is gone, so no
+		 * other launcher resumes a task that is still being worked on. */
+		fcntl(j->lock_fd, F_SETFD, 0);
 		execvp("make", argv);
 		dprintf(2, "epic: cannot run make: %s\n", strerror(errno));
 		_exit(127);

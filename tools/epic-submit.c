@@ -1,0 +1,213 @@
+/*
+ * epic-submit - drop one request into the spool, by the Maildir protocol.
+ *
+ * The request's bytes go to a unique dot-file in spool/tmp/, are fsync'd, and are
+ * renamed into spool/incoming/ID.EXT, where the watcher (epic-watch) finds them;
+ * incoming/ is then synced, so a request whose id was printed survives a crash.
+ * ID is the task id exactly as epic-parse and `epic run` derive it (the base name,
+ * sanitised, a dash, 8 hex digits of the XXH3 of the bytes), so the watcher can
+ * take the name as the task id, and the same request dropped twice is one task.
+ *
+ * Deliberately no validation beyond size: the pipeline judges the request, and a
+ * submitter needs neither the personas nor the right to read anything in the
+ * spool; a member of the spool's group may submit (see ec_spool_init).
+ */
+#include <getopt.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ec.h"
+
+/* requestedBy is copied into the audit line up to this many bytes. */
+#define REQUESTED_BY_MAX 256
+
+static const char usage_text[] =
+    "usage: epic-submit [--spool DIR] [--config FILE] [--name NAME] [FILE | -]\n";
+
+static void
+usage(int code)
+{
+	fputs(usage_text, code ? stderr : stdout);
+	if (!code)
+		fputs("\nDrop a request (EpicRequest JSON, Markdown or plain text) into the spool's\n"
+		    "incoming/ for the watcher, and print its task id.\n\n"
+		    "  -s, --spool DIR     the spool (default $EPIC_SPOOL, then ./spool)\n"
+		    "  -c, --config FILE   configuration file (for security.maxRequestBytes)\n"
+		    "  -n, --name NAME     base name of the task id (default: the file's, or 'stdin')\n"
+		    "  -h, --help          this help\n"
+		    "  -V, --version       print the version\n\n"
+		    "Exit: 0 queued (or already waiting), 1 request rejected (empty, too large,\n"
+		    "unreadable), 2 usage, 111 temporary failure (nothing was queued: retry).\n", stdout);
+	exit(code);
+}
+
+/*
+ * The extension the request is queued under: the file's own when it is one the
+ * pipeline knows, else by content: json when it starts with '{', else txt.
+ * Borrowed.
+ */
+static const char *
+request_ext(const char *file, const char *buf, size_t len)
+{
+	const char *ext = strcmp(file, "-") ? ec_extension(file) : "";
+	size_t i = 0;
+
+	if (!strcmp(ext, "json") || !strcmp(ext, "md") || !strcmp(ext, "txt"))
+		return ext;
+	if (!strcmp(ext, "markdown"))
+		return "md";
+	if (!strcmp(ext, "text"))
+		return "txt";
+	while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\n' || buf[i] == '\r'))
+		i++;
+	return i < len && buf[i] == '{' ? "json" : "txt";
+}
+
+/* The submitter's login name, or the numeric uid when it has none. Borrowed. */
+static const char *
+user_name(void)
+{
+	static char uid[32];
+	struct passwd *pw = getpwuid(getuid());
+
+	if (pw && pw->pw_name && *pw->pw_name)
+		return pw->pw_name;
+	snprintf(uid, sizeof uid, "%lu", (unsigned long)getuid());
+	return uid;
+}
+
+/*
+ * Append the "submitted" event to log/audit.jsonl with one write. requestedBy is
+ * taken from a JSON request that has it (cut on a UTF-8 boundary), quietly
+ * nothing otherwise: judging the request is the pipeline's job. dup says the same
+ * request was already waiting. 0 or -1 (e filled).
+ */
+static int
+audit(const char *spool, const char *id, const char *ext, const char *buf, size_t len,
+    int dup, ec_err *e)
+{
+	char path[4096], file[EC_MAX_NAME + 32], when[32], by[REQUESTED_BY_MAX + 1];
+	const char *rb = NULL;
+	json_t *req = NULL, *ev;
+	char *line;
+	int r;
+
+	snprintf(path, sizeof path, "%s/log/audit.jsonl", spool);
+	snprintf(file, sizeof file, "incoming/%s.%s", id, ext);
+	ec_iso_time(when, sizeof when);
+	if (!strcmp(ext, "json") && (req = ec_json_loadb(buf, len, "request", NULL)) &&
+	    (rb = ec_json_get_str(req, "metadata.requestedBy", NULL))) {
+		size_t n = strlen(rb);
+		if (n > REQUESTED_BY_MAX) {
+			n = REQUESTED_BY_MAX;
+			while (n > 0 && ((unsigned char)rb[n] & 0xC0) == 0x80)
+				n--;
+		}
+		memcpy(by, rb, n);
+		by[n] = '\0';
+		rb = by;
+	}
+	ev = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "time", when, "event", "submitted",
+	    "task", id, "file", file, "bytes", (json_int_t)len, "user", user_name());
+	json_decref(req);
+	if (!ev)
+		return ec_fail(e, EC_EXIT_TEMP, "out of memory");
+	if (rb)
+		json_object_set_new(ev, "requestedBy", json_string(rb));
+	if (dup)
+		json_object_set_new(ev, "duplicate", json_true());
+	line = ec_json_dumps_line(ev);
+	json_decref(ev);
+	if (!line)
+		return ec_fail(e, EC_EXIT_TEMP, "out of memory");
+	r = ec_append_line(path, line, strlen(line), e);
+	free(line);
+	return r;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "spool", required_argument, NULL, 's' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config = NULL, *name = NULL, *spool = NULL, *file = "-", *ext;
+	char id[EC_MAX_NAME + 16], clean[EC_MAX_NAME + 1], *buf, *base;
+	json_int_t maxreq;
+	json_t *cfg;
+	size_t len;
+	ec_err e;
+	int c, r;
+
+	ec_setprogname(argv[0]);
+	while ((c = getopt_long(argc, argv, "c:hn:s:V", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config = optarg; break;
+		case 'h': usage(EC_EXIT_OK); break;
+		case 'n': name = optarg; break;
+		case 's': spool = optarg; break;
+		case 'V': printf("epic-submit %s\n", EC_VERSION); return ec_close_stdout();
+		default: usage(EC_EXIT_USAGE);
+		}
+	}
+	if (argc - optind > 1) {
+		ec_warn("too many arguments: expected one request file");
+		usage(EC_EXIT_USAGE);
+	}
+	if (optind < argc)
+		file = argv[optind];
+	/* A name given on purpose must already be clean: quietly turning "../x" into
+	 * "x" would hide a mistake (or an attempt) from the one who made it. */
+	if (name && (strlen(name) > EC_MAX_NAME || ec_sanitize_name(name, clean, sizeof clean) < 0 ||
+	    strcmp(clean, name) != 0)) {
+		ec_warn("invalid name '%s': expected 1 to %d of [A-Za-z0-9._-], "
+		    "not starting with '.' or '-'", name, EC_MAX_NAME);
+		usage(EC_EXIT_USAGE);
+	}
+
+	if (!(cfg = ec_config_load(config, &e)))
+		ec_die_err(&e);
+	maxreq = ec_json_get_int(cfg, "security.maxRequestBytes", 1 << 20);
+	json_decref(cfg);
+	if (maxreq <= 0 || (size_t)maxreq > EC_MAX_REQUEST_BYTES)
+		maxreq = EC_MAX_REQUEST_BYTES;
+	if (!(buf = ec_read_file(file, (size_t)maxreq, &len, &e))) {
+		if (strstr(e.msg, "limit"))
+			ec_err_prefix(&e, "request too large (security.maxRequestBytes)");
+		ec_die_err(&e);
+	}
+	if (len == 0) {
+		free(buf);
+		ec_die(EC_EXIT_REJECT, "empty request '%s'", strcmp(file, "-") ? file : "<stdin>");
+	}
+
+	/* The id as epic-parse derives it: a file name that is not clean is sanitised. */
+	base = name ? strdup(name) : strcmp(file, "-") ? ec_basename_noext(file) : strdup("stdin");
+	if (!base || ec_task_id(base, buf, len, id, sizeof id) < 0) {
+		free(base);
+		free(buf);
+		ec_die(EC_EXIT_TEMP, "cannot derive a task id for '%s'", file);
+	}
+	free(base);
+	ext = request_ext(file, buf, len);
+
+	spool = ec_spool_root(spool);
+	if (ec_spool_init(spool, &e) < 0 || (r = ec_spool_drop(spool, id, ext, buf, len, &e)) < 0) {
+		free(buf);
+		ec_die_err(&e);
+	}
+	/* The request is queued; the audit line is a record, not a condition: a
+	 * submitter may be allowed to drop requests and nothing else (log/ is 0700). */
+	if (audit(spool, id, ext, buf, len, r == 1, &e) < 0)
+		ec_warn("%s (the request is queued without an audit line)", e.msg);
+	free(buf);
+	printf("%s\n", id);
+	return ec_close_stdout();
+}
