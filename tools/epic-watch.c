@@ -201,6 +201,7 @@ seen_remove(watch *w, const char *name)
 		return;
 	/* Backward-shift deletion keeps every probe chain intact. */
 	i = (size_t)(slot - w->seen);
+	free(w->seen[i]);
 	w->seen[i] = NULL;
 	w->seen_n--;
 	for (j = (i + 1) & (w->seen_cap - 1); w->seen[j]; j = (j + 1) & (w->seen_cap - 1)) {
@@ -878,6 +879,24 @@ read_events(watch *w)
 	}
 }
 
+static void
+watch_free(watch *w)
+{
+	for (size_t i = 0; i < w->seen_cap; i++)
+		free(w->seen[i]);
+	free(w->seen);
+	free(w->q);
+	for (size_t i = 0; i < w->nready; i++)
+		free(w->ready[i]);
+	free(w->ready);
+	free(w->dues);
+	free(w->run);
+	free(w->buckets);
+	json_decref(w->cfg);
+	if (w->ino >= 0)
+		close(w->ino);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -1021,9 +1040,7 @@ main(int argc, char *argv[])
 		}
 	}
 	fprintf(stderr, "epic-watch: stopped\n");
-	if (w.once && w.n_rejected)
-		return EC_EXIT_REJECT;
-	if (w.once && w.n_temp)
-		return EC_EXIT_TEMP;
-	return EC_EXIT_OK;
+	c = w.once && w.n_rejected ? EC_EXIT_REJECT : w.once && w.n_temp ? EC_EXIT_TEMP : EC_EXIT_OK;
+	watch_free(&w);
+	return c;
 }
