@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -62,6 +63,7 @@ usage(int code)
 typedef struct cand {
 	char *name;
 	long long not_before;   /* ms: not before this (settling, parse grace) */
+	int renamed;            /* arrived by rename (IN_MOVED_TO): complete, no settling */
 } cand;
 
 /* A task in deferred/, waiting for its next attempt. */
@@ -212,7 +214,7 @@ seen_remove(watch *w, const char *name)
 }
 
 static int
-enqueue(watch *w, const char *name, long long not_before)
+enqueue(watch *w, const char *name, long long not_before, int renamed)
 {
 	char **slot;
 
@@ -230,8 +232,13 @@ enqueue(watch *w, const char *name, long long not_before)
 		free(old);
 	}
 	slot = seen_slot(w, name);
-	if (*slot)
+	if (*slot) {
+		if (renamed)    /* what a scan found is now known to be complete */
+			for (size_t i = w->qhead; i < w->qhead + w->qlen; i++)
+				if (w->q[i].name == *slot)
+					w->q[i].renamed = 1;
 		return 0;
+	}
 	if (w->qhead + w->qlen == w->qcap) {
 		if (w->qhead > 0) {
 			memmove(w->q, w->q + w->qhead, w->qlen * sizeof *w->q);
@@ -248,6 +255,7 @@ enqueue(watch *w, const char *name, long long not_before)
 	w->seen_n++;
 	w->q[w->qhead + w->qlen].name = *slot;
 	w->q[w->qhead + w->qlen].not_before = not_before;
+	w->q[w->qhead + w->qlen].renamed = renamed;
 	w->qlen++;
 	return 0;
 }
@@ -267,7 +275,7 @@ rescan(watch *w)
 	}
 	for (int i = 0; i < n; i++) {
 		if (names[i]->d_type == DT_REG || names[i]->d_type == DT_UNKNOWN)
-			enqueue(w, names[i]->d_name, 0);
+			enqueue(w, names[i]->d_name, 0, 0);
 		free(names[i]);
 	}
 	free(names);
@@ -600,7 +608,7 @@ start(watch *w, const char *id, const char *who, int retries)
  * finished with, 0 to look at it again later (*retry_at).
  */
 static int
-claim(watch *w, const char *name, long long *retry_at)
+claim(watch *w, const char *name, int renamed, long long *retry_at)
 {
 	char src[PATH_MAX], claimdir[PATH_MAX], file[PATH_MAX + 64], dst[PATH_MAX], where[PATH_MAX];
 	char id[EC_MAX_NAME + 32], who[129] = "", *base, *buf;
@@ -613,7 +621,7 @@ claim(watch *w, const char *name, long long *retry_at)
 	if (lstat(src, &st) < 0 || !S_ISREG(st.st_mode))
 		return 1;       /* gone (another watcher took it) or not a file */
 	age = now - ((long long)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000);
-	if (age < cfg_int(w, "watcher.settleMs", 300)) {
+	if (!renamed && age < cfg_int(w, "watcher.settleMs", 300)) {
 		*retry_at = now + cfg_int(w, "watcher.settleMs", 300) - age;
 		return 0;       /* a writer may still be at it */
 	}
@@ -737,7 +745,7 @@ fill(watch *w)
 		cand c = w->q[w->qhead];
 		long long retry_at = 0;
 		w->qhead++, w->qlen--;
-		if (c.not_before > now || !claim(w, c.name, &retry_at)) {
+		if (c.not_before > now || !claim(w, c.name, c.renamed, &retry_at)) {
 			/* not yet: back of the queue, still marked as seen */
 			if (w->qhead + w->qlen == w->qcap) {
 				memmove(w->q, w->q + w->qhead, w->qlen * sizeof *w->q);
@@ -873,7 +881,7 @@ read_events(watch *w)
 				ec_warn("inotify queue overflowed; rescanning incoming/");
 				rescan(w);
 			} else if (ev->len > 0)
-				enqueue(w, ev->name, 0);
+				enqueue(w, ev->name, 0, (ev->mask & IN_MOVED_TO) != 0);
 			p += sizeof *ev + ev->len;
 		}
 	}
@@ -1039,7 +1047,11 @@ main(int argc, char *argv[])
 			}
 		}
 	}
-	fprintf(stderr, "epic-watch: stopped\n");
+	{
+		struct rusage ru;
+		getrusage(RUSAGE_SELF, &ru);
+		fprintf(stderr, "epic-watch: stopped (peak RSS %ld KiB)\n", ru.ru_maxrss);
+	}
 	c = w.once && w.n_rejected ? EC_EXIT_REJECT : w.once && w.n_temp ? EC_EXIT_TEMP : EC_EXIT_OK;
 	watch_free(&w);
 	return c;
