@@ -507,18 +507,6 @@ hook_outputs(agg *a, ec_err *e)
 	return 0;
 }
 
-/* Does the rule base at path make its persona's findings blocking under enforceDevops? */
-static int
-rules_enforce_devops(const char *path)
-{
-	ec_err e;
-	json_t *rb = ec_json_load_file(path, EC_MAX_JSON_BYTES, &e);
-	int r = json_is_true(json_object_get(rb, "enforceDevops"));
-
-	json_decref(rb);
-	return r;
-}
-
 static who *
 find_who(agg *a, const char *name)
 {
@@ -562,7 +550,7 @@ plan(agg *a, ec_err *e)
 		snprintf(w->name, sizeof w->name, "%s", p->name);
 		w->order = p->review_order;
 		w->required = json_is_boolean(req) ? json_is_true(req) : p->required;
-		if (enforce && (p->rules_path ? rules_enforce_devops(p->rules_path) :
+		if (enforce && (p->rules_path ? ec_rules_enforce_devops(p->rules_path) :
 		    strcmp(p->name, "devops-engineer") == 0))
 			w->enforced = w->required = 1;
 		json_array_foreach(json_object_get(opts, "excludePersonas"), k, x)

@@ -256,15 +256,6 @@ format_time(long long ms, char out[32])
 }
 
 static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static long long
 mtime_ms(const struct stat *st)
 {
 	return (long long)st->st_mtim.tv_sec * 1000 + st->st_mtim.tv_nsec / 1000000;
@@ -1309,7 +1300,7 @@ event_line(json_t *ev, const char *msg, ec_err *e)
 	char ts[32], *line, *cut = NULL;
 	size_t keep = msg ? strlen(msg) : 0;
 
-	format_time(now_ms(), ts);
+	format_time(ec_now_ms(), ts);
 	json_object_set_new(ev, "time", json_string(ts));
 	for (;;) {
 		if (msg) {

@@ -386,17 +386,6 @@ dep_targets(const step *v, size_t n, const step *s, char *out, size_t cap)
 	return len < cap ? 0 : -1;
 }
 
-/* Does the rule base at path ask for enforceDevops handling? */
-static int
-rules_enforce_devops(const char *path)
-{
-	ec_err e;
-	json_t *rb = ec_json_load_file(path, EC_MAX_JSON_BYTES, &e);
-	int r = json_is_true(json_object_get(rb, "enforceDevops"));
-	json_decref(rb);
-	return r;
-}
-
 /*
  * Write plan.mk: one target per persona (personas/NN-NAME.json) with target-specific
  * variables the pipeline's recipes use, and prerequisites that make a persona rerun
@@ -442,7 +431,7 @@ write_plan(req *r, const json_t *request, const char *out, ec_err *e)
 		s->reg_path = p->reg_path;
 		s->rules_path = p->rules_path;
 		s->reg_deps = p->deps;
-		if (enforce && p->rules_path && rules_enforce_devops(p->rules_path))
+		if (enforce && p->rules_path && ec_rules_enforce_devops(p->rules_path))
 			s->required = 1;
 		json_array_foreach(excl, rc, x)
 			if (strcmp(json_string_value(x), p->name) == 0)

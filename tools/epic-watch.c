@@ -126,14 +126,6 @@ on_signal(int sig)
 }
 
 static long long
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static long long
 cfg_int(const watch *w, const char *key, long long dflt)
 {
 	return ec_json_get_int(w->cfg, key, dflt);
@@ -279,7 +271,7 @@ rescan(watch *w)
 		free(names[i]);
 	}
 	free(names);
-	w->next_rescan = now_ms() + cfg_int(w, "watcher.rescanSeconds", 30) * 1000;
+	w->next_rescan = ec_now_ms() + cfg_int(w, "watcher.rescanSeconds", 30) * 1000;
 }
 
 static void
@@ -525,7 +517,7 @@ take_token(watch *w, const char *who)
 {
 	double per_min = (double)ec_json_get_int(w->cfg, "security.rateLimit.perMinute", 60);
 	double burst = (double)cfg_int(w, "security.rateLimit.burst", 20);
-	long long now = now_ms();
+	long long now = ec_now_ms();
 	bucket *b = NULL;
 
 	if (json_is_real(ec_json_get(w->cfg, "security.rateLimit.perMinute")))
@@ -561,7 +553,7 @@ static void
 defer(watch *w, const char *id, const char *who, int attempts, long long delay_ms, const char *why)
 {
 	char from[PATH_MAX], to[PATH_MAX], path[PATH_MAX + 32];
-	long long at = now_ms() + delay_ms;
+	long long at = ec_now_ms() + delay_ms;
 	json_t *d;
 
 	snprintf(from, sizeof from, "%s/active/%s", w->spool, id);
@@ -594,7 +586,7 @@ start(watch *w, const char *id, const char *who, int retries)
 		ec_warn("%s", e.msg);
 		return;
 	}
-	r->started = now_ms();
+	r->started = ec_now_ms();
 	r->retries = retries;
 	snprintf(r->who, sizeof r->who, "%s", who ? who : "");
 	snprintf(ckpt, sizeof ckpt, "%s/checkpoints.jsonl", r->t.dir);
@@ -613,7 +605,7 @@ claim(watch *w, const char *name, int renamed, long long *retry_at)
 	char src[PATH_MAX], claimdir[PATH_MAX], file[PATH_MAX + 64], dst[PATH_MAX], where[PATH_MAX];
 	char id[EC_MAX_NAME + 32], who[129] = "", *base, *buf;
 	const char *ext, *state;
-	long long now = now_ms(), age, wait;
+	long long now = ec_now_ms(), age, wait;
 	struct stat st;
 	size_t len;
 
@@ -695,7 +687,7 @@ claim(watch *w, const char *name, int renamed, long long *retry_at)
 static void
 fill(watch *w)
 {
-	long long now = now_ms();
+	long long now = ec_now_ms();
 	size_t n;
 
 	while (w->nrun < w->jobs_max && w->nready > 0) {
@@ -765,7 +757,7 @@ static void
 metrics(const watch *w, const running *r, const char *status)
 {
 	char path[PATH_MAX + 32], mpath[PATH_MAX], when[40], *buf, *line;
-	long long dur = now_ms() - r->started;
+	long long dur = ec_now_ms() - r->started;
 	size_t len;
 	json_t *j;
 
@@ -811,7 +803,7 @@ static void
 finish(watch *w, int i)
 {
 	running *r = &w->run[i];
-	double secs = (double)(now_ms() - r->started) / 1000.0;
+	double secs = (double)(ec_now_ms() - r->started) / 1000.0;
 	size_t idlen = strlen(r->t.id);
 	ec_err e;
 	int rc = ec_task_finish(&r->t, &w->o, &e);
@@ -989,13 +981,13 @@ main(int argc, char *argv[])
 			ec_warn("configuration reloaded");
 		}
 		if (got_term && !stop_at) {
-			stop_at = now_ms() + cfg_int(&w, "watcher.stopGraceSeconds", 30) * 1000;
+			stop_at = ec_now_ms() + cfg_int(&w, "watcher.stopGraceSeconds", 30) * 1000;
 			ec_warn("stopping: no more claims; %d running task%s get %lld s", w.nrun,
 			    w.nrun == 1 ? "" : "s", cfg_int(&w, "watcher.stopGraceSeconds", 30));
 		}
 		if (!got_term)
 			fill(&w);
-		now = now_ms();
+		now = ec_now_ms();
 		if (got_term && now >= stop_at)
 			for (int i = 0; i < w.nrun; i++)
 				ec_task_stop(&w.run[i].t);

@@ -242,6 +242,9 @@ void ec_registry_free(ec_registry *r);
 json_t *ec_rules_apply(const json_t *rulebase, const json_t *input, ec_err *e);
 /* Load and validate a rule base file (schema rule-base). New reference. */
 json_t *ec_rules_load(const char *path, ec_err *e);
+/* Does the rule base at path say "enforceDevops": true (its persona becomes required
+ * and blocking when a request sets enforceDevops)? 0 when unreadable. */
+int ec_rules_enforce_devops(const char *path);
 /* The same from bytes (name for messages). trusted: these exact bytes passed the
  * schema before, skip it (the engine's own checks still run). New reference. */
 json_t *ec_rules_loadb(const char *buf, size_t len, const char *name, int trusted, ec_err *e);
@@ -296,6 +299,8 @@ typedef struct ec_task_opts {
 } ec_task_opts;
 /* ISO 8601 UTC with milliseconds ("2026-11-25T21:41:45.261Z") into buf. */
 void ec_iso_time(char *buf, size_t cap);
+/* Wall-clock milliseconds since the epoch. */
+long long ec_now_ms(void);
 /* Write DIR/error.json: which tool, its exit code, the seed's error type, why. */
 int ec_task_error_write(const char *dir, const char *tool, int code, const char *type,
     const char *msg, ec_err *e);

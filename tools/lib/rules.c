@@ -1676,3 +1676,13 @@ ec_rules_loadb(const char *buf, size_t len, const char *name, int trusted, ec_er
 	ctx_free(&c);
 	return rb;
 }
+
+int
+ec_rules_enforce_devops(const char *path)
+{
+	json_t *rb = ec_json_load_file(path, EC_MAX_JSON_BYTES, NULL);
+	int r = json_is_true(json_object_get(rb, "enforceDevops"));
+
+	json_decref(rb);
+	return r;
+}

@@ -32,6 +32,15 @@
 
 static const char *const task_states[] = { "active", "done", "failed", "deferred", NULL };
 
+long long
+ec_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 void
 ec_iso_time(char *buf, size_t cap)
 {
