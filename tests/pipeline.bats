@@ -172,9 +172,13 @@ JSON
 	run -2 epic frobnicate
 	assert_output --partial "'frobnicate' is not an epic command"
 	run -0 epic personas
-	run -0 jq -r '.[].name' <<<"$output"
-	assert_line --index 0 product-owner
-	assert_line --index 5 devops-engineer
+	run -0 jq -r '.[] | "\(.name) \(.available)"' <<<"$output"
+	assert_line --index 0 "product-owner true"
+	assert_line --index 5 "devops-engineer true"
+	jq '.command = ["/nonexistent/agent"] | del(.rules)' "$REG/devops-engineer.json" > "$BATS_TEST_TMPDIR/d.json"
+	mv "$BATS_TEST_TMPDIR/d.json" "$REG/devops-engineer.json"
+	run -0 bash -c "epic personas | jq -r '.[5].available'"
+	assert_output false
 	epic run -q "$REQ" > /dev/null
 	run -0 epic status
 }

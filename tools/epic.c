@@ -309,6 +309,43 @@ cmd_status(int argc, char *argv[])
 	return exec_sibling("checkpoint", args);
 }
 
+/*
+ * Can persona p run? Its rule base loads, or its program is there to execute
+ * (`persona-run --health` asks a command persona itself).
+ */
+static int
+available(const ec_persona *p)
+{
+	ec_err e;
+
+	if (p->rules_path) {
+		json_t *rb = ec_rules_load(p->rules_path, &e);
+		json_decref(rb);
+		return rb != NULL;
+	}
+	if (strchr(p->command[0], '/')) {
+		char path[PATH_MAX];
+		const char *slash = strrchr(p->reg_path, '/');
+		if (p->command[0][0] == '/')
+			return access(p->command[0], X_OK) == 0;
+		snprintf(path, sizeof path, "%.*s/%s", slash ? (int)(slash - p->reg_path) : 1,
+		    slash ? p->reg_path : ".", p->command[0]);
+		return access(path, X_OK) == 0;
+	}
+	{
+		const char *env = getenv("PATH");
+		char *copy = strdup(env ? env : "/usr/bin:/bin"), *dir, *save = NULL;
+		int ok = 0;
+		for (dir = strtok_r(copy, ":", &save); dir && !ok; dir = strtok_r(NULL, ":", &save)) {
+			char path[PATH_MAX];
+			snprintf(path, sizeof path, "%s/%s", dir, p->command[0]);
+			ok = access(path, X_OK) == 0;
+		}
+		free(copy);
+		return ok;
+	}
+}
+
 /* The registered personas: a table on a terminal, JSON otherwise. */
 static int
 cmd_personas(void)
@@ -328,14 +365,16 @@ cmd_personas(void)
 		if (p->modes & EC_MODE_MVP) json_array_append_new(modes, json_string("mvp"));
 		if (p->modes & EC_MODE_STANDARD) json_array_append_new(modes, json_string("standard"));
 		if (p->modes & EC_MODE_ENTERPRISE) json_array_append_new(modes, json_string("enterprise"));
-		json_array_append_new(arr, json_pack("{s:s, s:i, s:b, s:i, s:s, s:s, s:o, s:o, s:s}",
+		int ok = available(p);
+		json_array_append_new(arr, json_pack("{s:s, s:i, s:b, s:i, s:s, s:s, s:o, s:o, s:s, s:b}",
 		    "name", p->name, "reviewOrder", p->review_order, "required", p->required,
 		    "timeout", p->timeout, "version", p->version, "kind", p->rules_path ? "rules" : "command",
-		    "dependencies", deps, "supportedModes", modes, "registration", p->reg_path));
+		    "dependencies", deps, "supportedModes", modes, "registration", p->reg_path,
+		    "available", ok));
 		if (isatty(1))
-			printf("%2d  %-24s %-8s %-8s %5ds  v%s\n", p->review_order, p->name,
+			printf("%2d  %-24s %-8s %-8s %5ds  v%-8s %s\n", p->review_order, p->name,
 			    p->required ? "required" : "optional", p->rules_path ? "rules" : "command",
-			    p->timeout, p->version);
+			    p->timeout, p->version, ok ? "available" : "UNAVAILABLE");
 	}
 	if (!isatty(1) && ec_json_write(NULL, arr, 0, &e) < 0)
 		ec_die_err(&e);
