@@ -534,45 +534,28 @@ by_order(const void *x, const void *y)
 static int
 plan(agg *a, ec_err *e)
 {
-	json_t *cfgp = json_object_get(a->cfg, "personas");
-	json_t *opts = json_object_get(a->request, "options");
-	json_t *custom = json_object_get(opts, "customPersonas"), *x;
-	const char *mode = ec_json_get_str(a->request, "mode", "standard"), *name;
-	int enforce = json_is_true(json_object_get(a->request, "enforceDevops"));
-	size_t cap = a->reg.n + json_object_size(custom) + a->nout, i, k;
+	ec_plan_step *v;
+	size_t n, i;
 
-	if (!(a->w = calloc(cap ? cap : 1, sizeof *a->w)))
+	if (ec_plan_compute(&a->reg, a->cfg, a->request, &v, &n, e) < 0) {
+		ec_err_prefix(e, "%s", a->reqname);
+		return -1;
+	}
+	if (!(a->w = calloc(n + a->nout + 1, sizeof *a->w))) {
+		free(v);
 		return ec_fail(e, EC_EXIT_TEMP, "out of memory");
-	for (i = 0; i < a->reg.n; i++) {
-		const ec_persona *p = &a->reg.v[i];
-		json_t *pc = json_object_get(cfgp, p->name), *req = json_object_get(pc, "required");
+	}
+	for (i = 0; i < n; i++) {
 		who *w = &a->w[a->nw++];
-		snprintf(w->name, sizeof w->name, "%s", p->name);
-		w->order = p->review_order;
-		w->required = json_is_boolean(req) ? json_is_true(req) : p->required;
-		if (enforce && (p->rules_path ? ec_rules_enforce_devops(p->rules_path) :
-		    strcmp(p->name, "devops-engineer") == 0))
-			w->enforced = w->required = 1;
-		json_array_foreach(json_object_get(opts, "excludePersonas"), k, x)
-			if (strcmp(json_string_value(x), p->name) == 0)
-				snprintf(w->skip, sizeof w->skip, "excluded by the request");
-		if (json_is_false(json_object_get(pc, "enabled")))
-			snprintf(w->skip, sizeof w->skip, "disabled in the configuration");
-		if (!(p->modes & ec_mode_bit(mode)))
-			snprintf(w->skip, sizeof w->skip, "does not support mode '%s'", mode);
-		if (w->skip[0])
-			w->required = 0;
+		snprintf(w->name, sizeof w->name, "%s", v[i].name);
+		w->order = v[i].order;
+		w->required = v[i].required;
+		w->enforced = v[i].enforced;
+		if (v[i].skip)
+			snprintf(w->skip, sizeof w->skip, "%s", ec_plan_skip_reason(v[i].skip));
 	}
-	json_object_foreach(custom, name, x) {
-		const ec_persona *p = ec_registry_find(&a->reg, ec_json_get_str(x, "persona", ""));
-		who *w;
-		if (find_who(a, name))
-			continue;
-		w = &a->w[a->nw++];
-		snprintf(w->name, sizeof w->name, "%s", name);
-		w->order = (int)ec_json_get_int(x, "reviewOrder", p ? p->review_order : 99);
-		w->required = ec_json_get_bool(x, "required", 0);
-	}
+	free(v);
+	/* An output of a persona the plan does not know still counts. */
 	for (i = 0; i < a->nout; i++) {
 		const char *pn = ec_json_get_str(a->outs[i], "persona.name", "");
 		who *w = find_who(a, pn);
@@ -1502,7 +1485,7 @@ main(int argc, char *argv[])
 		ec_die_err(&e);
 	/* The registry says which personas the review was meant to have and which of
 	 * them are required; without it no status can be given. */
-	if (ec_registry_load(&a.reg, &e) < 0 ||
+	if (ec_registry_load(&a.reg, &e) < 0 || ec_registry_configure(&a.reg, a.cfg, &e) < 0 ||
 	    load_request(&a, argv[optind], &e) < 0 ||
 	    load_outputs(&a, argv + optind + 1, (size_t)(argc - optind - 1), &e) < 0 ||
 	    hook_outputs(&a, &e) < 0 || plan(&a, &e) < 0 || merge(&a, &e) < 0 || break_cycles(&a, &e) < 0 ||

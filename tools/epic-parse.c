@@ -318,26 +318,8 @@ mk_escape(const char *s)
 	return o;
 }
 
-/* One persona as the plan sees it, registered or custom. */
-typedef struct step {
-	char name[72];
-	int order, required, timeout;
-	const char *kind;       /* rules | command | inline | skip */
-	const char *skip_reason; /* a keyword persona-run --skip knows: no spaces for make */
-	const char *reg_path, *rules_path;
-	json_t *deps;           /* borrowed array of names, or NULL */
-	char **reg_deps;
-} step;
-
-static int
-by_step_order(const void *a, const void *b)
-{
-	const step *x = a, *y = b;
-	return x->order != y->order ? x->order - y->order : strcmp(x->name, y->name);
-}
-
-static const step *
-find_step(const step *v, size_t n, const char *name)
+static const ec_plan_step *
+find_step(const ec_plan_step *v, size_t n, const char *name)
 {
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(v[i].name, name) == 0)
@@ -347,12 +329,12 @@ find_step(const step *v, size_t n, const char *name)
 
 /* Mark in seen[] every step s depends on, directly or not. */
 static void
-mark_deps(const step *v, size_t n, const step *s, char *seen)
+mark_deps(const ec_plan_step *v, size_t n, const ec_plan_step *s, char *seen)
 {
 	for (size_t i = 0; ; i++) {
 		const char *name = s->deps ? json_string_value(json_array_get(s->deps, i)) :
 		    s->reg_deps ? s->reg_deps[i] : NULL;
-		const step *d;
+		const ec_plan_step *d;
 		if (!name)
 			break;
 		if ((d = find_step(v, n, name)) && !seen[d - v]) {
@@ -369,7 +351,7 @@ mark_deps(const step *v, size_t n, const step *s, char *seen)
  * Dependencies come from the request for a custom persona, else the registration.
  */
 static int
-dep_targets(const step *v, size_t n, const step *s, char *out, size_t cap)
+dep_targets(const ec_plan_step *v, size_t n, const ec_plan_step *s, char *out, size_t cap)
 {
 	char *seen = calloc(n ? n : 1, 1);
 	size_t len = 0;
@@ -394,17 +376,11 @@ dep_targets(const step *v, size_t n, const step *s, char *out, size_t cap)
 static int
 write_plan(req *r, const json_t *request, const char *out, ec_err *e)
 {
-	json_t *cfgp = json_object_get(r->cfg, "personas");
-	json_t *opts = json_object_get(request, "options");
-	json_t *excl = json_object_get(opts, "excludePersonas");
-	json_t *custom = json_object_get(opts, "customPersonas"), *x;
 	const char *mode = json_string_value(json_object_get(request, "mode"));
-	int enforce = json_is_true(json_object_get(request, "enforceDevops"));
 	json_int_t req_timeout = ec_json_get_int(request, "options.timeout", 0);
-	size_t n = 0, cap = r->reg.n + json_object_size(custom), i, len = 0, bufcap = 8192;
-	step *v = calloc(cap ? cap : 1, sizeof *v);
+	size_t n = 0, i, len = 0, bufcap = 8192;
+	ec_plan_step *v = NULL;
 	char *buf = malloc(bufcap), *esc;
-	const char *name;
 	int rc;
 
 #define EMIT(...) do { \
@@ -417,53 +393,12 @@ write_plan(req *r, const json_t *request, const char *out, ec_err *e)
 	len += (size_t)snprintf(buf + len, bufcap - len, __VA_ARGS__); \
 } while (0)
 
-	if (!v || !buf)
+	if (!buf)
 		goto nomem;
-	for (i = 0; i < r->reg.n; i++) {
-		const ec_persona *p = &r->reg.v[i];
-		json_t *pc = json_object_get(cfgp, p->name);
-		step *s = &v[n++];
-		snprintf(s->name, sizeof s->name, "%s", p->name);
-		s->order = p->review_order;
-		s->required = p->required;
-		s->timeout = p->timeout;
-		s->kind = p->rules_path ? "rules" : "command";
-		s->reg_path = p->reg_path;
-		s->rules_path = p->rules_path;
-		s->reg_deps = p->deps;
-		if (enforce && p->rules_path && ec_rules_enforce_devops(p->rules_path))
-			s->required = 1;
-		json_array_foreach(excl, rc, x)
-			if (strcmp(json_string_value(x), p->name) == 0)
-				s->kind = "skip", s->skip_reason = "excluded";
-		if (json_is_false(json_object_get(pc, "enabled")))
-			s->kind = "skip", s->skip_reason = "disabled";
-		if (!(p->modes & ec_mode_bit(mode)))
-			s->kind = "skip", s->skip_reason = "unsupported-mode";
-		if (!strcmp(s->kind, "skip"))
-			s->required = 0;
+	if (ec_plan_compute(&r->reg, r->cfg, request, &v, &n, e) < 0) {
+		ec_err_prefix(e, "%s", r->file);
+		goto fail;
 	}
-	json_object_foreach(custom, name, x) {
-		step *s = &v[n++];
-		const ec_persona *p = ec_registry_find(&r->reg, ec_json_get_str(x, "persona", ""));
-		snprintf(s->name, sizeof s->name, "%s", name);
-		s->order = (int)ec_json_get_int(x, "reviewOrder", p ? p->review_order : 99);
-		s->required = ec_json_get_bool(x, "required", 0);
-		s->timeout = p ? p->timeout : (int)ec_json_get_int(r->cfg, "coordination.defaultTimeout", 300);
-		s->kind = p ? (p->rules_path ? "rules" : "command") : "inline";
-		s->reg_path = p ? p->reg_path : NULL;
-		s->rules_path = p ? p->rules_path : NULL;
-		s->deps = json_object_get(x, "dependencies");
-		if (!s->deps && p)
-			s->reg_deps = p->deps;
-	}
-	qsort(v, n, sizeof *v, by_step_order);
-	for (i = 1; i < n; i++)
-		if (v[i].order == v[i - 1].order) {
-			ec_fail(e, EC_EXIT_REJECT, "%s: $.options.customPersonas: '%s' and '%s' both have "
-			    "reviewOrder %d", r->file, v[i - 1].name, v[i].name, v[i].order);
-			goto fail;
-		}
 
 	EMIT("# plan.mk - the persona plan, generated by epic-parse %s; do not edit.\n"
 	    "# make remakes it when the request, the registry or the config changes.\n", EC_VERSION);
@@ -509,7 +444,7 @@ write_plan(req *r, const json_t *request, const char *out, ec_err *e)
 	}
 	EMIT("\n");
 	for (i = 0; i < n; i++) {
-		const step *s = &v[i];
+		const ec_plan_step *s = &v[i];
 		char t[128], deps[2048];
 		int timeout = s->timeout;
 		snprintf(t, sizeof t, "personas/%02d-%s.json", s->order, s->name);
@@ -520,8 +455,8 @@ write_plan(req *r, const json_t *request, const char *out, ec_err *e)
 		EMIT("%s: PERSONA_KIND := %s\n", t, s->kind);
 		EMIT("%s: PERSONA_REQUIRED := %d\n", t, s->required);
 		EMIT("%s: PERSONA_TIMEOUT := %d\n", t, timeout);
-		if (s->skip_reason)
-			EMIT("%s: PERSONA_SKIP := %s\n", t, s->skip_reason);
+		if (s->skip)
+			EMIT("%s: PERSONA_SKIP := %s\n", t, s->skip);
 		if (dep_targets(v, n, s, deps, sizeof deps) < 0) {
 			ec_fail(e, EC_EXIT_REJECT, "%s: too many dependencies for '%s'", r->file, s->name);
 			goto fail;
@@ -530,11 +465,11 @@ write_plan(req *r, const json_t *request, const char *out, ec_err *e)
 		EMIT("%s: epic-request.json%s", t, deps);
 		/* The registration and the rule base are prerequisites: edit one and exactly
 		 * this persona and those after it rerun. */
-		if (s->reg_path && (esc = mk_escape(s->reg_path))) {
+		if (s->p && (esc = mk_escape(s->p->reg_path))) {
 			EMIT(" %s", esc);
 			free(esc);
 		}
-		if (s->rules_path && (esc = mk_escape(s->rules_path))) {
+		if (s->p && s->p->rules_path && (esc = mk_escape(s->p->rules_path))) {
 			EMIT(" %s", esc);
 			free(esc);
 		}

@@ -399,19 +399,6 @@ hash_of(const json_t *o, const char *raw, size_t rawlen, char out[17])
 	free(s);
 }
 
-/* The sentence for a --skip keyword from the plan; other text is taken as it is. */
-static const char *
-skip_reason(const char *k)
-{
-	if (!strcmp(k, "excluded"))
-		return "excluded by the request";
-	if (!strcmp(k, "disabled"))
-		return "disabled in the configuration";
-	if (!strcmp(k, "unsupported-mode"))
-		return "does not support this review mode";
-	return k;
-}
-
 /* Identify what runs for r->persona: a registration, or a custom persona. */
 static int
 resolve(run *r, ec_err *e)
@@ -719,7 +706,7 @@ main(int argc, char *argv[])
 	}
 	input = NULL;
 	if (skip) {
-		json_t *o = empty_output(&r, "skipped", ET_UNAVAILABLE, skip_reason(skip), -1, 0);
+		json_t *o = empty_output(&r, "skipped", ET_UNAVAILABLE, ec_plan_skip_reason(skip), -1, 0);
 		record(&r, "skipped", 0, NULL, NULL);
 		if (ec_json_write(r.out, o, EC_W_FSYNC | EC_W_IFCHANGED, &e) < 0)
 			ec_die_err(&e);

@@ -380,4 +380,22 @@ void ec_proc_forward_signals(void);
 json_t *ec_hooks_run(const char *stage, json_t *doc, const char *task_id, const char *persona,
     ec_err *e);
 
+/* plan.c: which personas review a request, in which order, and how. */
+typedef struct ec_plan_step {
+	char name[72];
+	int order, required, timeout;
+	int enforced;           /* required and blocking because of enforceDevops */
+	const char *kind;       /* rules | command | inline | skip */
+	const char *skip;       /* why skipped, a keyword (excluded, disabled, unsupported-mode) */
+	const ec_persona *p;    /* its registration (borrowed), NULL for an inline custom persona */
+	json_t *deps;           /* a custom persona's dependencies (borrowed), or NULL */
+	char **reg_deps;        /* else the registration's (borrowed) */
+} ec_plan_step;
+/* The steps for request, sorted by review order (*out is malloc'd, the caller frees
+ * it). A clash of review orders is EC_EXIT_REJECT naming the JSON path. */
+int ec_plan_compute(const ec_registry *reg, const json_t *cfg, const json_t *request,
+    ec_plan_step **out, size_t *nout, ec_err *e);
+/* The sentence for a skip keyword ("excluded" -> "excluded by the request"). */
+const char *ec_plan_skip_reason(const char *keyword);
+
 #endif
