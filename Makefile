@@ -96,7 +96,10 @@ $(OUT)/lib/schemas_index.o: $(OUT)/lib/schemas_index.c
 
 # --- tests ---------------------------------------------------------------
 BATS ?= bats
-check: all
+# check installs what the tests need first (as root; else it says what to install),
+# so `make check` works on a fresh Debian machine.
+check: deps
+	$(Q)$(MAKE) all
 	$(Q)$(BATS) tests
 	$(Q)$(MAKE) check-asan
 

@@ -288,3 +288,29 @@ stable() {
 	assert_line claimed
 	assert_line done
 }
+
+@test "stale files in tmp/ are cleaned; fresh ones and dot-files in incoming/ are left alone" {
+	mkdir -p "$S/tmp"
+	echo old > "$S/tmp/.dead-writer.tmp"
+	touch -d '2 days ago' "$S/tmp/.dead-writer.tmp"
+	echo new > "$S/tmp/.live-writer.tmp"
+	echo half > "$S/incoming/.being-written.txt"
+	run -0 epic-watch --once
+	assert_file_not_exist "$S/tmp/.dead-writer.tmp"
+	assert_file_exist "$S/tmp/.live-writer.tmp"
+	assert_file_exist "$S/incoming/.being-written.txt"
+}
+
+@test "SIGHUP reloads the configuration; a broken one is reported and the old one kept" {
+	watcher
+	printf 'watcher:\n  settleMs: 50\n  rescanSeconds: 1\nperformance:\n  maxConcurrentPersonas: 1\n' > "$CFG"
+	kill -HUP "${WATCHERS[0]}"
+	sleep 0.3
+	grep -q "configuration reloaded" "$BATS_TEST_TMPDIR/w.0.log"
+	printf 'watcher:\n  settleMs: fast\n' > "$CFG"
+	kill -HUP "${WATCHERS[0]}"
+	sleep 0.3
+	grep -q "settleMs: expected an integer.*keeping the configuration in force" "$BATS_TEST_TMPDIR/w.0.log"
+	request 12 > "$S/tmp/x" && mv "$S/tmp/x" "$S/incoming/after-hup.txt"
+	wait_for 1 done 60
+}

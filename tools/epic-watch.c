@@ -90,6 +90,7 @@ typedef struct running {
 typedef struct watch {
 	const char *spool, *config_arg;
 	json_t *cfg;
+	char snapshot[4096];    /* the configuration in force, as the tasks see it */
 	ec_task_opts o;
 	int once, jobs_max;
 	int ino, wakefd[2];
@@ -857,6 +858,15 @@ load_config(watch *w)
 	w->cfg = c;
 	w->o.timeout = (int)cfg_int(w, "coordination.workflowTimeout", 1800);
 	w->o.jobs = (int)cfg_int(w, "performance.maxConcurrentPersonas", 3);
+	/* The tasks read the configuration too. They get a snapshot of the one in force
+	 * (JSON is YAML), so a broken edit followed by SIGHUP breaks nothing: the file
+	 * is taken only once it loads. */
+	snprintf(w->snapshot, sizeof w->snapshot, "%s/.config-in-force.json", w->spool);
+	if (ec_json_write(w->snapshot, c, EC_W_FSYNC | EC_W_IFCHANGED, &e) < 0) {
+		ec_warn("%s; the tasks read '%s' directly", e.msg, w->config_arg ? w->config_arg : "the default");
+		w->o.config = w->config_arg;
+	} else
+		w->o.config = w->snapshot;
 }
 
 /* Read inotify events: a name to look at, or an overflow to rescan for. */
@@ -938,14 +948,13 @@ main(int argc, char *argv[])
 		usage(EC_EXIT_USAGE);
 	}
 	w.spool = ec_spool_root(w.spool);
-	load_config(&w);
-	w.config_arg = ec_config_path(w.config_arg);
-	w.o.spool = w.spool;
-	w.o.config = w.config_arg;
-	w.o.nowait = 1;
-	w.jobs_max = jobs ? jobs : (int)cfg_int(&w, "performance.maxConcurrentEpics", 2);
 	if (ec_spool_init(w.spool, &e) < 0)
 		ec_die_err(&e);
+	w.config_arg = ec_config_path(w.config_arg);
+	load_config(&w);
+	w.o.spool = w.spool;
+	w.o.nowait = 1;
+	w.jobs_max = jobs ? jobs : (int)cfg_int(&w, "performance.maxConcurrentEpics", 2);
 	if (!(w.run = calloc((size_t)w.jobs_max, sizeof *w.run)))
 		ec_die(EC_EXIT_TEMP, "out of memory");
 	/* Signals wake the poll through a pipe; children get the default dispositions
