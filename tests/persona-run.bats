@@ -293,3 +293,18 @@ JSON
 	run -0 persona-run --persona performance-specialist -o personas/04.raw.json big.json
 	run -0 grep -c 'did not read' personas/04.raw.json
 }
+
+@test "a relative program path in a registration is relative to the registration file" {
+	cp "$FIX/persona-run/fake-agent" "$REG/local-agent"
+	cat > "$REG/performance-specialist.json" <<JSON
+{ "name": "performance-specialist", "reviewOrder": 4, "required": false, "timeout": 10,
+  "dependencies": [], "supportedModes": ["mvp", "standard", "enterprise"], "version": "1",
+  "command": ["./local-agent", "ok", "$STATE"] }
+JSON
+	cd "$BATS_TEST_TMPDIR"   # not the registration's directory
+	run -0 persona-run --persona performance-specialist -d "$TASK" -o "$TASK/personas/04.raw.json" "$TASK/epic-request.json"
+	[ "$(calls)" = 1 ]
+	run -0 persona-run --health performance-specialist
+	run -0 bash -c "epic personas | jq -r '.[] | select(.name == \"performance-specialist\") | .available'"
+	assert_output true
+}

@@ -323,15 +323,8 @@ available(const ec_persona *p)
 		json_decref(rb);
 		return rb != NULL;
 	}
-	if (strchr(p->command[0], '/')) {
-		char path[PATH_MAX];
-		const char *slash = strrchr(p->reg_path, '/');
-		if (p->command[0][0] == '/')
-			return access(p->command[0], X_OK) == 0;
-		snprintf(path, sizeof path, "%.*s/%s", slash ? (int)(slash - p->reg_path) : 1,
-		    slash ? p->reg_path : ".", p->command[0]);
-		return access(path, X_OK) == 0;
-	}
+	if (strchr(p->command[0], '/'))
+		return access(p->command[0], X_OK) == 0;   /* the registry made it absolute */
 	{
 		const char *env = getenv("PATH");
 		char *copy = strdup(env ? env : "/usr/bin:/bin"), *dir, *save = NULL;

@@ -318,20 +318,6 @@ run_child(const run *r, char *const argv[], const char *input, size_t inlen, int
 	return -1;
 }
 
-/* argv of a command persona: a relative program path is relative to its registration. */
-static char **
-command_argv(const ec_persona *p, char *prog, size_t cap)
-{
-	const char *c0 = p->command[0];
-	if (strchr(c0, '/') && c0[0] != '/') {
-		const char *slash = strrchr(p->reg_path, '/');
-		snprintf(prog, cap, "%.*s/%s", slash ? (int)(slash - p->reg_path) : 1,
-		    slash ? p->reg_path : ".", c0);
-		p->command[0] = prog;   /* the registry is ours for this process */
-	}
-	return p->command;
-}
-
 /*
  * One attempt of persona p. For a command persona, *raw gets its stdout and the
  * return is its normalization (a failure to normalize is a failed attempt).
@@ -342,7 +328,6 @@ attempt_once(const run *r, const ec_persona *p, const json_t *input, const char 
 {
 	json_t *o = NULL;
 	long long t0 = now_ms();
-	char prog[PATH_MAX];
 
 	a->etype = NULL;
 	a->msg[0] = '\0';
@@ -350,7 +335,7 @@ attempt_once(const run *r, const ec_persona *p, const json_t *input, const char 
 	*raw = NULL;
 	if (!p || p->rules_path)
 		o = run_rules(r, p, input, a);
-	else if (run_child(r, command_argv(p, prog, sizeof prog), input_text, strlen(input_text),
+	else if (run_child(r, p->command, input_text, strlen(input_text),
 	    r->timeout, raw, rawlen, a) == 0) {
 		ec_norm_opts no = { r->persona, r->order, p->version, NULL };
 		ec_err e;
@@ -458,7 +443,6 @@ health(run *r, char **names, int n)
 	for (size_t i = 0; i < r->reg.n; i++) {
 		const ec_persona *p = &r->reg.v[i];
 		int want = n == 0, ok = 0;
-		char prog[PATH_MAX];
 		for (int k = 0; k < n; k++)
 			want |= strcmp(names[k], p->name) == 0;
 		if (!want)
@@ -471,7 +455,7 @@ health(run *r, char **names, int n)
 			json_decref(rb);
 		} else {
 			size_t argc = 0, len;
-			char **argv, **cmd = command_argv(p, prog, sizeof prog), *out;
+			char **argv, **cmd = p->command, *out;
 			attempt a = { 0 };
 			while (cmd[argc])
 				argc++;

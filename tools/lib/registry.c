@@ -127,8 +127,19 @@ load_one(const char *path, ec_persona *p, ec_err *e)
 		p->focus_areas = json_array();
 	if ((x = json_object_get(j, "fallback")))
 		p->fallback = strdup(json_string_value(x));
-	if ((x = json_object_get(j, "command")))
+	if ((x = json_object_get(j, "command"))) {
 		p->command = strv(x);
+		/* A relative program path is relative to the registration, as a rule base's
+		 * is; resolved here once, for every tool that runs or checks it. */
+		if (p->command && p->command[0] && strchr(p->command[0], '/') && p->command[0][0] != '/') {
+			const char *slash = strrchr(p->reg_path, '/');
+			char abs[PATH_MAX * 2];
+			snprintf(abs, sizeof abs, "%.*s/%s", slash ? (int)(slash - p->reg_path) : 1,
+			    slash ? p->reg_path : ".", p->command[0]);
+			free(p->command[0]);
+			p->command[0] = strdup(abs);
+		}
+	}
 	if ((x = json_object_get(j, "rules"))) {
 		char rp[PATH_MAX * 2], dir[PATH_MAX];
 		const char *rel = json_string_value(x);
