@@ -90,14 +90,6 @@ typedef struct attempt {
 	long long ms;
 } attempt;
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Append one event to the task's checkpoints.jsonl: a single O_APPEND write, so
  * parallel personas never interleave. Failure to record is reported, not fatal:
@@ -267,9 +259,9 @@ run_rules(const run *r, const ec_persona *p, const json_t *input, attempt *a)
 	}
 	/* Time the review itself, not the loading: a built-in persona's executionTime
 	 * is then 0 ms on any sane machine, and its output reproducible. */
-	t0 = now_ms();
+	t0 = ec_mono_ms();
 	o = ec_rules_apply(rb, input, &e);
-	a->ms = now_ms() - t0;
+	a->ms = ec_mono_ms() - t0;
 	json_decref(rb);
 	if (!o) {
 		a->etype = ET_SYSTEM;
@@ -327,7 +319,7 @@ attempt_once(const run *r, const ec_persona *p, const json_t *input, const char 
     char **raw, size_t *rawlen, attempt *a)
 {
 	json_t *o = NULL;
-	long long t0 = now_ms();
+	long long t0 = ec_mono_ms();
 
 	a->etype = NULL;
 	a->msg[0] = '\0';
@@ -345,7 +337,7 @@ attempt_once(const run *r, const ec_persona *p, const json_t *input, const char 
 		}
 	}
 	if (a->ms < 0)
-		a->ms = now_ms() - t0;
+		a->ms = ec_mono_ms() - t0;
 	if (o)
 		json_object_set_new(json_object_get(o, "persona"), "executionTime", json_integer(a->ms));
 	return o;

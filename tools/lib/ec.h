@@ -368,6 +368,11 @@ int ec_proc_run(ec_proc *p);
 /* For main(): on SIGTERM, SIGINT or SIGHUP, kill the running child's process group
  * too, then die of the signal. */
 void ec_proc_forward_signals(void);
+/* Stop process group pid: TERM, up to grace_ms for pid to exit, then KILL; reaps pid
+ * (its wait status in *st) and KILLs what is left of the group. */
+void ec_proc_kill_group(pid_t pid, int *st, long long grace_ms);
+/* Milliseconds on the monotonic clock, for durations. */
+long long ec_mono_ms(void);
 
 /* hooks.c: the seed's plugin points, as run-parts directories of filters. */
 /*

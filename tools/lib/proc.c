@@ -51,8 +51,8 @@ ec_proc_forward_signals(void)
 	sigaction(SIGHUP, &sa, NULL);
 }
 
-static long long
-now_ms(void)
+long long
+ec_mono_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -63,24 +63,23 @@ now_ms(void)
 static int
 wait_for(pid_t pid, int *st, long long ms)
 {
-	long long end = now_ms() + ms;
+	long long end = ec_mono_ms() + ms;
 
 	for (;;) {
 		pid_t w = waitpid(pid, st, WNOHANG);
 		if (w == pid || (w < 0 && errno != EINTR))
 			return 1;
-		if (now_ms() >= end)
+		if (ec_mono_ms() >= end)
 			return 0;
 		usleep(2000);
 	}
 }
 
-/* Kill the whole process group: TERM, a grace period, then KILL. Reaps pid. */
-static void
-kill_group(pid_t pid, int *st)
+void
+ec_proc_kill_group(pid_t pid, int *st, long long grace_ms)
 {
 	kill(-pid, SIGTERM);
-	if (!wait_for(pid, st, KILL_GRACE_MS)) {
+	if (!wait_for(pid, st, grace_ms)) {
 		kill(-pid, SIGKILL);
 		waitpid(pid, st, 0);
 	}
@@ -106,7 +105,7 @@ int
 ec_proc_run(ec_proc *p)
 {
 	int in[2], op[2], st = 0, reaped = 0;
-	long long deadline = now_ms() + (long long)p->timeout * 1000, exited_at = 0;
+	long long deadline = ec_mono_ms() + (long long)p->timeout * 1000, exited_at = 0;
 	size_t off = 0, cap = 65536, n = 0;
 	char *buf = malloc(cap);
 	pid_t pid;
@@ -155,9 +154,9 @@ ec_proc_run(ec_proc *p)
 	for (;;) {
 		struct pollfd pf[2];
 		int np = 0;
-		long long left = deadline - now_ms();
+		long long left = deadline - ec_mono_ms();
 		if (left <= 0) {
-			kill_group(pid, &st);
+			ec_proc_kill_group(pid, &st, KILL_GRACE_MS);
 			p->timed_out = 1;
 			snprintf(p->msg, sizeof p->msg, "timed out after %d s; process group killed", p->timeout);
 			goto out;
@@ -171,8 +170,8 @@ ec_proc_run(ec_proc *p)
 		/* Once the leader has exited, whatever still holds stdout open is a stray
 		 * grandchild: give it a moment, then stop waiting for it. */
 		if (!reaped && waitpid(pid, &st, WNOHANG) == pid)
-			reaped = 1, exited_at = now_ms();
-		if (reaped && now_ms() - exited_at > 200)
+			reaped = 1, exited_at = ec_mono_ms();
+		if (reaped && ec_mono_ms() - exited_at > 200)
 			break;
 		if (poll(pf, (nfds_t)np, reaped ? 50 : left > 100 ? 100 : (int)left) < 0 && errno != EINTR)
 			break;
@@ -182,14 +181,14 @@ ec_proc_run(ec_proc *p)
 				if (n + 4096 > cap) {
 					char *nb;
 					if (n >= p->out_cap) {
-						kill_group(pid, &st);
+						ec_proc_kill_group(pid, &st, KILL_GRACE_MS);
 						snprintf(p->msg, sizeof p->msg, "output larger than %zu bytes", p->out_cap);
 						p->too_big = 1;
 						goto out;
 					}
 					cap = cap * 2 > p->out_cap + 4097 ? p->out_cap + 4097 : cap * 2;
 					if (!(nb = realloc(buf, cap))) {
-						kill_group(pid, &st);
+						ec_proc_kill_group(pid, &st, KILL_GRACE_MS);
 						snprintf(p->msg, sizeof p->msg, "out of memory");
 						goto out;
 					}
@@ -215,9 +214,9 @@ ec_proc_run(ec_proc *p)
 		}
 	}
 	if (!reaped) {
-		long long left = deadline - now_ms();
+		long long left = deadline - ec_mono_ms();
 		if (!wait_for(pid, &st, left > 0 ? left : 0)) {
-			kill_group(pid, &st);
+			ec_proc_kill_group(pid, &st, KILL_GRACE_MS);
 			p->timed_out = 1;
 			snprintf(p->msg, sizeof p->msg, "timed out after %d s; process group killed", p->timeout);
 			goto out;

@@ -30,6 +30,9 @@
 
 #include "ec.h"
 
+/* make gets this long after SIGTERM to stop its recipes before SIGKILL. */
+#define MAKE_STOP_GRACE_MS 3000
+
 static const char *const task_states[] = { "active", "done", "failed", "deferred", NULL };
 
 long long
@@ -144,25 +147,6 @@ move_task(const char *spool, const char *id, const char *to, char *dir, size_t c
 	ec_fsync_dir(parent, NULL);
 	snprintf(dir, cap, "%s", dst);
 	return 0;
-}
-
-/* Kill a process group politely, then not; reap the leader. */
-static void
-stop_group(pid_t pid, int *st)
-{
-	long long waited = 0;
-
-	kill(-pid, SIGTERM);
-	while (waitpid(pid, st, WNOHANG) == 0) {
-		if (waited >= 3000) {
-			kill(-pid, SIGKILL);
-			waitpid(pid, st, 0);
-			break;
-		}
-		usleep(10000);
-		waited += 10;
-	}
-	kill(-pid, SIGKILL);
 }
 
 /* Print progress from new lines of checkpoints.jsonl since *off. */
@@ -306,7 +290,7 @@ ec_task_poll(ec_task_job *j, const ec_task_opts *o)
 		return 1;
 	}
 	if ((long long)time(NULL) >= j->deadline) {
-		stop_group(j->pid, &j->status);
+		ec_proc_kill_group(j->pid, &j->status, MAKE_STOP_GRACE_MS);
 		j->exited = j->timed_out = 1;
 		return 1;
 	}
@@ -317,7 +301,7 @@ void
 ec_task_stop(ec_task_job *j)
 {
 	if (!j->exited) {
-		stop_group(j->pid, &j->status);
+		ec_proc_kill_group(j->pid, &j->status, MAKE_STOP_GRACE_MS);
 		j->exited = j->stopped = 1;
 	}
 }
