@@ -25,29 +25,35 @@ MAKEFLAGS += -rR
 .SECONDARY:
 .DEFAULT_GOAL := epic.json
 
-# Where the tools are: EPIC_BIN if given (the front door and the watcher pass it),
-# else the bin/ of the checkout this file lives in, else $PATH.
-EPIC_MK_DIR := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
-EPIC_BIN ?= $(firstword $(wildcard $(EPIC_MK_DIR)/../bin))
+# Paths never pass through make syntax: the launcher (epic run, the watcher) puts
+# the tools' directory first on PATH and names the spool and the config in the
+# environment (EPIC_SPOOL, EPIC_CONFIG), which make hands to every tool untouched,
+# so a path with a space, a '$' or a '#' means what it says. Run by hand, the tools
+# are found in the bin/ of the checkout this file lives in (if its path has no
+# space), else on PATH; the spool is the one the task directory is in.
+ifeq ($(origin EPIC_BIN),undefined)
+EPIC_MK_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
+EPIC_BIN := $(firstword $(wildcard $(EPIC_MK_DIR)/../bin))
+endif
 T := $(if $(EPIC_BIN),$(EPIC_BIN)/,)
-
-# The spool this task belongs to: the task directory is SPOOL/STATE/ID.
-EPIC_SPOOL_DIR ?= $(abspath $(CURDIR)/../..)
-# The config: EPIC_CONFIG, else the default beside this file.
-EPIC_CONFIG_FILE ?= $(or $(EPIC_CONFIG),$(wildcard $(EPIC_MK_DIR)/epic-creator.yml))
-CONFIG_OPT := $(if $(EPIC_CONFIG_FILE),--config $(EPIC_CONFIG_FILE),)
+export EPIC_SPOOL ?= $(CURDIR)/../..
+# A tool that rejects its input leaves its verdict here (the launcher reads it).
+export EPIC_ERROR_FILE ?= $(CURDIR)/error.json
 
 REQUEST := $(firstword $(wildcard request.json request.md request.txt))
 ifeq ($(REQUEST),)
-$(error no request.json, request.md or request.txt in $(CURDIR))
+$(error no request.json, request.md or request.txt in this task directory)
 endif
-TASK_ID := $(notdir $(CURDIR))
+# The task id is the directory's name (whatever the spool's path holds).
+TASK_ID := $(lastword $(subst /, ,$(CURDIR)))
 
 # The stamp idiom: epic-parse rewrites epic-request.json and plan.mk only when their
 # bytes change, and touches .parse.stamp every time it runs, so a rerun after an
 # unchanged request (or registry, or config) is not a cascade.
-.parse.stamp: $(REQUEST) $(EPIC_PLAN_SOURCES) $(EPIC_CONFIG_FILE)
-	$(T)epic-parse $(CONFIG_OPT) --task-id $(TASK_ID) --stamp $@ --error-file error.json --plan plan.mk -o epic-request.json $(REQUEST)
+# EPIC_PLAN_SOURCES (from plan.mk, escaped for make by epic-parse) holds the
+# registrations, their directories and the config file the plan was made from.
+.parse.stamp: $(REQUEST) $(EPIC_PLAN_SOURCES)
+	$(T)epic-parse --task-id $(TASK_ID) --stamp $@ --plan plan.mk -o epic-request.json $(REQUEST)
 epic-request.json plan.mk: .parse.stamp ;
 
 include plan.mk
@@ -55,13 +61,13 @@ include plan.mk
 # One recipe for every persona; plan.mk sets PERSONA, PERSONA_KIND, PERSONA_DEPS, ...
 # for each target. A command persona's raw answer goes to NN-NAME.raw.json and is
 # normalized into NN-NAME.json; a built-in one is canonical by construction.
-RUN_OPTS = --persona $(PERSONA) --spool $(EPIC_SPOOL_DIR) $(CONFIG_OPT)
+RUN_OPTS = --persona $(PERSONA)
 personas/%.json:
 	$(T)persona-run $(RUN_OPTS) $(if $(PERSONA_SKIP),--skip $(PERSONA_SKIP),) -o $(if $(filter command,$(PERSONA_KIND)),$(@:.json=.raw.json),$@) epic-request.json $(PERSONA_DEPS)
 	$(if $(filter command,$(PERSONA_KIND)),$(T)persona-normalize --persona $(PERSONA) --order $(PERSONA_ORDER) -o $@ $(@:.json=.raw.json),)
 
 epic.json: epic-request.json $(EPIC_OUTPUTS)
-	$(T)epic-aggregate $(CONFIG_OPT) --checkpoints checkpoints.jsonl -o $@ epic-request.json $(EPIC_OUTPUTS)
+	$(T)epic-aggregate --checkpoints checkpoints.jsonl -o $@ epic-request.json $(EPIC_OUTPUTS)
 
 .PHONY: status verify
 status:

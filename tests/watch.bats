@@ -236,24 +236,35 @@ stable() {
 	umount "$mnt"
 }
 
-@test "rate limiting: a requester's excess requests wait in deferred/, none dropped" {
+@test "rate limiting: a submitter's excess requests wait in deferred/, none dropped" {
+	[ "$(id -u)" = 0 ] || skip "needs root to give files to other uids"
 	cat >> "$CFG" <<-YML
 	security:
 	  rateLimit:
 	    perMinute: 60
 	    burst: 2
 	YML
+	# Four requests of uid 4242 under four different requestedBy labels (a label
+	# is no identity), one of uid 4243, one of the spool's owner (not limited).
 	for i in 1 2 3 4; do
-		jq -n --arg d "$(request "r$i")" '{description: $d, metadata: {requestedBy: "alice"}}' > "$S/incoming/a$i.json"
+		jq -n --arg d "$(request "r$i")" --arg who "name$i" \
+			'{description: $d, metadata: {requestedBy: $who}}' > "$S/incoming/a$i.json"
+		chown 4242 "$S/incoming/a$i.json"
 	done
-	request anon > "$S/incoming/anon.txt"
+	request other > "$S/incoming/other.txt"
+	chown 4243 "$S/incoming/other.txt"
+	request owner > "$S/incoming/owner.txt"
 	sleep 0.1
 	run -0 epic-watch --once
-	[ "$(ls "$S/done" | wc -l)" = 5 ]
-	run -0 jq -r 'select(.event == "deferred") | .requestedBy + ": " + .detail' "$S/log/audit.jsonl"
-	assert_line --partial "alice: (retry in 1 s): rate limit for requestedBy 'alice'"
-	run -0 jq -r 'select(.event == "deferred") | .requestedBy' "$S/log/audit.jsonl"
-	refute_line ""      # the anonymous request was not held back
+	[ "$(ls "$S/done" | wc -l)" = 6 ]
+	run -0 jq -r 'select(.event == "deferred") | "\(.uid): \(.detail)"' "$S/log/audit.jsonl"
+	assert_line --partial "4242: (retry in 1 s): rate limit for uid 4242 (security.rateLimit)"
+	[ "${#lines[@]}" = 2 ]
+	# Every claim names its submitter; the label is kept as a label.
+	run -0 jq -r 'select(.event == "claimed") | "\(.uid) \(.requestedBy // "-")"' "$S/log/audit.jsonl"
+	assert_line "4243 -"
+	assert_line "$(id -u) -"
+	assert_line "4242 name1"
 }
 
 @test "the same request dropped again is the same task, rerun incrementally" {

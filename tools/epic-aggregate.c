@@ -17,6 +17,7 @@
  * schemas/epic-response before it is written; a mismatch is a bug (exit 111).
  */
 #include <getopt.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -45,7 +46,7 @@ usage(int code)
 		    "  -h, --help              this help\n"
 		    "  -V, --version           print the version\n\n"
 		    "Exit: 0 ok, 1 input rejected, 2 usage, 111 temporary failure.\n", stdout);
-	exit(code);
+	ec_exit(code);
 }
 
 enum { P_LOW, P_MEDIUM, P_HIGH, P_CRITICAL };
@@ -135,23 +136,17 @@ typedef struct agg {
 
 /* ---- small helpers ---------------------------------------------------------- */
 
-static double
-round2(double v)
-{
-	return (double)(long long)(v * 100 + (v < 0 ? -0.5 : 0.5)) / 100;
-}
-
 /* A number rounded to the cent, as JSON: an integer when it is one. */
 static json_t *
 num(double v)
 {
-	return ec_json_number(round2(v));
+	return ec_json_number(ec_round2(v));
 }
 
 static void
 fmt_num(char *buf, size_t cap, double v)
 {
-	ec_fmt_number(buf, cap, round2(v));
+	ec_fmt_number(buf, cap, ec_round2(v));
 }
 
 static json_t *
@@ -174,6 +169,17 @@ fmt_days(char *buf, size_t cap, double min, double max)
 		snprintf(buf, cap, "%s-%s person-days", a, b);
 }
 
+/* v rounded up to a whole number (v itself when too large to be anything else). */
+static double
+up_to_whole(double v)
+{
+	long long n;
+
+	if (ec_dbl_to_ll(v, LLONG_MIN / 2, LLONG_MAX / 2, &n) < 0)
+		return v;
+	return (double)n < v ? (double)(n + 1) : (double)n;
+}
+
 /*
  * A duration in working days for people: days below two weeks ("2-4 days"), else
  * whole weeks of five working days, rounded up ("6-9 weeks").
@@ -185,10 +191,7 @@ fmt_duration(char *buf, size_t cap, double min, double max)
 	const char *unit = "day";
 
 	if (max >= 10) {
-		long long wa = (long long)(min / 5), wb = (long long)(max / 5);
-		wa += (double)wa * 5 < min;
-		wb += (double)wb * 5 < max;
-		min = (double)wa, max = (double)wb, unit = "week";
+		min = up_to_whole(min / 5), max = up_to_whole(max / 5), unit = "week";
 	}
 	fmt_num(a, sizeof a, min);
 	fmt_num(b, sizeof b, max);
@@ -205,10 +208,12 @@ static void
 fmt_money(char *buf, size_t cap, double v)
 {
 	char digits[32];
-	long long n = (long long)(v + 0.5);
+	long long n;
 	size_t len, i, o = 0;
 
-	snprintf(digits, sizeof digits, "%lld", n < 0 ? 0 : n);
+	if (ec_dbl_to_ll(v + 0.5, 0, LLONG_MAX, &n) < 0)
+		n = v > 0 ? LLONG_MAX : 0;
+	snprintf(digits, sizeof digits, "%lld", n);
 	len = strlen(digits);
 	for (i = 0; i < len && o + 2 < cap; i++) {
 		if (i > 0 && (len - i) % 3 == 0)
@@ -1002,9 +1007,9 @@ costs(agg *a, double rate, const char *cur, double *tmin, double *tmax)
 		add_range(bt, r->type ? "blocking" : "suggested", r->emin, r->emax);
 		add_range(bpr, levels[r->prio], r->emin, r->emax);
 	}
-	*tmin = round2(min), *tmax = round2(max);
+	*tmin = ec_round2(min), *tmax = ec_round2(max);
 	return json_pack("{s:o, s:{s:o, s:o, s:s}, s:o, s:o, s:o}", "effortDays", range(min, max),
-	    "money", "min", num(round2(min) * rate), "max", num(round2(max) * rate), "currency", cur,
+	    "money", "min", num(ec_round2(min) * rate), "max", num(ec_round2(max) * rate), "currency", cur,
 	    "byPersona", bp, "byType", bt, "byPriority", bpr);
 }
 
@@ -1367,7 +1372,7 @@ response(agg *a, const char *created, const char *completed, ec_err *e)
 	    json_string_length(json_object_get(q, "taskId")), hex);
 	snprintf(id, sizeof id, "EPIC-%.12s", hex);
 	fmt_duration(dur, sizeof dur, a->cp_min, a->cp_max);
-	fmt_budget(budget, sizeof budget, cur, round2(tmin * rate), round2(tmax * rate));
+	fmt_budget(budget, sizeof budget, cur, ec_round2(tmin * rate), ec_round2(tmax * rate));
 	fmt_days(days, sizeof days, tmin, tmax);
 	snprintf(total, sizeof total, "%s (%s)", days, budget);
 	resp = json_pack("{s:{s:s, s:O, s:O, s:s, s:s, s:s, s:s,"
@@ -1530,5 +1535,5 @@ main(int argc, char *argv[])
 	}
 	json_decref(resp);
 	agg_free(&a);
-	return ec_close_stdout();
+	ec_exit(ec_close_stdout());
 }

@@ -78,7 +78,7 @@ usage(int code)
 		    "  -V, --version    print the version\n\n"
 		    "Exit: 0 ok, 1 rejected (verify: a checkpoint was removed; the task needs a\n"
 		    "rerun), 2 usage, 111 temporary failure.\n", stdout);
-	exit(code);
+	ec_exit(code);
 }
 
 static const char *const event_names[] = {
@@ -157,19 +157,6 @@ valid_name(const char *s)
 		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
 			return 0;
 	return n <= 63;
-}
-
-/* ^[A-Za-z0-9._-]{1,160}$: a task id. */
-static int
-valid_task_id(const char *s)
-{
-	size_t n = 0;
-
-	for (; s && *s; s++, n++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		    (*s >= '0' && *s <= '9') || *s == '.' || *s == '_' || *s == '-'))
-			return 0;
-	return n >= 1 && n <= 160;
 }
 
 /* ^[0-9a-f]{16}$ */
@@ -689,12 +676,12 @@ task_load(task *t, const char *dir, int warn, ec_err *e)
 		}
 	}
 	/* The id: the request's, else the directory's name. */
-	if (valid_task_id(ec_json_get_str(t->req, "taskId", NULL)))
+	if (ec_id_valid(ec_json_get_str(t->req, "taskId", NULL)))
 		snprintf(t->id, sizeof t->id, "%s", ec_json_get_str(t->req, "taskId", ""));
 	else {
 		base = strrchr(t->real, '/');
 		base = base && base[1] ? base + 1 : t->real;
-		if (valid_task_id(base))
+		if (ec_id_valid(base))
 			snprintf(t->id, sizeof t->id, "%s", base);
 		else if (ec_sanitize_name(base, t->id, sizeof t->id) < 0)
 			snprintf(t->id, sizeof t->id, "task");

@@ -10,24 +10,13 @@
  * so no later tool has to second-guess its input. A request never makes the system
  * run a command it names: custom personas are rule bases or registered names only.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ec.h"
-
-static const char *error_file;  /* --error-file: where a verdict goes for the launcher */
-
-/* Die with e's message and exit code, leaving the verdict in --error-file first. */
-static void __attribute__((noreturn))
-die(const ec_err *e)
-{
-	if (error_file)
-		ec_task_error_write_file(error_file, "epic-parse", e->code,
-		    e->code == EC_EXIT_REJECT ? "INVALID_INPUT" : "SYSTEM_ERROR", e->msg, NULL);
-	ec_die_err(e);
-}
 
 static const char usage_text[] =
     "usage: epic-parse [--config FILE] [--name NAME] [--task-id ID] [--format FMT]\n"
@@ -52,7 +41,7 @@ usage(int code)
 		    "  -h, --help          this help\n"
 		    "  -V, --version       print the version\n\n"
 		    "Exit: 0 ok, 1 request rejected, 2 usage, 111 temporary failure.\n", stdout);
-	exit(code);
+	ec_exit(code);
 }
 
 /* Names that would let a request smuggle in something to execute. */
@@ -297,25 +286,18 @@ check_personas(req *r, json_t *request, ec_err *e)
 	return 0;
 }
 
-/* Escape a string for a make variable value or prerequisite list. malloc'd. */
+/* path escaped for plan.mk (ec_make_escape); NULL with e filled when make cannot
+ * take it. */
 static char *
-mk_escape(const char *s)
+mk_escape(const char *path, ec_err *e)
 {
-	size_t n = strlen(s);
-	char *o = malloc(2 * n + 1), *w = o;
+	char *esc = ec_make_escape(path);
 
-	if (!o)
-		return NULL;
-	for (; *s; s++) {
-		if (*s == '$')
-			*w++ = '$';
-		else if (*s == ' ' || *s == '#' || *s == ':' || *s == '\\')
-			*w++ = '\\';
-		if (*s != '\n')
-			*w++ = *s;
-	}
-	*w = '\0';
-	return o;
+	if (!esc)
+		ec_fail(e, errno == EINVAL ? EC_EXIT_REJECT : EC_EXIT_TEMP, errno == EINVAL ?
+		    "cannot name '%s' in plan.mk: make cannot take a control character, '\\', "
+		    "'(' or ')' in a file name" : "out of memory", path);
+	return esc;
 }
 
 static const ec_plan_step *
@@ -420,8 +402,8 @@ write_plan(req *r, const json_t *request, const char *out, ec_err *e)
 	for (i = 0; i < r->reg.n; i++) {
 		const char *path = r->reg.v[i].reg_path, *slash = strrchr(path, '/');
 		int seen = 0;
-		if (!(esc = mk_escape(path)))
-			goto nomem;
+		if (!(esc = mk_escape(path, e)))
+			goto fail;
 		EMIT(" %s", esc);
 		free(esc);
 		for (size_t k = 0; k < i && slash; k++) {
@@ -430,15 +412,17 @@ write_plan(req *r, const json_t *request, const char *out, ec_err *e)
 		}
 		if (slash && !seen) {
 			char *dir = strndup(path, (size_t)(slash - path));
-			esc = dir ? mk_escape(dir) : NULL;
+			esc = dir ? mk_escape(dir, e) : NULL;
 			free(dir);
 			if (!esc)
-				goto nomem;
+				goto fail;
 			EMIT(" %s", esc);
 			free(esc);
 		}
 	}
-	if (r->config_path && (esc = mk_escape(r->config_path))) {
+	if (r->config_path) {
+		if (!(esc = mk_escape(r->config_path, e)))
+			goto fail;
 		EMIT(" %s", esc);
 		free(esc);
 	}
@@ -465,11 +449,15 @@ write_plan(req *r, const json_t *request, const char *out, ec_err *e)
 		EMIT("%s: epic-request.json%s", t, deps);
 		/* The registration and the rule base are prerequisites: edit one and exactly
 		 * this persona and those after it rerun. */
-		if (s->p && (esc = mk_escape(s->p->reg_path))) {
+		if (s->p) {
+			if (!(esc = mk_escape(s->p->reg_path, e)))
+				goto fail;
 			EMIT(" %s", esc);
 			free(esc);
 		}
-		if (s->p && s->p->rules_path && (esc = mk_escape(s->p->rules_path))) {
+		if (s->p && s->p->rules_path) {
+			if (!(esc = mk_escape(s->p->rules_path, e)))
+				goto fail;
 			EMIT(" %s", esc);
 			free(esc);
 		}
@@ -655,7 +643,7 @@ main(int argc, char *argv[])
 	while ((c = getopt_long(argc, argv, "c:E:f:hn:o:p:V", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': config = optarg; break;
-		case 'E': error_file = optarg; break;
+		case 'E': ec_verdict_file(optarg); break;
 		case 'f':
 			if (strcmp(optarg, "json") && strcmp(optarg, "text") && strcmp(optarg, "markdown")) {
 				ec_warn("unknown format '%s': expected json, text or markdown", optarg);
@@ -679,18 +667,19 @@ main(int argc, char *argv[])
 	}
 	if (optind < argc)
 		file = argv[optind];
-	if (task_id && ec_sanitize_name(task_id, id, sizeof id) == 0 && strcmp(id, task_id) != 0) {
-		ec_warn("invalid task id '%s': expected [A-Za-z0-9._-], not starting with '.' or '-'", task_id);
+	if (task_id && !ec_id_valid(task_id)) {
+		ec_warn("invalid task id '%s': expected 1 to %d of [A-Za-z0-9._-], not starting "
+		    "with '.' or '-'", task_id, EC_MAX_ID);
 		usage(EC_EXIT_USAGE);
 	}
 	r.file = strcmp(file, "-") ? file : "<stdin>";
 	r.config_path = ec_config_path(config);
 	if (!(r.cfg = ec_config_load(config, &e)))
-		die(&e);
+		ec_die_err(&e);
 	/* The registry is needed to check persona names and for the plan; without it
 	 * nothing can run, so a broken registry is the operator's to fix: exit 1. */
 	if (ec_registry_load(&r.reg, &e) < 0 || ec_registry_configure(&r.reg, r.cfg, &e) < 0)
-		die(&e);
+		ec_die_err(&e);
 	r.reg_loaded = 1;
 	maxreq = ec_json_get_int(r.cfg, "security.maxRequestBytes", 1 << 20);
 	if ((size_t)maxreq > EC_MAX_REQUEST_BYTES)
@@ -698,17 +687,17 @@ main(int argc, char *argv[])
 	if (!(buf = ec_read_file(file, (size_t)maxreq, &len, &e))) {
 		if (strstr(e.msg, "limit"))
 			ec_err_prefix(&e, "request too large (security.maxRequestBytes)");
-		die(&e);
+		ec_die_err(&e);
 	}
 	format = detect_format(file, format, buf);
 	if (!(request = normalize(&r, buf, len, format, &e)))
-		die(&e);
+		ec_die_err(&e);
 
 	base = name ? strdup(name) : strcmp(file, "-") ? ec_basename_noext(file) : strdup("stdin");
 	if (task_id)
 		snprintf(id, sizeof id, "%s", task_id);
 	else if (ec_task_id(base ? base : "request", buf, len, id, sizeof id) < 0)
-		die(&(ec_err){ EC_EXIT_REJECT, "cannot derive a task id" });
+		ec_die_err(&(ec_err){ EC_EXIT_REJECT, "cannot derive a task id" });
 	ec_xxh3_hex(buf, len, hex);
 	json_object_set_new(request, "taskId", json_string(id));
 	source = json_pack("{s:s, s:s, s:I, s:s}", "name", base ? base : "stdin", "format", format,
@@ -718,15 +707,15 @@ main(int argc, char *argv[])
 	free(buf);
 
 	if (plan && write_plan(&r, request, plan, &e) < 0)
-		die(&e);
+		ec_die_err(&e);
 	if (ec_json_write(out, request, EC_W_FSYNC | EC_W_IFCHANGED, &e) < 0)
-		die(&e);
+		ec_die_err(&e);
 	/* The stamp says "parsed at this time" even when nothing changed, so make's
 	 * next run sees its prerequisites up to date (the stamp idiom of epic.mk). */
 	if (stamp && ec_write_atomic(stamp, "", 0, 0, &e) < 0)
-		die(&e);
+		ec_die_err(&e);
 	json_decref(request);
 	json_decref(r.cfg);
 	ec_registry_free(&r.reg);
-	return ec_close_stdout();
+	ec_exit(ec_close_stdout());
 }

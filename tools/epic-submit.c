@@ -40,29 +40,7 @@ usage(int code)
 		    "  -V, --version       print the version\n\n"
 		    "Exit: 0 queued (or already waiting), 1 request rejected (empty, too large,\n"
 		    "unreadable), 2 usage, 111 temporary failure (nothing was queued: retry).\n", stdout);
-	exit(code);
-}
-
-/*
- * The extension the request is queued under: the file's own when it is one the
- * pipeline knows, else by content: json when it starts with '{', else txt.
- * Borrowed.
- */
-static const char *
-request_ext(const char *file, const char *buf, size_t len)
-{
-	const char *ext = strcmp(file, "-") ? ec_extension(file) : "";
-	size_t i = 0;
-
-	if (!strcmp(ext, "json") || !strcmp(ext, "md") || !strcmp(ext, "txt"))
-		return ext;
-	if (!strcmp(ext, "markdown"))
-		return "md";
-	if (!strcmp(ext, "text"))
-		return "txt";
-	while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\n' || buf[i] == '\r'))
-		i++;
-	return i < len && buf[i] == '{' ? "json" : "txt";
+	ec_exit(code);
 }
 
 /* The submitter's login name, or the numeric uid when it has none. Borrowed. */
@@ -88,13 +66,11 @@ static int
 audit(const char *spool, const char *id, const char *ext, const char *buf, size_t len,
     int dup, ec_err *e)
 {
-	char path[4096], file[EC_MAX_NAME + 32], when[32], by[REQUESTED_BY_MAX + 1];
+	char file[EC_MAX_ID + 32], when[32], by[REQUESTED_BY_MAX + 1];
 	const char *rb = NULL;
 	json_t *req = NULL, *ev;
-	char *line;
 	int r;
 
-	snprintf(path, sizeof path, "%s/log/audit.jsonl", spool);
 	snprintf(file, sizeof file, "incoming/%s.%s", id, ext);
 	ec_iso_time(when, sizeof when);
 	if (!strcmp(ext, "json") && (req = ec_json_loadb(buf, len, "request", NULL)) &&
@@ -118,12 +94,8 @@ audit(const char *spool, const char *id, const char *ext, const char *buf, size_
 		json_object_set_new(ev, "requestedBy", json_string(rb));
 	if (dup)
 		json_object_set_new(ev, "duplicate", json_true());
-	line = ec_json_dumps_line(ev);
+	r = ec_audit(spool, ev, e);
 	json_decref(ev);
-	if (!line)
-		return ec_fail(e, EC_EXIT_TEMP, "out of memory");
-	r = ec_append_line(path, line, strlen(line), e);
-	free(line);
 	return r;
 }
 
@@ -196,7 +168,7 @@ main(int argc, char *argv[])
 		ec_die(EC_EXIT_TEMP, "cannot derive a task id for '%s'", file);
 	}
 	free(base);
-	ext = request_ext(file, buf, len);
+	ext = ec_request_ext(file, buf, len);
 
 	spool = ec_spool_root(spool);
 	if (ec_spool_init(spool, &e) < 0 || (r = ec_spool_drop(spool, id, ext, buf, len, &e)) < 0) {

@@ -4,20 +4,22 @@
  *
  * The directory is the truth and inotify events are hints: incoming/ is scanned at
  * start-up (requests dropped while no watcher ran), on IN_Q_OVERFLOW and every
- * watcher.rescanSeconds. A request is claimed by rename(2) of the file into a
- * claim directory in tmp/, then of that directory into active/ID: of several
- * watchers on one spool exactly one wins each rename, so a request is processed
- * once. A task's work is serialised by the flock its launcher holds (task.c), so a
- * task left in active/ by a dead watcher (no live lock) is resumed by the next one.
+ * watcher.rescanSeconds. A request is claimed by claim.c: judged on a descriptor,
+ * renamed into a claim directory only the owner can write, then into active/ID: of
+ * several watchers on one spool exactly one wins each rename, so a request is
+ * processed once. A task's work is serialised by the flock its launcher holds
+ * (task.c), so a task left in active/ by a dead watcher (no live lock) is resumed
+ * by the next one.
  *
  * One process runs every task's make itself (no fork per task beyond make), and
  * waits on pidfds: a built-in epic costs make and its tools, nothing more.
  *
  * Outcomes: done/ on success; failed/ with error.json when the input was rejected
- * (exit 1); deferred/ with deferred.json on a temporary failure (exit 111), retried
- * with exponential backoff up to watcher.taskRetries, then failed/. Requests over
- * a requester's rate (security.rateLimit, per metadata.requestedBy) wait in
- * deferred/ too. Nothing is dropped.
+ * (exit 1 or 2 of a tool); deferred/ on a temporary failure (exit 111), retried with
+ * exponential backoff up to watcher.taskRetries, then failed/. Requests over their
+ * submitter's rate (security.rateLimit, per owner of the file in incoming/) wait in
+ * deferred/ too. Nothing is dropped. Every event is in log/audit.jsonl before the
+ * move it records.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -56,7 +58,7 @@ usage(int code)
 		    "watcher.stopGraceSeconds, then stop them (resumable); HUP reloads the config.\n"
 		    "Exit: 0 ok, 1 with --once: a request was rejected, 2 usage, 111 with --once: a\n"
 		    "task failed temporarily (deferred), or the spool is unusable.\n", stdout);
-	exit(code);
+	ec_exit(code);
 }
 
 /* A request seen in incoming/, waiting to be taken. */
@@ -68,13 +70,15 @@ typedef struct cand {
 
 /* A task in deferred/, waiting for its next attempt. */
 typedef struct due {
-	char id[192];
+	char id[EC_MAX_ID + 1];
 	long long at;           /* epoch ms */
-	int rate;               /* waiting for the rate limit (short), not a retry */
+	int attempts;           /* attempts made; 0: waiting for the rate limit, not a retry */
+	uid_t uid;              /* its submitter */
 } due;
 
+/* A submitter's token bucket (security.rateLimit). */
 typedef struct bucket {
-	char who[129];
+	uid_t uid;
 	double tokens;
 	long long last;         /* ms */
 } bucket;
@@ -83,8 +87,9 @@ typedef struct running {
 	ec_task_job t;
 	long long started;      /* ms */
 	off_t ckpt_size;        /* checkpoints.jsonl when it started: this run's events follow */
-	int retries;            /* attempts already made (from deferred.json) */
-	char who[129];
+	int retries;            /* attempts already made */
+	uid_t uid;              /* its submitter */
+	char who[129];          /* metadata.requestedBy: a label */
 } running;
 
 typedef struct watch {
@@ -132,35 +137,39 @@ cfg_int(const watch *w, const char *key, long long dflt)
 	return ec_json_get_int(w->cfg, key, dflt);
 }
 
-/* One line per event on stderr, and one in log/audit.jsonl. */
+/*
+ * One line per event on stderr (escaped: a name from incoming/ cannot forge a
+ * line), and one in log/audit.jsonl. uid is the submitter's ((uid_t)-1: unknown),
+ * who the request's own label. Called before the move the event records.
+ */
 static void
-event(const watch *w, const char *id, const char *what, const char *who, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+event(const watch *w, const char *id, const char *what, uid_t uid, const char *who,
+    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
 static void
-event(const watch *w, const char *id, const char *what, const char *who, const char *fmt, ...)
+event(const watch *w, const char *id, const char *what, uid_t uid, const char *who,
+    const char *fmt, ...)
 {
-	char detail[1024] = "", when[40], path[PATH_MAX];
+	char detail[1024] = "";
 	json_t *j;
-	char *line;
 	va_list ap;
+	ec_err e;
 
 	if (fmt) {
 		va_start(ap, fmt);
 		vsnprintf(detail, sizeof detail, fmt, ap);
 		va_end(ap);
 	}
-	fprintf(stderr, "epic-watch: %s: %s%s%s\n", id, what, *detail ? " " : "", detail);
-	ec_iso_time(when, sizeof when);
-	j = json_pack("{s:s, s:s, s:s}", "time", when, "task", id, "event", what);
+	ec_warn("%s: %s%s%s", id, what, *detail ? " " : "", detail);
+	j = json_pack("{s:s, s:s}", "task", id, "event", what);
 	if (*detail)
 		json_object_set_new(j, "detail", json_string(detail));
+	if (uid != (uid_t)-1)
+		json_object_set_new(j, "uid", json_integer((json_int_t)uid));
 	if (who && *who)
 		json_object_set_new(j, "requestedBy", json_string(who));
-	snprintf(path, sizeof path, "%s/log/audit.jsonl", w->spool);
-	if ((line = ec_json_dumps_line(j)))
-		ec_append_line(path, line, strlen(line), NULL);
-	free(line);
+	if (ec_audit(w->spool, j, &e) < 0)
+		ec_warn("%s", e.msg);
 	json_decref(j);
 }
 
@@ -292,12 +301,13 @@ add_ready(watch *w, const char *id)
 }
 
 static void
-add_due(watch *w, const char *id, long long at, int rate)
+add_due(watch *w, const char *id, long long at, int attempts, uid_t uid)
 {
 	for (size_t i = 0; i < w->ndue; i++)
 		if (strcmp(w->dues[i].id, id) == 0) {
 			w->dues[i].at = at;
-			w->dues[i].rate = rate;
+			w->dues[i].attempts = attempts;
+			w->dues[i].uid = uid;
 			return;
 		}
 	if (w->ndue == w->due_cap) {
@@ -307,59 +317,136 @@ add_due(watch *w, const char *id, long long at, int rate)
 		w->dues = nd;
 	}
 	snprintf(w->dues[w->ndue].id, sizeof w->dues[w->ndue].id, "%s", id);
-	w->dues[w->ndue].rate = rate;
+	w->dues[w->ndue].attempts = attempts;
+	w->dues[w->ndue].uid = uid;
 	w->dues[w->ndue++].at = at;
+}
+
+/* ---- the retry state of a deferred task ------------------------------------------
+ *
+ * How many attempts a task has had, who submitted it and when it is due again must
+ * survive a full disk and a kill: a lost count would retry at once, for ever. So
+ * they are not data in a file but an empty file's name and time: STATE/ID/.retry.N.UID,
+ * whose mtime is when attempt N+1 is due. It is created once and afterwards only
+ * renamed and re-timed, which needs no free block. deferred.json says the same for
+ * people, when it can be written.
+ */
+
+/* The marker's name in the task directory dfd into name (cap), or -1 if none. */
+static int
+retry_find(int dfd, char *name, size_t cap, int *attempts, uid_t *uid)
+{
+	int fd = dup(dfd), found = -1;
+	DIR *d;
+	struct dirent *de;
+
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	while ((de = readdir(d))) {
+		unsigned long n, u;
+		char tail;
+		if (sscanf(de->d_name, ".retry.%lu.%lu%c", &n, &u, &tail) == 2 && n < 1000) {
+			snprintf(name, cap, "%s", de->d_name);
+			*attempts = (int)n;
+			*uid = (uid_t)u;
+			found = 0;
+			break;
+		}
+	}
+	closedir(d);
+	return found;
+}
+
+/* Read the retry state of STATE/ID: 0 found, -1 none. */
+static int
+retry_read(const watch *w, const char *state, const char *id, int *attempts, uid_t *uid,
+    long long *due_ms)
+{
+	char rel[EC_MAX_ID + 16], name[64];
+	struct stat st;
+	int dfd, r;
+
+	snprintf(rel, sizeof rel, "%s/%s", state, id);
+	if ((dfd = ec_spool_open(w->spool, rel, O_RDONLY, EC_OPEN_DIR, NULL, NULL)) < 0)
+		return -1;
+	r = retry_find(dfd, name, sizeof name, attempts, uid);
+	if (r == 0 && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+		*due_ms = (long long)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+	else
+		r = -1;
+	close(dfd);
+	return r;
+}
+
+/* Record in active/ID: attempts made, the submitter, when the next is due. 0 or -1 (e). */
+static int
+retry_write(const watch *w, const char *id, int attempts, uid_t uid, long long due_ms, ec_err *e)
+{
+	char rel[EC_MAX_ID + 16], old[64], name[64];
+	struct timespec ts[2] = { { 0, UTIME_NOW }, { due_ms / 1000, (due_ms % 1000) * 1000000 } };
+	int dfd, a, r = 0, fd;
+	uid_t u;
+
+	snprintf(rel, sizeof rel, "active/%s", id);
+	if ((dfd = ec_spool_open(w->spool, rel, O_RDONLY, EC_OPEN_DIR, NULL, e)) < 0)
+		return -1;
+	snprintf(name, sizeof name, ".retry.%d.%lu", attempts, (unsigned long)uid);
+	if (retry_find(dfd, old, sizeof old, &a, &u) == 0) {
+		if (strcmp(old, name) != 0 && renameat(dfd, old, dfd, name) < 0)
+			r = ec_fail(e, EC_EXIT_TEMP, "cannot rename '%s/%s/%s': %s", w->spool, rel, old,
+			    strerror(errno));
+	} else if ((fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0600)) >= 0)
+		close(fd);
+	else
+		r = ec_fail(e, EC_EXIT_TEMP, "cannot create '%s/%s/%s': %s", w->spool, rel, name,
+		    strerror(errno));
+	if (r == 0 && (utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    (fsync(dfd) < 0 && errno != EINVAL)))
+		r = ec_fail(e, EC_EXIT_TEMP, "cannot record the retry of '%s': %s", id, strerror(errno));
+	close(dfd);
+	return r;
 }
 
 /* ---- start-up: stale claims, stale tmp files, crashed tasks, deferred tasks ---- */
 
+static void
+claim_returned(const char *id, void *arg)
+{
+	event(arg, id, "recovered", (uid_t)-1, NULL, "an abandoned claim went back to incoming/");
+}
+
 /*
- * Clean tmp/. A claim directory (".claim.ID.PID") older than a minute belongs to a
- * watcher that died between its two renames: its request goes back to incoming/,
- * so nothing is lost. Other files older than watcher.tmpMaxAgeHours are a dead
- * writer's leftovers.
+ * Return abandoned claims to incoming/ (claim.c), and clean tmp/: files older than
+ * watcher.tmpMaxAgeHours are a dead writer's leftovers. Only regular files go; a
+ * stranger's directory or link there is never followed.
  */
 static void
 clean_tmp(watch *w)
 {
-	char dir[PATH_MAX], path[PATH_MAX * 2];
 	long long now = (long long)time(NULL), maxage = cfg_int(w, "watcher.tmpMaxAgeHours", 24) * 3600;
+	int dfd;
 	DIR *d;
 	struct dirent *de;
 
-	snprintf(dir, sizeof dir, "%s/tmp", w->spool);
-	if (!(d = opendir(dir)))
+	ec_claim_recover(w->spool, maxage, claim_returned, w);
+	if ((dfd = ec_spool_open(w->spool, "tmp", O_RDONLY, EC_OPEN_DIR, NULL, NULL)) < 0)
 		return;
+	if (!(d = fdopendir(dfd))) {
+		close(dfd);
+		return;
+	}
 	while ((de = readdir(d))) {
 		struct stat st;
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
+		    now - st.st_mtime <= maxage)
 			continue;
-		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-		if (lstat(path, &st) < 0)
-			continue;
-		if (S_ISDIR(st.st_mode) && !strncmp(de->d_name, ".claim.", 7) && now - st.st_mtime > 60) {
-			DIR *cd = opendir(path);
-			struct dirent *ce;
-			char id[256], *dot;
-			snprintf(id, sizeof id, "%s", de->d_name + 7);
-			if ((dot = strrchr(id, '.')))
-				*dot = '\0';            /* drop the pid */
-			while (cd && (ce = readdir(cd))) {
-				char from[PATH_MAX * 3], to[PATH_MAX * 3];
-				if (strncmp(ce->d_name, "request.", 8) != 0)
-					continue;
-				snprintf(from, sizeof from, "%s/%s", path, ce->d_name);
-				snprintf(to, sizeof to, "%s/incoming/%s.%s", w->spool, id, ce->d_name + 8);
-				if (rename(from, to) == 0)
-					event(w, id, "recovered", NULL, "an abandoned claim went back to incoming/");
-			}
-			if (cd)
-				closedir(cd);
-			rmdir(path);
-		} else if (S_ISREG(st.st_mode) && now - st.st_mtime > maxage) {
-			if (unlink(path) == 0)
-				ec_warn("removed stale '%s' (older than watcher.tmpMaxAgeHours)", path);
-		}
+		if (unlinkat(dfd, de->d_name, 0) == 0)
+			ec_warn("removed stale '%s/tmp/%s' (older than watcher.tmpMaxAgeHours)", w->spool,
+			    de->d_name);
 	}
 	closedir(d);
 }
@@ -376,172 +463,138 @@ running_task(const watch *w, const char *id)
 	return 0;
 }
 
+/* The task ids in state/ (dot-names are claims and staging, not tasks). malloc'd,
+ * NULL-terminated; NULL if the directory cannot be read. */
+static char **
+task_ids(const watch *w, const char *state)
+{
+	int dfd = ec_spool_open(w->spool, state, O_RDONLY, EC_OPEN_DIR, NULL, NULL);
+	char **ids = NULL;
+	size_t n = 0, cap = 0;
+	DIR *d;
+	struct dirent *de;
+
+	if (dfd < 0)
+		return NULL;
+	if (!(d = fdopendir(dfd))) {
+		close(dfd);
+		return NULL;
+	}
+	while ((de = readdir(d))) {
+		if (!ec_id_valid(de->d_name))
+			continue;
+		if (n + 1 >= cap) {
+			char **nids = realloc(ids, (cap = cap ? cap * 2 : 64) * sizeof *ids);
+			if (!nids)
+				break;
+			ids = nids;
+		}
+		if ((ids[n] = strdup(de->d_name)))
+			n++;
+	}
+	closedir(d);
+	if (!ids && (ids = malloc(sizeof *ids)) == NULL)
+		return NULL;
+	ids[n] = NULL;
+	return ids;
+}
+
+static void
+free_ids(char **ids)
+{
+	for (char **p = ids; p && *p; p++)
+		free(*p);
+	free(ids);
+}
+
 /* Tasks in active/ whose lock nobody holds were left by a dead launcher: resume. */
 static void
 recover_active(watch *w)
 {
-	char dir[PATH_MAX], lockp[PATH_MAX * 2];
-	struct dirent **names;
-	int n;
+	char **ids = task_ids(w, "active"), rel[EC_MAX_ID + 16];
 
-	snprintf(dir, sizeof dir, "%s/active", w->spool);
-	if ((n = scandir(dir, &names, NULL, alphasort)) < 0)
-		return;
-	for (int i = 0; i < n; i++) {
+	for (char **id = ids; id && *id; id++) {
 		int fd;
-		if (names[i]->d_name[0] != '.') {
-			snprintf(lockp, sizeof lockp, "%s/%s/.lock", dir, names[i]->d_name);
-			if ((fd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) >= 0) {
-				if (!running_task(w, names[i]->d_name) && flock(fd, LOCK_EX | LOCK_NB) == 0) {
-					event(w, names[i]->d_name, "resumed", NULL, "left in active/ by a launcher "
-					    "that is gone");
-					add_ready(w, names[i]->d_name);
-				}
-				close(fd);
-			}
+		if (running_task(w, *id))
+			continue;
+		snprintf(rel, sizeof rel, "active/%s/.lock", *id);
+		if ((fd = ec_spool_open(w->spool, rel, O_RDWR | O_CREAT, 0, NULL, NULL)) < 0)
+			continue;
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			event(w, *id, "resumed", (uid_t)-1, NULL, "left in active/ by a launcher that is gone");
+			add_ready(w, *id);
 		}
-		free(names[i]);
+		close(fd);
 	}
-	free(names);
+	free_ids(ids);
 }
 
-/* Deferred tasks and when they are due, from their deferred.json. */
+/* Deferred tasks and when they are due: the retry marker, else (a task deferred
+ * by an older version) deferred.json. */
 static void
 load_deferred(watch *w)
 {
-	char dir[PATH_MAX], path[PATH_MAX * 2];
-	struct dirent **names;
-	int n;
+	char **ids = task_ids(w, "deferred"), rel[EC_MAX_ID + 32];
 
-	snprintf(dir, sizeof dir, "%s/deferred", w->spool);
-	if ((n = scandir(dir, &names, NULL, alphasort)) < 0)
-		return;
-	for (int i = 0; i < n; i++) {
-		json_t *d;
-		if (names[i]->d_name[0] != '.') {
-			snprintf(path, sizeof path, "%s/%s/deferred.json", dir, names[i]->d_name);
-			d = ec_json_load_file(path, 1 << 16, NULL);
-			add_due(w, names[i]->d_name, ec_json_get_int(d, "nextAttemptAt", 0) * 1000,
-			    ec_json_get_int(d, "attempts", 0) == 0);
+	for (char **id = ids; id && *id; id++) {
+		int attempts = 0;
+		uid_t uid = geteuid();
+		long long at = 0;
+		if (retry_read(w, "deferred", *id, &attempts, &uid, &at) < 0) {
+			json_t *d;
+			snprintf(rel, sizeof rel, "deferred/%s/deferred.json", *id);
+			d = ec_spool_json(w->spool, rel, 1 << 16, NULL);
+			attempts = (int)ec_json_get_int(d, "attempts", 0);
+			at = ec_json_get_int(d, "nextAttemptAt", 0) * 1000;
 			json_decref(d);
 		}
-		free(names[i]);
+		add_due(w, *id, at, attempts, uid);
 	}
-	free(names);
+	free_ids(ids);
 }
 
-/* ---- claiming ------------------------------------------------------------------ */
+/* ---- rate limit ------------------------------------------------------------------ */
 
-/* The task id of a request file: its name when that already ends in the content's
- * hash (epic submit names files so), else name + hash, as epic run computes it. */
-static void
-request_id(const char *base, const char *buf, size_t len, char *id, size_t cap)
-{
-	char hex[17], clean[EC_MAX_NAME + 16];
-	size_t n;
-
-	ec_xxh3_hex(buf, len, hex);
-	if (ec_sanitize_name(base, clean, sizeof clean) == 0 && (n = strlen(clean)) > 9 &&
-	    clean[n - 9] == '-' && strncmp(clean + n - 8, hex, 8) == 0 && strcmp(clean, base) == 0) {
-		snprintf(id, cap, "%s", clean);
-		return;
-	}
-	if (ec_task_id(base, buf, len, id, cap) < 0)
-		snprintf(id, cap, "request-%.8s", hex);
-}
-
-static const char *
-request_ext(const char *name, const char *buf, size_t len)
-{
-	const char *e = ec_extension(name);
-	size_t i = 0;
-
-	if (!strcmp(e, "json") || !strcmp(e, "md") || !strcmp(e, "txt"))
-		return e;
-	if (!strcmp(e, "markdown"))
-		return "md";
-	while (i < len && (buf[i] == ' ' || buf[i] == '\n' || buf[i] == '\t' || buf[i] == '\r'))
-		i++;
-	return i < len && buf[i] == '{' ? "json" : "txt";
-}
-
-/* Read at most cap bytes of a request (a larger one is judged by the pipeline). */
-static char *
-read_prefix(const char *path, size_t cap, size_t *len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	char *buf;
-	ssize_t r;
-
-	*len = 0;
-	if (fd < 0 || !(buf = malloc(cap + 1))) {
-		if (fd >= 0)
-			close(fd);
-		return NULL;
-	}
-	while (*len < cap && (r = read(fd, buf + *len, cap - *len)) > 0)
-		*len += (size_t)r;
-	close(fd);
-	buf[*len] = '\0';
-	return buf;
-}
-
-/* Is the request at path the same bytes as the task's stored request? */
-static int
-same_request(const char *taskdir, const char *ext, const char *buf, size_t len)
-{
-	char path[PATH_MAX * 2];
-	size_t n;
-	char *cur;
-	int same;
-
-	snprintf(path, sizeof path, "%s/request.%s", taskdir, ext);
-	if (!(cur = read_prefix(path, len + 1, &n)))
-		return 0;
-	same = n == len && memcmp(cur, buf, len) == 0;
-	free(cur);
-	return same;
-}
-
-/* The requester, for rate limiting and the audit log: metadata.requestedBy. */
-static void
-requester(const char *buf, size_t len, char *who, size_t cap)
-{
-	json_t *j = json_loadb(buf, len, 0, NULL);
-	snprintf(who, cap, "%s", ec_json_get_str(j, "metadata.requestedBy", ""));
-	json_decref(j);
-}
-
-/* Take one token from who's bucket; 0 ok, else ms until one is there. */
+/*
+ * Take one token from the bucket of submitter uid; 0 ok, else ms until one is
+ * there. Keyed by who really submitted (the owner of the file in incoming/), never
+ * by what a request says of itself; the spool's owner is the operator and is not
+ * limited. A bucket that has refilled is the same as none and is dropped, so the
+ * table holds only submitters who are still being held back.
+ */
 static long long
-take_token(watch *w, const char *who)
+take_token(watch *w, uid_t uid)
 {
-	double per_min = (double)ec_json_get_int(w->cfg, "security.rateLimit.perMinute", 60);
+	json_t *pm = ec_json_get(w->cfg, "security.rateLimit.perMinute");
+	double per_min = json_is_number(pm) ? json_number_value(pm) : 60;
 	double burst = (double)cfg_int(w, "security.rateLimit.burst", 20);
 	long long now = ec_now_ms();
 	bucket *b = NULL;
 
-	if (json_is_real(ec_json_get(w->cfg, "security.rateLimit.perMinute")))
-		per_min = json_real_value(ec_json_get(w->cfg, "security.rateLimit.perMinute"));
-	if (!*who || per_min <= 0)
-		return 0;       /* anonymous requests are not limited per requester */
-	for (size_t i = 0; i < w->nbuckets; i++)
-		if (!strcmp(w->buckets[i].who, who))
-			b = &w->buckets[i];
+	if (uid == geteuid() || uid == (uid_t)-1 || !(per_min > 0))
+		return 0;
+	for (size_t i = 0; i < w->nbuckets; ) {
+		bucket *x = &w->buckets[i];
+		x->tokens += (double)(now - x->last) * per_min / 60000.0;
+		x->last = now;
+		if (x->tokens >= burst && x->uid != uid) {
+			*x = w->buckets[--w->nbuckets];     /* full again: forget it */
+			continue;
+		}
+		if (x->tokens > burst)
+			x->tokens = burst;
+		if (x->uid == uid)
+			b = x;
+		i++;
+	}
 	if (!b) {
 		bucket *nb = realloc(w->buckets, (w->nbuckets + 1) * sizeof *nb);
 		if (!nb)
 			return 0;
 		w->buckets = nb;
 		b = &w->buckets[w->nbuckets++];
-		snprintf(b->who, sizeof b->who, "%s", who);
-		b->tokens = burst;
-		b->last = now;
+		*b = (bucket){ uid, burst, now };
 	}
-	b->tokens += (double)(now - b->last) * per_min / 60000.0;
-	if (b->tokens > burst)
-		b->tokens = burst;
-	b->last = now;
 	if (b->tokens >= 1) {
 		b->tokens -= 1;
 		return 0;
@@ -549,37 +602,50 @@ take_token(watch *w, const char *who)
 	return (long long)((1 - b->tokens) * 60000.0 / per_min) + 1;
 }
 
-/* Move an active task to deferred/ with why and when. */
+/* ---- running tasks ---------------------------------------------------------------- */
+
+/*
+ * Move an active task to deferred/ with why and when: the retry state first (it
+ * must outlive a full disk), deferred.json for people, the audit event, then the
+ * move. attempts 0 is a wait for the rate limit.
+ */
 static void
-defer(watch *w, const char *id, const char *who, int attempts, long long delay_ms, const char *why)
+defer(watch *w, const char *id, uid_t uid, const char *who, int attempts, long long delay_ms,
+    const char *why)
 {
 	char from[PATH_MAX], to[PATH_MAX], path[PATH_MAX + 32];
 	long long at = ec_now_ms() + delay_ms;
 	json_t *d;
+	ec_err e;
 
+	if (retry_write(w, id, attempts, uid, at, &e) < 0)
+		ec_warn("%s; the retry count may be lost", e.msg);
 	snprintf(from, sizeof from, "%s/active/%s", w->spool, id);
 	snprintf(to, sizeof to, "%s/deferred/%s", w->spool, id);
 	snprintf(path, sizeof path, "%s/deferred.json", from);
-	d = json_pack("{s:i, s:I, s:s}", "attempts", attempts, "nextAttemptAt",
-	    (json_int_t)((at + 999) / 1000), "reason", why);
+	d = json_pack("{s:i, s:I, s:s, s:I}", "attempts", attempts, "nextAttemptAt",
+	    (json_int_t)((at + 999) / 1000), "reason", why, "uid", (json_int_t)uid);
 	ec_json_write(path, d, EC_W_FSYNC, NULL);
 	json_decref(d);
+	event(w, id, "deferred", uid, who, "(retry in %lld s): %s", (delay_ms + 999) / 1000, why);
 	if (rename(from, to) < 0) {
 		ec_warn("%s: cannot move to deferred/: %s", id, strerror(errno));
 		return;
 	}
-	add_due(w, id, at, attempts == 0);
-	event(w, id, "deferred", who, "(retry in %lld s): %s", (delay_ms + 999) / 1000, why);
+	snprintf(to, sizeof to, "%s/deferred", w->spool);
+	ec_fsync_dir(to, NULL);
+	add_due(w, id, at, attempts, uid);
 }
 
 /* Start the task's pipeline in a free slot. */
 static void
-start(watch *w, const char *id, const char *who, int retries)
+start(watch *w, const char *id, uid_t uid, const char *who, int retries)
 {
 	running *r = &w->run[w->nrun];
-	char ckpt[PATH_MAX + 32];
+	char rel[EC_MAX_ID + 32];
 	struct stat st;
 	ec_err e;
+	int fd;
 
 	if (ec_task_start(id, &w->o, &r->t, &e) < 0) {
 		if (e.code == EC_EXIT_TEMP && strstr(e.msg, "locked"))
@@ -589,98 +655,79 @@ start(watch *w, const char *id, const char *who, int retries)
 	}
 	r->started = ec_now_ms();
 	r->retries = retries;
+	r->uid = uid;
 	snprintf(r->who, sizeof r->who, "%s", who ? who : "");
-	snprintf(ckpt, sizeof ckpt, "%s/checkpoints.jsonl", r->t.dir);
-	r->ckpt_size = stat(ckpt, &st) == 0 ? st.st_size : 0;
+	snprintf(rel, sizeof rel, "%s/%s/checkpoints.jsonl", r->t.state, id);
+	r->ckpt_size = 0;
+	if ((fd = ec_spool_open(w->spool, rel, O_RDONLY, 0, &st, NULL)) >= 0) {
+		r->ckpt_size = st.st_size;
+		close(fd);
+	}
 	w->nrun++;
 }
 
 /*
- * Take the request incoming/name: claim it by rename, make or find its task, and
- * start it (or defer it for the rate limit). Returns 1 when the candidate is
- * finished with, 0 to look at it again later (*retry_at).
+ * Take the request incoming/name (claim.c) and start it, or defer it for its
+ * submitter's rate. Returns 1 when the candidate is finished with, 0 to look at it
+ * again later (*retry_at).
  */
 static int
 claim(watch *w, const char *name, int renamed, long long *retry_at)
 {
-	char src[PATH_MAX], claimdir[PATH_MAX], file[PATH_MAX + 64], dst[PATH_MAX], where[PATH_MAX];
-	char id[EC_MAX_NAME + 32], who[129] = "", *base, *buf;
-	const char *ext, *state;
-	long long now = ec_now_ms(), age, wait;
-	struct stat st;
-	size_t len;
+	ec_claim_opts co = { cfg_int(w, "watcher.settleMs", 300), cfg_int(w, "watcher.parseGraceMs", 2000),
+	    renamed };
+	ec_claim c;
+	ec_err e;
+	long long wait;
 
-	snprintf(src, sizeof src, "%s/incoming/%s", w->spool, name);
-	if (lstat(src, &st) < 0 || !S_ISREG(st.st_mode))
-		return 1;       /* gone (another watcher took it) or not a file */
-	age = now - ((long long)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000);
-	if (!renamed && age < cfg_int(w, "watcher.settleMs", 300)) {
-		*retry_at = now + cfg_int(w, "watcher.settleMs", 300) - age;
-		return 0;       /* a writer may still be at it */
-	}
-	if (!(buf = read_prefix(src, EC_MAX_REQUEST_BYTES, &len)))
+	switch (ec_claim_take(w->spool, name, &co, &c, &e)) {
+	case EC_CLAIM_LATER:
+		*retry_at = c.retry_at;
+		return 0;
+	case EC_CLAIM_GONE:
 		return 1;
-	ext = request_ext(name, buf, len);
-	if (!strcmp(ext, "json")) {
-		json_t *j = json_loadb(buf, len, 0, NULL);
-		if (!j && age < cfg_int(w, "watcher.parseGraceMs", 2000)) {
-			free(buf);
-			*retry_at = now + 200;
-			return 0;   /* not complete yet? judged after the grace period */
-		}
-		json_decref(j);
-		requester(buf, len, who, sizeof who);
-	}
-	base = ec_basename_noext(name);
-	request_id(base ? base : "request", buf, len, id, sizeof id);
-	free(base);
-	snprintf(claimdir, sizeof claimdir, "%s/tmp/.claim.%s.%ld", w->spool, id, (long)getpid());
-	snprintf(file, sizeof file, "%s/request.%s", claimdir, ext);
-	if (mkdir(claimdir, 0700) < 0 && errno != EEXIST) {
-		ec_warn("cannot create '%s': %s", claimdir, strerror(errno));
-		free(buf);
-		*retry_at = now + 1000;
+	case EC_CLAIM_DUPLICATE:
+		event(w, c.id, "duplicate", c.uid, c.who, "of the task in %s/; rerun incrementally", c.state);
+		if (strcmp(c.state, "deferred") != 0)
+			add_ready(w, c.id);
+		return 1;
+	case EC_CLAIM_REJECTED:
+		w->n_rejected++;
+		event(w, c.id, "failed", c.uid, c.who, "incoming/%s: %s", name, c.why);
+		return 1;
+	case EC_CLAIM_NEW:
+		break;
+	default:
+		ec_warn("%s", e.msg);
+		*retry_at = c.retry_at ? c.retry_at : ec_now_ms() + 1000;
 		return 0;
 	}
-	if (rename(src, file) < 0) {
-		int lost = errno == ENOENT;
-		rmdir(claimdir);
-		free(buf);
-		if (!lost) {
-			ec_warn("cannot claim '%s': %s", src, strerror(errno));
-			*retry_at = now + 1000;
-			return 0;
-		}
-		return 1;       /* another watcher won */
-	}
-	/* The request is ours. The same bytes again are the same task. */
-	if ((state = ec_task_find(w->spool, id, where, sizeof where))) {
-		if (same_request(where, ext, buf, len)) {
-			unlink(file);
-			rmdir(claimdir);
-			event(w, id, "duplicate", who, "of the task in %s/; rerun incrementally", state);
-			if (strcmp(state, "deferred") != 0)
-				add_ready(w, id);
-			free(buf);
-			return 1;
-		}
-	}
-	snprintf(dst, sizeof dst, "%s/active/%s", w->spool, id);
-	if (rename(claimdir, dst) < 0) {
-		ec_warn("cannot move '%s' to active/: %s; left in tmp/", claimdir, strerror(errno));
-		free(buf);
-		return 1;
-	}
-	event(w, id, "claimed", who, "incoming/%s", name);
-	free(buf);
-	if ((wait = take_token(w, who)) > 0) {
+	event(w, c.id, "claimed", c.uid, c.who, "incoming/%s", name);
+	if ((wait = take_token(w, c.uid)) > 0) {
 		char why[200];
-		snprintf(why, sizeof why, "rate limit for requestedBy '%s' (security.rateLimit)", who);
-		defer(w, id, who, 0, wait, why);
+		snprintf(why, sizeof why, "rate limit for uid %lu (security.rateLimit)", (unsigned long)c.uid);
+		defer(w, c.id, c.uid, c.who, 0, wait, why);
 		return 1;
 	}
-	start(w, id, who, 0);
+	start(w, c.id, c.uid, c.who, 0);
 	return 1;
+}
+
+/* The requester's label of a task (for the audit log): from its normalized
+ * request, else from a JSON request not yet parsed. */
+static void
+task_label(const watch *w, const char *state, const char *id, char *who, size_t cap)
+{
+	char rel[EC_MAX_ID + 32];
+	json_t *d;
+
+	snprintf(rel, sizeof rel, "%s/%s/epic-request.json", state, id);
+	if (!(d = ec_spool_json(w->spool, rel, EC_MAX_JSON_BYTES, NULL))) {
+		snprintf(rel, sizeof rel, "%s/%s/request.json", state, id);
+		d = ec_spool_json(w->spool, rel, EC_MAX_REQUEST_BYTES, NULL);
+	}
+	snprintf(who, cap, "%s", ec_json_get_str(d, "metadata.requestedBy", ""));
+	json_decref(d);
 }
 
 /* Fill free slots: ready tasks first (recovered, duplicates), then due deferred
@@ -694,42 +741,21 @@ fill(watch *w)
 	while (w->nrun < w->jobs_max && w->nready > 0) {
 		char *id = w->ready[0];
 		memmove(w->ready, w->ready + 1, --w->nready * sizeof *w->ready);
-		start(w, id, NULL, 0);
+		start(w, id, (uid_t)-1, NULL, 0);
 		free(id);
 	}
 	for (size_t i = 0; i < w->ndue && w->nrun < w->jobs_max; ) {
 		if (w->dues[i].at <= now) {
-			char id[192], path[PATH_MAX + 256], who[129] = "";
-			json_t *d;
-			int attempts;
+			due d = w->dues[i];
+			char who[129];
 			long long wait;
-			snprintf(id, sizeof id, "%s", w->dues[i].id);
 			w->dues[i] = w->dues[--w->ndue];
-			snprintf(path, sizeof path, "%s/deferred/%s/deferred.json", w->spool, id);
-			d = ec_json_load_file(path, 1 << 16, NULL);
-			attempts = (int)ec_json_get_int(d, "attempts", 0);
-			json_decref(d);
-			snprintf(path, sizeof path, "%s/deferred/%s/epic-request.json", w->spool, id);
-			if ((d = ec_json_load_file(path, EC_MAX_JSON_BYTES, NULL)))
-				snprintf(who, sizeof who, "%s", ec_json_get_str(d, "metadata.requestedBy", ""));
-			json_decref(d);
-			if (attempts == 0 && !*who) {
-				/* rate-limited before it was parsed: read the request itself */
-				for (const char *const *e = (const char *const[]){ "json", NULL }; *e; e++) {
-					size_t len;
-					char *buf;
-					snprintf(path, sizeof path, "%s/deferred/%s/request.%s", w->spool, id, *e);
-					if ((buf = read_prefix(path, EC_MAX_REQUEST_BYTES, &len))) {
-						requester(buf, len, who, sizeof who);
-						free(buf);
-					}
-				}
-			}
-			if (attempts == 0 && (wait = take_token(w, who)) > 0) {
-				add_due(w, id, now + wait, 1);
+			task_label(w, "deferred", d.id, who, sizeof who);
+			if (d.attempts == 0 && (wait = take_token(w, d.uid)) > 0) {
+				add_due(w, d.id, now + wait, 0, d.uid);
 				continue;
 			}
-			start(w, id, who, attempts);
+			start(w, d.id, d.uid, who, d.attempts);
 		} else
 			i++;
 	}
@@ -757,15 +783,14 @@ fill(watch *w)
 static void
 metrics(const watch *w, const running *r, const char *status)
 {
-	char path[PATH_MAX + 32], mpath[PATH_MAX], when[40], *buf, *line;
+	char rel[EC_MAX_ID + 32], when[40], *buf, *line;
 	long long dur = ec_now_ms() - r->started;
 	size_t len;
 	json_t *j;
 
 	ec_iso_time(when, sizeof when);
-	snprintf(mpath, sizeof mpath, "%s/log/metrics.jsonl", w->spool);
-	snprintf(path, sizeof path, "%s/checkpoints.jsonl", r->t.dir);
-	if ((buf = ec_read_file(path, 64u << 20, &len, NULL))) {
+	snprintf(rel, sizeof rel, "%s/%s/checkpoints.jsonl", r->t.state, r->t.id);
+	if ((buf = ec_spool_read(w->spool, rel, 64u << 20, &len, 0, NULL))) {
 		/* The events of this run: from where the file ended when it started. */
 		char *s = buf + ((size_t)r->ckpt_size <= len ? (size_t)r->ckpt_size : len), *nl;
 		for (; (nl = strchr(s, '\n')); s = nl + 1) {
@@ -783,7 +808,7 @@ metrics(const watch *w, const running *r, const char *status)
 				if (json_object_get(ev, "durationMs"))
 					json_object_set(j, "durationMs", json_object_get(ev, "durationMs"));
 				if ((line = ec_json_dumps_line(j)))
-					ec_append_line(mpath, line, strlen(line), NULL);
+					ec_spool_append(w->spool, "log/metrics.jsonl", line, strlen(line), NULL);
 				free(line);
 				json_decref(j);
 			}
@@ -794,12 +819,15 @@ metrics(const watch *w, const running *r, const char *status)
 	j = json_pack("{s:s, s:s, s:s, s:s, s:I}", "time", when, "task", r->t.id, "event", "task",
 	    "status", status, "durationMs", (json_int_t)dur);
 	if ((line = ec_json_dumps_line(j)))
-		ec_append_line(mpath, line, strlen(line), NULL);
+		ec_spool_append(w->spool, "log/metrics.jsonl", line, strlen(line), NULL);
 	free(line);
 	json_decref(j);
 }
 
-/* A task's make has ended: classify, move, log, and defer or fail it. */
+/*
+ * A task's make has ended: its verdict, the audit event, then the move (done/,
+ * failed/), or a deferral for a temporary failure, or failed/ after the last retry.
+ */
 static void
 finish(watch *w, int i)
 {
@@ -807,7 +835,7 @@ finish(watch *w, int i)
 	double secs = (double)(ec_now_ms() - r->started) / 1000.0;
 	size_t idlen = strlen(r->t.id);
 	ec_err e;
-	int rc = ec_task_finish(&r->t, &w->o, &e);
+	int rc = ec_task_verdict(&r->t, &w->o, &e);
 
 	/* The event names the task already. */
 	if (rc != 0 && strncmp(e.msg, r->t.id, idlen) == 0 && e.msg[idlen] == ':')
@@ -815,30 +843,35 @@ finish(watch *w, int i)
 
 	if (rc == 0) {
 		metrics(w, r, "done");
-		event(w, r->t.id, "done", r->who, "in %.3f s", secs);
+		event(w, r->t.id, "done", r->uid, r->who, "in %.3f s", secs);
 	} else if (rc == EC_EXIT_REJECT) {
 		metrics(w, r, "failed");
 		w->n_rejected++;
-		event(w, r->t.id, "failed", r->who, "in %.3f s: %s", secs, e.msg);
-	} else if (got_term) {
-		metrics(w, r, "stopped");
-		event(w, r->t.id, "stopped", r->who, "resumable: %s", e.msg);
-	} else {
+		event(w, r->t.id, "failed", r->uid, r->who, "in %.3f s: %s", secs, e.msg);
+	} else
+		metrics(w, r, got_term ? "stopped" : "deferred");
+	/* A temporary failure is deferred while the task is still locked, so no other
+	 * watcher resumes it between the two. */
+	if (rc == EC_EXIT_TEMP && got_term)
+		event(w, r->t.id, "stopped", r->uid, r->who, "resumable: %s", e.msg);
+	else if (rc == EC_EXIT_TEMP) {
 		int attempts = r->retries + 1;
-		metrics(w, r, "deferred");
 		if (attempts > cfg_int(w, "watcher.taskRetries", 5)) {
 			char from[PATH_MAX], to[PATH_MAX];
+			w->n_temp++;
+			event(w, r->t.id, "failed", r->uid, r->who, "after %d attempts: %s", attempts, e.msg);
 			snprintf(from, sizeof from, "%s/active/%s", w->spool, r->t.id);
 			snprintf(to, sizeof to, "%s/failed/%s", w->spool, r->t.id);
-			rename(from, to);
-			w->n_temp++;
-			event(w, r->t.id, "failed", r->who, "after %d attempts: %s", attempts, e.msg);
+			if (rename(from, to) < 0)
+				ec_warn("%s: cannot move to failed/: %s", r->t.id, strerror(errno));
 		} else {
 			long long delay = cfg_int(w, "watcher.taskRetryDelay", 60) * 1000LL << (attempts - 1);
 			w->n_temp++;
-			defer(w, r->t.id, r->who, attempts, delay, e.msg);
+			defer(w, r->t.id, r->uid, r->who, attempts, delay, e.msg);
 		}
 	}
+	if (ec_task_settle(&r->t, &w->o, rc, &e) == EC_EXIT_TEMP && rc == 0)
+		ec_warn("%s", e.msg);           /* done, but not moved: the next run moves it */
 	w->run[i] = w->run[--w->nrun];
 }
 
@@ -862,7 +895,9 @@ load_config(watch *w)
 	 * (JSON is YAML), so a broken edit followed by SIGHUP breaks nothing: the file
 	 * is taken only once it loads. */
 	snprintf(w->snapshot, sizeof w->snapshot, "%s/.config-in-force.json", w->spool);
-	if (ec_json_write(w->snapshot, c, EC_W_FSYNC | EC_W_IFCHANGED, &e) < 0) {
+	/* Private: the root is passable for the spool's group (0710), and a name
+	 * anyone can guess is no secret. */
+	if (ec_json_write(w->snapshot, c, EC_W_FSYNC | EC_W_IFCHANGED | EC_W_MODE_PRIVATE, &e) < 0) {
 		ec_warn("%s; the tasks read '%s' directly", e.msg, w->config_arg ? w->config_arg : "the default");
 		w->o.config = w->config_arg;
 	} else
@@ -1012,7 +1047,7 @@ main(int argc, char *argv[])
 			 * after failures are left for the next one. */
 			int due_now = 0;
 			for (size_t i = 0; i < w.ndue; i++)
-				due_now |= w.dues[i].at <= now || w.dues[i].rate;
+				due_now |= w.dues[i].at <= now || w.dues[i].attempts == 0;
 			if (w.qlen == 0 && !due_now) {
 				rescan(&w);     /* anything that arrived unannounced? */
 				if (w.qlen == 0)

@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ec.h"
@@ -44,7 +45,7 @@ usage(int code)
 		    "  -V, --version         print the version\n\n"
 		    "Exit: 0 done, 1 request rejected (the task is in failed/), 2 usage,\n"
 		    "111 temporary failure (the task is kept: epic resume ID).\n", stdout);
-	exit(code);
+	ec_exit(code);
 }
 
 static volatile int stop_requested;
@@ -74,6 +75,44 @@ front_init(front *f)
 	f->config = ec_config_path(f->config);
 	if (f->jobs <= 0)
 		f->jobs = (int)ec_json_get_int(f->cfg, "performance.maxConcurrentPersonas", 3);
+}
+
+/* A task id from the command line must be one (ec_id_valid): "../x" is not. */
+static void
+check_id(const char *id)
+{
+	if (!ec_id_valid(id)) {
+		ec_warn("invalid task id '%s': expected 1 to %d of [A-Za-z0-9._-], not starting "
+		    "with '.' or '-'", id, EC_MAX_ID);
+		usage(EC_EXIT_USAGE);
+	}
+}
+
+/* -o FILE must be writable before the pipeline runs, not found wanting after it. */
+static void
+check_output(const char *out)
+{
+	struct stat st;
+	char *dir;
+	const char *slash;
+	int ok;
+
+	if (!out || !strcmp(out, "-"))
+		return;
+	if (stat(out, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			ec_die(EC_EXIT_USAGE, "cannot write '%s': is a directory", out);
+		if (access(out, W_OK) != 0)
+			ec_die(EC_EXIT_USAGE, "cannot write '%s': %s", out, strerror(errno));
+		if (!S_ISREG(st.st_mode))
+			return;     /* /dev/stdout, a FIFO: written through */
+	}
+	slash = strrchr(out, '/');
+	dir = slash ? strndup(out, slash == out ? 1 : (size_t)(slash - out)) : strdup(".");
+	ok = dir && access(dir, W_OK) == 0;
+	if (!ok)
+		ec_die(EC_EXIT_USAGE, "cannot write '%s': %s", out, dir ? strerror(errno) : "out of memory");
+	free(dir);
 }
 
 /* Run the task and report: the EpicResponse on success, one line otherwise. */
@@ -203,12 +242,11 @@ cmd_run(int argc, char *argv[])
 	}
 	if (optind < argc)
 		file = argv[optind];
+	check_output(f.out);
 	front_init(&f);
 	if (!(buf = ec_read_file(file, EC_MAX_REQUEST_BYTES, &len, &e)))
 		ec_die_err(&e);
-	ext = ec_extension(file);
-	if (strcmp(ext, "json") && strcmp(ext, "md") && strcmp(ext, "txt"))
-		ext = memchr(buf, '{', len > 64 ? 64 : len) ? "json" : "txt";
+	ext = ec_request_ext(file, buf, len);
 	if (mode || enforce || exclude)
 		buf = override(buf, &len, file, mode, enforce, exclude, &ext);
 	base = strcmp(file, "-") ? ec_basename_noext(file) : strdup("stdin");
@@ -251,6 +289,8 @@ cmd_resume(int argc, char *argv[])
 		ec_warn("resume needs exactly one task id");
 		usage(EC_EXIT_USAGE);
 	}
+	check_id(argv[optind]);
+	check_output(f.out);
 	front_init(&f);
 	c = run_task(&f, argv[optind]);
 	json_decref(f.cfg);
@@ -294,6 +334,7 @@ cmd_status(int argc, char *argv[])
 	spool = ec_spool_root(spool);
 	args[n++] = "epic-checkpoint";
 	if (optind < argc) {
+		check_id(argv[optind]);
 		if (!ec_task_find(spool, argv[optind], dir, sizeof dir))
 			ec_die(EC_EXIT_REJECT, "no task '%s' in '%s'", argv[optind], spool);
 		args[n++] = "status";

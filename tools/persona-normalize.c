@@ -39,7 +39,7 @@ usage(int code)
 		    "  -h, --help                  this help\n"
 		    "  -V, --version               print the version\n\n"
 		    "Exit: 0 ok, 1 output rejected, 2 usage, 111 temporary failure.\n", stdout);
-	exit(code);
+	ec_exit(code);
 }
 
 /* A persona name as the contract has it: [a-z0-9][a-z0-9-]{0,62}. */
@@ -223,5 +223,5 @@ main(int argc, char *argv[])
 		ec_die_err(&e);
 	}
 	json_decref(j);
-	return ec_close_stdout();
+	ec_exit(ec_close_stdout());
 }

@@ -39,7 +39,7 @@ usage(int code)
 		    "  -h, --help           this help\n"
 		    "  -V, --version        print the version\n\n"
 		    "Exit: 0 ok, 1 input rejected, 2 usage, 111 temporary failure.\n", stdout);
-	exit(code);
+	ec_exit(code);
 }
 
 /* Is argv0 an executable file, as given or on $PATH? */

@@ -55,7 +55,7 @@ usage(int code)
 		    "  -V, --version       print the version\n\n"
 		    "Exit: 0 ok (also: an optional persona failed, its output says so), 1 input\n"
 		    "rejected, 2 usage, 111 a required persona failed after its retries.\n", stdout);
-	exit(code);
+	ec_exit(code);
 }
 
 /* The seed's ErrorType values. */
@@ -640,7 +640,7 @@ main(int argc, char *argv[])
 		rc = health(&r, argv + optind, argc - optind);
 		json_decref(r.cfg);
 		ec_registry_free(&r.reg);
-		return rc ? rc : ec_close_stdout();
+		ec_exit(rc ? rc : ec_close_stdout());
 	}
 	if (!r.persona || !r.out || optind >= argc) {
 		ec_warn("%s", !r.persona ? "--persona is required" : !r.out ? "-o is required" :
@@ -696,7 +696,6 @@ main(int argc, char *argv[])
 			if (h)
 				ec_err_prefix(&e, "before-persona hook output");
 			e.code = EC_EXIT_TEMP;
-			ec_task_error_write(r.task_dir, "persona-run", e.code, "SYSTEM_ERROR", e.msg, NULL);
 			ec_die_err(&e);
 		}
 		json_decref(input);
@@ -709,8 +708,7 @@ main(int argc, char *argv[])
 	rc = execute(&r, input, &e);
 	if (rc < 0) {
 		/* The launcher reads the verdict from the task, not from make's status. */
-		ec_task_error_write(r.task_dir, "persona-run", e.code,
-		    e.code == EC_EXIT_REJECT ? "INVALID_INPUT" : "PERSONA_UNAVAILABLE", e.msg, NULL);
+		ec_verdict_type(e.code == EC_EXIT_REJECT ? "INVALID_INPUT" : "PERSONA_UNAVAILABLE");
 		ec_die_err(&e);
 	}
 done:
@@ -722,5 +720,5 @@ done:
 	json_decref(r.cfg);
 	free(r.rules_text);
 	ec_registry_free(&r.reg);
-	return ec_close_stdout();
+	ec_exit(ec_close_stdout());
 }

@@ -2,11 +2,17 @@
  * ec.h - the one header of libec, the small library every epic-creator tool links.
  *
  * Concerns, one file each: err.c (exit codes, error struct, messages for main),
- * file.c (bounded reads, atomic durable writes), json.c (Jansson load/dump with
- * positions), hash.c (XXH3, SHA-256), schema.c (JSON Schema subset validator over
- * the embedded schemas/), yaml.c + config.c (the config file), spool.c (spool
- * paths, names, task ids), paths.c (where the pipeline data lives), rules.c (the
- * built-in persona engine), registry.c (persona registrations).
+ * verdict.c (a tool's verdict on its input, error.json), file.c (bounded reads,
+ * atomic durable writes), open.c (the one way to open a spool entry), json.c
+ * (Jansson load/dump with positions, bounded numbers), hash.c + sha256.c (XXH3,
+ * SHA-256), schema.c (JSON Schema subset validator over the embedded schemas/),
+ * yaml.c + config.c (the config file), spool.c (spool places, the drop protocol,
+ * the one id rule), claim.c (taking a request out of incoming/), audit.c (the
+ * audit log), paths.c (where things are; paths for make), rules.c (the built-in
+ * persona engine), registry.c (persona registrations), plan.c (the persona plan),
+ * normalize.c (any persona output to a PersonaOutput), cache.c (the persona
+ * output cache), task.c (a task through its pipeline), proc.c (children as
+ * filters), hooks.c (the plugin points).
  *
  * Library code never prints and never exits: it returns -1 or NULL and fills an
  * ec_err, and only main() decides what to say and with which exit code.
@@ -17,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <jansson.h>
 
@@ -39,6 +46,8 @@ enum {
 #define EC_MAX_NAME            64           /* sanitised request base names (a task id adds 9) */
 #define EC_MIN_DESCRIPTION     10           /* bytes, after trimming */
 #define EC_TITLE_MAX           80           /* characters in an extracted title */
+#define EC_MAX_COUNT           1000000000LL /* any count from outside (tokens, retries) */
+#define EC_MAX_EFFORT_DAYS     100000       /* one recommendation's effort, person-days */
 
 /*
  * An error: a message and the exit code it deserves. Filled by library calls that
@@ -57,15 +66,50 @@ int ec_fail(ec_err *e, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Prefix an existing error message with "prefix: ". */
 void ec_err_prefix(ec_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* For main() only: print "prog: msg" to stderr. */
+/*
+ * For main() only: print "prog: msg" to stderr as one line, control characters
+ * escaped (ec_escape_controls), so nothing from outside can forge a line of a log.
+ * The message is kept as the verdict a later ec_exit() leaves.
+ */
 void ec_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* For main() only: print e->msg and exit with e->code. */
+/* For main() only: ec_warn e->msg and ec_exit with e->code. */
 void ec_die_err(const ec_err *e) __attribute__((noreturn));
 void ec_die(int code, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
+/* s with control characters (C0, DEL, C1) and bytes that are not UTF-8 written as
+ * \n, \t, \r, \xHH, into out (cap bytes, truncated). Returns out. */
+char *ec_escape_controls(const char *s, char *out, size_t cap);
+/* The last message ec_warn printed ("" if none). */
+const char *ec_last_message(void);
 /* For main() only: flush and check stdout, exit 111 if it could not be written. */
 int ec_close_stdout(void);
 /* Is errno a temporary condition (ENOSPC, EIO, EAGAIN, ...)? */
 int ec_errno_is_temp(int err);
+
+/* verdict.c: how a tool in a task's pipeline tells the launcher why it failed. */
+/* Where a non-zero exit leaves its verdict (--error-file); default $EPIC_ERROR_FILE,
+ * which the launcher sets for make and the tools it runs (never for a persona
+ * command or a hook: their exit is not the pipeline's verdict). NULL: none. */
+void ec_verdict_file(const char *path);
+/* The seed's ErrorType for the verdict; default by exit code (1 and 2
+ * INVALID_INPUT, 111 SYSTEM_ERROR). */
+void ec_verdict_type(const char *type);
+/*
+ * For main() only: exit with code, first leaving the verdict (this tool, the code,
+ * the type, the last ec_warn message) in the verdict file when code is not 0. Every
+ * exit of a pipeline tool goes through here, so a rejection (1, 2) is always on
+ * record and never retried as temporary.
+ */
+void ec_exit(int code) __attribute__((noreturn));
+/* Write error.json at path: which tool, its exit code, the seed's error type, why;
+ * recoverable when code is EC_EXIT_TEMP. Written atomically and synced. */
+int ec_verdict_write(const char *path, const char *tool, int code, const char *type,
+    const char *msg, ec_err *e);
+/* The same as DIR/error.json. */
+int ec_task_error_write(const char *dir, const char *tool, int code, const char *type,
+    const char *msg, ec_err *e);
+/* How a launcher reads a verdict's exit code: 1 and 2 are rejections (final),
+ * anything else is temporary. */
+int ec_verdict_class(int code);
 
 /* file.c */
 /*
@@ -74,6 +118,8 @@ int ec_errno_is_temp(int err);
  * the limit. Caller frees.
  */
 char *ec_read_file(const char *path, size_t max, size_t *len, ec_err *e);
+/* The same from an open descriptor (name for messages); the caller closes fd. */
+char *ec_read_fd(int fd, const char *name, size_t max, size_t *len, ec_err *e);
 /* Flags for ec_write_atomic. */
 enum {
 	EC_W_FSYNC = 1,     /* fsync the file and its directory: must survive a crash */
@@ -93,8 +139,40 @@ int ec_write_output(const char *path, const void *buf, size_t len, int flags, ec
 int ec_mkdir_p(const char *path, unsigned mode, ec_err *e);
 /* fsync a directory by path. */
 int ec_fsync_dir(const char *dir, ec_err *e);
-/* Append one line atomically (single write(2), O_APPEND); line must end in '\n'. */
+/* Append one line atomically (single write(2), O_APPEND); line must end in '\n'.
+ * The file is created 0644 if missing. For a path the caller names; a spool file
+ * is appended to with ec_spool_append. */
 int ec_append_line(const char *path, const char *line, size_t len, ec_err *e);
+/* The same through an open O_APPEND descriptor, which it closes. */
+int ec_append_fd(int fd, const char *name, const char *line, size_t len, ec_err *e);
+
+/* open.c: the one way to open an entry of the spool (see the file's header). */
+enum {
+	EC_OPEN_DIR = 1,        /* a directory, not a regular file */
+	EC_OPEN_ANY_OWNER = 2,  /* any owner (a request in incoming/, a directory a
+	                         * submitter must pass); else the effective uid's */
+};
+/*
+ * Open rel, a path beneath the directory descriptor dirfd (AT_FDCWD: the cwd), with
+ * no component a symbolic link and the last opened O_NONBLOCK, then judged on the
+ * descriptor: a regular file with exactly one link (a directory with EC_OPEN_DIR),
+ * owned by the effective user unless EC_OPEN_ANY_OWNER. oflags: O_RDONLY, or
+ * O_WRONLY|O_APPEND|O_CREAT and the like (a created file is 0600). st, if not NULL,
+ * gets the descriptor's fstat. Returns the descriptor, or -1 with errno and e:
+ * EC_EXIT_REJECT naming what is there instead ("'x' is a FIFO, expected a regular
+ * file") or that it is missing (errno ENOENT); EC_EXIT_TEMP for I/O.
+ */
+int ec_open_beneath(int dirfd, const char *rel, int oflags, int how, struct stat *st, ec_err *e);
+/* A descriptor (O_PATH) of the spool root, opened once per process. -1 with e. */
+int ec_spool_rootfd(const char *spool, ec_err *e);
+/* ec_open_beneath relative to the spool root: rel is "active/ID/.lock" and the like. */
+int ec_spool_open(const char *spool, const char *rel, int oflags, int how, struct stat *st, ec_err *e);
+/* Read the spool file rel (ec_spool_open with how, then ec_read_fd). Caller frees. */
+char *ec_spool_read(const char *spool, const char *rel, size_t max, size_t *len, int how, ec_err *e);
+/* Read and parse the spool file rel, one of ours. New reference. */
+json_t *ec_spool_json(const char *spool, const char *rel, size_t max, ec_err *e);
+/* Append a line to the spool file rel (created 0600 if missing), as ec_append_line. */
+int ec_spool_append(const char *spool, const char *rel, const char *line, size_t len, ec_err *e);
 /* 1 if path exists (any type), 0 if not. */
 int ec_exists(const char *path);
 /* Base name without directories and without the last extension, malloc'd. */
@@ -119,6 +197,12 @@ int ec_json_write(const char *path, const json_t *j, int flags, ec_err *e);
 /* Format a JSON path element: appends ".key" or "[i]" to buf (cap bytes). */
 void ec_jpath_key(char *buf, size_t cap, const char *base, const char *key);
 void ec_jpath_index(char *buf, size_t cap, const char *base, size_t i);
+/* v as a long long, when it is finite and lo <= v <= hi: checked before any cast,
+ * so a number from outside (1e300, NaN) can never be undefined behaviour. The
+ * fraction is dropped. 0, or -1 when out of range. */
+int ec_dbl_to_ll(double v, long long lo, long long hi, long long *out);
+/* v rounded to the cent (half away from zero); v itself when |v| >= 1e13 or not finite. */
+double ec_round2(double v);
 /* A number as JSON: an integer when it is one (12, not 12.0). New reference. */
 json_t *ec_json_number(double v);
 /* The same as text: "12", "2.5". */
@@ -177,8 +261,26 @@ long long ec_parse_size(const char *s);
 const char *ec_datadir(void);
 /* The directory holding the running executable (for sibling tools). Borrowed. */
 const char *ec_bindir(void);
+/* path made absolute against the current directory (lexically: symbolic links are
+ * kept, "." and ".." resolved), so it still means the same file from a task's
+ * directory. malloc'd; NULL on ENOMEM or ENAMETOOLONG. */
+char *ec_abspath(const char *path);
+/* path escaped for a make prerequisite list or a := value ("a b" -> "a\ b", "$" ->
+ * "$$"), malloc'd; NULL with errno EINVAL when it holds what make cannot take at
+ * all there (a control character, '\\', '(' or ')'). */
+char *ec_make_escape(const char *path);
 
 /* spool.c */
+/* The longest task id: a sanitised name, '-' and 8 hex digits. */
+#define EC_MAX_ID (EC_MAX_NAME + 9)
+/* The one id rule: is id a task id? [A-Za-z0-9._-], not starting with '.' or '-',
+ * 1 to EC_MAX_ID bytes, the way ec_task_id makes them. Every tool and command that
+ * takes an id from outside checks it here and exits 2 on anything else. */
+int ec_id_valid(const char *id);
+/* The extension a request is kept under: json, md or txt. The name's own when the
+ * pipeline knows it (markdown -> md, text -> txt), else by content: json when it
+ * starts with '{', else txt. name "-" is standard input. Borrowed. */
+const char *ec_request_ext(const char *name, const char *buf, size_t len);
 /* Spool root: opt, else $EPIC_SPOOL, else ./spool in a checkout, else the XDG state
  * dir. Borrowed until the next call. */
 const char *ec_spool_root(const char *opt);
@@ -199,6 +301,48 @@ int ec_spool_drop(const char *root, const char *id, const char *ext, const void 
 int ec_sanitize_name(const char *in, char *out, size_t cap);
 /* Task id: "<sanitised base>-<first 8 hex of xxh3(content)>" into out. */
 int ec_task_id(const char *base, const void *content, size_t len, char *out, size_t cap);
+
+/* claim.c: taking a request out of incoming/ (see the file's header). */
+enum {
+	EC_CLAIM_LATER,         /* not yet: still being written (c->retry_at) */
+	EC_CLAIM_GONE,          /* nothing to do: another watcher took it, or it is not a request name */
+	EC_CLAIM_NEW,           /* active/ID holds it now */
+	EC_CLAIM_DUPLICATE,     /* the same bytes are task ID already (in c->state); dropped */
+	EC_CLAIM_REJECTED,      /* kept for good in failed/ID with error.json (c->why) */
+};
+typedef struct ec_claim_opts {
+	long long settle_ms;    /* a file not renamed in must be this old (watcher.settleMs) */
+	long long grace_ms;     /* JSON that does not parse waits this long (watcher.parseGraceMs) */
+	int renamed;            /* it arrived by rename: complete, no settling */
+} ec_claim_opts;
+typedef struct ec_claim {
+	char id[EC_MAX_ID + 1];
+	const char *ext;        /* json, md or txt */
+	uid_t uid;              /* the submitter: the owner of the file in incoming/ */
+	char who[129];          /* metadata.requestedBy: a label, not an identity */
+	const char *state;      /* EC_CLAIM_DUPLICATE: where the task is */
+	long long retry_at;     /* EC_CLAIM_LATER or an error: when to look again (ms) */
+	char why[600];          /* EC_CLAIM_REJECTED: the reason, as in error.json */
+} ec_claim;
+/* Claim incoming/name. Returns an EC_CLAIM_* value, or -1 with e (EC_EXIT_TEMP;
+ * c->retry_at says when to try again; the request is where it was, or in a claim
+ * directory that ec_claim_recover returns). */
+int ec_claim_take(const char *spool, const char *name, const ec_claim_opts *o, ec_claim *c,
+    ec_err *e);
+/* Return the requests of abandoned claims (a watcher that died between its renames)
+ * to incoming/, calling returned(id) for each; remove epic run's abandoned staging
+ * directories older than max_age_s. Returns the number of requests returned. */
+int ec_claim_recover(const char *spool, long long max_age_s,
+    void (*returned)(const char *id, void *arg), void *arg);
+/* The task id of a request file called name holding buf: its base name when that
+ * already ends in the content's hash (epic submit names files so), else the name's
+ * sanitised base and the hash (ec_task_id). */
+void ec_claim_request_id(const char *name, const char *buf, size_t len, char *id, size_t cap);
+
+/* audit.c: log/audit.jsonl. */
+/* Append event ev (an object; "time" is added when it has none) as one line.
+ * Write it before the move it records. 0 or -1 with e. */
+int ec_audit(const char *spool, json_t *ev, ec_err *e);
 
 /* registry.c: persona registrations (pipeline/personas/NAME.json). */
 typedef struct ec_persona {
@@ -301,12 +445,9 @@ typedef struct ec_task_opts {
 void ec_iso_time(char *buf, size_t cap);
 /* Wall-clock milliseconds since the epoch. */
 long long ec_now_ms(void);
-/* Write DIR/error.json: which tool, its exit code, the seed's error type, why. */
-int ec_task_error_write(const char *dir, const char *tool, int code, const char *type,
-    const char *msg, ec_err *e);
-int ec_task_error_write_file(const char *path, const char *tool, int code, const char *type,
-    const char *msg, ec_err *e);
-/* The state ("active", "done", "failed", "deferred") of task id, its directory in dir; NULL if none. */
+/* The state ("active", "done", "failed", "deferred") of task id, its directory in
+ * dir; NULL if there is none, or id is not a task id (ec_id_valid), or what is
+ * there is not a real directory of the owner's (a symbolic link never is). */
 const char *ec_task_find(const char *spool, const char *id, char *dir, size_t cap);
 /* Create spool/active/ID holding request.EXT (built in tmp/, renamed in whole).
  * 0 created, 1 the task already exists (in any state), -1 error. */
@@ -324,7 +465,7 @@ int ec_task_run(const char *id, const ec_task_opts *o, char *dir, size_t cap, ec
 typedef struct ec_task_job {
 	char id[192];
 	char dir[4096];         /* the task directory, updated as it moves */
-	const char *state;      /* where it was found */
+	const char *state;      /* where it is: active, done, failed or deferred */
 	int lock_fd;            /* held while the task runs */
 	pid_t pid;              /* make */
 	int pidfd;              /* readable when make exits; -1 without pidfd support */
@@ -340,8 +481,15 @@ int ec_task_start(const char *id, const ec_task_opts *o, ec_task_job *j, ec_err 
 int ec_task_poll(ec_task_job *j, const ec_task_opts *o);
 /* Stop the run now (TERM, grace, KILL to make's group): the task stays resumable. */
 void ec_task_stop(ec_task_job *j);
-/* Classify the ended run, move the task (done/, failed/; active/ on a temporary
- * failure), release the lock. Returns 0, EC_EXIT_REJECT or EC_EXIT_TEMP. */
+/* How the ended run went, from make's status and the verdict a tool left
+ * (verdict.c): 0, EC_EXIT_REJECT or EC_EXIT_TEMP (e says why). Moves nothing. */
+int ec_task_verdict(ec_task_job *j, const ec_task_opts *o, ec_err *e);
+/* Act on verdict rc: move the task to done/ (0) or failed/ (EC_EXIT_REJECT), or
+ * leave it in active/ (temporary), and release the lock. A launcher that keeps a
+ * record writes it between the two, so the record never misses a move. Returns rc,
+ * or EC_EXIT_TEMP when the move to done/ failed. */
+int ec_task_settle(ec_task_job *j, const ec_task_opts *o, int rc, ec_err *e);
+/* Both: verdict, then settle. */
 int ec_task_finish(ec_task_job *j, const ec_task_opts *o, ec_err *e);
 
 /* proc.c: run a child as a filter (command personas, hooks). */

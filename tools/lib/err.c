@@ -51,36 +51,108 @@ ec_err_prefix(ec_err *e, const char *fmt, ...)
 	snprintf(e->msg, sizeof e->msg, "%s: %s", pre, old);
 }
 
+/* The last message printed, for the verdict (verdict.c). */
+static char last_msg[1024];
+
+char *
+ec_escape_controls(const char *s, char *out, size_t cap)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t o = 0;
+
+	if (cap == 0)
+		return out;
+	while (*p && o + 1 < cap) {
+		char esc[8] = "";
+		size_t n = 1;
+		if (*p == '\n')
+			strcpy(esc, "\\n");
+		else if (*p == '\t')
+			strcpy(esc, "\\t");
+		else if (*p == '\r')
+			strcpy(esc, "\\r");
+		else if (*p < 0x20 || *p == 0x7f)
+			snprintf(esc, sizeof esc, "\\x%02x", *p);
+		else if (*p >= 0x80) {
+			/* A well-formed UTF-8 sequence passes, but not the C1 controls
+			 * (U+0080-U+009F), which some terminals obey. */
+			n = *p >= 0xc2 && *p <= 0xdf ? 2 : *p >= 0xe0 && *p <= 0xef ? 3 :
+			    *p >= 0xf0 && *p <= 0xf4 ? 4 : 0;
+			for (size_t k = 1; k < n; k++)
+				if ((p[k] & 0xc0) != 0x80)
+					n = 0;
+			if (n == 2 && *p == 0xc2 && p[1] < 0xa0)
+				n = 0;
+			if (n == 0) {
+				snprintf(esc, sizeof esc, "\\x%02x", *p);
+				n = 1;
+			}
+		}
+		if (*esc) {
+			size_t l = strlen(esc);
+			if (o + l + 1 > cap)
+				break;
+			memcpy(out + o, esc, l);
+			o += l;
+		} else {
+			if (o + n + 1 > cap)
+				break;
+			memcpy(out + o, p, n);
+			o += n;
+		}
+		p += n;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+const char *
+ec_last_message(void)
+{
+	return last_msg;
+}
+
+/* Print one escaped line "prog: msg" and keep msg as the verdict. */
+static void
+say(const char *msg)
+{
+	char line[sizeof last_msg * 4];
+
+	snprintf(last_msg, sizeof last_msg, "%s", msg);
+	ec_escape_controls(msg, line, sizeof line);
+	fprintf(stderr, "%s: %s\n", ec_progname, line);
+}
+
 void
 ec_warn(const char *fmt, ...)
 {
+	char msg[sizeof last_msg];
 	va_list ap;
 
-	fprintf(stderr, "%s: ", ec_progname);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	say(msg);
 }
 
 void
 ec_die_err(const ec_err *e)
 {
-	fprintf(stderr, "%s: %s\n", ec_progname, e->msg);
-	exit(e->code ? e->code : EC_EXIT_TEMP);
+	say(e->msg);
+	ec_exit(e->code ? e->code : EC_EXIT_TEMP);
 }
 
 void
 ec_die(int code, const char *fmt, ...)
 {
+	char msg[sizeof last_msg];
 	va_list ap;
 
-	fprintf(stderr, "%s: ", ec_progname);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
-	exit(code);
+	say(msg);
+	ec_exit(code);
 }
 
 int

@@ -24,30 +24,18 @@ errcode(int err)
 }
 
 char *
-ec_read_file(const char *path, size_t max, size_t *len, ec_err *e)
+ec_read_fd(int fd, const char *name, size_t max, size_t *len, ec_err *e)
 {
-	int stdin_ = strcmp(path, "-") == 0;
-	int fd = stdin_ ? 0 : open(path, O_RDONLY | O_CLOEXEC);
-	const char *name = stdin_ ? "<stdin>" : path;
 	size_t cap = 8192, n = 0;
 	char *buf;
 	struct stat st;
 
-	if (fd < 0) {
-		ec_fail(e, errno == ENOENT || errno == ENOTDIR ? EC_EXIT_REJECT : errcode(errno),
-		    "cannot open '%s': %s", name, strerror(errno));
-		return NULL;
-	}
 	if (fstat(fd, &st) == 0) {
 		if (S_ISDIR(st.st_mode)) {
-			if (!stdin_)
-				close(fd);
 			ec_fail(e, EC_EXIT_REJECT, "cannot read '%s': is a directory", name);
 			return NULL;
 		}
 		if (S_ISREG(st.st_mode) && (size_t)st.st_size > max) {
-			if (!stdin_)
-				close(fd);
 			ec_fail(e, EC_EXIT_REJECT, "'%s': %lld bytes exceeds the limit of %zu bytes",
 			    name, (long long)st.st_size, max);
 			return NULL;
@@ -81,8 +69,6 @@ ec_read_file(const char *path, size_t max, size_t *len, ec_err *e)
 			goto fail;
 		}
 	}
-	if (!stdin_)
-		close(fd);
 	buf[n] = '\0';
 	if (len)
 		*len = n;
@@ -91,9 +77,25 @@ nomem:
 	ec_fail(e, EC_EXIT_TEMP, "cannot read '%s': out of memory", name);
 fail:
 	free(buf);
-	if (!stdin_)
-		close(fd);
 	return NULL;
+}
+
+char *
+ec_read_file(const char *path, size_t max, size_t *len, ec_err *e)
+{
+	int fd;
+	char *buf;
+
+	if (strcmp(path, "-") == 0)
+		return ec_read_fd(0, "<stdin>", max, len, e);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		ec_fail(e, errno == ENOENT || errno == ENOTDIR ? EC_EXIT_REJECT : errcode(errno),
+		    "cannot open '%s': %s", path, strerror(errno));
+		return NULL;
+	}
+	buf = ec_read_fd(fd, path, max, len, e);
+	close(fd);
+	return buf;
 }
 
 /* Split path into its directory (malloc'd, "." if none). */
@@ -281,24 +283,31 @@ ec_mkdir_p(const char *path, unsigned mode, ec_err *e)
 }
 
 int
-ec_append_line(const char *path, const char *line, size_t len, ec_err *e)
+ec_append_fd(int fd, const char *name, const char *line, size_t len, ec_err *e)
 {
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 	ssize_t w;
 
-	if (fd < 0)
-		return ec_fail(e, EC_EXIT_TEMP, "cannot open '%s': %s", path, strerror(errno));
 	/* One write(2) with O_APPEND: concurrent appenders never interleave a line
 	 * (for regular files on local filesystems, and lines under PIPE_BUF anywhere). */
 	w = write(fd, line, len);
 	if (w != (ssize_t)len) {
 		int err = w < 0 ? errno : EIO;
 		close(fd);
-		return ec_fail(e, EC_EXIT_TEMP, "cannot append to '%s': %s", path, strerror(err));
+		return ec_fail(e, EC_EXIT_TEMP, "cannot append to '%s': %s", name, strerror(err));
 	}
 	if (close(fd) < 0)
-		return ec_fail(e, EC_EXIT_TEMP, "cannot append to '%s': %s", path, strerror(errno));
+		return ec_fail(e, EC_EXIT_TEMP, "cannot append to '%s': %s", name, strerror(errno));
 	return 0;
+}
+
+int
+ec_append_line(const char *path, const char *line, size_t len, ec_err *e)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+
+	if (fd < 0)
+		return ec_fail(e, EC_EXIT_TEMP, "cannot open '%s': %s", path, strerror(errno));
+	return ec_append_fd(fd, path, line, len, e);
 }
 
 int

@@ -5,6 +5,7 @@
  * carries "name:line:col". Out: sorted keys and two-space indent, so equal content
  * is equal bytes — the hashes, the diffs and make's incremental reruns rely on it.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -197,10 +198,12 @@ json_int_t
 ec_json_get_int(const json_t *root, const char *dotted, json_int_t dflt)
 {
 	json_t *v = ec_json_get(root, dotted);
+	long long r;
+
 	if (json_is_integer(v))
 		return json_integer_value(v);
-	if (json_is_real(v))
-		return (json_int_t)json_real_value(v);
+	if (json_is_real(v) && ec_dbl_to_ll(json_real_value(v), LLONG_MIN / 2, LLONG_MAX / 2, &r) == 0)
+		return (json_int_t)r;
 	return dflt;
 }
 
@@ -211,19 +214,50 @@ ec_json_get_bool(const json_t *root, const char *dotted, int dflt)
 	return json_is_boolean(v) ? json_is_true(v) : dflt;
 }
 
+int
+ec_dbl_to_ll(double v, long long lo, long long hi, long long *out)
+{
+	/* NaN fails both comparisons; the bounds are compared as doubles, before any
+	 * cast. 9.2e18 is the largest power of ten below 2^63. */
+	if (!(v >= (double)lo && v <= (double)hi) || v >= 9.2e18 || v <= -9.2e18)
+		return -1;
+	*out = (long long)v;
+	return 0;
+}
+
+double
+ec_round2(double v)
+{
+	long long n;
+
+	if (!(v > -1e13 && v < 1e13) ||
+	    ec_dbl_to_ll(v * 100 + (v < 0 ? -0.5 : 0.5), LLONG_MIN, LLONG_MAX, &n) < 0)
+		return v;
+	return (double)n / 100;
+}
+
+/* Is v a whole number that prints exactly as one (|v| < 9e15)? */
+static int
+whole(double v, long long *n)
+{
+	return v > -9e15 && v < 9e15 && ec_dbl_to_ll(v, LLONG_MIN, LLONG_MAX, n) == 0 && (double)*n == v;
+}
+
 json_t *
 ec_json_number(double v)
 {
-	if (v == (double)(json_int_t)v && v > -9e15 && v < 9e15)
-		return json_integer((json_int_t)v);
-	return json_real(v);
+	long long n;
+
+	return whole(v, &n) ? json_integer((json_int_t)n) : json_real(v);
 }
 
 void
 ec_fmt_number(char *buf, size_t cap, double v)
 {
-	if (v == (double)(long long)v && v > -9e15 && v < 9e15)
-		snprintf(buf, cap, "%lld", (long long)v);
+	long long n;
+
+	if (whole(v, &n))
+		snprintf(buf, cap, "%lld", n);
 	else
 		snprintf(buf, cap, "%.10g", v);
 }

@@ -184,12 +184,6 @@ fold(const char *s, char *out, size_t cap)
 
 
 
-static double
-round2(double v)
-{
-	return (double)(long long)(v * 100 + (v < 0 ? -0.5 : 0.5)) / 100;
-}
-
 /*
  * A decimal number at s: digits with optional thousands commas ("12,500") and one
  * decimal point. Returns the bytes used (0: no number) and the value in *v.
@@ -1638,7 +1632,7 @@ parse_effort(const char *s, double *mn, double *mx)
 				double t = a;
 				a = b, b = t;
 			}
-			a = round2(a * d), b = round2(b * d);
+			a = ec_round2(a * d), b = ec_round2(b * d);
 			if (b > MAX_EFFORT_DAYS)
 				return 0;
 			*mn = a, *mx = b;
@@ -2851,8 +2845,10 @@ metadata(nctx *c, const json_t *top_val[], const char *top_key[])
 	if (!json_object_get(out, "model"))
 		json_object_set_new(out, "model", json_string("unknown"));
 	if (tokens) {
-		if (!json_is_number(tokens) || json_number_value(tokens) < 0 ||
-		    json_number_value(tokens) != (double)(json_int_t)json_number_value(tokens)) {
+		long long ntok = 0;
+		if (!json_is_number(tokens) ||
+		    ec_dbl_to_ll(json_number_value(tokens), 0, EC_MAX_COUNT, &ntok) < 0 ||
+		    (double)ntok != json_number_value(tokens)) {
 			char got[48];
 			if (json_is_number(tokens))
 				snprintf(got, sizeof got, "%g", json_number_value(tokens));
@@ -2862,8 +2858,7 @@ metadata(nctx *c, const json_t *top_val[], const char *top_key[])
 			    top_key[T_TOKENS]), "expected a whole number >= 0, got %s", got);
 			goto fail;
 		}
-		json_object_set_new(out, "tokens",
-		    json_integer((json_int_t)json_number_value(tokens)));
+		json_object_set_new(out, "tokens", json_integer((json_int_t)ntok));
 	} else
 		json_object_set_new(out, "tokens", json_integer(0));
 	if (version && set_string(c, out, "version", version, field_path(p, sizeof p, path,

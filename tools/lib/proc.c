@@ -139,6 +139,9 @@ ec_proc_run(ec_proc *p)
 		limit(RLIMIT_CPU, p->cpu_limit);
 		for (const char *const *e = p->env; e && *e; e++)
 			putenv((char *)*e);
+		/* A persona or a hook is judged by its caller: its own exit must never
+		 * pass for the pipeline's verdict (verdict.c). */
+		unsetenv("EPIC_ERROR_FILE");
 		signal(SIGPIPE, SIG_DFL);
 		execvp(p->argv[0], p->argv);
 		dprintf(2, "%s: cannot run '%s': %s\n", ec_progname, p->argv[0], strerror(errno));

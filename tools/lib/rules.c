@@ -1308,12 +1308,6 @@ person_days(double min, double max)
 	return json_string(s);
 }
 
-static double
-round2(double v)
-{
-	return (double)(long long)(v * 100 + (v < 0 ? -0.5 : 0.5)) / 100;
-}
-
 /* Append s to the string array a unless it is there: 0 added, 1 there, -1 no memory. */
 static int
 add_unique(json_t *a, const char *s)
@@ -1439,7 +1433,7 @@ confidence(const ctx *c, const unsigned char *covered)
 		conf = 0.05;
 	if (conf > 0.95)
 		conf = 0.95;
-	return round2(conf);
+	return ec_round2(conf);
 }
 
 static void
@@ -1585,8 +1579,8 @@ ec_rules_apply(const json_t *rb, const json_t *input, ec_err *e)
 		json_object_set_new(recv[q], "dependencies", d);
 	}
 
-	tmin = round2(tmin);
-	tmax = round2(tmax);
+	tmin = ec_round2(tmin);
+	tmax = ec_round2(tmax);
 	pj = json_object();
 	cost = json_object();
 	meta = json_object();

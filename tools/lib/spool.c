@@ -143,14 +143,29 @@ ec_spool_init(const char *root, ec_err *e)
 	return 0;
 }
 
-/* Is id a task id that is safe as a file name: [A-Za-z0-9._-], not starting with
- * '.' or '-', at most a sanitised name plus "-" and 8 hex digits? */
-static int
-clean_id(const char *id)
+int
+ec_id_valid(const char *id)
 {
-	size_t n = strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-");
+	size_t n = id ? strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") : 0;
 
-	return n > 0 && id[n] == '\0' && n <= EC_MAX_NAME + 9 && id[0] != '.' && id[0] != '-';
+	return id && n > 0 && id[n] == '\0' && n <= EC_MAX_ID && id[0] != '.' && id[0] != '-';
+}
+
+const char *
+ec_request_ext(const char *name, const char *buf, size_t len)
+{
+	const char *ext = strcmp(name, "-") ? ec_extension(name) : "";
+	size_t i = 0;
+
+	if (!strcmp(ext, "json") || !strcmp(ext, "md") || !strcmp(ext, "txt"))
+		return ext;
+	if (!strcmp(ext, "markdown"))
+		return "md";
+	if (!strcmp(ext, "text"))
+		return "txt";
+	while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\n' || buf[i] == '\r'))
+		i++;
+	return i < len && buf[i] == '{' ? "json" : "txt";
 }
 
 /* Write all of len bytes. 0 or -1 with errno. */
@@ -171,15 +186,16 @@ write_all(int fd, const char *p, size_t len)
 }
 
 /*
- * Make the rename into incoming/ durable. The directory is fsync'd when we may open
+ * Make the rename into incoming/ durable. The directory is fsync'd when we may read
  * it; a submitter who only belongs to the spool's group may not (incoming/ is not
  * readable for the group), and then the whole filesystem is synced through the
  * request's own descriptor, which is slower but just as durable. 0 or -1 (errno).
  */
 static int
-sync_incoming(const char *dir, int fd)
+sync_incoming(const char *spool, int fd)
 {
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int dfd = ec_spool_open(spool, "incoming", O_RDONLY, EC_OPEN_DIR | EC_OPEN_ANY_OWNER,
+	    NULL, NULL);
 
 	if (dfd < 0)
 		return errno == EACCES ? syncfs(fd) : -1;
@@ -196,33 +212,44 @@ int
 ec_spool_drop(const char *root, const char *id, const char *ext, const void *buf,
     size_t len, ec_err *e)
 {
-	char tmp[PATH_MAX], dst[PATH_MAX], dir[PATH_MAX];
-	int fd = -1, err, r;
+	char tmp[NAME_MAX + 1], dst[NAME_MAX + 1];
+	struct stat st;
+	int tfd = -1, ifd = -1, fd = -1, err, r;
 
 	/* The id and extension become a file name: nothing but a clean name will do. */
-	if (!clean_id(id) || (strcmp(ext, "json") && strcmp(ext, "md") && strcmp(ext, "txt")))
+	if (!ec_id_valid(id) || (strcmp(ext, "json") && strcmp(ext, "md") && strcmp(ext, "txt")))
 		return ec_fail(e, EC_EXIT_REJECT, "bad request name '%s.%s'", id, ext);
-	if ((size_t)snprintf(dir, sizeof dir, "%s/incoming", root) >= sizeof dir ||
-	    (size_t)snprintf(dst, sizeof dst, "%s/%s.%s", dir, id, ext) >= sizeof dst)
-		return ec_fail(e, EC_EXIT_REJECT, "spool path too long '%s'", root);
+	snprintf(dst, sizeof dst, "%s.%s", id, ext);
+	/* O_PATH: a member of the group may search tmp/ and incoming/, not read them.
+	 * Both are the owner's; the spool's group may only add entries. */
+	if ((tfd = ec_spool_open(root, "tmp", O_PATH, EC_OPEN_DIR | EC_OPEN_ANY_OWNER, NULL, e)) < 0 ||
+	    (ifd = ec_spool_open(root, "incoming", O_PATH, EC_OPEN_DIR | EC_OPEN_ANY_OWNER, NULL, e)) < 0) {
+		if (tfd >= 0)
+			close(tfd);
+		e->code = EC_EXIT_TEMP;
+		return -1;
+	}
 	/* Already waiting (the same bytes, as the name says): nothing to write. */
-	if (ec_exists(dst))
-		return 1;
+	if (fstatat(ifd, dst, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		r = 1;
+		goto out;
+	}
 	/* A unique dot-name in tmp/: the watcher never looks in tmp/, and O_EXCL
-	 * guarantees that a stale file of a dead writer with our pid is not reused. */
+	 * guarantees that a stale file of a dead writer with our pid (or anything a
+	 * stranger put there, a link included) is never reused. */
 	for (int i = 0; i < 100; i++) {
 		if (i == 0)
-			r = snprintf(tmp, sizeof tmp, "%s/tmp/.%s.%ld.tmp", root, id, (long)getpid());
+			snprintf(tmp, sizeof tmp, ".%s.%ld.tmp", id, (long)getpid());
 		else
-			r = snprintf(tmp, sizeof tmp, "%s/tmp/.%s.%ld-%d.tmp", root, id, (long)getpid(), i);
-		if ((size_t)r >= sizeof tmp)
-			return ec_fail(e, EC_EXIT_REJECT, "spool path too long '%s'", root);
-		if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) >= 0 ||
-		    errno != EEXIST)
+			snprintf(tmp, sizeof tmp, ".%s.%ld-%d.tmp", id, (long)getpid(), i);
+		if ((fd = openat(tfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		    0644)) >= 0 || errno != EEXIST)
 			break;
 	}
-	if (fd < 0)
-		return ec_fail(e, EC_EXIT_TEMP, "cannot create '%s': %s", tmp, strerror(errno));
+	if (fd < 0) {
+		r = ec_fail(e, EC_EXIT_TEMP, "cannot create '%s/tmp/%s': %s", root, tmp, strerror(errno));
+		goto out;
+	}
 	/* 0644 whatever the umask: the watcher may be another user and must read the
 	 * request. Nobody else can reach it: incoming/ is not searchable by others,
 	 * and the group cannot list it (a name holds a hash of the bytes). */
@@ -232,30 +259,42 @@ ec_spool_drop(const char *root, const char *id, const char *ext, const void *buf
 	 * would refuse anyway) and holds the same bytes. A filesystem without
 	 * RENAME_NOREPLACE gets a plain rename; the check above makes that safe enough,
 	 * as a lost race only replaces a file with itself. */
-	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dst, RENAME_NOREPLACE) < 0) {
+	if (renameat2(tfd, tmp, ifd, dst, RENAME_NOREPLACE) < 0) {
 		if (errno == EEXIST) {
-			close(fd);
-			unlink(tmp);
-			return 1;
+			unlinkat(tfd, tmp, 0);
+			r = 1;
+			goto out;
 		}
-		if ((errno != EINVAL && errno != ENOSYS && errno != ENOTSUP) || rename(tmp, dst) < 0)
+		if ((errno != EINVAL && errno != ENOSYS && errno != ENOTSUP) ||
+		    renameat(tfd, tmp, ifd, dst) < 0)
 			goto fail;
 	}
 	/* From here on the request is in incoming/ and the watcher may take it at any
 	 * moment: a failure leaves it there (a retry finds it and writes nothing). */
-	if (sync_incoming(dir, fd) < 0) {
-		err = errno;
-		close(fd);
-		return ec_fail(e, EC_EXIT_TEMP, "cannot sync directory '%s': %s", dir, strerror(err));
+	if (sync_incoming(root, fd) < 0) {
+		r = ec_fail(e, EC_EXIT_TEMP, "cannot sync directory '%s/incoming': %s", root,
+		    strerror(errno));
+		goto out;
 	}
-	if (close(fd) < 0)
-		return ec_fail(e, EC_EXIT_TEMP, "cannot write '%s': %s", dst, strerror(errno));
-	return 0;
+	if (close(fd) < 0) {
+		fd = -1;
+		r = ec_fail(e, EC_EXIT_TEMP, "cannot write '%s/incoming/%s': %s", root, dst,
+		    strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	r = 0;
+	goto out;
 fail:
 	err = errno;
-	close(fd);
-	unlink(tmp);
-	return ec_fail(e, EC_EXIT_TEMP, "cannot write '%s': %s", dst, strerror(err));
+	unlinkat(tfd, tmp, 0);
+	r = ec_fail(e, EC_EXIT_TEMP, "cannot write '%s/incoming/%s': %s", root, dst, strerror(err));
+out:
+	if (fd >= 0)
+		close(fd);
+	close(tfd);
+	close(ifd);
+	return r;
 }
 
 int

@@ -56,44 +56,33 @@ ec_iso_time(char *buf, size_t cap)
 	    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
 }
 
-int
-ec_task_error_write(const char *dir, const char *tool, int code, const char *type,
-    const char *msg, ec_err *e)
-{
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof path, "%s/error.json", dir);
-	return ec_task_error_write_file(path, tool, code, type, msg, e);
-}
-
-int
-ec_task_error_write_file(const char *path, const char *tool, int code, const char *type,
-    const char *msg, ec_err *e)
-{
-	char when[40];
-	json_t *j;
-	int r;
-
-	ec_iso_time(when, sizeof when);
-	j = json_pack("{s:s, s:i, s:s, s:s, s:s, s:b}", "tool", tool, "exitCode", code,
-	    "type", type, "message", msg, "time", when, "recoverable", code != EC_EXIT_REJECT);
-	if (!j)
-		return ec_fail(e, EC_EXIT_TEMP, "out of memory");
-	r = ec_json_write(path, j, EC_W_FSYNC, e);
-	json_decref(j);
-	return r < 0 ? -1 : 0;
-}
-
 const char *
 ec_task_find(const char *spool, const char *id, char *dir, size_t cap)
 {
+	if (!ec_id_valid(id))
+		return NULL;
 	for (const char *const *s = task_states; *s; s++) {
-		struct stat st;
-		snprintf(dir, cap, "%s/%s/%s", spool, *s, id);
-		if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+		char rel[EC_MAX_ID + 16];
+		int fd;
+		/* A task directory is a real directory of the owner's: a symbolic link or
+		 * a stranger's directory is nobody's task. */
+		snprintf(rel, sizeof rel, "%s/%s", *s, id);
+		if ((fd = ec_spool_open(spool, rel, O_RDONLY, EC_OPEN_DIR, NULL, NULL)) >= 0) {
+			close(fd);
+			snprintf(dir, cap, "%s/%s", spool, rel);
 			return *s;
+		}
 	}
 	return NULL;
+}
+
+/* Remove a staging directory and the one file that may be in it. */
+static void
+remove_staging(const char *dir, const char *file)
+{
+	if (file)
+		unlink(file);
+	rmdir(dir);
 }
 
 int
@@ -102,34 +91,35 @@ ec_task_create(const char *spool, const char *id, const char *ext, const void *b
 {
 	char tmp[PATH_MAX], file[PATH_MAX + 32], dst[PATH_MAX], where[PATH_MAX];
 
+	if (!ec_id_valid(id))
+		return ec_fail(e, EC_EXIT_REJECT, "invalid task id '%s'", id);
 	if (ec_spool_init(spool, e) < 0)
 		return -1;
 	if (ec_task_find(spool, id, where, sizeof where))
 		return 1;
-	/* Build the task in tmp/ and rename it into active/ whole: nobody ever sees a
-	 * task directory without its request. */
-	snprintf(tmp, sizeof tmp, "%s/tmp/.%s.%ld", spool, id, (long)getpid());
+	/* Build the task where only the owner may write (active/, 0700) under a name
+	 * nobody can guess or take first (mkdtemp), and rename it into place whole:
+	 * nobody ever sees a task directory without its request. */
+	if ((size_t)snprintf(tmp, sizeof tmp, "%s/active/.new.XXXXXX", spool) >= sizeof tmp)
+		return ec_fail(e, EC_EXIT_REJECT, "spool path too long '%s'", spool);
+	if (!mkdtemp(tmp))
+		return ec_fail(e, EC_EXIT_TEMP, "cannot create a directory in '%s/active': %s",
+		    spool, strerror(errno));
 	snprintf(file, sizeof file, "%s/request.%s", tmp, ext);
 	snprintf(dst, sizeof dst, "%s/active/%s", spool, id);
-	if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-		return ec_fail(e, EC_EXIT_TEMP, "cannot create '%s': %s", tmp, strerror(errno));
-	if (ec_write_atomic(file, buf, len, EC_W_FSYNC, e) < 0)
-		goto fail;
+	if (ec_write_atomic(file, buf, len, EC_W_FSYNC, e) < 0) {
+		remove_staging(tmp, file);
+		return -1;
+	}
 	if (rename(tmp, dst) < 0) {
-		if (errno == EEXIST || errno == ENOTEMPTY) {   /* someone else created it */
-			unlink(file);
-			rmdir(tmp);
+		int err = errno;
+		remove_staging(tmp, file);
+		if (err == EEXIST || err == ENOTEMPTY)  /* someone else created it */
 			return 1;
-		}
-		ec_fail(e, EC_EXIT_TEMP, "cannot create task '%s': %s", dst, strerror(errno));
-		goto fail;
+		return ec_fail(e, EC_EXIT_TEMP, "cannot create task '%s': %s", dst, strerror(err));
 	}
 	snprintf(dst, sizeof dst, "%s/active", spool);
 	return ec_fsync_dir(dst, e) < 0 ? -1 : 0;
-fail:
-	unlink(file);
-	rmdir(tmp);
-	return -1;
 }
 
 /* Move the task directory from one state to another; the path is updated. */
@@ -149,16 +139,24 @@ move_task(const char *spool, const char *id, const char *to, char *dir, size_t c
 	return 0;
 }
 
+/* The task's file name in the spool, "STATE/ID/name", into rel. */
+static void
+task_rel(const ec_task_job *j, const char *name, char *rel, size_t cap)
+{
+	snprintf(rel, cap, "%s/%s/%s", j->state, j->id, name);
+}
+
 /* Print progress from new lines of checkpoints.jsonl since *off. */
 static void
-progress(const char *dir, const char *id, off_t *off)
+progress(const char *spool, const ec_task_job *j, off_t *off)
 {
-	char path[PATH_MAX], buf[8192];
+	char rel[EC_MAX_ID + 32], buf[8192];
+	const char *id = j->id;
 	int fd;
 	ssize_t n;
 
-	snprintf(path, sizeof path, "%s/checkpoints.jsonl", dir);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	task_rel(j, "checkpoints.jsonl", rel, sizeof rel);
+	if ((fd = ec_spool_open(spool, rel, O_RDONLY, 0, NULL, NULL)) < 0)
 		return;
 	while ((n = pread(fd, buf, sizeof buf - 1, *off)) > 0) {
 		char *line = buf, *nl;
@@ -186,34 +184,58 @@ progress(const char *dir, const char *id, off_t *off)
 	close(fd);
 }
 
-/* Start make on the task in j->dir, in a process group of its own. */
+/* path made absolute (ec_abspath), or path itself when that fails. Not freed:
+ * for a child about to exec. */
+static const char *
+abs_or(const char *path)
+{
+	char *a = ec_abspath(path);
+	return a ? a : path;
+}
+
+/*
+ * Start make on the task in j->dir, in a process group of its own. Paths reach it
+ * through the environment, never through make syntax (see epic.mk): the tools'
+ * directory first on PATH, the spool, the config, and where a tool's verdict goes.
+ */
 static int
 start_make(ec_task_job *j, const ec_task_opts *o, ec_err *e)
 {
-	char mk[PATH_MAX], bin[PATH_MAX + 16], jobs[32], logp[PATH_MAX], errp[PATH_MAX];
-	char spoolv[PATH_MAX + 32], cfgv[PATH_MAX + 32];
+	char mk[PATH_MAX], jobs[32], rel[EC_MAX_ID + 32], errp[PATH_MAX];
 	int logfd;
 
 	snprintf(mk, sizeof mk, "%s/epic.mk", ec_datadir());
-	snprintf(bin, sizeof bin, "EPIC_BIN=%s", ec_bindir());
-	snprintf(spoolv, sizeof spoolv, "EPIC_SPOOL_DIR=%s", o->spool);
-	snprintf(cfgv, sizeof cfgv, "EPIC_CONFIG_FILE=%s", o->config ? o->config : "");
 	snprintf(jobs, sizeof jobs, "-j%d", o->jobs > 0 ? o->jobs : 1);
-	snprintf(logp, sizeof logp, "%s/task.log", j->dir);
 	snprintf(errp, sizeof errp, "%s/error.json", j->dir);
 	unlink(errp);   /* a new run; the old verdict no longer stands */
-	if ((logfd = open(logp, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644)) < 0)
-		return ec_fail(e, EC_EXIT_TEMP, "cannot open '%s': %s", logp, strerror(errno));
+	task_rel(j, "task.log", rel, sizeof rel);
+	if ((logfd = ec_spool_open(o->spool, rel, O_WRONLY | O_APPEND | O_CREAT, 0, NULL, e)) < 0)
+		return -1;
 	if ((j->pid = fork()) < 0) {
 		close(logfd);
 		return ec_fail(e, EC_EXIT_TEMP, "cannot fork: %s", strerror(errno));
 	}
 	if (j->pid == 0) {
 		char *argv[] = { "make", "-s", "--no-print-directory", "-C", j->dir, "-f", mk,
-		    jobs, bin, spoolv, o->config ? cfgv : NULL, NULL };
+		    jobs, NULL };
+		const char *path = getenv("PATH");
+		char *newpath = malloc(strlen(ec_bindir()) + (path ? strlen(path) : 0) + 2);
 		setpgid(0, 0);
 		dup2(logfd, 1);
 		dup2(logfd, 2);
+		if (newpath) {
+			sprintf(newpath, "%s%s%s", ec_bindir(), path ? ":" : "", path ? path : "");
+			setenv("PATH", newpath, 1);
+		}
+		/* make runs in the task's directory: a relative path the user gave would
+		 * mean something else there. */
+		setenv("EPIC_BIN", "", 1);
+		setenv("EPIC_SPOOL", abs_or(o->spool), 1);
+		setenv("EPIC_ERROR_FILE", abs_or(errp), 1);
+		if (o->config)
+			setenv("EPIC_CONFIG", abs_or(o->config), 1);
+		else
+			unsetenv("EPIC_CONFIG");
 		/* make, and every tool it runs, hold the task's lock too: a launcher that
 		 * dies (kill -9) leaves it held until the last of them is gone, so no
 		 * other launcher resumes a task that is still being worked on. */
@@ -234,7 +256,7 @@ start_make(ec_task_job *j, const ec_task_opts *o, ec_err *e)
 int
 ec_task_start(const char *id, const ec_task_opts *o, ec_task_job *j, ec_err *e)
 {
-	char lockp[PATH_MAX];
+	char lockp[EC_MAX_ID + 32];
 	const char *state;
 
 	memset(j, 0, sizeof *j);
@@ -245,11 +267,12 @@ ec_task_start(const char *id, const ec_task_opts *o, ec_task_job *j, ec_err *e)
 	for (;;) {
 		if (!(state = ec_task_find(o->spool, id, j->dir, sizeof j->dir)))
 			return ec_fail(e, EC_EXIT_REJECT, "no task '%s' in '%s'", id, o->spool);
-		snprintf(lockp, sizeof lockp, "%s/.lock", j->dir);
-		if ((j->lock_fd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0) {
+		j->state = state;
+		task_rel(j, ".lock", lockp, sizeof lockp);
+		if ((j->lock_fd = ec_spool_open(o->spool, lockp, O_RDWR | O_CREAT, 0, NULL, e)) < 0) {
 			if (errno == ENOENT)
 				continue;       /* moved under us: look again */
-			return ec_fail(e, EC_EXIT_TEMP, "cannot open '%s': %s", lockp, strerror(errno));
+			return -1;
 		}
 		if (flock(j->lock_fd, o->nowait ? LOCK_EX | LOCK_NB : LOCK_EX) < 0) {
 			close(j->lock_fd);
@@ -265,10 +288,11 @@ ec_task_start(const char *id, const ec_task_opts *o, ec_task_job *j, ec_err *e)
 		}
 		close(j->lock_fd);
 	}
-	j->state = state;
-	if ((strcmp(state, "failed") == 0 || strcmp(state, "deferred") == 0) &&
-	    move_task(o->spool, id, "active", j->dir, sizeof j->dir, e) < 0)
-		goto fail;
+	if (strcmp(state, "failed") == 0 || strcmp(state, "deferred") == 0) {
+		if (move_task(o->spool, id, "active", j->dir, sizeof j->dir, e) < 0)
+			goto fail;
+		j->state = "active";
+	}
 	if (start_make(j, o, e) < 0)
 		goto fail;
 	return 0;
@@ -284,7 +308,7 @@ ec_task_poll(ec_task_job *j, const ec_task_opts *o)
 	pid_t w = waitpid(j->pid, &j->status, WNOHANG);
 
 	if (o->progress)
-		progress(j->dir, j->id, &j->progress_off);
+		progress(o->spool, j, &j->progress_off);
 	if (w == j->pid || (w < 0 && errno != EINTR)) {
 		j->exited = 1;
 		return 1;
@@ -306,55 +330,65 @@ ec_task_stop(ec_task_job *j)
 	}
 }
 
-/* How the run ended: 0 done, else -1 with e->code the classification. */
-static int
-classify(ec_task_job *j, ec_err *e)
+int
+ec_task_verdict(ec_task_job *j, const ec_task_opts *o, ec_err *e)
 {
-	char errp[PATH_MAX];
+	char rel[EC_MAX_ID + 32];
 	json_t *err;
 
+	if (j->pidfd >= 0)
+		close(j->pidfd);
+	j->pidfd = -1;
 	if (j->timed_out) {
 		char msg[160];
 		snprintf(msg, sizeof msg, "the task did not finish within %d s "
 		    "(coordination.workflowTimeout); stopped, resumable", j->timeout);
 		ec_task_error_write(j->dir, "epic", EC_EXIT_TEMP, "TIMEOUT", msg, NULL);
-		return ec_fail(e, EC_EXIT_TEMP, "%s: %s", j->id, msg);
+		ec_fail(e, EC_EXIT_TEMP, "%s: %s", j->id, msg);
+		return EC_EXIT_TEMP;
 	}
-	if (j->stopped)
-		return ec_fail(e, EC_EXIT_TEMP, "%s: stopped; resumable", j->id);
+	if (j->stopped) {
+		ec_fail(e, EC_EXIT_TEMP, "%s: stopped; resumable", j->id);
+		return EC_EXIT_TEMP;
+	}
 	if (WIFEXITED(j->status) && WEXITSTATUS(j->status) == 0)
 		return 0;
-	/* What the failing tool said, if it said anything. */
-	snprintf(errp, sizeof errp, "%s/error.json", j->dir);
-	if ((err = ec_json_load_file(errp, 1 << 20, NULL))) {
-		int code = (int)ec_json_get_int(err, "exitCode", EC_EXIT_TEMP);
-		ec_fail(e, code == EC_EXIT_REJECT ? EC_EXIT_REJECT : EC_EXIT_TEMP, "%s: %s",
-		    j->id, ec_json_get_str(err, "message", "failed"));
+	/* What the failing tool said (verdict.c), if it got to say anything. */
+	task_rel(j, "error.json", rel, sizeof rel);
+	if ((err = ec_spool_json(o->spool, rel, 1 << 20, NULL))) {
+		int code = ec_verdict_class((int)ec_json_get_int(err, "exitCode", EC_EXIT_TEMP));
+		ec_fail(e, code, "%s: %s", j->id, ec_json_get_str(err, "message", "failed"));
 		json_decref(err);
-		return -1;
+		return code;
 	}
 	ec_task_error_write(j->dir, "make", EC_EXIT_TEMP, "SYSTEM_ERROR",
 	    "the pipeline failed without saying why; see task.log", NULL);
-	return ec_fail(e, EC_EXIT_TEMP, "%s: the pipeline failed; see %s/task.log", j->id, j->dir);
+	ec_fail(e, EC_EXIT_TEMP, "%s: the pipeline failed without saying why; see task.log "
+	    "in the task's directory", j->id);
+	return EC_EXIT_TEMP;
+}
+
+int
+ec_task_settle(ec_task_job *j, const ec_task_opts *o, int rc, ec_err *e)
+{
+	if (rc == 0) {
+		if (strcmp(j->state, "done") != 0 &&
+		    move_task(o->spool, j->id, "done", j->dir, sizeof j->dir, e) < 0)
+			rc = EC_EXIT_TEMP;
+		else
+			j->state = "done";
+	} else if (rc == EC_EXIT_REJECT &&
+	    move_task(o->spool, j->id, "failed", j->dir, sizeof j->dir, NULL) == 0)
+		j->state = "failed";
+	close(j->lock_fd);      /* releases the lock */
+	j->lock_fd = -1;
+	return rc;
 }
 
 int
 ec_task_finish(ec_task_job *j, const ec_task_opts *o, ec_err *e)
 {
-	int rc = classify(j, e) == 0 ? 0 : e->code;
-
-	if (j->pidfd >= 0)
-		close(j->pidfd);
-	j->pidfd = -1;
-	if (rc == 0) {
-		if (strcmp(j->state, "done") != 0 &&
-		    move_task(o->spool, j->id, "done", j->dir, sizeof j->dir, e) < 0)
-			rc = EC_EXIT_TEMP;
-	} else if (rc == EC_EXIT_REJECT)
-		move_task(o->spool, j->id, "failed", j->dir, sizeof j->dir, NULL);
-	close(j->lock_fd);      /* releases the lock */
-	j->lock_fd = -1;
-	return rc;
+	return ec_task_settle(j, o, ec_task_verdict(j, o, e), e);
 }
 
 int
