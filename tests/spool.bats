@@ -12,14 +12,7 @@ setup() {
 }
 
 teardown() {
-	if [ -n "${MEMBER:-}" ]; then
-		userdel "$MEMBER" 2>/dev/null || true
-		userdel "$OUTSIDER" 2>/dev/null || true
-		groupdel "$GRP" 2>/dev/null || true
-	fi
-	if [ -n "${SHARED:-}" ]; then
-		rm -rf "$SHARED"
-	fi
+	remove_users
 }
 
 # "MODE NAME" for the spool root and each state directory, as stat prints them.
@@ -36,43 +29,6 @@ EXPECTED_MODES='710 .
 700 deferred
 700 cache
 700 log'
-
-# Two users and a group, removed in teardown: MEMBER belongs to GRP, OUTSIDER
-# does not. Their spool, SHARED/spool, is set up as the README says (chgrp of the
-# root, tmp/ and incoming/); they run a copy of epic-submit in SHARED/bin, as the
-# checkout itself may not be reachable for other users. Skips when this cannot be
-# done here.
-make_users() {
-	[ "$(id -u)" = 0 ] || skip "needs root to create test users"
-	command -v useradd >/dev/null && command -v runuser >/dev/null ||
-		skip "needs useradd and runuser"
-	[ -d /tmp ] || skip "needs /tmp for a spool the test users can reach"
-	GRP="ecsub$$"
-	MEMBER="ecmem$$"
-	OUTSIDER="ecout$$"
-	groupadd "$GRP" || skip "cannot create a group"
-	useradd -M -U -G "$GRP" -d /nonexistent -s /usr/sbin/nologin "$MEMBER" ||
-		skip "cannot create a user"
-	useradd -M -U -d /nonexistent -s /usr/sbin/nologin "$OUTSIDER" || skip "cannot create a user"
-	SHARED=$(mktemp -d /tmp/epic-spool-test.XXXXXX)
-	chmod 0711 "$SHARED"
-	mkdir -m 0755 "$SHARED/bin"
-	cp "$BIN/epic-submit" "$SHARED/bin/"
-	export EPIC_SPOOL="$SHARED/spool"
-	epic-submit "$REQ/02-enterprise-sso.md" >"$SHARED/owner-id"
-	chgrp "$GRP" "$EPIC_SPOOL" "$EPIC_SPOOL/tmp" "$EPIC_SPOOL/incoming"
-	# A finished task of the owner's, as the watcher leaves it.
-	mkdir -m 0700 "$EPIC_SPOOL/done/owners-task-0123abcd"
-	echo '{"secret": true}' >"$EPIC_SPOOL/done/owners-task-0123abcd/epic.json"
-	cd "$SHARED"
-}
-
-# Run a command as user $1 with the test's spool.
-as() {
-	local u=$1
-	shift
-	runuser -u "$u" -- env EPIC_SPOOL="$EPIC_SPOOL" PATH="$SHARED/bin:/usr/bin:/bin" "$@"
-}
 
 @test "a new spool gets its modes whatever the umask" {
 	local m

@@ -26,3 +26,75 @@ assert_no_temp_files() {
 	left=$(find "$1" -name '.*.tmp' -type f)
 	[ -z "$left" ] || fail "temporary files left behind: $left"
 }
+
+# Two users and a group, removed by remove_users (call it from teardown): MEMBER
+# belongs to GRP, OUTSIDER does not. Their spool, SHARED/spool, is set up as the
+# README says (chgrp of the root, tmp/ and incoming/); they run a copy of
+# epic-submit in SHARED/bin, as the checkout itself may not be reachable for other
+# users. A request of the owner's is queued (its id in SHARED/owner-id) and a
+# finished task of the owner's is in done/. Skips when this cannot be done here.
+make_users() {
+	[ "$(id -u)" = 0 ] || skip "needs root to create test users"
+	command -v useradd >/dev/null && command -v runuser >/dev/null ||
+		skip "needs useradd and runuser"
+	[ -d /tmp ] || skip "needs /tmp for a spool the test users can reach"
+	GRP="ecsub$$"
+	MEMBER="ecmem$$"
+	OUTSIDER="ecout$$"
+	groupadd "$GRP" || skip "cannot create a group"
+	useradd -M -U -G "$GRP" -d /nonexistent -s /usr/sbin/nologin "$MEMBER" ||
+		skip "cannot create a user"
+	useradd -M -U -d /nonexistent -s /usr/sbin/nologin "$OUTSIDER" || skip "cannot create a user"
+	SHARED=$(mktemp -d /tmp/epic-spool-test.XXXXXX)
+	chmod 0711 "$SHARED"
+	mkdir -m 0755 "$SHARED/bin"
+	cp "$BIN/epic-submit" "$SHARED/bin/"
+	export EPIC_SPOOL="$SHARED/spool"
+	epic-submit "$ROOT/examples/requests/02-enterprise-sso.md" >"$SHARED/owner-id"
+	chgrp "$GRP" "$EPIC_SPOOL" "$EPIC_SPOOL/tmp" "$EPIC_SPOOL/incoming"
+	# A finished task of the owner's, as the watcher leaves it.
+	mkdir -m 0700 "$EPIC_SPOOL/done/owners-task-0123abcd"
+	echo '{"secret": true}' >"$EPIC_SPOOL/done/owners-task-0123abcd/epic.json"
+	cd "$SHARED"
+}
+
+remove_users() {
+	if [ -n "${MEMBER:-}" ]; then
+		pkill -9 -u "$MEMBER" 2>/dev/null || true
+		userdel "$MEMBER" 2>/dev/null || true
+		userdel "$OUTSIDER" 2>/dev/null || true
+		groupdel "$GRP" 2>/dev/null || true
+	fi
+	if [ -n "${SHARED:-}" ]; then
+		rm -rf "$SHARED"
+	fi
+	true
+}
+
+# Run a command as user $1 with the test's spool.
+as() {
+	local u=$1
+	shift
+	runuser -u "$u" -- env EPIC_SPOOL="$EPIC_SPOOL" PATH="$SHARED/bin:/usr/bin:/bin" "$@"
+}
+
+# watcher [ARGS]: start a watcher in the background, logging to $BATS_TEST_TMPDIR/w.N.log;
+# its pid is appended to the WATCHERS array (kill them in teardown).
+watcher() {
+	local log="$BATS_TEST_TMPDIR/w.${#WATCHERS[@]}.log"
+	epic-watch "$@" 2>"$log" &
+	WATCHERS+=($!)
+	for _ in $(seq 1 200); do grep -q "watching" "$log" 2>/dev/null && return 0; sleep 0.02; done
+	fail "the watcher did not start: $(cat "$log")"
+}
+
+# wait_for N STATE [SECONDS]: until $S/STATE/ holds N tasks.
+wait_for() {
+	local n=$1 state=$2 limit=${3:-120} i
+	for i in $(seq 1 $((limit * 10))); do
+		[ "$(find "$S/$state" -mindepth 1 -maxdepth 1 -type d -name '[!.]*' | wc -l)" -ge "$n" ] && return 0
+		sleep 0.1
+	done
+	fail "only $(find "$S/$state" -mindepth 1 -maxdepth 1 -type d | wc -l) of $n tasks in $state/"
+}
+

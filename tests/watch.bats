@@ -38,25 +38,6 @@ request() {
 	printf 'Epic %s: let shop admins upload product images and let customers pay by card at checkout.\n' "$1"
 }
 
-# watcher [ARGS]: start a watcher in the background, logging to $BATS_TEST_TMPDIR/w.N.log.
-watcher() {
-	local log="$BATS_TEST_TMPDIR/w.${#WATCHERS[@]}.log"
-	epic-watch "$@" 2>"$log" &
-	WATCHERS+=($!)
-	for _ in $(seq 1 200); do grep -q "watching" "$log" 2>/dev/null && return 0; sleep 0.02; done
-	fail "the watcher did not start: $(cat "$log")"
-}
-
-# wait_for N STATE [SECONDS]: until STATE/ holds N tasks.
-wait_for() {
-	local n=$1 state=$2 limit=${3:-120} i
-	for i in $(seq 1 $((limit * 10))); do
-		[ "$(find "$S/$state" -mindepth 1 -maxdepth 1 -type d | wc -l)" -ge "$n" ] && return 0
-		sleep 0.1
-	done
-	fail "only $(find "$S/$state" -mindepth 1 -maxdepth 1 -type d | wc -l) of $n tasks in $state/"
-}
-
 executions() { cat "$S"/*/*/checkpoints.jsonl 2>/dev/null | grep -c '"event":"before"' || true; }
 stable() {
 	jq -S 'del(.epic.metadata.createdAt, .epic.metadata.completedAt, .epic.metadata.totalExecutionTime)

@@ -57,32 +57,6 @@ typedef struct req {
 	int reg_loaded;
 } req;
 
-/* Offset of the first invalid UTF-8 sequence in buf, or -1 if it is all valid. */
-static long
-utf8_invalid_at(const unsigned char *s, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned c = s[i], need, min;
-		unsigned long cp;
-		if (c < 0x80) { i++; continue; }
-		if ((c & 0xE0) == 0xC0) need = 1, cp = c & 0x1F, min = 0x80;
-		else if ((c & 0xF0) == 0xE0) need = 2, cp = c & 0x0F, min = 0x800;
-		else if ((c & 0xF8) == 0xF0) need = 3, cp = c & 0x07, min = 0x10000;
-		else return (long)i;
-		for (unsigned k = 1; k <= need; k++) {
-			if (i + k >= n || (s[i + k] & 0xC0) != 0x80)
-				return (long)i;
-			cp = (cp << 6) | (s[i + k] & 0x3F);
-		}
-		if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-			return (long)i;
-		i += need + 1;
-	}
-	return -1;
-}
-
 /*
  * Normalize a description in place: CRLF and CR become LF, control characters other
  * than newline and tab are dropped (counted in *stripped), surrounding white space
@@ -524,7 +498,7 @@ normalize(req *r, char *buf, size_t len, const char *format, ec_err *e)
 		ec_fail(e, EC_EXIT_REJECT, "%s:%d:%d: NUL byte: expected text", r->file, line, col);
 		return NULL;
 	}
-	if ((bad = utf8_invalid_at((const unsigned char *)buf, len)) >= 0) {
+	if ((bad = ec_utf8_invalid_at(buf, len)) >= 0) {
 		ec_line_col(buf, (size_t)bad, &line, &col);
 		ec_fail(e, EC_EXIT_REJECT, "%s:%d:%d: invalid UTF-8: expected UTF-8 text", r->file, line, col);
 		return NULL;

@@ -1057,6 +1057,8 @@ main(int argc, char *argv[])
 		if (!got_term && now >= w.next_rescan) {
 			rescan(&w);
 			recover_active(&w);     /* tasks whose launcher died since */
+			ec_claim_recover(w.spool, cfg_int(&w, "watcher.tmpMaxAgeHours", 24) * 3600,
+			    claim_returned, &w);
 		}
 		/* Sleep until an event, a signal, a task's end, or the next thing due. */
 		pf[np++] = (struct pollfd){ w.ino, POLLIN, 0 };

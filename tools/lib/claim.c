@@ -9,8 +9,9 @@
  *  1. The entry is opened once, without following a link or blocking (open.c), and
  *     judged on the descriptor; the bytes are read from that descriptor.
  *  2. It is renamed into a claim directory that only the owner can write
- *     (active/.claim.ID.XXXXXX, made by mkdtemp: unguessable, never taken over),
- *     and what arrived there must be the very inode that was judged.
+ *     (active/.claim.ID.XXXXXX, made by mkdtemp: unguessable, never taken over,
+ *     and flock'ed while the claim lasts), and what arrived there must be the
+ *     very inode that was judged.
  *  3. A stranger's file is not kept: the bytes that were read (and hashed into the
  *     task id) are written to a file of the owner's, and the stranger's inode is
  *     let go. A request of the owner's own is kept as it is.
@@ -28,13 +29,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "ec.h"
 
-/* A claim directory older than this belongs to a watcher that died mid-claim. */
+/* A claim directory in tmp/ (where versions before 0.2 made them, without a lock)
+ * older than this belongs to a watcher that died mid-claim. */
 #define CLAIM_ABANDONED_S 60
 
 /* The requester's label: metadata.requestedBy of a JSON request, else "". */
@@ -85,7 +88,7 @@ remove_claim(int dfd, const char *dir)
 }
 
 /* Make a claim directory for id: active/.claim.ID.XXXXXX. Its path into dir, an
- * O_RDONLY descriptor returned; -1 with e. */
+ * O_RDONLY descriptor holding its lock returned; -1 with e. */
 static int
 make_claim_dir(const char *spool, const char *id, char *dir, size_t cap, ec_err *e)
 {
@@ -95,8 +98,13 @@ make_claim_dir(const char *spool, const char *id, char *dir, size_t cap, ec_err 
 		return ec_fail(e, EC_EXIT_REJECT, "spool path too long '%s'", spool);
 	if (!mkdtemp(dir))
 		return ec_fail(e, EC_EXIT_TEMP, "cannot create '%s': %s", dir, strerror(errno));
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+	/* Locked while we hold it: a claim whose lock is free was abandoned by a
+	 * watcher that died (the kernel drops the lock), and recovery takes it. */
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+	    flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		int err = errno;
+		if (fd >= 0)
+			close(fd);
 		rmdir(dir);
 		return ec_fail(e, EC_EXIT_TEMP, "cannot open '%s': %s", dir, strerror(err));
 	}
@@ -326,14 +334,15 @@ ec_claim_take(const char *spool, const char *name, const ec_claim_opts *o, ec_cl
 		return rc < 0 ? -1 : EC_CLAIM_REJECTED;
 	}
 	free(buf);
-	close(dfd);
 	snprintf(dst, sizeof dst, "%s/active/%s", spool, c->id);
 	if (rename(dir, dst) < 0) {
 		int err = errno;
+		close(dfd);
 		c->retry_at = now + 1000;
 		return ec_fail(e, EC_EXIT_TEMP, "cannot move '%s' to active/: %s; left for recovery",
 		    dir, strerror(err));
 	}
+	close(dfd);
 	snprintf(dst, sizeof dst, "%s/active", spool);
 	if (ec_fsync_dir(dst, e) < 0)
 		return -1;
@@ -407,7 +416,10 @@ ec_claim_recover(const char *spool, long long max_age_s,
 			if (dfd < 0)
 				continue;
 			snprintf(sub, sizeof sub, "%s/%s", dir, de->d_name);
-			if (claim && now - st.st_mtime > CLAIM_ABANDONED_S) {
+			/* A claim in active/ is abandoned when nobody holds its lock; one in
+			 * tmp/ (made by an older version, which took no lock) when it is old. */
+			if (claim && (strcmp(*place, "active") ? now - st.st_mtime > CLAIM_ABANDONED_S :
+			    flock(dfd, LOCK_EX | LOCK_NB) == 0)) {
 				int r = return_claim(spool, de->d_name, dfd, sub);
 				if (r > 0 && returned) {
 					char id[NAME_MAX + 1], *dot;

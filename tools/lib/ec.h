@@ -2,7 +2,7 @@
  * ec.h - the one header of libec, the small library every epic-creator tool links.
  *
  * Concerns, one file each: err.c (exit codes, error struct, messages for main),
- * verdict.c (a tool's verdict on its input, error.json), file.c (bounded reads,
+ * chars.c (UTF-8), verdict.c (a tool's verdict on its input, error.json), file.c (bounded reads,
  * atomic durable writes), open.c (the one way to open a spool entry), json.c
  * (Jansson load/dump with positions, bounded numbers), hash.c + sha256.c (XXH3,
  * SHA-256), schema.c (JSON Schema subset validator over the embedded schemas/),
@@ -84,6 +84,13 @@ const char *ec_last_message(void);
 int ec_close_stdout(void);
 /* Is errno a temporary condition (ENOSPC, EIO, EAGAIN, ...)? */
 int ec_errno_is_temp(int err);
+
+/* chars.c: what text is. */
+/* Offset of the first byte of buf that does not start a well-formed UTF-8 sequence
+ * (overlong forms and surrogates included), or -1 if all of it is UTF-8. */
+long ec_utf8_invalid_at(const char *buf, size_t len);
+/* "a UTF-16 byte order mark" (or UTF-32) when buf starts with one, else NULL. */
+const char *ec_bom_name(const char *buf, size_t len);
 
 /* verdict.c: how a tool in a task's pipeline tells the launcher why it failed. */
 /* Where a non-zero exit leaves its verdict (--error-file); default $EPIC_ERROR_FILE,

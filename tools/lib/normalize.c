@@ -46,7 +46,7 @@
 #define MAX_REFERENCES  50
 #define MAX_DEPS        50
 #define MAX_SIGNALS     100
-#define MAX_EFFORT_DAYS 100000  /* larger parsed efforts are not believed */
+#define MAX_EFFORT_DAYS EC_MAX_EFFORT_DAYS  /* larger efforts are not believed */
 #define NOTE_PATHS      5       /* dropped fields named in metadata.raw */
 
 /* --- small helpers ------------------------------------------------------ */
@@ -2997,49 +2997,21 @@ fail:
 static int
 check_text(nctx *c, const char *raw, size_t len)
 {
-	const unsigned char *s = (const unsigned char *)raw;
-	size_t i = 0;
+	const char *nul = memchr(raw, '\0', len);
+	long bad = ec_utf8_invalid_at(raw, nul ? (size_t)(nul - raw) : len);
 	int line, col;
 
-	while (i < len) {
-		unsigned char b = s[i];
-		size_t need;
-		unsigned cp;
-		if (b == 0)
-			goto nul;
-		if (b < 0x80) {
-			i++;
-			continue;
-		}
-		if (b >= 0xc2 && b <= 0xdf)
-			need = 1, cp = b & 0x1f;
-		else if (b >= 0xe0 && b <= 0xef)
-			need = 2, cp = b & 0x0f;
-		else if (b >= 0xf0 && b <= 0xf4)
-			need = 3, cp = b & 0x07;
-		else
-			goto bad;
-		for (size_t k = 1; k <= need; k++) {
-			if (i + k >= len || (s[i + k] & 0xc0) != 0x80)
-				goto bad;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if ((need == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-		    (need == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-			goto bad;
-		i += need + 1;
+	if (bad >= 0) {
+		ec_line_col(raw, (size_t)bad, &line, &col);
+		return ec_fail(c->e, EC_EXIT_REJECT, "%s:%d:%d: invalid UTF-8: the output must be "
+		    "UTF-8 text", c->name, line, col);
+	}
+	if (nul) {
+		ec_line_col(raw, (size_t)(nul - raw), &line, &col);
+		return ec_fail(c->e, EC_EXIT_REJECT, "%s:%d:%d: NUL byte: the output must be UTF-8 "
+		    "text", c->name, line, col);
 	}
 	return 0;
-nul:
-	ec_line_col(raw, i, &line, &col);
-	ec_fail(c->e, EC_EXIT_REJECT, "%s:%d:%d: NUL byte: the output must be UTF-8 text",
-	    c->name, line, col);
-	return -1;
-bad:
-	ec_line_col(raw, i, &line, &col);
-	ec_fail(c->e, EC_EXIT_REJECT, "%s:%d:%d: invalid UTF-8: the output must be UTF-8 text",
-	    c->name, line, col);
-	return -1;
 }
 
 /*

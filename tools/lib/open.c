@@ -103,15 +103,22 @@ static int
 open_failed(int dirfd, const char *name, const char *shown, int how, ec_err *e)
 {
 	int err = errno;
+	const char *want = (how & EC_OPEN_DIR) ? "a directory" : "a regular file";
 	struct stat st;
 
-	/* ELOOP (O_NOFOLLOW on a link) or ENOTDIR (O_DIRECTORY on one): say what is there. */
-	if ((err == ELOOP || err == ENOTDIR || err == ENXIO) &&
-	    fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
-		ec_fail(e, EC_EXIT_REJECT, "'%s' is %s, expected %s", shown, kind_of(st.st_mode),
-		    (how & EC_OPEN_DIR) ? "a directory" : "a regular file");
-	else
-		ec_fail(e, err == ENOENT || err == ENOTDIR || err == ENAMETOOLONG ? EC_EXIT_REJECT :
+	/* O_NOFOLLOW on a link is ELOOP; O_DIRECTORY on anything else ENOTDIR; a
+	 * socket is ENXIO. The entry may have changed again since: say what the
+	 * error means when a second look disagrees. */
+	if (err == ELOOP)
+		ec_fail(e, EC_EXIT_REJECT, "'%s' is a symbolic link, expected %s", shown, want);
+	else if (err == ENOTDIR || err == ENXIO) {
+		if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    ((how & EC_OPEN_DIR) ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)))
+			ec_fail(e, EC_EXIT_REJECT, "'%s' is %s, expected %s", shown, kind_of(st.st_mode), want);
+		else
+			ec_fail(e, EC_EXIT_REJECT, "'%s' was replaced while it was being opened", shown);
+	} else
+		ec_fail(e, err == ENOENT || err == ENAMETOOLONG ? EC_EXIT_REJECT :
 		    ec_errno_is_temp(err) ? EC_EXIT_TEMP : EC_EXIT_REJECT,
 		    "cannot open '%s': %s", shown, strerror(err));
 	errno = err;

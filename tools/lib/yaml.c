@@ -219,6 +219,24 @@ ec_yaml_loadb(const char *buf, size_t len, const char *name, json_t **lines, ec_
 	json_t *root = NULL;
 	int done = 0;
 
+	/* libyaml reads UTF-16 too, and would make a string of the whole file: say
+	 * what the file really is instead. */
+	if (ec_bom_name(buf, len)) {
+		ec_fail(e, EC_EXIT_REJECT, "%s: not UTF-8 (%s): expected a UTF-8 YAML file", name,
+		    ec_bom_name(buf, len));
+		return NULL;
+	}
+	{
+		const char *nul = memchr(buf, '\0', len);
+		long bad = ec_utf8_invalid_at(buf, nul ? (size_t)(nul - buf) : len);
+		int line, col;
+		if (bad >= 0 || nul) {
+			ec_line_col(buf, bad >= 0 ? (size_t)bad : (size_t)(nul - buf), &line, &col);
+			ec_fail(e, EC_EXIT_REJECT, "%s:%d:%d: %s: expected a UTF-8 YAML file", name, line,
+			    col, bad >= 0 ? "not UTF-8" : "a NUL byte");
+			return NULL;
+		}
+	}
 	if (!yaml_parser_initialize(&c.p)) {
 		ec_fail(e, EC_EXIT_TEMP, "%s: cannot initialise the YAML parser", name);
 		return NULL;
