@@ -108,12 +108,38 @@ test: all
 
 # The same suite against binaries built with AddressSanitizer and UBSan. They live
 # in build/asan/bin with a pipeline/ link beside, so they find the data as bin/ does.
-ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+# clang when there is one: its UBSan also checks float-cast-overflow (a number from
+# outside cast to an integer), which gcc's does not.
+ASAN_CC    := $(if $(shell command -v clang 2>/dev/null),clang,$(CC))
+ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined \
+	$(if $(filter clang,$(ASAN_CC)),-fsanitize=float-cast-overflow -Wno-unknown-warning-option,)
 check-asan:
-	$(Q)$(MAKE) OUT=build/asan/obj BIN=build/asan/bin CFLAGS='$(ASAN_FLAGS)' LDFLAGS='$(ASAN_FLAGS)' all
+	$(Q)$(MAKE) CC=$(ASAN_CC) OUT=build/asan/obj BIN=build/asan/bin CFLAGS='$(ASAN_FLAGS)' LDFLAGS='$(ASAN_FLAGS)' all
 	$(Q)ln -sfn ../../pipeline build/asan/pipeline
 	$(Q)EC_BIN=$(CURDIR)/build/asan/bin ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(BATS) tests
+
+# --- fuzzing ----------------------------------------------------------------
+# A libFuzzer harness for every reader of outside bytes (tests/fuzz/fuzz_*.c), built
+# with clang, ASan and UBSan (float-cast-overflow too) into build/fuzz/. `make fuzz`
+# replays the kept crashers (tests/fuzz/regressions/) and runs each harness for
+# FUZZ_SECONDS on a corpus seeded from tests/fixtures/; any crash fails it.
+FUZZ_SECONDS ?= 60
+FUZZERS    := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_FLAGS := -O1 -g -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=undefined \
+	-fno-omit-frame-pointer -Wno-unknown-warning-option
+.PHONY: fuzz fuzz-build
+fuzz-build:
+	$(Q)$(MAKE) CC=clang OUT=build/fuzz/obj CFLAGS='$(FUZZ_FLAGS) -fsanitize=fuzzer-no-link' \
+	  build/fuzz/obj/libec.a
+	$(Q)$(MAKE) $(FUZZERS)
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h build/fuzz/obj/libec.a
+	$(call say,FUZZ,$@)
+	$(Q)clang $(filter-out -MMD -MP,$(ALL_CFLAGS)) $(FUZZ_FLAGS) -fsanitize=fuzzer \
+	  -DFUZZ_DATADIR='"$(CURDIR)/pipeline"' -DFUZZ_ROOT='"$(CURDIR)"' \
+	  -o $@ $< build/fuzz/obj/libec.a $(LDLIBS)
+fuzz: fuzz-build
+	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh $(FUZZERS)
 
 # --- set-up and demo -------------------------------------------------------
 DEB_PKGS := gcc make pkg-config libjansson-dev libxxhash-dev libssl-dev libyaml-dev \

@@ -529,6 +529,21 @@ recover_active(watch *w)
 	free_ids(ids);
 }
 
+/*
+ * attempts and the time of the next (ms) from a deferred.json (buf may be NULL);
+ * anything missing or out of range counts as 0: a task due now, after no attempt.
+ */
+static void
+deferred_parse(const char *buf, size_t len, int *attempts, long long *at_ms)
+{
+	json_t *d = buf ? json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL) : NULL;
+	long long a = ec_json_get_int(d, "attempts", 0), at = ec_json_get_int(d, "nextAttemptAt", 0);
+
+	*attempts = a >= 0 && a <= 1000 ? (int)a : 0;
+	*at_ms = at > 0 && at < (1LL << 40) ? at * 1000 : 0;
+	json_decref(d);
+}
+
 /* Deferred tasks and when they are due: the retry marker, else (a task deferred
  * by an older version) deferred.json. */
 static void
@@ -541,12 +556,12 @@ load_deferred(watch *w)
 		uid_t uid = geteuid();
 		long long at = 0;
 		if (retry_read(w, "deferred", *id, &attempts, &uid, &at) < 0) {
-			json_t *d;
+			size_t len;
+			char *buf;
 			snprintf(rel, sizeof rel, "deferred/%s/deferred.json", *id);
-			d = ec_spool_json(w->spool, rel, 1 << 16, NULL);
-			attempts = (int)ec_json_get_int(d, "attempts", 0);
-			at = ec_json_get_int(d, "nextAttemptAt", 0) * 1000;
-			json_decref(d);
+			buf = ec_spool_read(w->spool, rel, 1 << 16, &len, 0, NULL);
+			deferred_parse(buf, len, &attempts, &at);
+			free(buf);
 		}
 		add_due(w, *id, at, attempts, uid);
 	}

@@ -652,9 +652,8 @@ main(int argc, char *argv[])
 	if (!(r.request = ec_json_load_file(argv[optind], EC_MAX_REQUEST_BYTES, &e)))
 		ec_die_err(&e);
 	if (ec_schema_validate("epic-request", r.request, NULL, &e) < 0 ||
-	    !json_object_get(r.request, "taskId")) {
-		if (!json_object_get(r.request, "taskId") && !e.msg[0])
-			ec_fail(&e, EC_EXIT_REJECT, "$.taskId: expected a request normalized by epic-parse");
+	    (!json_object_get(r.request, "taskId") &&
+	    ec_fail(&e, EC_EXIT_REJECT, "$.taskId: expected a request normalized by epic-parse") < 0)) {
 		ec_err_prefix(&e, "%s", argv[optind]);
 		ec_die_err(&e);
 	}

@@ -7,6 +7,7 @@
  * file:line:col and the key path, never a silent fallback.
  */
 #include <ctype.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,10 +55,33 @@ ec_config_path(const char *opt)
 }
 
 json_t *
-ec_config_load(const char *path, ec_err *e)
+ec_config_loadb(const char *buf, size_t len, const char *name, ec_err *e)
 {
 	char bad[512];
 	json_t *cfg, *lines = NULL;
+
+	if (!(cfg = ec_yaml_loadb(buf, len, name, &lines, e)))
+		return NULL;
+	if (json_is_null(cfg)) {
+		json_decref(cfg);
+		cfg = json_object();
+	}
+	if (ec_schema_validate("config", cfg, bad, e) < 0) {
+		const char *lc = lines ? where(lines, bad) : NULL;
+		ec_err_prefix(e, "%s%s%s", name, lc ? ":" : "", lc ? lc : "");
+		json_decref(lines);
+		json_decref(cfg);
+		return NULL;
+	}
+	json_decref(lines);
+	ec_schema_apply_defaults("config", cfg, e);
+	return cfg;
+}
+
+json_t *
+ec_config_load(const char *path, ec_err *e)
+{
+	json_t *cfg;
 	size_t len;
 	char *buf;
 
@@ -70,23 +94,8 @@ ec_config_load(const char *path, ec_err *e)
 		ec_err_prefix(e, "config");
 		return NULL;
 	}
-	cfg = ec_yaml_loadb(buf, len, path, &lines, e);
+	cfg = ec_config_loadb(buf, len, path, e);
 	free(buf);
-	if (!cfg)
-		return NULL;
-	if (json_is_null(cfg)) {
-		json_decref(cfg);
-		cfg = json_object();
-	}
-	if (ec_schema_validate("config", cfg, bad, e) < 0) {
-		const char *lc = lines ? where(lines, bad) : NULL;
-		ec_err_prefix(e, "%s%s%s", path, lc ? ":" : "", lc ? lc : "");
-		json_decref(lines);
-		json_decref(cfg);
-		return NULL;
-	}
-	json_decref(lines);
-	ec_schema_apply_defaults("config", cfg, e);
 	return cfg;
 }
 
@@ -113,7 +122,7 @@ ec_parse_size(const char *s)
 		end++;
 	if (toupper((unsigned char)*end) == 'B')
 		end++;
-	if (*end)
-		return -1;
+	if (*end || v > LLONG_MAX / mul)
+		return -1;      /* strtoll saturated, or the multiple would overflow */
 	return v * mul;
 }

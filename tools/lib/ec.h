@@ -256,6 +256,8 @@ json_t *ec_yaml_loadb(const char *buf, size_t len, const char *name, json_t **li
  * and the key path. New reference.
  */
 json_t *ec_config_load(const char *path, ec_err *e);
+/* The same from bytes (name for messages), for a reader that has them already. */
+json_t *ec_config_loadb(const char *buf, size_t len, const char *name, ec_err *e);
 /* The config file ec_config_load would read (opt, $EPIC_CONFIG, the default), or
  * NULL when there is none and the built-in defaults apply. Borrowed. */
 const char *ec_config_path(const char *opt);

@@ -1,0 +1,42 @@
+/*
+ * fuzz.h - what every libFuzzer harness in tests/fuzz/ shares: the pipeline data
+ * of this checkout (FUZZ_DATADIR, set by the Makefile) and a scratch directory for
+ * the readers that take a file, not bytes.
+ */
+#ifndef FUZZ_H
+#define FUZZ_H
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ec.h"
+
+int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+/* Point the library at this checkout's pipeline/ and a private scratch directory
+ * (its path into dir). run.sh silences what the readers print (-close_fd_mask). */
+static inline void
+fuzz_setup(char *dir, size_t cap)
+{
+	setenv("EPIC_DATADIR", FUZZ_DATADIR, 1);
+	unsetenv("EPIC_CONFIG");
+	unsetenv("EPIC_PERSONA_PATH");
+	snprintf(dir, cap, "/tmp/epic-fuzz.XXXXXX");
+	if (!mkdtemp(dir))
+		abort();
+}
+
+/* Write size bytes to path, whole. */
+static inline void
+fuzz_write(const char *path, const void *data, size_t size)
+{
+	FILE *f = fopen(path, "wb");
+	if (!f || fwrite(data, 1, size, f) != size || fclose(f) != 0)
+		abort();
+}
+
+#endif

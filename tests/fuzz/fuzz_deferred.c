@@ -1,0 +1,26 @@
+/* fuzz_deferred - a deferred task's deferred.json, as the watcher reads it. */
+#define main epic_watch_main
+#include "../../tools/epic-watch.c"
+#undef main
+#include "fuzz.h"
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	char dir[64];
+
+	fuzz_setup(dir, sizeof dir);
+	return 0;
+}
+
+int
+LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
+{
+	int attempts;
+	long long at;
+
+	deferred_parse((const char *)data, size, &attempts, &at);
+	if (attempts < 0 || attempts > 1000 || at < 0)
+		abort();
+	return 0;
+}
