@@ -1200,7 +1200,8 @@ cmd_list(const char *spool, int table)
 	size_t n = 0, cap = 0;
 	int rc = EC_EXIT_OK;
 	struct stat st;
-	char path[PATH_MAX], c;
+	char path[PATH_MAX], rel[NAME_MAX + 16];
+	int ok, fd;
 
 	if (stat(spool, &st) < 0)
 		ec_die(ec_errno_is_temp(errno) ? EC_EXIT_TEMP : EC_EXIT_REJECT,
@@ -1226,10 +1227,14 @@ cmd_list(const char *spool, int table)
 			ec_err e;
 
 			snprintf(path, sizeof path, "%s/%s/%s", spool, *state, names[i]->d_name);
-			c = names[i]->d_name[0];
+			snprintf(rel, sizeof rel, "%s/%s", *state, names[i]->d_name);
+			ok = ec_id_valid(names[i]->d_name);
 			free(names[i]);
-			if (c == '.' || stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+			/* A task is a real directory of the owner's, as for ec_task_find: a
+			 * link or a stranger's directory is nobody's task. */
+			if (!ok || (fd = ec_spool_open(spool, rel, O_RDONLY, EC_OPEN_DIR, NULL, NULL)) < 0)
 				continue;
+			close(fd);
 			if (task_load(&t, path, 1, &e) < 0 || !(wf = workflow_state(&t, 1, &e))) {
 				if (ec_exists(path)) {
 					ec_warn("%s", e.msg);

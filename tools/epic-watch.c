@@ -266,22 +266,28 @@ enqueue(watch *w, const char *name, long long not_before, int renamed)
 static void
 rescan(watch *w)
 {
-	char dir[PATH_MAX];
+	ec_err e;
+	int fd = ec_spool_open(w->spool, "incoming", O_RDONLY, EC_OPEN_DIR, NULL, &e), n;
 	struct dirent **names;
-	int n;
 
-	snprintf(dir, sizeof dir, "%s/incoming", w->spool);
-	if ((n = scandir(dir, &names, NULL, alphasort)) < 0) {
-		ec_warn("cannot scan '%s': %s", dir, strerror(errno));
+	w->next_rescan = ec_now_ms() + cfg_int(w, "watcher.rescanSeconds", 30) * 1000;
+	if (fd < 0) {
+		ec_warn("cannot scan incoming/: %s", e.msg);
+		return;
+	}
+	/* Everything but dot-files: what is not a request (a FIFO, a link) is claimed
+	 * to be rejected for good, not left to be looked at again and again. */
+	if ((n = scandirat(fd, ".", &names, NULL, alphasort)) < 0) {
+		ec_warn("cannot scan '%s/incoming': %s", w->spool, strerror(errno));
+		close(fd);
 		return;
 	}
 	for (int i = 0; i < n; i++) {
-		if (names[i]->d_type == DT_REG || names[i]->d_type == DT_UNKNOWN)
-			enqueue(w, names[i]->d_name, 0, 0);
+		enqueue(w, names[i]->d_name, 0, 0);
 		free(names[i]);
 	}
 	free(names);
-	w->next_rescan = ec_now_ms() + cfg_int(w, "watcher.rescanSeconds", 30) * 1000;
+	close(fd);
 }
 
 static void
@@ -398,12 +404,10 @@ retry_write(const watch *w, const char *id, int attempts, uid_t uid, long long d
 		if (strcmp(old, name) != 0 && renameat(dfd, old, dfd, name) < 0)
 			r = ec_fail(e, EC_EXIT_TEMP, "cannot rename '%s/%s/%s': %s", w->spool, rel, old,
 			    strerror(errno));
-	} else if ((fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	    0600)) >= 0)
+	} else if ((fd = ec_open_beneath(dfd, name, O_WRONLY | O_CREAT | O_EXCL, 0, NULL, e)) >= 0)
 		close(fd);
 	else
-		r = ec_fail(e, EC_EXIT_TEMP, "cannot create '%s/%s/%s': %s", w->spool, rel, name,
-		    strerror(errno));
+		r = -1;
 	if (r == 0 && (utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    (fsync(dfd) < 0 && errno != EINVAL)))
 		r = ec_fail(e, EC_EXIT_TEMP, "cannot record the retry of '%s': %s", id, strerror(errno));
@@ -1026,7 +1030,7 @@ main(int argc, char *argv[])
 	recover_active(&w);
 	load_deferred(&w);
 	rescan(&w);
-	fprintf(stderr, "epic-watch: watching %s (%d at a time%s)\n", dir, w.jobs_max,
+	ec_warn("watching %s (%d at a time%s)", dir, w.jobs_max,
 	    w.once ? ", once" : "");
 
 	for (;;) {
@@ -1103,7 +1107,7 @@ main(int argc, char *argv[])
 	{
 		struct rusage ru;
 		getrusage(RUSAGE_SELF, &ru);
-		fprintf(stderr, "epic-watch: stopped (peak RSS %ld KiB)\n", ru.ru_maxrss);
+		ec_warn("stopped (peak RSS %ld KiB)", ru.ru_maxrss);
 	}
 	c = w.once && w.n_rejected ? EC_EXIT_REJECT : w.once && w.n_temp ? EC_EXIT_TEMP : EC_EXIT_OK;
 	watch_free(&w);

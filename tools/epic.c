@@ -142,8 +142,8 @@ run_task(front *f, const char *id)
 			ec_warn("the request and the reason are in '%s'", dir);
 		return rc;
 	}
-	snprintf(path, sizeof path, "%s/epic.json", dir);
-	if (!(buf = ec_read_file(path, EC_MAX_JSON_BYTES, &len, &e)) ||
+	snprintf(path, sizeof path, "done/%s/epic.json", id);
+	if (!(buf = ec_spool_read(f->spool, path, EC_MAX_JSON_BYTES, &len, 0, &e)) ||
 	    ec_write_output(f->out, buf, len, EC_W_FSYNC, &e) < 0) {
 		free(buf);
 		ec_die_err(&e);

@@ -197,7 +197,7 @@ bench(const json_t *rb, const json_t *input, long n)
 		t[i] = (double)(b.tv_sec - a.tv_sec) * 1e6 + (double)(b.tv_nsec - a.tv_nsec) / 1e3;
 	}
 	qsort(t, (size_t)n, sizeof *t, cmp_double);
-	fprintf(stderr, "%s: %s: median %.1f us, min %.1f us over %ld runs\n", ec_progname,
+	ec_warn("%s: median %.1f us, min %.1f us over %ld runs",
 	    ec_json_get_str(input, "persona.name", "?"), t[n / 2], t[0], n);
 	free(t);
 }

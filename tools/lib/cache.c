@@ -69,12 +69,17 @@ json_t *
 ec_cache_get(const char *spool, const char *key, const char *version,
     const char *upstream, long long ttl, long long now, int *expired)
 {
-	char path[PATH_MAX];
-	ec_err e;
+	char rel[128];
+	size_t len;
+	char *buf;
 	json_t *entry, *out = NULL;
 
-	entry_path(path, sizeof path, spool, key);
-	if (!ec_exists(path) || !(entry = ec_json_load_file(path, CACHE_ENTRY_MAX, &e)))
+	snprintf(rel, sizeof rel, "cache/%.2s/%s.json", key, key);
+	if (!(buf = ec_spool_read(spool, rel, CACHE_ENTRY_MAX, &len, 0, NULL)))
+		return NULL;
+	entry = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
+	free(buf);
+	if (!entry)
 		return NULL;
 	if (strcmp(ec_json_get_str(entry, "version", ""), version) == 0 &&
 	    strcmp(ec_json_get_str(entry, "upstream", ""), upstream) == 0 &&

@@ -100,13 +100,15 @@ make_claim_dir(const char *spool, const char *id, char *dir, size_t cap, ec_err 
 		return ec_fail(e, EC_EXIT_TEMP, "cannot create '%s': %s", dir, strerror(errno));
 	/* Locked while we hold it: a claim whose lock is free was abandoned by a
 	 * watcher that died (the kernel drops the lock), and recovery takes it. */
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+	if ((fd = ec_spool_open(spool, dir + strlen(spool) + 1, O_RDONLY, EC_OPEN_DIR, NULL, e)) < 0 ||
 	    flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		int err = errno;
-		if (fd >= 0)
+		if (fd >= 0) {
+			ec_fail(e, EC_EXIT_TEMP, "cannot lock '%s': %s", dir, strerror(errno));
 			close(fd);
+		}
 		rmdir(dir);
-		return ec_fail(e, EC_EXIT_TEMP, "cannot open '%s': %s", dir, strerror(err));
+		e->code = EC_EXIT_TEMP;
+		return -1;
 	}
 	return fd;
 }
@@ -177,9 +179,11 @@ reject_entry(const char *spool, const char *name, const char *why, ec_claim *c, 
 		if (err == ENOENT)
 			return EC_CLAIM_GONE;
 		/* A stranger's directory cannot be moved by anyone but its owner (its ".."
-		 * would change): it stays, and is never looked into. */
-		return ec_fail(e, EC_EXIT_TEMP, "cannot take 'incoming/%s' (%s): %s", name, why,
-		    strerror(err));
+		 * would change): it stays, is never looked into, and is reported again
+		 * only at the next rescan. */
+		c->retry_at = ec_now_ms() + 30000;
+		return ec_fail(e, EC_EXIT_TEMP, "cannot take 'incoming/%s' (%s): %s; left where it is",
+		    name, why, strerror(err));
 	}
 	rc = reject_claim(spool, name, &st, dfd, dir, why, c, e);
 	close(dfd);

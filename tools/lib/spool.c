@@ -242,8 +242,8 @@ ec_spool_drop(const char *root, const char *id, const char *ext, const void *buf
 			snprintf(tmp, sizeof tmp, ".%s.%ld.tmp", id, (long)getpid());
 		else
 			snprintf(tmp, sizeof tmp, ".%s.%ld-%d.tmp", id, (long)getpid(), i);
-		if ((fd = openat(tfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		    0644)) >= 0 || errno != EEXIST)
+		if ((fd = ec_open_beneath(tfd, tmp, O_WRONLY | O_CREAT | O_EXCL, 0, NULL, e)) >= 0 ||
+		    errno != EEXIST)
 			break;
 	}
 	if (fd < 0) {

@@ -167,12 +167,11 @@ progress(const char *spool, const ec_task_job *j, off_t *off)
 			if ((ev = json_loads(line, 0, NULL))) {
 				const char *what = ec_json_get_str(ev, "event", "");
 				const char *who = ec_json_get_str(ev, "persona", "?");
+				/* ec_warn: a persona's message is outside text, escaped. */
 				if (!strcmp(what, "after") || !strcmp(what, "skipped"))
-					fprintf(stderr, "epic: %s: %s %s\n", id, who,
-					    !strcmp(what, "after") ? "done" : "skipped");
+					ec_warn("%s: %s %s", id, who, !strcmp(what, "after") ? "done" : "skipped");
 				else if (!strcmp(what, "retry") || !strcmp(what, "failed"))
-					fprintf(stderr, "epic: %s: %s %s: %s\n", id, who, what,
-					    ec_json_get_str(ev, "message", ""));
+					ec_warn("%s: %s %s: %s", id, who, what, ec_json_get_str(ev, "message", ""));
 				json_decref(ev);
 			}
 			*off += (off_t)(nl - line) + 1;

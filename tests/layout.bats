@@ -1,0 +1,49 @@
+#!/usr/bin/env bats
+# The house rules that keep a class of defect from being written again (issue 9):
+# each fact has one home in tools/lib/, and these greps fail the suite when code
+# elsewhere starts doing the same thing its own way.
+
+load test_helper
+
+@test "files are opened only in open.c (the spool) and file.c (paths a caller names)" {
+	cd "$ROOT"
+	# persona-run opens task.log in the task directory it was given.
+	run grep -nE '(^|[^_a-z])(open|openat|fopen)\(' tools/*.c tools/lib/*.c
+	local line bad=""
+	while IFS= read -r line; do
+		case $line in
+		tools/lib/open.c:*|tools/lib/file.c:*) ;;
+		'tools/persona-run.c:'*'p.err_fd = open(logpath'*) ;;
+		*) bad="$bad"$'\n'"$line" ;;
+		esac
+	done <<< "$output"
+	[ -z "$bad" ] || fail "opens outside open.c and file.c:$bad"
+}
+
+@test "one id rule: only ec_id_valid spells out what a task id may hold" {
+	cd "$ROOT"
+	run grep -lF '0123456789._-' tools/*.c tools/lib/*.c
+	assert_output "tools/lib/spool.c"
+	run grep -c 'ec_id_valid' tools/epic.c tools/epic-parse.c tools/lib/task.c tools/lib/claim.c
+	refute_output --partial ':0'
+}
+
+@test "one verdict: every tool exits through ec_exit, never exit() of its own" {
+	cd "$ROOT"
+	run grep -nE '(^|[^_a-z])exit\(' tools/*.c
+	refute_output
+}
+
+@test "the spool's logs are written through one function each, escaped on stderr" {
+	cd "$ROOT"
+	# A name from outside reaches stderr only through ec_warn (err.c escapes it).
+	run grep -nE 'fprintf\(stderr' tools/*.c tools/lib/*.c
+	local line bad=""
+	while IFS= read -r line; do
+		case $line in
+		tools/lib/err.c:*|'') ;;
+		*) bad="$bad"$'\n'"$line" ;;
+		esac
+	done <<< "$output"
+	[ -z "$bad" ] || fail "stderr written around ec_warn:$bad"
+}
