@@ -1,7 +1,8 @@
 # epic-creator - build, test, install.
 #
 #   make            build every tool into bin/
-#   make check      the whole bats suite, then once more under ASan+UBSan
+#   make check      the whole bats suite, then once more under ASan+UBSan, then a
+#                   short fuzzing pass (make fuzz: FUZZ_SECONDS a harness)
 #   make demo       install what is missing, build, run the examples through ./spool
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make bench      print the benchmark figures
@@ -102,6 +103,7 @@ check: deps
 	$(Q)$(MAKE) all
 	$(Q)$(BATS) tests
 	$(Q)$(MAKE) check-asan
+	$(Q)$(MAKE) check-fuzz
 
 test: all
 	$(Q)$(BATS) tests
@@ -128,7 +130,7 @@ FUZZ_SECONDS ?= 60
 FUZZERS    := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_FLAGS := -O1 -g -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=undefined \
 	-fno-omit-frame-pointer -Wno-unknown-warning-option
-.PHONY: fuzz fuzz-build
+.PHONY: fuzz fuzz-build check-fuzz
 fuzz-build:
 	$(Q)$(MAKE) CC=clang OUT=build/fuzz/obj CFLAGS='$(FUZZ_FLAGS) -fsanitize=fuzzer-no-link' \
 	  build/fuzz/obj/libec.a
@@ -140,10 +142,14 @@ build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h build/fuzz/obj/libec.a
 	  -o $@ $< build/fuzz/obj/libec.a $(LDLIBS)
 fuzz: fuzz-build
 	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh $(FUZZERS)
+# The short pass `make check` runs: 20 s a harness (skipped, saying so, without clang).
+check-fuzz:
+	$(Q)if command -v clang >/dev/null 2>&1; then $(MAKE) fuzz FUZZ_SECONDS=20; \
+	else echo "check-fuzz: skipped: no clang (apt-get install clang libclang-rt-dev)"; fi
 
 # --- set-up and demo -------------------------------------------------------
 DEB_PKGS := gcc make pkg-config libjansson-dev libxxhash-dev libssl-dev libyaml-dev \
-	bats bats-support bats-assert bats-file jq
+	bats bats-support bats-assert bats-file jq clang libclang-rt-dev strace
 # Node.js and npm only when there is no npm at all: a vendor build of Node.js bundles
 # npm and conflicts with Debian's npm package.
 deps:

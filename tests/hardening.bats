@@ -170,6 +170,18 @@ false"
 	[ ! -e out.json ]
 }
 
+@test "4: what fuzzing found, kept: each input is a clean rejection by the real tool (no UB, no leak)" {
+	# A request with a timeout of 1e21 (cast to an integer before the check) and
+	# a persona output whose recommendation is a number (leaked when rejected).
+	tail -c +2 "$ROOT/tests/fuzz/regressions/fuzz_request/timeout-1e21" > req.json
+	run -1 epic-parse -o out.json req.json
+	assert_output --partial '$.options.timeout'
+	run -1 persona-normalize --persona security-specialist --order 3 -o out.json \
+		"$ROOT/tests/fuzz/regressions/fuzz_normalize/recommendation-a-number"
+	assert_output --partial 'expected an object, got a number'
+	[ ! -e out.json ]
+}
+
 @test "5: epic resume and epic status take only task ids: '../' is a usage error, nothing written" {
 	mkdir -p "$BATS_TEST_TMPDIR/elsewhere"
 	request x > "$BATS_TEST_TMPDIR/elsewhere/request.txt"

@@ -25,7 +25,9 @@ fuzz_setup(char *dir, size_t cap)
 	setenv("EPIC_DATADIR", FUZZ_DATADIR, 1);
 	unsetenv("EPIC_CONFIG");
 	unsetenv("EPIC_PERSONA_PATH");
-	snprintf(dir, cap, "/tmp/epic-fuzz.XXXXXX");
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(dir, cap, "%s/epic-fuzz.XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(dir))
 		abort();
 }

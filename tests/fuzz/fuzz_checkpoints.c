@@ -7,7 +7,7 @@
 #undef main
 #include "fuzz.h"
 
-static char dir[64], path[128];
+static char dir[PATH_MAX], path[PATH_MAX + 80];
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -16,7 +16,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	fuzz_setup(dir, sizeof dir);
 	for (const char *const *f = files; *f; f++) {
-		char from[PATH_MAX], to[128];
+		char from[PATH_MAX], to[PATH_MAX + 32];
 		size_t len;
 		char *buf;
 		snprintf(from, sizeof from, "%s/tests/fixtures/epic-checkpoint/half/%s", FUZZ_ROOT, *f);

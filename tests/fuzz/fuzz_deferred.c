@@ -7,7 +7,7 @@
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	char dir[64];
+	char dir[PATH_MAX];
 
 	fuzz_setup(dir, sizeof dir);
 	return 0;

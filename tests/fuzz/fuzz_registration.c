@@ -4,12 +4,12 @@
  */
 #include "fuzz.h"
 
-static char dir[64], path[128];
+static char dir[PATH_MAX], path[PATH_MAX + 80];
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	char link[128];
+	char link[PATH_MAX + 16];
 
 	fuzz_setup(dir, sizeof dir);
 	snprintf(link, sizeof link, "%s/rules", dir);

@@ -12,7 +12,7 @@ static req r;
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	char dir[64];
+	char dir[PATH_MAX];
 	ec_err e;
 
 	fuzz_setup(dir, sizeof dir);

@@ -7,7 +7,7 @@ static json_t *input;
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	char dir[64];
+	char dir[PATH_MAX];
 	ec_err e;
 
 	fuzz_setup(dir, sizeof dir);

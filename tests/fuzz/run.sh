@@ -9,6 +9,11 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs=${FUZZ_SECONDS:-60}
 status=0
+# The harnesses' scratch directories (fuzz.h), removed when done.
+mkdir -p build/fuzz
+TMPDIR=$(mktemp -d "$PWD/build/fuzz/tmp.XXXXXX")
+export TMPDIR
+trap 'rm -rf "$TMPDIR"' EXIT
 
 # seeds NAME DIR: fill DIR with the fixtures that are inputs of harness NAME.
 seeds() {

@@ -1986,7 +1986,7 @@ one_rec(nctx *c, const json_t *in, const char *path, rec *r)
 		key[R_DESC] = "";
 	} else if (!json_is_object(in)) {
 		reject(c, path, "expected an object, got %s", type_name(in));
-		return -1;
+		goto fail;
 	} else
 		pick(c, in, rec_fields, R_N, val, key, path);
 

@@ -12,6 +12,7 @@
  * "$.options.excludePersonas[2]: expected a persona name, got \"../x\"".
  */
 #include <regex.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -180,8 +181,12 @@ type_is(const json_t *v, const char *t)
 	if (!strcmp(t, "object")) return json_is_object(v);
 	if (!strcmp(t, "array")) return json_is_array(v);
 	if (!strcmp(t, "string")) return json_is_string(v);
-	if (!strcmp(t, "integer")) return json_is_integer(v) ||
-	    (json_is_real(v) && json_real_value(v) == (double)(long long)json_real_value(v));
+	if (!strcmp(t, "integer")) {
+		long long n;    /* a whole real; its range is checked before the cast */
+		return json_is_integer(v) || (json_is_real(v) &&
+		    ec_dbl_to_ll(json_real_value(v), LLONG_MIN, LLONG_MAX, &n) == 0 &&
+		    (double)n == json_real_value(v));
+	}
 	if (!strcmp(t, "number")) return json_is_number(v);
 	if (!strcmp(t, "boolean")) return json_is_boolean(v);
 	if (!strcmp(t, "null")) return json_is_null(v);
