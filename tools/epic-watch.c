@@ -618,7 +618,13 @@ take_token(watch *w, uid_t uid)
 		b->tokens -= 1;
 		return 0;
 	}
-	return (long long)((1 - b->tokens) * 60000.0 / per_min) + 1;
+	/* A rate of 1e-300 a minute is a wait longer than any clock: cap it (a day). */
+	{
+		long long wait;
+		if (ec_dbl_to_ll((1 - b->tokens) * 60000.0 / per_min, 0, 86400000, &wait) < 0)
+			wait = 86400000;
+		return wait + 1;
+	}
 }
 
 /* ---- running tasks ---------------------------------------------------------------- */
