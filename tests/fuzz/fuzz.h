@@ -32,6 +32,15 @@ fuzz_setup(char *dir, size_t cap)
 		abort();
 }
 
+/* The LLVMFuzzerInitialize of a harness that needs nothing but fuzz_setup. */
+#define FUZZ_SETUP_ONLY() \
+	int LLVMFuzzerInitialize(int *argc, char ***argv) \
+	{ \
+		char dir[PATH_MAX]; \
+		fuzz_setup(dir, sizeof dir); \
+		return 0; \
+	}
+
 /* Write size bytes to path, whole. */
 static inline void
 fuzz_write(const char *path, const void *data, size_t size)

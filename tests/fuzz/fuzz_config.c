@@ -1,14 +1,7 @@
 /* fuzz_config - the configuration file: YAML, the config schema, defaults. */
 #include "fuzz.h"
 
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	char dir[PATH_MAX];
-
-	fuzz_setup(dir, sizeof dir);
-	return 0;
-}
+FUZZ_SETUP_ONLY()
 
 int
 LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)

@@ -4,14 +4,7 @@
 #undef main
 #include "fuzz.h"
 
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	char dir[PATH_MAX];
-
-	fuzz_setup(dir, sizeof dir);
-	return 0;
-}
+FUZZ_SETUP_ONLY()
 
 int
 LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
