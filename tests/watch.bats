@@ -270,6 +270,27 @@ stable() {
 	[ "$(ls "$S/done" | wc -l)" = 1 ]
 }
 
+@test "an abandoned claim in active/ (its lock free) goes back at once; a half-done rejection goes to failed/" {
+	mkdir -p "$S/active/.claim.gone-12345678.AbCdEf" "$S/active/.claim.rejected.XyZ123"
+	request 12 > "$S/active/.claim.gone-12345678.AbCdEf/.submitted.txt"
+	mkfifo "$S/active/.claim.rejected.XyZ123/request.rejected"
+	echo '{"message": "a FIFO"}' > "$S/active/.claim.rejected.XyZ123/error.json"
+	# A claim whose lock is held belongs to a live watcher: left alone.
+	mkdir -p "$S/active/.claim.live-12345678.QwErTy"
+	request 13 > "$S/active/.claim.live-12345678.QwErTy/request.txt"
+	flock "$S/active/.claim.live-12345678.QwErTy" sleep 30 &
+	local holder=$!
+	sleep 0.2
+	run -0 epic-watch --once
+	assert_output --partial "gone-12345678: recovered"
+	[ -e "$S"/done/gone-*/request.txt ]
+	run -0 jq -r .message "$S"/failed/*/error.json
+	assert_output "a FIFO"
+	[ -p "$(ls -d "$S"/failed/*)/request.rejected" ]
+	[ -e "$S/active/.claim.live-12345678.QwErTy/request.txt" ]
+	kill "$holder" 2>/dev/null || true
+}
+
 @test "metrics and audit logs: one line per persona and per state change" {
 	request 11 > "$S/incoming/m.txt"
 	sleep 0.1

@@ -139,8 +139,9 @@ reject_claim(const char *spool, const char *name, const struct stat *st, int dfd
 {
 	char dst[PATH_MAX];
 
-	snprintf(c->why, sizeof c->why, "%s", why);
-	if (ec_task_error_write(dir, ec_progname, EC_EXIT_REJECT, "INVALID_INPUT", why, e) < 0)
+	/* why NULL: error.json is there already (a rejection recovery finishes). */
+	snprintf(c->why, sizeof c->why, "%s", why ? why : "");
+	if (why && ec_task_error_write(dir, ec_progname, EC_EXIT_REJECT, "INVALID_INPUT", why, e) < 0)
 		return -1;
 	fsync(dfd);
 	for (int attempt = 0; attempt < 10; attempt++) {
@@ -354,10 +355,11 @@ ec_claim_take(const char *spool, const char *name, const ec_claim_opts *o, ec_cl
 }
 
 /*
- * The claim directory dir (a name in parent, dfd open) was abandoned: return its
- * request to incoming/ID.EXT, where ID comes from the directory's name
- * (".claim.ID.XXXXXX"). Requests are never dropped: a request already waiting under
- * that name holds the same bytes (the id is their hash), and then ours goes.
+ * The claim directory dir (dfd open) was abandoned: return its request to
+ * incoming/ID.EXT, where ID comes from the directory's name (".claim.ID.XXXXXX").
+ * Requests are never dropped: a request already waiting under that name holds the
+ * same bytes (the id is their hash), and then ours goes. A rejection that was not
+ * yet moved (request.rejected, error.json) goes to failed/ as it is.
  */
 static int
 return_claim(const char *spool, const char *dirname, int dfd, const char *dir)
@@ -365,6 +367,7 @@ return_claim(const char *spool, const char *dirname, int dfd, const char *dir)
 	char id[NAME_MAX + 1], to[PATH_MAX], *dot;
 	DIR *d;
 	struct dirent *de;
+	struct stat st;
 	int fd = dup(dfd), returned = 0;
 
 	snprintf(id, sizeof id, "%s", dirname + 7);
@@ -378,14 +381,25 @@ return_claim(const char *spool, const char *dirname, int dfd, const char *dir)
 	while ((de = readdir(d))) {
 		const char *ext = !strncmp(de->d_name, "request.", 8) ? de->d_name + 8 :
 		    !strncmp(de->d_name, ".submitted.", 11) ? de->d_name + 11 : NULL;
+		size_t n = strlen(de->d_name);
+		if (de->d_name[0] == '.' && n > 4 && !strcmp(de->d_name + n - 4, ".tmp")) {
+			unlinkat(dfd, de->d_name, 0);   /* a write that never finished */
+			continue;
+		}
 		if (!ext || (strcmp(ext, "json") && strcmp(ext, "md") && strcmp(ext, "txt")))
 			continue;
 		snprintf(to, sizeof to, "%s/incoming/%s.%s", spool, id, ext);
 		if (renameat2(dfd, de->d_name, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
 			returned++;
+		else if (errno == EEXIST)
+			unlinkat(dfd, de->d_name, 0);
 	}
 	closedir(d);
-	remove_claim(dfd, dir);
+	if (rmdir(dir) < 0 && errno == ENOTEMPTY && fstat(dfd, &st) == 0) {
+		ec_claim c;
+		reject_claim(spool, dirname, &st, dfd, dir, faccessat(dfd, "error.json", F_OK,
+		    AT_SYMLINK_NOFOLLOW) == 0 ? NULL : "abandoned while it was being rejected", &c, NULL);
+	}
 	return returned;
 }
 
