@@ -76,13 +76,6 @@ typedef struct due {
 	uid_t uid;              /* its submitter */
 } due;
 
-/* A submitter's token bucket (security.rateLimit). */
-typedef struct bucket {
-	uid_t uid;
-	double tokens;
-	long long last;         /* ms */
-} bucket;
-
 typedef struct running {
 	ec_task_job t;
 	long long started;      /* ms */
@@ -109,8 +102,7 @@ typedef struct watch {
 	size_t ndue, due_cap;
 	running *run;
 	int nrun;
-	bucket *buckets;
-	size_t nbuckets;
+	ec_ratelimit rate;      /* per submitter (security.rateLimit) */
 	long long next_rescan;
 	int n_rejected, n_temp;
 } watch;
@@ -328,93 +320,6 @@ add_due(watch *w, const char *id, long long at, int attempts, uid_t uid)
 	w->dues[w->ndue++].at = at;
 }
 
-/* ---- the retry state of a deferred task ------------------------------------------
- *
- * How many attempts a task has had, who submitted it and when it is due again must
- * survive a full disk and a kill: a lost count would retry at once, for ever. So
- * they are not data in a file but an empty file's name and time: STATE/ID/.retry.N.UID,
- * whose mtime is when attempt N+1 is due. It is created once and afterwards only
- * renamed and re-timed, which needs no free block. deferred.json says the same for
- * people, when it can be written.
- */
-
-/* The marker's name in the task directory dfd into name (cap), or -1 if none. */
-static int
-retry_find(int dfd, char *name, size_t cap, int *attempts, uid_t *uid)
-{
-	int fd = dup(dfd), found = -1;
-	DIR *d;
-	struct dirent *de;
-
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	while ((de = readdir(d))) {
-		unsigned long n, u;
-		char tail;
-		if (sscanf(de->d_name, ".retry.%lu.%lu%c", &n, &u, &tail) == 2 && n < 1000) {
-			snprintf(name, cap, "%s", de->d_name);
-			*attempts = (int)n;
-			*uid = (uid_t)u;
-			found = 0;
-			break;
-		}
-	}
-	closedir(d);
-	return found;
-}
-
-/* Read the retry state of STATE/ID: 0 found, -1 none. */
-static int
-retry_read(const watch *w, const char *state, const char *id, int *attempts, uid_t *uid,
-    long long *due_ms)
-{
-	char rel[EC_MAX_ID + 16], name[64];
-	struct stat st;
-	int dfd, r;
-
-	snprintf(rel, sizeof rel, "%s/%s", state, id);
-	if ((dfd = ec_spool_open(w->spool, rel, O_RDONLY, EC_OPEN_DIR, NULL, NULL)) < 0)
-		return -1;
-	r = retry_find(dfd, name, sizeof name, attempts, uid);
-	if (r == 0 && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
-		*due_ms = (long long)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
-	else
-		r = -1;
-	close(dfd);
-	return r;
-}
-
-/* Record in active/ID: attempts made, the submitter, when the next is due. 0 or -1 (e). */
-static int
-retry_write(const watch *w, const char *id, int attempts, uid_t uid, long long due_ms, ec_err *e)
-{
-	char rel[EC_MAX_ID + 16], old[64], name[64];
-	struct timespec ts[2] = { { 0, UTIME_NOW }, { due_ms / 1000, (due_ms % 1000) * 1000000 } };
-	int dfd, a, r = 0, fd;
-	uid_t u;
-
-	snprintf(rel, sizeof rel, "active/%s", id);
-	if ((dfd = ec_spool_open(w->spool, rel, O_RDONLY, EC_OPEN_DIR, NULL, e)) < 0)
-		return -1;
-	snprintf(name, sizeof name, ".retry.%d.%lu", attempts, (unsigned long)uid);
-	if (retry_find(dfd, old, sizeof old, &a, &u) == 0) {
-		if (strcmp(old, name) != 0 && renameat(dfd, old, dfd, name) < 0)
-			r = ec_fail(e, EC_EXIT_TEMP, "cannot rename '%s/%s/%s': %s", w->spool, rel, old,
-			    strerror(errno));
-	} else if ((fd = ec_open_beneath(dfd, name, O_WRONLY | O_CREAT | O_EXCL, 0, NULL, e)) >= 0)
-		close(fd);
-	else
-		r = -1;
-	if (r == 0 && (utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    (fsync(dfd) < 0 && errno != EINVAL)))
-		r = ec_fail(e, EC_EXIT_TEMP, "cannot record the retry of '%s': %s", id, strerror(errno));
-	close(dfd);
-	return r;
-}
-
 /* ---- start-up: stale claims, stale tmp files, crashed tasks, deferred tasks ---- */
 
 static void
@@ -559,7 +464,7 @@ load_deferred(watch *w)
 		int attempts = 0;
 		uid_t uid = geteuid();
 		long long at = 0;
-		if (retry_read(w, "deferred", *id, &attempts, &uid, &at) < 0) {
+		if (ec_task_retry_read(w->spool, "deferred", *id, &attempts, &uid, &at) < 0) {
 			size_t len;
 			char *buf;
 			snprintf(rel, sizeof rel, "deferred/%s/deferred.json", *id);
@@ -575,56 +480,19 @@ load_deferred(watch *w)
 /* ---- rate limit ------------------------------------------------------------------ */
 
 /*
- * Take one token from the bucket of submitter uid; 0 ok, else ms until one is
- * there. Keyed by who really submitted (the owner of the file in incoming/), never
- * by what a request says of itself; the spool's owner is the operator and is not
- * limited. A bucket that has refilled is the same as none and is dropped, so the
- * table holds only submitters who are still being held back.
+ * Take one token for submitter uid: 0, or ms until there is one. Keyed by who
+ * really submitted (the owner of the file in incoming/), never by what a request
+ * says of itself; the spool's owner is the operator and is not limited.
  */
 static long long
 take_token(watch *w, uid_t uid)
 {
 	json_t *pm = ec_json_get(w->cfg, "security.rateLimit.perMinute");
-	double per_min = json_is_number(pm) ? json_number_value(pm) : 60;
-	double burst = (double)cfg_int(w, "security.rateLimit.burst", 20);
-	long long now = ec_now_ms();
-	bucket *b = NULL;
 
-	if (uid == geteuid() || uid == (uid_t)-1 || !(per_min > 0))
+	if (uid == geteuid() || uid == (uid_t)-1)
 		return 0;
-	for (size_t i = 0; i < w->nbuckets; ) {
-		bucket *x = &w->buckets[i];
-		x->tokens += (double)(now - x->last) * per_min / 60000.0;
-		x->last = now;
-		if (x->tokens >= burst && x->uid != uid) {
-			*x = w->buckets[--w->nbuckets];     /* full again: forget it */
-			continue;
-		}
-		if (x->tokens > burst)
-			x->tokens = burst;
-		if (x->uid == uid)
-			b = x;
-		i++;
-	}
-	if (!b) {
-		bucket *nb = realloc(w->buckets, (w->nbuckets + 1) * sizeof *nb);
-		if (!nb)
-			return 0;
-		w->buckets = nb;
-		b = &w->buckets[w->nbuckets++];
-		*b = (bucket){ uid, burst, now };
-	}
-	if (b->tokens >= 1) {
-		b->tokens -= 1;
-		return 0;
-	}
-	/* A rate of 1e-300 a minute is a wait longer than any clock: cap it (a day). */
-	{
-		long long wait;
-		if (ec_dbl_to_ll((1 - b->tokens) * 60000.0 / per_min, 0, 86400000, &wait) < 0)
-			wait = 86400000;
-		return wait + 1;
-	}
+	return ec_ratelimit_take(&w->rate, uid, json_is_number(pm) ? json_number_value(pm) : 60,
+	    (double)cfg_int(w, "security.rateLimit.burst", 20), ec_now_ms());
 }
 
 /* ---- running tasks ---------------------------------------------------------------- */
@@ -643,7 +511,7 @@ defer(watch *w, const char *id, uid_t uid, const char *who, int attempts, long l
 	json_t *d;
 	ec_err e;
 
-	if (retry_write(w, id, attempts, uid, at, &e) < 0)
+	if (ec_task_retry_write(w->spool, id, attempts, uid, at, &e) < 0)
 		ec_warn("%s; the retry count may be lost", e.msg);
 	snprintf(from, sizeof from, "%s/active/%s", w->spool, id);
 	snprintf(to, sizeof to, "%s/deferred/%s", w->spool, id);
@@ -961,7 +829,7 @@ watch_free(watch *w)
 	free(w->ready);
 	free(w->dues);
 	free(w->run);
-	free(w->buckets);
+	ec_ratelimit_free(&w->rate);
 	json_decref(w->cfg);
 	if (w->ino >= 0)
 		close(w->ino);

@@ -7,8 +7,8 @@
  * (Jansson load/dump with positions, bounded numbers), hash.c + sha256.c (XXH3,
  * SHA-256), schema.c (JSON Schema subset validator over the embedded schemas/),
  * yaml.c + config.c (the config file), spool.c (spool places, the drop protocol,
- * the one id rule), claim.c (taking a request out of incoming/), audit.c (the
- * audit log), paths.c (where things are; paths for make), rules.c (the built-in
+ * the one id rule), claim.c (taking a request out of incoming/), ratelimit.c (a
+ * token bucket per submitter), audit.c (the audit log), paths.c (where things are; paths for make), rules.c (the built-in
  * persona engine), registry.c (persona registrations), plan.c (the persona plan),
  * normalize.c (any persona output to a PersonaOutput), cache.c (the persona
  * output cache), task.c (a task through its pipeline), proc.c (children as
@@ -348,6 +348,22 @@ int ec_claim_recover(const char *spool, long long max_age_s,
  * sanitised base and the hash (ec_task_id). */
 void ec_claim_request_id(const char *name, const char *buf, size_t len, char *id, size_t cap);
 
+/* ratelimit.c: a token bucket per submitter. */
+typedef struct ec_bucket {
+	uid_t uid;
+	double tokens;
+	long long last;         /* ms */
+} ec_bucket;
+typedef struct ec_ratelimit {
+	ec_bucket *v;
+	size_t n;
+} ec_ratelimit;
+/* Take a token for uid at now (ms), per_min a minute up to burst (per_min 0: no
+ * limit). Returns 0, or the ms until a token is there. */
+long long ec_ratelimit_take(ec_ratelimit *r, uid_t uid, double per_min, double burst,
+    long long now);
+void ec_ratelimit_free(ec_ratelimit *r);
+
 /* audit.c: log/audit.jsonl. */
 /* Append event ev (an object; "time" is added when it has none) as one line.
  * Write it before the move it records. 0 or -1 with e. */
@@ -500,6 +516,18 @@ int ec_task_verdict(ec_task_job *j, const ec_task_opts *o, ec_err *e);
 int ec_task_settle(ec_task_job *j, const ec_task_opts *o, int rc, ec_err *e);
 /* Both: verdict, then settle. */
 int ec_task_finish(ec_task_job *j, const ec_task_opts *o, ec_err *e);
+
+/*
+ * The retry state of a deferred task: attempts made, its submitter, and when the next
+ * attempt is due (epoch ms), kept as the name and mtime of an empty file
+ * STATE/ID/.retry.N.UID that is created once and then only renamed and re-timed, so a
+ * full disk cannot reset it. Read: 0, or -1 when there is none. Write (to active/ID,
+ * before the task moves to deferred/): 0 or -1 with e.
+ */
+int ec_task_retry_read(const char *spool, const char *state, const char *id, int *attempts,
+    uid_t *uid, long long *due_ms);
+int ec_task_retry_write(const char *spool, const char *id, int attempts, uid_t uid,
+    long long due_ms, ec_err *e);
 
 /* proc.c: run a child as a filter (command personas, hooks). */
 typedef struct ec_proc {

@@ -14,6 +14,7 @@
  * rejection (failed/, exit 1) from a temporary failure (stays active, exit 111).
  * Used by `epic run` and by the watcher alike.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -412,4 +413,91 @@ ec_task_run(const char *id, const ec_task_opts *o, char *dir, size_t cap, ec_err
 	rc = ec_task_finish(&j, o, e);
 	snprintf(dir, cap, "%s", j.dir);
 	return rc;
+}
+
+/*
+ * The retry state of a deferred task.
+ *
+ * How many attempts a task has had, who submitted it and when it is due again must
+ * survive a full disk and a kill: a lost count would retry at once, for ever. So
+ * they are not data in a file but an empty file's name and time: STATE/ID/.retry.N.UID,
+ * whose mtime is when attempt N+1 is due. It is created once and afterwards only
+ * renamed and re-timed, which needs no free block. deferred.json says the same for
+ * people, when it can be written.
+ */
+
+/* The marker's name in the task directory dfd into name (cap), or -1 if none. */
+static int
+retry_find(int dfd, char *name, size_t cap, int *attempts, uid_t *uid)
+{
+	int fd = dup(dfd), found = -1;
+	DIR *d;
+	struct dirent *de;
+
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	while ((de = readdir(d))) {
+		unsigned long n, u;
+		char tail;
+		if (sscanf(de->d_name, ".retry.%lu.%lu%c", &n, &u, &tail) == 2 && n < 1000) {
+			snprintf(name, cap, "%s", de->d_name);
+			*attempts = (int)n;
+			*uid = (uid_t)u;
+			found = 0;
+			break;
+		}
+	}
+	closedir(d);
+	return found;
+}
+
+int
+ec_task_retry_read(const char *spool, const char *state, const char *id, int *attempts,
+    uid_t *uid, long long *due_ms)
+{
+	char rel[EC_MAX_ID + 16], name[64];
+	struct stat st;
+	int dfd, r;
+
+	snprintf(rel, sizeof rel, "%s/%s", state, id);
+	if ((dfd = ec_spool_open(spool, rel, O_RDONLY, EC_OPEN_DIR, NULL, NULL)) < 0)
+		return -1;
+	r = retry_find(dfd, name, sizeof name, attempts, uid);
+	if (r == 0 && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+		*due_ms = (long long)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+	else
+		r = -1;
+	close(dfd);
+	return r;
+}
+
+int
+ec_task_retry_write(const char *spool, const char *id, int attempts, uid_t uid, long long due_ms,
+    ec_err *e)
+{
+	char rel[EC_MAX_ID + 16], old[64], name[64];
+	struct timespec ts[2] = { { 0, UTIME_NOW }, { due_ms / 1000, (due_ms % 1000) * 1000000 } };
+	int dfd, a, r = 0, fd;
+	uid_t u;
+
+	snprintf(rel, sizeof rel, "active/%s", id);
+	if ((dfd = ec_spool_open(spool, rel, O_RDONLY, EC_OPEN_DIR, NULL, e)) < 0)
+		return -1;
+	snprintf(name, sizeof name, ".retry.%d.%lu", attempts, (unsigned long)uid);
+	if (retry_find(dfd, old, sizeof old, &a, &u) == 0) {
+		if (strcmp(old, name) != 0 && renameat(dfd, old, dfd, name) < 0)
+			r = ec_fail(e, EC_EXIT_TEMP, "cannot rename '%s/%s/%s': %s", spool, rel, old,
+			    strerror(errno));
+	} else if ((fd = ec_open_beneath(dfd, name, O_WRONLY | O_CREAT | O_EXCL, 0, NULL, e)) >= 0)
+		close(fd);
+	else
+		r = -1;
+	if (r == 0 && (utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    (fsync(dfd) < 0 && errno != EINVAL)))
+		r = ec_fail(e, EC_EXIT_TEMP, "cannot record the retry of '%s': %s", id, strerror(errno));
+	close(dfd);
+	return r;
 }
