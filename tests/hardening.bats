@@ -73,6 +73,8 @@ shared_spool_with_watcher() {
 	run -1 epic resume linked-0123abcd
 	assert_output --partial "no task 'linked-0123abcd'"
 	run -1 epic status linked-0123abcd
+	run -0 epic status
+	refute_output --partial linked-0123abcd
 	run epic-watch --once
 	[ ! -e "$BATS_TEST_TMPDIR/PWNED" ] || fail "make ran in a linked directory"
 	[ ! -e "$BATS_TEST_TMPDIR/elsewhere/.lock" ]
