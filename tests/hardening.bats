@@ -118,6 +118,14 @@ shared_spool_with_watcher() {
 	# its pipeline until the workflow timeout).
 	[ "$(ls "$S/done" "$S/failed" | grep -c '^swap-')" = 10 ] ||
 		fail "stuck: $(ls -l "$S"/active/*/ 2>&1)"
+	# A rejection is final: resuming one runs nothing.
+	local rejected
+	rejected=$(ls "$S/failed" | grep '^swap-' | head -1)
+	if [ -n "$rejected" ]; then
+		run -1 epic resume "$rejected"
+		assert_output --partial "has no request to run"
+		[ -d "$S/failed/$rejected" ]
+	fi
 	run ! grep -rl "TOP-SECRET-4711" "$S"
 	# What was taken while it was a FIFO or a link is kept in failed/ with its
 	# reason, never as a request; what was taken as a file was reviewed.
@@ -128,6 +136,26 @@ shared_spool_with_watcher() {
 		assert_output --regexp "is a (FIFO|symbolic link), expected a regular file|was replaced while it was being (claimed|opened)"
 		[ -z "$(ls "$(dirname "$f")" | grep '^request\.\(txt\|md\|json\)$')" ]
 	done
+}
+
+@test "2: a FIFO, a link and a file with two names in incoming/ are kept in failed/, never opened; resuming one runs nothing" {
+	mkdir -p "$S/incoming"
+	echo "TOP-SECRET-4711" > secret
+	mkfifo "$S/incoming/fifo.txt"
+	ln -s "$PWD/secret" "$S/incoming/link.txt"
+	request twice > "$S/incoming/twice.txt"
+	ln "$S/incoming/twice.txt" twice-elsewhere.txt
+	run -1 timeout 60 epic-watch --once
+	[ -z "$(ls -A "$S/incoming")" ]
+	[ "$(ls "$S/failed" | wc -l)" = 3 ]
+	run -0 cat "$S"/failed/*/error.json
+	assert_output --partial "fifo.txt' is a FIFO, expected a regular file"
+	assert_output --partial "link.txt' is a symbolic link, expected a regular file"
+	assert_output --partial "twice.txt' has 2 hard links, expected one"
+	run ! grep -rl "TOP-SECRET-4711" "$S"
+	run -1 epic resume "$(ls "$S/failed" | head -1)"
+	assert_output --partial "has no request to run"
+	[ "$(ls "$S/failed" | wc -l)" = 3 ]
 }
 
 @test "3: a request with a long name runs: every id the watcher makes is one epic-parse takes" {

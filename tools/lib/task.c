@@ -253,6 +253,24 @@ start_make(ec_task_job *j, const ec_task_opts *o, ec_err *e)
 	return 0;
 }
 
+/* Does the task hold a request (request.json, .md or .txt, a regular file of ours)? */
+static int
+has_request(const char *spool, const ec_task_job *j)
+{
+	static const char *const names[] = { "request.json", "request.md", "request.txt", NULL };
+
+	for (const char *const *n = names; *n; n++) {
+		char rel[EC_MAX_ID + 32];
+		int fd;
+		task_rel(j, *n, rel, sizeof rel);
+		if ((fd = ec_spool_open(spool, rel, O_RDONLY, 0, NULL, NULL)) >= 0) {
+			close(fd);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 int
 ec_task_start(const char *id, const ec_task_opts *o, ec_task_job *j, ec_err *e)
 {
@@ -287,6 +305,12 @@ ec_task_start(const char *id, const ec_task_opts *o, ec_task_job *j, ec_err *e)
 				break;
 		}
 		close(j->lock_fd);
+	}
+	/* What was rejected when it was claimed (a FIFO, a link: request.rejected) has
+	 * no request to run, and never will. */
+	if (!has_request(o->spool, j)) {
+		ec_fail(e, EC_EXIT_REJECT, "task '%s' has no request to run (see its error.json)", id);
+		goto fail;
 	}
 	if (strcmp(state, "failed") == 0 || strcmp(state, "deferred") == 0) {
 		if (move_task(o->spool, id, "active", j->dir, sizeof j->dir, e) < 0)
