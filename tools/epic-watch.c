@@ -758,7 +758,11 @@ finish(watch *w, int i)
 			if (rename(from, to) < 0)
 				ec_warn("%s: cannot move to failed/: %s", r->t.id, strerror(errno));
 		} else {
-			long long delay = cfg_int(w, "watcher.taskRetryDelay", 60) * 1000LL << (attempts - 1);
+			/* Doubled each time, up to a week: taskRetries may be 100, and no
+			 * shift may run past 63 bits. */
+			long long delay = cfg_int(w, "watcher.taskRetryDelay", 60) * 1000LL;
+			for (int k = 1; k < attempts && delay < 7 * 86400000LL; k++)
+				delay *= 2;
 			w->n_temp++;
 			defer(w, r->t.id, r->uid, r->who, attempts, delay, e.msg);
 		}
