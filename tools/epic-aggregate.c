@@ -348,65 +348,6 @@ title_key(const char *t)
 	return k;
 }
 
-/*
- * Parse an RFC 3339 / ISO 8601 date-time with an explicit zone ("2026-01-02T03:04:05Z",
- * fractions and "+01:00" allowed) into seconds since the epoch, nanoseconds, and
- * the same instant written in UTC ("...Z", the fraction kept as written) into utc.
- * 0, or -1 if s is not one.
- */
-static int
-parse_time(const char *s, long long *sec, long *nsec, char *utc, size_t cap)
-{
-	static const char shape[] = "dddd-dd-ddTdd:dd:dd";
-	struct tm tm = { 0 };
-	const char *p = s + 19, *frac = p;
-	long ns = 0, scale = 100000000;
-	int off = 0, i, nfrac;
-	time_t t;
-
-	for (i = 0; shape[i]; i++)
-		if (shape[i] == 'd' ? s[i] < '0' || s[i] > '9' : s[i] != shape[i])
-			return -1;
-#define D2(o) ((s[o] - '0') * 10 + s[(o) + 1] - '0')
-	tm.tm_year = D2(0) * 100 + D2(2) - 1900;
-	tm.tm_mon = D2(5) - 1;
-	tm.tm_mday = D2(8);
-	tm.tm_hour = D2(11);
-	tm.tm_min = D2(14);
-	tm.tm_sec = D2(17);
-#undef D2
-	if (tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
-	    tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
-		return -1;
-	if (*p == '.') {
-		if (p[1] < '0' || p[1] > '9')
-			return -1;
-		for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
-			ns += (*p - '0') * scale;
-	}
-	nfrac = (int)(p - frac);
-	if (*p == 'Z')
-		p++;
-	else if ((*p == '+' || *p == '-') && p[1] >= '0' && p[1] <= '9' && p[2] >= '0' &&
-	    p[2] <= '9' && p[3] == ':' && p[4] >= '0' && p[4] <= '5' && p[5] >= '0' && p[5] <= '9') {
-		off = ((p[1] - '0') * 10 + p[2] - '0') * 3600 + ((p[4] - '0') * 10 + p[5] - '0') * 60;
-		if (*p == '-')
-			off = -off;
-		p += 6;
-	} else
-		return -1;
-	if (*p || (t = timegm(&tm)) == (time_t)-1)
-		return -1;
-	*sec = (long long)t - off;
-	*nsec = ns;
-	t = (time_t)*sec;
-	if (!gmtime_r(&t, &tm) || tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999)
-		return -1;
-	snprintf(utc, cap, "%04d-%02d-%02dT%02d:%02d:%02d%.*sZ", tm.tm_year + 1900, tm.tm_mon + 1,
-	    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, nfrac, frac);
-	return 0;
-}
-
 /* ---- inputs ----------------------------------------------------------------- */
 
 /* Load the normalized request; it must be what epic-parse writes. */
@@ -1236,7 +1177,7 @@ timestamps(const char *ckpt, char **files, size_t nfiles, char *created,
 				    ckpt, lineno);
 			}
 			t = json_string_value(json_object_get(j, "time"));
-			if (!t || parse_time(t, &s, &ns, utc, sizeof utc) < 0) {
+			if (!t || ec_time_parse(t, &s, &ns, utc, sizeof utc) < 0) {
 				json_decref(j);
 				free(buf);
 				return ec_fail(e, EC_EXIT_REJECT, "%s:%zu: $.time: expected an ISO 8601 date-time "

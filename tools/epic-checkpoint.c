@@ -171,77 +171,6 @@ valid_xxh3(const char *s)
 	return n == 16;
 }
 
-static int
-digits(const char *s, int n)
-{
-	int v = 0;
-
-	for (int i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	return v;
-}
-
-/*
- * Parse an RFC 3339 date-time, as the schemas' timestamp pattern allows it
- * (YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)), into milliseconds since the
- * epoch. Returns 0, or -1 if s is not such a timestamp.
- */
-static int
-parse_time(const char *s, long long *ms)
-{
-	struct tm tm;
-	int y, mo, d, h, mi, sec, frac = 0, scale = 100, off = 0;
-	time_t t;
-
-	if (strlen(s) < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
-	    s[16] != ':')
-		return -1;
-	if ((y = digits(s, 4)) < 0 || (mo = digits(s + 5, 2)) < 1 || mo > 12 ||
-	    (d = digits(s + 8, 2)) < 1 || d > 31 || (h = digits(s + 11, 2)) < 0 || h > 23 ||
-	    (mi = digits(s + 14, 2)) < 0 || mi > 59 || (sec = digits(s + 17, 2)) < 0 || sec > 60)
-		return -1;
-	s += 19;
-	if (*s == '.') {
-		if (*++s < '0' || *s > '9')
-			return -1;
-		for (; *s >= '0' && *s <= '9'; s++, scale /= 10)
-			frac += (*s - '0') * scale;
-	}
-	if (*s == 'Z')
-		s++;
-	else if (*s == '+' || *s == '-') {
-		int oh = digits(s + 1, 2), om = s[3] == ':' ? digits(s + 4, 2) : -1;
-		if (oh < 0 || oh > 23 || om < 0 || om > 59)
-			return -1;
-		off = (oh * 60 + om) * (*s == '-' ? -1 : 1);
-		s += 6;
-	} else
-		return -1;
-	if (*s)
-		return -1;
-	memset(&tm, 0, sizeof tm);
-	tm.tm_year = y - 1900, tm.tm_mon = mo - 1, tm.tm_mday = d;
-	tm.tm_hour = h, tm.tm_min = mi, tm.tm_sec = sec;
-	t = timegm(&tm);
-	*ms = ((long long)t - off * 60LL) * 1000 + frac;
-	return 0;
-}
-
-/* Format ms since the epoch as "2025-06-30T08:14:01.120Z" into out. */
-static void
-format_time(long long ms, char out[32])
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out + 19, 32 - 19, ".%03dZ", (int)(ms % 1000));
-}
-
 static long long
 mtime_ms(const struct stat *st)
 {
@@ -374,7 +303,7 @@ event_check(const json_t *j, char *why, size_t cap)
 	if (!in_list(event_names, json_string_value(json_object_get(j, "event"))))
 		return reason(why, cap, "\"event\" is not a known event");
 	v = json_object_get(j, "time");
-	if (!json_is_string(v) || parse_time(json_string_value(v), &ms) < 0)
+	if (!json_is_string(v) || ec_time_parse_ms(json_string_value(v), &ms) < 0)
 		return reason(why, cap, "\"time\" is not an RFC 3339 timestamp");
 	if ((v = json_object_get(j, "attempt")) && (!json_is_integer(v) || json_integer_value(v) < 1))
 		return reason(why, cap, "\"attempt\" is not an integer >= 1");
@@ -489,7 +418,7 @@ read_events(task *t, int warn, ec_err *e)
 		t->ev[t->nev].persona = json_string_value(json_object_get(j, "persona"));
 		t->ev[t->nev].name = json_string_value(json_object_get(j, "event"));
 		t->ev[t->nev].time = json_string_value(json_object_get(j, "time"));
-		parse_time(t->ev[t->nev].time, &t->ev[t->nev].ms);
+		ec_time_parse_ms(t->ev[t->nev].time, &t->ev[t->nev].ms);
 		t->nev++;
 	}
 	if (warn && bad > MAX_LINE_WARNINGS)
@@ -867,8 +796,8 @@ task_error(const task *t, int warn)
 	else
 		snprintf(msg, sizeof msg, "%s", text);
 	when = ec_json_get_str(j, "time", ec_json_get_str(j, "timestamp", NULL));
-	if (!when || parse_time(when, &ms) < 0) {
-		format_time(mtime_ms(&st), ts);
+	if (!when || ec_time_parse_ms(when, &ms) < 0) {
+		ec_time_format(mtime_ms(&st), ts);
 		when = ts;
 	}
 	err = json_pack("{s:s, s:s, s:s, s:b, s:i}", "type", type, "message", msg,
@@ -1015,7 +944,7 @@ workflow_state(const task *t, int warn, ec_err *e)
 		if (lastev)
 			json_object_set_new(ps, "updatedAt", json_string(lastev->time));
 		else if (o.present) {
-			format_time(o.mtime, ts);
+			ec_time_format(o.mtime, ts);
 			json_object_set_new(ps, "updatedAt", json_string(ts));
 		}
 		json_object_set_new(states, p->name, ps);
@@ -1038,10 +967,10 @@ workflow_state(const task *t, int warn, ec_err *e)
 	json_object_set_new(meta, "state", json_string(t->state));
 	if (*t->mode)
 		json_object_set_new(meta, "mode", json_string(t->mode));
-	format_time(first ? first : request_mtime(t), ts);
+	ec_time_format(first ? first : request_mtime(t), ts);
 	json_object_set_new(meta, "createdAt", json_string(ts));
 	newest = newest_mtime(t);
-	format_time(last > newest ? last : newest, ts);
+	ec_time_format(last > newest ? last : newest, ts);
 	json_object_set_new(meta, "updatedAt", json_string(ts));
 	json_object_set_new(meta, "taskDir", json_string(t->real));
 
@@ -1292,7 +1221,7 @@ event_line(json_t *ev, const char *msg, ec_err *e)
 	char ts[32], *line, *cut = NULL;
 	size_t keep = msg ? strlen(msg) : 0;
 
-	format_time(ec_now_ms(), ts);
+	ec_time_format(ec_now_ms(), ts);
 	json_object_set_new(ev, "time", json_string(ts));
 	for (;;) {
 		if (msg) {

@@ -2,7 +2,7 @@
  * ec.h - the one header of libec, the small library every epic-creator tool links.
  *
  * Concerns, one file each: err.c (exit codes, error struct, messages for main),
- * chars.c (UTF-8), verdict.c (a tool's verdict on its input, error.json), file.c (bounded reads,
+ * chars.c (UTF-8), clock.c (time), verdict.c (a tool's verdict on its input, error.json), file.c (bounded reads,
  * atomic durable writes), open.c (the one way to open a spool entry), json.c
  * (Jansson load/dump with positions, bounded numbers), hash.c + sha256.c (XXH3,
  * SHA-256), schema.c (JSON Schema subset validator over the embedded schemas/),
@@ -91,6 +91,25 @@ int ec_errno_is_temp(int err);
 long ec_utf8_invalid_at(const char *buf, size_t len);
 /* "a UTF-16 byte order mark" (or UTF-32) when buf starts with one, else NULL. */
 const char *ec_bom_name(const char *buf, size_t len);
+
+/* clock.c: time. */
+/* Wall-clock milliseconds since the epoch. */
+long long ec_now_ms(void);
+/* Milliseconds on the monotonic clock, for durations. */
+long long ec_mono_ms(void);
+/* Now as RFC 3339 UTC with milliseconds ("2026-11-25T21:41:45.261Z") into buf. */
+void ec_iso_time(char *buf, size_t cap);
+/* ms since the epoch as "2025-06-30T08:14:01.120Z" into out. */
+void ec_time_format(long long ms, char out[32]);
+/*
+ * Parse an RFC 3339 date-time as the schemas allow it (YYYY-MM-DDTHH:MM:SS[.frac]
+ * followed by Z or +HH:MM / -HH:MM): seconds since the epoch into *sec, the fraction
+ * into *nsec (may be NULL), and, if utc is not NULL, the same instant in UTC with the
+ * fraction as written. 0, or -1 if s is not one.
+ */
+int ec_time_parse(const char *s, long long *sec, long *nsec, char *utc, size_t cap);
+/* The same as milliseconds since the epoch. */
+int ec_time_parse_ms(const char *s, long long *ms);
 
 /* verdict.c: how a tool in a task's pipeline tells the launcher why it failed. */
 /* Where a non-zero exit leaves its verdict (--error-file); default $EPIC_ERROR_FILE,
@@ -466,10 +485,6 @@ typedef struct ec_task_opts {
 	int nowait;             /* do not wait for a task locked by another launcher */
 	volatile int *stop;     /* set asynchronously (a signal): stop the run, keep it resumable */
 } ec_task_opts;
-/* ISO 8601 UTC with milliseconds ("2026-11-25T21:41:45.261Z") into buf. */
-void ec_iso_time(char *buf, size_t cap);
-/* Wall-clock milliseconds since the epoch. */
-long long ec_now_ms(void);
 /* The state ("active", "done", "failed", "deferred") of task id, its directory in
  * dir; NULL if there is none, or id is not a task id (ec_id_valid), or what is
  * there is not a real directory of the owner's (a symbolic link never is). */
@@ -556,8 +571,6 @@ void ec_proc_forward_signals(void);
 /* Stop process group pid: TERM, up to grace_ms for pid to exit, then KILL; reaps pid
  * (its wait status in *st) and KILLs what is left of the group. */
 void ec_proc_kill_group(pid_t pid, int *st, long long grace_ms);
-/* Milliseconds on the monotonic clock, for durations. */
-long long ec_mono_ms(void);
 
 /* hooks.c: the seed's plugin points, as run-parts directories of filters. */
 /*

@@ -51,14 +51,6 @@ ec_proc_forward_signals(void)
 	sigaction(SIGHUP, &sa, NULL);
 }
 
-long long
-ec_mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Wait for pid up to ms milliseconds; 1 if it was reaped (status in *st). */
 static int
 wait_for(pid_t pid, int *st, long long ms)
