@@ -177,57 +177,6 @@ mtime_ms(const struct stat *st)
 	return (long long)st->st_mtim.tv_sec * 1000 + st->st_mtim.tv_nsec / 1000000;
 }
 
-/* Length of the valid UTF-8 sequence at s (1-4), or 0 if it is not one. */
-static size_t
-utf8_seq(const unsigned char *s)
-{
-	size_t need;
-	unsigned long cp, min;
-
-	if (s[0] < 0x80)
-		return 1;
-	if ((s[0] & 0xE0) == 0xC0) need = 1, cp = s[0] & 0x1F, min = 0x80;
-	else if ((s[0] & 0xF0) == 0xE0) need = 2, cp = s[0] & 0x0F, min = 0x800;
-	else if ((s[0] & 0xF8) == 0xF0) need = 3, cp = s[0] & 0x07, min = 0x10000;
-	else return 0;
-	for (size_t k = 1; k <= need; k++) {
-		if ((s[k] & 0xC0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[k] & 0x3F);
-	}
-	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-		return 0;
-	return need + 1;
-}
-
-/* Replace every byte of s that is not part of valid UTF-8 with '?', in place. */
-static void
-utf8_fix(char *s)
-{
-	unsigned char *p = (unsigned char *)s;
-
-	while (*p) {
-		size_t n = utf8_seq(p);
-		if (n == 0)
-			*p++ = '?';
-		else
-			p += n;
-	}
-}
-
-/* The byte length of the longest prefix of s (valid UTF-8) with at most max
- * characters and at most maxbytes bytes. */
-static size_t
-utf8_prefix(const char *s, size_t max, size_t maxbytes)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t bytes = 0, chars = 0, n;
-
-	while (p[bytes] && chars < max && (n = utf8_seq(p + bytes)) > 0 &&
-	    bytes + n <= maxbytes)
-		bytes += n, chars++;
-	return bytes;
-}
 
 /* Copy dir into out (cap PATH_MAX) without trailing slashes ("/" stays "/"). */
 static void
@@ -1007,7 +956,7 @@ task_status(const task *t, const json_t *wf)
 	progress = total ? (double)done / (double)total : !strcmp(t->state, "done");
 	st = json_pack("{s:s, s:s, s:s%, s:I, s:I, s:O, s:f, s:O}",
 	    "taskId", t->id, "state", t->state,
-	    "title", title, utf8_prefix(title, TITLE_MAX_CHARS, (size_t)-1),
+	    "title", title, ec_utf8_prefix(title, TITLE_MAX_CHARS, (size_t)-1),
 	    "personasTotal", total,
 	    "personasCompleted", (json_int_t)json_array_size(json_object_get(wf, "completedPersonas")),
 	    "currentPersona", json_object_get(wf, "currentPersona"),
@@ -1242,7 +1191,7 @@ event_line(json_t *ev, const char *msg, ec_err *e)
 		if (strlen(line) <= MAX_LINE_BYTES || !msg || keep == 0)
 			break;
 		/* Every byte cut from the message shortens the line by at least one. */
-		keep = utf8_prefix(msg, (size_t)-1,
+		keep = ec_utf8_prefix(msg, (size_t)-1,
 		    keep > strlen(line) - MAX_LINE_BYTES + 3 ? keep - (strlen(line) - MAX_LINE_BYTES + 3) : 0);
 		free(line);
 	}
@@ -1500,7 +1449,7 @@ cmd_verify(const char *dir, int dry_run)
 		    "xxh3", xxh3);
 		snprintf(why + strlen(why), sizeof why - strlen(why), " (%s, kept as %s)", rel,
 		    strrchr(aside, '/') ? strrchr(aside, '/') + 1 : aside);
-		utf8_fix(why);          /* file names need not be UTF-8; JSON must */
+		ec_utf8_fix(why);          /* file names need not be UTF-8; JSON must */
 		line = NULL;
 		if (!ev)
 			ec_fail(&e, EC_EXIT_TEMP, "out of memory");
@@ -1552,7 +1501,7 @@ cmd_record(const char *dir, json_t *ev, const char *msg, const char *file)
 	if (msg) {
 		if (!(m = strdup(msg)))
 			ec_die(EC_EXIT_TEMP, "out of memory");
-		utf8_fix(m);
+		ec_utf8_fix(m);
 	}
 	if (!(line = event_line(ev, m, &e)))
 		ec_die_err(&e);

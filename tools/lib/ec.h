@@ -85,7 +85,28 @@ int ec_close_stdout(void);
 /* Is errno a temporary condition (ENOSPC, EIO, EAGAIN, ...)? */
 int ec_errno_is_temp(int err);
 
-/* chars.c: what text is. */
+/* chars.c: what text is. ASCII classes, the same for every reader (no locale). */
+static inline int ec_is_digit(int c) { return c >= '0' && c <= '9'; }
+static inline int ec_is_upper(int c) { return c >= 'A' && c <= 'Z'; }
+static inline int ec_is_alpha(int c) { return (c >= 'a' && c <= 'z') || ec_is_upper(c); }
+static inline int ec_is_alnum(int c) { return ec_is_alpha(c) || ec_is_digit(c); }
+static inline int ec_is_word(int c) { return ec_is_alnum(c) || c == '_'; }
+static inline int ec_is_hex(int c) { return ec_is_digit(c) || ((c | 32) >= 'a' && (c | 32) <= 'f'); }
+static inline int ec_is_space(int c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+static inline int ec_lower(int c) { return ec_is_upper(c) ? c + 32 : c; }
+/* Length (1 to 4) of the well-formed UTF-8 sequence at s, or 0 if there is none
+ * (a stray continuation byte, an overlong form, a surrogate, past U+10FFFF, the
+ * NUL that ends s). */
+size_t ec_utf8_seq(const unsigned char *s);
+/* Characters (not bytes) in the first n bytes of UTF-8 s. */
+size_t ec_utf8_chars(const char *s, size_t n);
+/* The byte length of the longest prefix of s (well-formed UTF-8) with at most
+ * max_chars characters and max_bytes bytes. */
+size_t ec_utf8_prefix(const char *s, size_t max_chars, size_t max_bytes);
+/* Replace every byte of s that is not part of well-formed UTF-8 with '?', in place. */
+void ec_utf8_fix(char *s);
+/* Cut an incomplete UTF-8 sequence off the end of s (as snprintf may leave one). */
+void ec_utf8_trim(char *s);
 /* Offset of the first byte of buf that does not start a well-formed UTF-8 sequence
  * (overlong forms and surrogates included), or -1 if all of it is UTF-8. */
 long ec_utf8_invalid_at(const char *buf, size_t len);

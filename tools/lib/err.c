@@ -76,14 +76,8 @@ ec_escape_controls(const char *s, char *out, size_t cap)
 		else if (*p >= 0x80) {
 			/* A well-formed UTF-8 sequence passes, but not the C1 controls
 			 * (U+0080-U+009F), which some terminals obey. */
-			n = *p >= 0xc2 && *p <= 0xdf ? 2 : *p >= 0xe0 && *p <= 0xef ? 3 :
-			    *p >= 0xf0 && *p <= 0xf4 ? 4 : 0;
-			for (size_t k = 1; k < n; k++)
-				if ((p[k] & 0xc0) != 0x80)
-					n = 0;
-			if (n == 2 && *p == 0xc2 && p[1] < 0xa0)
-				n = 0;
-			if (n == 0) {
+			n = ec_utf8_seq(p);
+			if (n == 0 || (n == 2 && *p == 0xc2 && p[1] < 0xa0)) {
 				snprintf(esc, sizeof esc, "\\x%02x", *p);
 				n = 1;
 			}

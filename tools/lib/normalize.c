@@ -54,14 +54,6 @@
 /* ASCII classes, unlike <ctype.h> safe for any char value and any locale: a byte
  * of a multibyte character (negative as a char) is none of them. */
 
-static int is_digit(int c) { return c >= '0' && c <= '9'; }
-static int is_upper(int c) { return c >= 'A' && c <= 'Z'; }
-static int is_alpha(int c) { return (c >= 'a' && c <= 'z') || is_upper(c); }
-static int is_alnum(int c) { return is_alpha(c) || is_digit(c); }
-static int is_word(int c) { return is_alnum(c) || c == '_'; }
-static int is_hex(int c) { return is_digit(c) || ((c | 32) >= 'a' && (c | 32) <= 'f'); }
-static int is_space(int c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
-static int lower(int c) { return is_upper(c) ? c + 32 : c; }
 static int upper(int c) { return c >= 'a' && c <= 'z' ? c - 32 : c; }
 /* c is one of the characters in set (never true for NUL). */
 static int in_set(int c, const char *set) { return c && strchr(set, c) != NULL; }
@@ -119,33 +111,6 @@ sb_take(sbuf *b)
 	return b->p;
 }
 
-/* Characters (not bytes) of a UTF-8 string. */
-static size_t
-u8_chars(const char *s, size_t n)
-{
-	size_t c = 0;
-
-	for (size_t i = 0; i < n; i++)
-		if (((unsigned char)s[i] & 0xC0) != 0x80)
-			c++;
-	return c;
-}
-
-/* Cut an incomplete UTF-8 sequence off the end of s, as snprintf may leave one. */
-static void
-u8_trim(char *s)
-{
-	size_t n = strlen(s), j = n, len;
-	unsigned char lead;
-
-	while (j > 0 && n - j < 4 && ((unsigned char)s[j - 1] & 0xC0) == 0x80)
-		j--;
-	if (j == 0 || (lead = (unsigned char)s[j - 1]) < 0xC0)
-		return;
-	len = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
-	if (n - (j - 1) < len)
-		s[j - 1] = '\0';
-}
 
 static const char *
 type_name(const json_t *v)
@@ -172,11 +137,11 @@ fold(const char *s, char *out, size_t cap)
 	size_t n = 0;
 
 	for (; *s; s++) {
-		if (!is_alnum(*s))
+		if (!ec_is_alnum(*s))
 			continue;
 		if (n + 1 >= cap)
 			return -1;
-		out[n++] = (char)lower(*s);
+		out[n++] = (char)ec_lower(*s);
 	}
 	out[n] = '\0';
 	return 0;
@@ -194,19 +159,19 @@ parse_num(const char *s, double *v)
 	char buf[64];
 	size_t i = 0, n = 0;
 
-	while (is_digit(s[i]) || (s[i] == ',' && i > 0 && is_digit(s[i + 1]) &&
-	    is_digit(s[i + 2]) && is_digit(s[i + 3]) &&
-	    !is_digit(s[i + 4]))) {
+	while (ec_is_digit(s[i]) || (s[i] == ',' && i > 0 && ec_is_digit(s[i + 1]) &&
+	    ec_is_digit(s[i + 2]) && ec_is_digit(s[i + 3]) &&
+	    !ec_is_digit(s[i + 4]))) {
 		if (s[i] != ',' && n + 1 < sizeof buf)
 			buf[n++] = s[i];
 		i++;
 	}
 	if (i == 0)
 		return 0;
-	if (s[i] == '.' && is_digit(s[i + 1])) {
+	if (s[i] == '.' && ec_is_digit(s[i + 1])) {
 		if (n + 1 < sizeof buf)
 			buf[n++] = '.';
-		for (i++; is_digit(s[i]); i++)
+		for (i++; ec_is_digit(s[i]); i++)
 			if (n + 1 < sizeof buf)
 				buf[n++] = s[i];
 	}
@@ -228,7 +193,7 @@ typedef int finder(const char *s, size_t n, size_t i, size_t *a, size_t *b);
 static int
 local_char(int c)
 {
-	return is_alnum(c) || in_set(c, "._%+-");
+	return ec_is_alnum(c) || in_set(c, "._%+-");
 }
 
 /* name@domain.tld: a local part of up to 64 characters, a dotted domain whose
@@ -247,7 +212,7 @@ find_email(const char *s, size_t n, size_t i, size_t *a, size_t *b)
 		j++;
 	if (j == i || s[i - 1] == '.')
 		return 0;
-	for (k = i + 1; k < n && k - i <= 253 && (is_alnum(s[k]) || in_set(s[k], ".-")); k++)
+	for (k = i + 1; k < n && k - i <= 253 && (ec_is_alnum(s[k]) || in_set(s[k], ".-")); k++)
 		;
 	while (k > i + 1 && (s[k - 1] == '.' || s[k - 1] == '-'))
 		k--;
@@ -264,7 +229,7 @@ find_email(const char *s, size_t n, size_t i, size_t *a, size_t *b)
 	if (!dots || k - last < 2)
 		return 0;
 	for (q = last; q < k; q++)
-		if (!is_alpha(s[q]))
+		if (!ec_is_alpha(s[q]))
 			return 0;
 	*a = j;
 	*b = k;
@@ -279,7 +244,7 @@ iban_ok(const char *c, size_t n)
 
 	for (size_t k = 0; k < n; k++) {
 		char ch = c[(k + 4) % n];
-		if (is_digit(ch))
+		if (ec_is_digit(ch))
 			rem = (rem * 10 + (unsigned)(ch - '0')) % 97;
 		else
 			rem = (rem * 100 + (unsigned)(ch - 'A' + 10)) % 97;
@@ -296,21 +261,21 @@ find_iban(const char *s, size_t n, size_t i, size_t *a, size_t *b)
 	char c[34];
 	size_t endpos[34], endcnt[34], nends = 0, cnt = 0, k = i;
 
-	if (i + 4 > n || !is_upper(s[i]) || !is_upper(s[i + 1]) ||
-	    !is_digit(s[i + 2]) || !is_digit(s[i + 3]))
+	if (i + 4 > n || !ec_is_upper(s[i]) || !ec_is_upper(s[i + 1]) ||
+	    !ec_is_digit(s[i + 2]) || !ec_is_digit(s[i + 3]))
 		return 0;
-	if (i > 0 && is_word(s[i - 1]))
+	if (i > 0 && ec_is_word(s[i - 1]))
 		return 0;
 	while (k < n && cnt < 34) {
-		if (is_upper(s[k]) || is_digit(s[k])) {
+		if (ec_is_upper(s[k]) || ec_is_digit(s[k])) {
 			c[cnt++] = s[k++];
-			if (cnt >= 15 && (k >= n || !is_word(s[k]))) {
+			if (cnt >= 15 && (k >= n || !ec_is_word(s[k]))) {
 				endpos[nends] = k;
 				endcnt[nends++] = cnt;
 			}
 			continue;
 		}
-		if (s[k] == ' ' && k + 1 < n && (is_upper(s[k + 1]) || is_digit(s[k + 1]))) {
+		if (s[k] == ' ' && k + 1 < n && (ec_is_upper(s[k + 1]) || ec_is_digit(s[k + 1]))) {
 			k++;
 			continue;
 		}
@@ -336,10 +301,10 @@ in_code(const char *s, size_t i)
 {
 	size_t q = i;
 
-	while (q >= 2 && i - q < 48 && in_set(s[q - 1], " -") && is_alnum(s[q - 2])) {
+	while (q >= 2 && i - q < 48 && in_set(s[q - 1], " -") && ec_is_alnum(s[q - 2])) {
 		int letters = 0, digits = 0;
-		for (q--; q > 0 && is_alnum(s[q - 1]); q--)
-			is_digit(s[q - 1]) ? digits++ : letters++;
+		for (q--; q > 0 && ec_is_alnum(s[q - 1]); q--)
+			ec_is_digit(s[q - 1]) ? digits++ : letters++;
 		if (letters && digits)
 			return 1;
 	}
@@ -371,14 +336,14 @@ find_card(const char *s, size_t n, size_t i, size_t *a, size_t *b)
 	int d[20], nd = 0, nonzero = 0;
 	size_t k = i, last = i;
 
-	if (!is_digit(s[i]))
+	if (!ec_is_digit(s[i]))
 		return 0;
-	if (i > 0 && (is_word(s[i - 1]) || in_set(s[i - 1], "+.,")))
+	if (i > 0 && (ec_is_word(s[i - 1]) || in_set(s[i - 1], "+.,")))
 		return 0;
 	if (in_code(s, i))
 		return 0;
 	while (k < n) {
-		if (is_digit(s[k])) {
+		if (ec_is_digit(s[k])) {
 			if (nd == 20)
 				return 0;
 			nonzero |= s[k] != '0';
@@ -386,14 +351,14 @@ find_card(const char *s, size_t n, size_t i, size_t *a, size_t *b)
 			last = ++k;
 			continue;
 		}
-		if ((s[k] == ' ' || s[k] == '-') && k + 1 < n && is_digit(s[k + 1])) {
+		if ((s[k] == ' ' || s[k] == '-') && k + 1 < n && ec_is_digit(s[k + 1])) {
 			k++;
 			continue;
 		}
 		break;
 	}
-	if (last < n && (is_word(s[last]) ||
-	    ((s[last] == '.' || s[last] == ',') && last + 1 < n && is_digit(s[last + 1]))))
+	if (last < n && (ec_is_word(s[last]) ||
+	    ((s[last] == '.' || s[last] == ',') && last + 1 < n && ec_is_digit(s[last + 1]))))
 		return 0;
 	if (nd < 13 || nd > 19 || !nonzero || !luhn(d, nd))
 		return 0;
@@ -408,7 +373,7 @@ digits_at(const char *s, size_t n, size_t k, size_t count)
 	if (k + count > n)
 		return 0;
 	for (size_t q = 0; q < count; q++)
-		if (!is_digit(s[k + q]))
+		if (!ec_is_digit(s[k + q]))
 			return 0;
 	return 1;
 }
@@ -433,10 +398,10 @@ find_ssn(const char *s, size_t n, size_t i, size_t *a, size_t *b)
 	if (!digits_at(s, n, i, 3) || i + 11 > n || s[i + 3] != '-' || !digits_at(s, n, i + 4, 2) ||
 	    s[i + 6] != '-' || !digits_at(s, n, i + 7, 4))
 		return 0;
-	if (i > 0 && (is_word(s[i - 1]) || s[i - 1] == '-'))
+	if (i > 0 && (ec_is_word(s[i - 1]) || s[i - 1] == '-'))
 		return 0;
-	if (i + 11 < n && (is_word(s[i + 11]) ||
-	    (in_set(s[i + 11], "-.") && i + 12 < n && is_digit(s[i + 12]))))
+	if (i + 11 < n && (ec_is_word(s[i + 11]) ||
+	    (in_set(s[i + 11], "-.") && i + 12 < n && ec_is_digit(s[i + 12]))))
 		return 0;
 	area = num_at(s, i, 3);
 	group = num_at(s, i + 4, 2);
@@ -462,9 +427,9 @@ parse_ipv4(const char *s, size_t n, size_t i, size_t *end, unsigned oct[4])
 				return 0;
 			k++;
 		}
-		for (st = k; k < n && is_digit(s[k]) && k - st < 3; k++)
+		for (st = k; k < n && ec_is_digit(s[k]) && k - st < 3; k++)
 			v = v * 10 + (unsigned)(s[k] - '0');
-		if (k == st || (k < n && is_digit(s[k])) || (s[st] == '0' && k - st > 1) || v > 255)
+		if (k == st || (k < n && ec_is_digit(s[k])) || (s[st] == '0' && k - st > 1) || v > 255)
 			return 0;
 		oct[p] = v;
 	}
@@ -479,11 +444,11 @@ cidr(const char *s, size_t n, size_t k, unsigned max)
 	size_t q = k + 1;
 	unsigned v = 0;
 
-	if (k >= n || s[k] != '/' || q >= n || !is_digit(s[q]))
+	if (k >= n || s[k] != '/' || q >= n || !ec_is_digit(s[q]))
 		return k;
-	for (; q < n && is_digit(s[q]) && q - k <= 3; q++)
+	for (; q < n && ec_is_digit(s[q]) && q - k <= 3; q++)
 		v = v * 10 + (unsigned)(s[q] - '0');
-	if (v > max || (q < n && is_word(s[q])))
+	if (v > max || (q < n && ec_is_word(s[q])))
 		return k;
 	return q;
 }
@@ -496,11 +461,11 @@ find_ipv4(const char *s, size_t n, size_t i, size_t *a, size_t *b)
 	unsigned o[4];
 	size_t k;
 
-	if (!is_digit(s[i]) || (i > 0 && (is_word(s[i - 1]) || s[i - 1] == '.')))
+	if (!ec_is_digit(s[i]) || (i > 0 && (ec_is_word(s[i - 1]) || s[i - 1] == '.')))
 		return 0;
 	if (!parse_ipv4(s, n, i, &k, o))
 		return 0;
-	if (k < n && (is_word(s[k]) || (s[k] == '.' && k + 1 < n && is_digit(s[k + 1]))))
+	if (k < n && (ec_is_word(s[k]) || (s[k] == '.' && k + 1 < n && ec_is_digit(s[k + 1]))))
 		return 0;
 	if ((o[0] | o[1] | o[2] | o[3]) == 0 || o[0] == 127 || (o[0] & o[1] & o[2] & o[3]) == 255)
 		return 0;
@@ -524,7 +489,7 @@ valid_ipv6(const char *s, size_t len, int *groups, int *longest)
 	while (k < len) {
 		size_t st = k, end;
 		unsigned o[4];
-		while (k < len && is_hex(s[k]) && k - st < 5)
+		while (k < len && ec_is_hex(s[k]) && k - st < 5)
 			k++;
 		if (k < len && s[k] == '.') {
 			if (!parse_ipv4(s, len, st, &end, o) || end != len)
@@ -564,13 +529,13 @@ find_ipv6(const char *s, size_t n, size_t i, size_t *a, size_t *b)
 	size_t k;
 	int g, lg;
 
-	if (!(is_hex(s[i]) || s[i] == ':'))
+	if (!(ec_is_hex(s[i]) || s[i] == ':'))
 		return 0;
-	if (i > 0 && (is_word(s[i - 1]) || s[i - 1] == ':' || s[i - 1] == '.'))
+	if (i > 0 && (ec_is_word(s[i - 1]) || s[i - 1] == ':' || s[i - 1] == '.'))
 		return 0;
-	for (k = i; k < n && k - i < 64 && (is_hex(s[k]) || s[k] == ':' || s[k] == '.'); k++)
+	for (k = i; k < n && k - i < 64 && (ec_is_hex(s[k]) || s[k] == ':' || s[k] == '.'); k++)
 		;
-	if (k < n && is_word(s[k]))
+	if (k < n && ec_is_word(s[k]))
 		return 0;
 	while (k > i && s[k - 1] == '.')
 		k--;
@@ -588,7 +553,7 @@ find_ipv6(const char *s, size_t n, size_t i, size_t *a, size_t *b)
 static int
 phone_before(const char *s, size_t i)
 {
-	return i == 0 || !(is_word(s[i - 1]) || in_set(s[i - 1], ".,+-/") || in_code(s, i));
+	return i == 0 || !(ec_is_word(s[i - 1]) || in_set(s[i - 1], ".,+-/") || in_code(s, i));
 }
 
 /* ... nor go on as a word or a longer number. */
@@ -597,9 +562,9 @@ phone_after(const char *s, size_t n, size_t k)
 {
 	if (k >= n)
 		return 1;
-	if (is_word(s[k]))
+	if (ec_is_word(s[k]))
 		return 0;
-	return !(in_set(s[k], "-./,") && k + 1 < n && is_digit(s[k + 1]));
+	return !(in_set(s[k], "-./,") && k + 1 < n && ec_is_digit(s[k + 1]));
 }
 
 /* International: '+', a country code, 9 to 15 digits in groups separated by one
@@ -610,16 +575,16 @@ find_phone_intl(const char *s, size_t n, size_t i, size_t *a, size_t *b)
 	size_t k = i + 1, end;
 	int nd = 0;
 
-	if (s[i] != '+' || (i > 0 && (is_word(s[i - 1]) || s[i - 1] == '+')))
+	if (s[i] != '+' || (i > 0 && (ec_is_word(s[i - 1]) || s[i - 1] == '+')))
 		return 0;
-	if (k >= n || !is_digit(s[k]) || s[k] == '0')
+	if (k >= n || !ec_is_digit(s[k]) || s[k] == '0')
 		return 0;
 	end = k;
 	for (;;) {
 		size_t q = k;
 		if (nd > 16)
 			return 0;
-		if (k < n && is_digit(s[k])) {
+		if (k < n && ec_is_digit(s[k])) {
 			nd++;
 			end = ++k;
 			continue;
@@ -629,17 +594,17 @@ find_phone_intl(const char *s, size_t n, size_t i, size_t *a, size_t *b)
 		if (q < n && s[q] == '(') {
 			size_t r = q + 1;
 			int pd = 0;
-			while (r < n && is_digit(s[r]) && pd < 5)
+			while (r < n && ec_is_digit(s[r]) && pd < 5)
 				r++, pd++;
 			if (pd == 0 || r >= n || s[r] != ')')
 				break;
 			nd += pd;
 			end = k = r + 1;
-			if (k < n && s[k] == ' ' && k + 1 < n && is_digit(s[k + 1]))
+			if (k < n && s[k] == ' ' && k + 1 < n && ec_is_digit(s[k + 1]))
 				k++;
 			continue;
 		}
-		if (q > k && q < n && is_digit(s[q])) {
+		if (q > k && q < n && ec_is_digit(s[q])) {
 			k = q;
 			continue;
 		}
@@ -670,7 +635,7 @@ find_phone_na(const char *s, size_t n, size_t i, size_t *a, size_t *b)
 	if (!phone_before(s, i))
 		return 0;
 	if (s[k] == '1' && k + 1 < n && in_set(s[k + 1], " -.") && k + 2 < n &&
-	    (s[k + 2] == '(' || is_digit(s[k + 2])))
+	    (s[k + 2] == '(' || ec_is_digit(s[k + 2])))
 		k += 2;
 	if (k < n && s[k] == '(') {
 		if (!nxx_at(s, n, k + 1) || k + 4 >= n || s[k + 4] != ')')
@@ -709,11 +674,11 @@ find_phone_trunk(const char *s, size_t n, size_t i, size_t *a, size_t *b)
 		return 0;
 	if (s[k] == '(')
 		paren = 1, k++;
-	if (k + 1 >= n || s[k] != '0' || !is_digit(s[k + 1]))
+	if (k + 1 >= n || s[k] != '0' || !ec_is_digit(s[k + 1]))
 		return 0;
 	if (s[k + 1] == '0' && !(k + 2 < n && s[k + 2] >= '1' && s[k + 2] <= '9'))
 		return 0;
-	while (k < n && is_digit(s[k]) && nd <= 15)
+	while (k < n && ec_is_digit(s[k]) && nd <= 15)
 		k++, nd++;
 	if (paren) {
 		if (k >= n || s[k] != ')')
@@ -723,13 +688,13 @@ find_phone_trunk(const char *s, size_t n, size_t i, size_t *a, size_t *b)
 			k++;
 		if (!digits_at(s, n, k, 2))
 			return 0;
-		while (k < n && is_digit(s[k]) && nd <= 15)
+		while (k < n && ec_is_digit(s[k]) && nd <= 15)
 			k++, nd++;
 	}
 	while (nd <= 15 && k + 2 < n && in_set(s[k], " -./") && (!sep || s[k] == sep) &&
 	    digits_at(s, n, k + 1, 2)) {
 		sep = s[k++];
-		while (k < n && is_digit(s[k]) && nd <= 15)
+		while (k < n && ec_is_digit(s[k]) && nd <= 15)
 			k++, nd++;
 	}
 	if (nd < 9 || nd > 15 || !phone_after(s, n, k))
@@ -956,11 +921,11 @@ is_tag(const char *t, size_t len)
 		return 1;
 	if (t[k] == '/')
 		k++;
-	if (!is_alpha(t[k]))
+	if (!ec_is_alpha(t[k]))
 		return 0;
-	while (is_alnum(t[k]) || t[k] == '-')
+	while (ec_is_alnum(t[k]) || t[k] == '-')
 		k++;
-	return t[k] == '>' || t[k] == '/' || is_space(t[k]);
+	return t[k] == '>' || t[k] == '/' || ec_is_space(t[k]);
 }
 
 /* What a removed tag leaves behind: a newline for <br> and for the start and end
@@ -977,8 +942,8 @@ tag_leaves(const char *t)
 
 	if (t[k] == '/')
 		closing = 1, k++;
-	while (is_alnum(t[k]) && n + 1 < sizeof name)
-		name[n++] = (char)lower(t[k++]);
+	while (ec_is_alnum(t[k]) && n + 1 < sizeof name)
+		name[n++] = (char)ec_lower(t[k++]);
 	name[n] = '\0';
 	if (strcmp(name, "br") == 0)
 		return "\n";
@@ -1053,11 +1018,11 @@ tidy_space(const char *s, int mode)
 	char *r, *st, *en;
 	int changed;
 
-	while (is_space(*p))
+	while (ec_is_space(*p))
 		p++;
 	for (; *p; p++) {
-		if (mode == S_TITLE && is_space(*p)) {
-			while (is_space(p[1]))
+		if (mode == S_TITLE && ec_is_space(*p)) {
+			while (ec_is_space(p[1]))
 				p++;
 			if (p[1])
 				sb_putc(&o, ' ');
@@ -1079,9 +1044,9 @@ tidy_space(const char *s, int mode)
 	do {
 		static const char *const marks[] = { "**", "__", "*", "_", "`", NULL };
 		changed = 0;
-		while (en > st && is_space(en[-1]))
+		while (en > st && ec_is_space(en[-1]))
 			en--;
-		while (st < en && is_space(*st))
+		while (st < en && ec_is_space(*st))
 			st++;
 		if (mode != S_TITLE)
 			break;
@@ -1098,8 +1063,8 @@ tidy_space(const char *s, int mode)
 		for (size_t m = 0; marks[m]; m++) {
 			size_t ml = strlen(marks[m]);
 			if ((size_t)(en - st) >= 2 * ml + 1 && strncmp(st, marks[m], ml) == 0 &&
-			    strncmp(en - ml, marks[m], ml) == 0 && !is_space(st[ml]) &&
-			    !is_space(en[-(long)ml - 1])) {
+			    strncmp(en - ml, marks[m], ml) == 0 && !ec_is_space(st[ml]) &&
+			    !ec_is_space(en[-(long)ml - 1])) {
 				st += ml;
 				en -= ml;
 				changed = 1;
@@ -1120,12 +1085,12 @@ truncate_str(char **sp, size_t cap)
 	char *s = *sp, *ns;
 	size_t n = strlen(s), chars = 0, k;
 
-	if (u8_chars(s, n) <= cap)
+	if (ec_utf8_chars(s, n) <= cap)
 		return 0;
 	for (k = 0; k < n; k++)
 		if (((unsigned char)s[k] & 0xC0) != 0x80 && chars++ == cap - 1)
 			break;
-	while (k > 0 && is_space(s[k - 1]))
+	while (k > 0 && ec_is_space(s[k - 1]))
 		k--;
 	if (!(ns = realloc(s, k + 4)))
 		return -1;
@@ -1169,7 +1134,7 @@ reject(nctx *c, const char *path, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	u8_trim(msg);
+	ec_utf8_trim(msg);
 	if (path)
 		ec_fail(c->e, EC_EXIT_REJECT, "%s: %s: %s", c->name, path, msg);
 	else
@@ -1217,7 +1182,7 @@ clean(nctx *c, const char *in, int mode, size_t cap)
 	if (!s)
 		return nomem(c), NULL;
 	redact(&s, c->counts, &c->oom);
-	if (u8_chars(s, strlen(s)) > cap) {
+	if (ec_utf8_chars(s, strlen(s)) > cap) {
 		c->cut++;
 		do
 			if (truncate_str(&s, cap) < 0)
@@ -1247,7 +1212,7 @@ shown(nctx *c, const json_t *v, char *buf, size_t cap)
 		return;
 	}
 	snprintf(buf, cap, "'%s'", s);
-	u8_trim(buf);
+	ec_utf8_trim(buf);
 	free(s);
 }
 
@@ -1346,7 +1311,7 @@ drop_field(nctx *c, const char *path, const char *key)
 {
 	if (c->dropped < NOTE_PATHS) {
 		ec_jpath_key(c->dropped_paths[c->dropped], sizeof c->dropped_paths[0], path, key);
-		u8_trim(c->dropped_paths[c->dropped]);
+		ec_utf8_trim(c->dropped_paths[c->dropped]);
 	}
 	c->dropped++;
 }
@@ -1538,13 +1503,13 @@ unit_at(const char *s)
 	while (*s == ' ')
 		s++;
 	for (;;) {
-		while ((is_alpha(*s) || *s == '-') && n + 1 < sizeof w)
-			w[n++] = (char)lower(*s++);
+		while ((ec_is_alpha(*s) || *s == '-') && n + 1 < sizeof w)
+			w[n++] = (char)ec_lower(*s++);
 		w[n] = '\0';
 		while (n > 0 && w[n - 1] == '-')
 			w[--n] = '\0';
 		/* "person days": a qualifier, a space, the unit */
-		if (n > 0 && is_qualifier(w) && *s == ' ' && is_alpha(s[1])) {
+		if (n > 0 && is_qualifier(w) && *s == ' ' && ec_is_alpha(s[1])) {
 			w[n++] = '-';
 			s++;
 			continue;
@@ -1603,10 +1568,10 @@ parse_effort(const char *s, double *mn, double *mx)
 	for (const char *p = s; *p; p++) {
 		const char *q, *r;
 		size_t k;
-		if (!is_digit(*p))
+		if (!ec_is_digit(*p))
 			continue;
 		digits = 1;
-		if ((p > s && (is_alnum(p[-1]) || p[-1] == '.' || p[-1] == ',')) ||
+		if ((p > s && (ec_is_alnum(p[-1]) || p[-1] == '.' || p[-1] == ',')) ||
 		    currency_before(s, p))
 			continue;
 		if (!(k = parse_num(p, &a)))
@@ -1622,7 +1587,7 @@ parse_effort(const char *s, double *mn, double *mx)
 			r += *r == '-' ? 1 : (*r == 't' ? 2 : 3);
 			while (*r == ' ')
 				r++;
-			if (is_digit(*r) && (k2 = parse_num(r, &b)))
+			if (ec_is_digit(*r) && (k2 = parse_num(r, &b)))
 				q = r + k2;
 			else
 				b = a;
@@ -1646,11 +1611,11 @@ parse_effort(const char *s, double *mn, double *mx)
 	for (const char *p = s; *p; ) {
 		char word[32];
 		size_t wn = 0;
-		while (*p && !is_alpha(*p))
+		while (*p && !ec_is_alpha(*p))
 			p++;
-		while (is_alpha(*p)) {
+		while (ec_is_alpha(*p)) {
 			if (wn + 1 < sizeof word)
-				word[wn++] = (char)lower(*p);
+				word[wn++] = (char)ec_lower(*p);
 			p++;
 		}
 		word[wn] = '\0';
@@ -1765,9 +1730,9 @@ id_valid(const char *s)
 {
 	size_t n = strlen(s), k = 1;
 
-	if (n < 6 || n > 10 || !is_upper(s[0]))
+	if (n < 6 || n > 10 || !ec_is_upper(s[0]))
 		return 0;
-	while (k < n && (is_upper(s[k]) || is_digit(s[k])))
+	while (k < n && (ec_is_upper(s[k]) || ec_is_digit(s[k])))
 		k++;
 	return k >= 2 && k <= 6 && k + 4 == n && s[k] == '-' && digits_at(s, n, k + 1, 3);
 }
@@ -1778,10 +1743,10 @@ prefix_valid(const char *s)
 {
 	size_t n = strlen(s);
 
-	if (n < 2 || n > 6 || !is_upper(s[0]))
+	if (n < 2 || n > 6 || !ec_is_upper(s[0]))
 		return 0;
 	for (size_t k = 1; k < n; k++)
-		if (!is_upper(s[k]) && !is_digit(s[k]))
+		if (!ec_is_upper(s[k]) && !ec_is_digit(s[k]))
 			return 0;
 	return 1;
 }
@@ -1810,16 +1775,16 @@ derive_prefix(const char *persona, char out[8])
 			return;
 		}
 	for (const char *s = persona; *s && n < 6; s++)
-		if ((s == persona || s[-1] == '-') && is_alnum(*s))
+		if ((s == persona || s[-1] == '-') && ec_is_alnum(*s))
 			p[n++] = (char)upper(*s);
 	if (n < 2) {
 		n = 0;
 		for (const char *s = persona; *s && n < 3; s++)
-			if (is_alnum(*s))
+			if (ec_is_alnum(*s))
 				p[n++] = (char)upper(*s);
 	}
 	p[n] = '\0';
-	if (n < 2 || !is_upper(p[0])) {
+	if (n < 2 || !ec_is_upper(p[0])) {
 		snprintf(out, 8, "P%.5s", p);
 		if (strlen(out) < 2)
 			snprintf(out, 8, "REC");
@@ -1852,11 +1817,11 @@ fix_id(const json_t *v, const char *prefix, char out[16], int *fixed)
 	if (!json_is_string(v))
 		return 0;
 	s = json_string_value(v);
-	while (is_space(*s) || *s == '#')
+	while (ec_is_space(*s) || *s == '#')
 		s++;
 	for (n = 0; *s && n + 1 < sizeof buf; s++)
 		buf[n++] = (char)upper(*s);
-	while (n > 0 && is_space(buf[n - 1]))
+	while (n > 0 && ec_is_space(buf[n - 1]))
 		n--;
 	buf[n] = '\0';
 	if (*s)
@@ -1866,7 +1831,7 @@ fix_id(const json_t *v, const char *prefix, char out[16], int *fixed)
 		snprintf(out, 16, "%s", buf);
 		return 1;
 	}
-	for (d = n; d > 0 && is_digit(buf[d - 1]); d--)
+	for (d = n; d > 0 && ec_is_digit(buf[d - 1]); d--)
 		;
 	if (d == n)
 		return 0;
@@ -1906,8 +1871,8 @@ title_fold(const char *t)
 	if (!f)
 		return NULL;
 	for (; *t; t++)
-		if (is_alnum(*t))
-			*q++ = (char)lower(*t);
+		if (ec_is_alnum(*t))
+			*q++ = (char)ec_lower(*t);
 		else if ((unsigned char)*t >= 0x80)
 			*q++ = *t;
 	*q = '\0';
@@ -1921,7 +1886,7 @@ title_from(nctx *c, const char *desc)
 	const char *end = desc;
 	char *t, *s;
 
-	while (is_space(*desc))
+	while (ec_is_space(*desc))
 		desc++;
 	for (end = desc; *end && *end != '\n'; end++)
 		if (*end == '.' && (end[1] == ' ' || end[1] == '\n' || !end[1]))
@@ -2118,8 +2083,8 @@ one_rec(nctx *c, const json_t *in, const char *path, rec *r)
 			goto fail;
 		}
 		for (char *q = s; *q; q++)
-			*q = (char)lower(*q);
-		if (!is_alnum(*s) ||
+			*q = (char)ec_lower(*q);
+		if (!ec_is_alnum(*s) ||
 		    strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(s)) {
 			shown(c, val[R_PERSONA], show, sizeof show);
 			free(s);
@@ -2426,10 +2391,10 @@ signal_ok(const char *s)
 	if (!colon || colon == s || !colon[1])
 		return 0;
 	for (const char *q = s; q < colon; q++)
-		if (!is_digit(*q) && !(*q >= 'a' && *q <= 'z'))
+		if (!ec_is_digit(*q) && !(*q >= 'a' && *q <= 'z'))
 			return 0;
 	for (const char *q = colon + 1; *q; q++)
-		if (!is_digit(*q) && !(*q >= 'a' && *q <= 'z') && *q != '*' && *q != '-')
+		if (!ec_is_digit(*q) && !(*q >= 'a' && *q <= 'z') && *q != '*' && *q != '-')
 			return 0;
 	return 1;
 }
@@ -2464,7 +2429,7 @@ signals(nctx *c, const json_t *in, const char *key)
 			return NULL;
 		}
 		for (char *t = s; *t; t++)
-			*t = (char)lower(*t);
+			*t = (char)ec_lower(*t);
 		/* a signal that carried PII is not a signal any more */
 		if (!signal_ok(s) || strstr(s, "[redacted:")) {
 			c->signals_bad++;
@@ -2503,7 +2468,7 @@ confidence(nctx *c, const json_t *in, const char *key, double *out)
 		const char *s = json_string_value(in);
 		size_t k;
 		char f[32];
-		while (is_space(*s))
+		while (ec_is_space(*s))
 			s++;
 		c->conf_string++;
 		if (fold(s, f, sizeof f) == 0 &&
@@ -2511,11 +2476,11 @@ confidence(nctx *c, const json_t *in, const char *key, double *out)
 			v = f[0] == 'h' ? 0.8 : f[0] == 'm' ? 0.5 : 0.2;
 		} else if ((k = parse_num(s, &v)) > 0 && !memchr(s, ',', k)) {
 			s += k;
-			while (is_space(*s))
+			while (ec_is_space(*s))
 				s++;
 			if (*s == '%')
 				v /= 100, s++;
-			while (is_space(*s))
+			while (ec_is_space(*s))
 				s++;
 			if (*s)
 				goto bad;
@@ -2707,7 +2672,7 @@ note(sbuf *b, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(s, sizeof s, fmt, ap);
 	va_end(ap);
-	u8_trim(s);
+	ec_utf8_trim(s);
 	if (b->n)
 		sb_puts(b, "; ");
 	sb_puts(b, s);
@@ -3110,7 +3075,7 @@ blank_trailing_commas(char *s, size_t n)
 			instr = 1;
 		else if (s[i] == ',') {
 			size_t k = i + 1;
-			while (k < n && is_space(s[k]))
+			while (k < n && ec_is_space(s[k]))
 				k++;
 			if (k < n && (s[k] == '}' || s[k] == ']')) {
 				s[i] = ' ';
@@ -3138,7 +3103,7 @@ bad_quote(const char *s, size_t n, int *curly)
 				instr = 0;
 			continue;
 		}
-		if (is_space(ch))
+		if (ec_is_space(ch))
 			continue;
 		if (in_set(last, "{[,:")) {
 			if (ch == '\'') {
@@ -3264,7 +3229,7 @@ unwrap(const json_t *obj, char *key, size_t cap)
 			if (fold(wk, f, sizeof f) == 0 && strcmp(f, wrappers[w]) == 0 &&
 			    fitness(wv, NULL) > 0) {
 				snprintf(key, cap, "%s", wk);
-				u8_trim(key);
+				ec_utf8_trim(key);
 				return wv;
 			}
 		}
@@ -3289,9 +3254,9 @@ find_json(nctx *c, const char *raw, size_t len)
 
 	if (len >= 3 && memcmp(raw, "\xef\xbb\xbf", 3) == 0)
 		start = 3, c->bom = 1;
-	while (start < len && is_space(raw[start]))
+	while (start < len && ec_is_space(raw[start]))
 		start++;
-	while (end > start && is_space(raw[end - 1]))
+	while (end > start && ec_is_space(raw[end - 1]))
 		end--;
 	if (start == end)
 		return reject(c, NULL, "empty output");
@@ -3458,8 +3423,8 @@ ec_normalize(const char *raw, size_t len, const char *name, const ec_norm_opts *
 	c.name = name ? name : "output";
 	c.o = o;
 	c.e = e;
-	if (!o || !(pn = o->persona) || !*pn || strlen(pn) > 63 || !is_alnum(*pn) ||
-	    strspn(pn, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(pn) || is_upper(*pn))
+	if (!o || !(pn = o->persona) || !*pn || strlen(pn) > 63 || !ec_is_alnum(*pn) ||
+	    strspn(pn, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(pn) || ec_is_upper(*pn))
 		return reject(&c, NULL, "invalid persona name '%s'",
 		    o && o->persona ? o->persona : "");
 	if (o->review_order < 1 || o->review_order > 99)

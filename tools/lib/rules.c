@@ -399,23 +399,6 @@ stem(char *b, size_t n)
 	return (size_t)k + 1;
 }
 
-static int
-is_alnum(unsigned char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
-}
-
-static int
-is_alpha(unsigned char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
-}
-
-static int
-is_space(unsigned char ch)
-{
-	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n' || ch == '\f' || ch == '\v';
-}
 
 /*
  * Length of the UTF-8 sequence at s[i] if it is punctuation or a symbol (which
@@ -454,11 +437,11 @@ word_end(const unsigned char *s, size_t i, size_t n)
 {
 	while (i < n) {
 		unsigned char b = s[i];
-		if (is_alnum(b))
+		if (ec_is_alnum(b))
 			i++;
-		else if (b == '\'' && i + 1 < n && is_alpha(s[i + 1]))
+		else if (b == '\'' && i + 1 < n && ec_is_alpha(s[i + 1]))
 			i++;
-		else if (curly_apos(s, i, n) && i + 3 < n && is_alpha(s[i + 3]))
+		else if (curly_apos(s, i, n) && i + 3 < n && ec_is_alpha(s[i + 3]))
 			i += 3;
 		else if (b < 0x80)
 			break;
@@ -477,7 +460,7 @@ word_start(const unsigned char *s, size_t i, size_t n)
 	while (i < n) {
 		unsigned char b = s[i];
 		size_t k;
-		if (is_alnum(b))
+		if (ec_is_alnum(b))
 			return i;
 		if (b < 0x80)
 			i++;
@@ -542,7 +525,7 @@ boundary(const unsigned char *s, size_t a, size_t b, size_t n, size_t prev_start
 
 	for (size_t i = a; i < b; i++) {
 		unsigned char ch = s[i];
-		int next_space = i + 1 >= n || is_space(s[i + 1]) || s[i + 1] == '"' ||
+		int next_space = i + 1 >= n || ec_is_space(s[i + 1]) || s[i + 1] == '"' ||
 		    s[i + 1] == ')' || s[i + 1] == '\'';
 		switch (ch) {
 		case '.':
@@ -567,7 +550,7 @@ boundary(const unsigned char *s, size_t a, size_t b, size_t n, size_t prev_start
 			br = B_CLAUSE;
 			break;
 		case '-':
-			if ((i > a && is_space(s[i - 1])) || (i + 1 < b && is_space(s[i + 1])))
+			if ((i > a && ec_is_space(s[i - 1])) || (i + 1 < b && ec_is_space(s[i + 1])))
 				br = B_CLAUSE;
 			if (nl)
 				other = 1;
@@ -579,7 +562,7 @@ boundary(const unsigned char *s, size_t a, size_t b, size_t n, size_t prev_start
 				other = 1;
 			break;
 		default:
-			if (nl && !is_space(ch))
+			if (nl && !ec_is_space(ch))
 				other = 1;
 		}
 	}
@@ -1162,8 +1145,8 @@ put_hit(ctx *c, size_t *len, const hit *h)
 	const char *s = c->text + a->off, *end = c->text + b->off + b->len;
 
 	while (s < end) {
-		if (is_space((unsigned char)*s)) {
-			while (s < end && is_space((unsigned char)*s))
+		if (ec_is_space((unsigned char)*s)) {
+			while (s < end && ec_is_space((unsigned char)*s))
 				s++;
 			if (put(c, len, " ", 1) < 0)
 				return -1;
@@ -1285,13 +1268,7 @@ expand(ctx *c, const char *tmpl, const fill *f)
 static void
 cut_chars(ctx *c, size_t max)
 {
-	size_t chars = 0;
-
-	for (char *p = c->buf; *p; p++)
-		if (((unsigned char)*p & 0xC0) != 0x80 && chars++ == max) {
-			*p = '\0';
-			return;
-		}
+	c->buf[ec_utf8_prefix(c->buf, max, (size_t)-1)] = '\0';
 }
 
 

@@ -219,15 +219,6 @@ show(const json_t *v, char *buf, size_t cap)
 		snprintf(buf, cap, "%s", type_name(v));
 }
 
-static size_t
-utf8_len(const char *s)
-{
-	size_t n = 0;
-	for (; *s; s++)
-		if (((unsigned char)*s & 0xC0) != 0x80)
-			n++;
-	return n;
-}
 
 static int
 pattern_match(const char *pat, const char *s)
@@ -430,7 +421,7 @@ validate(vctx *c, const json_t *s, const json_t *v, const seg *path)
 	}
 	if (json_is_string(v)) {
 		const char *str = json_string_value(v);
-		size_t n = utf8_len(str);
+		size_t n = ec_utf8_chars(str, strlen(str));
 		if ((x = json_object_get(s, "minLength")) && n < (size_t)json_integer_value(x))
 			return vfail(c, path, n == 0 ? "expected a non-empty string" :
 			    "expected at least %lld characters", (long long)json_integer_value(x));
