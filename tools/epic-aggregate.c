@@ -237,50 +237,14 @@ fmt_budget(char *buf, size_t cap, const char *cur, double min, double max)
 		snprintf(buf, cap, "%s %s - %s", cur, a, b);
 }
 
-/* A growing string for the texts of risks; on allocation failure it stays NULL. */
-typedef struct sbuf {
-	char *s;
-	size_t len, cap;
-	int oom;
-} sbuf;
-
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-sb_printf(sbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (b->oom)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if (b->len + (size_t)n + 1 > b->cap) {
-		size_t cap = (b->len + (size_t)n + 1) * 2;
-		char *s = realloc(b->s, cap);
-		if (!s) {
-			b->oom = 1;
-			return;
-		}
-		b->s = s, b->cap = cap;
-	}
-	va_start(ap, fmt);
-	vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
-}
-
-/* The string and the buffer given up: a new JSON string, or NULL. */
+/* The buffer's string as a new JSON string (NULL when memory ran out); b is emptied. */
 static json_t *
-sb_json(sbuf *b)
+sb_json(ec_buf *b)
 {
-	json_t *j = b->oom || !b->s ? NULL : json_string(b->s);
-	free(b->s);
-	b->s = NULL;
+	char *p = ec_buf_take(b);
+	json_t *j = p ? json_string(p) : NULL;
+
+	free(p);
 	return j;
 }
 
@@ -728,11 +692,11 @@ break_cycles(agg *a, ec_err *e)
 			if (k < r->ndeps) {
 				size_t d = r->deps[k];
 				if (state[d] == 1) {
-					sbuf b = { 0 };
-					sb_printf(&b, "warning: dependency cycle");
+					ec_buf b = { 0 };
+					ec_buf_printf(&b, "warning: dependency cycle");
 					for (size_t p = pos[d]; p < top; p++)
-						sb_printf(&b, " %s ->", rec_id(a, stack[p]));
-					sb_printf(&b, " %s: dropped the dependency of %s on %s", rec_id(a, d),
+						ec_buf_printf(&b, " %s ->", rec_id(a, stack[p]));
+					ec_buf_printf(&b, " %s: dropped the dependency of %s on %s", rec_id(a, d),
 					    rec_id(a, v), rec_id(a, d));
 					if (b.oom || json_array_append_new(a->warnings, sb_json(&b)) < 0)
 						goto nomem;
@@ -1029,7 +993,7 @@ risks(agg *a, json_t *gapv)
 		size_t n = 0, ncrit = 0, nblock = 0;
 		int level = P_MEDIUM, pmin = 0, pmax = 0;
 		double emin = 0, emax = 0;
-		sbuf d = { 0 }, m = { 0 };
+		ec_buf d = { 0 }, m = { 0 };
 		if (!(a->r[i].type == 1 || a->r[i].prio == P_CRITICAL))
 			continue;
 		area = ar ? ar->area : persona;
@@ -1060,20 +1024,20 @@ risks(agg *a, json_t *gapv)
 		sort_ctx = a;
 		qsort(ids, n, sizeof *ids, by_urgency);
 		if (nblock == n && ncrit)
-			sb_printf(&d, "%zu blocking recommendation%s open, %zu critical: ", n, n == 1 ? "" : "s", ncrit);
+			ec_buf_printf(&d, "%zu blocking recommendation%s open, %zu critical: ", n, n == 1 ? "" : "s", ncrit);
 		else if (nblock == n)
-			sb_printf(&d, "%zu blocking recommendation%s open: ", n, n == 1 ? "" : "s");
+			ec_buf_printf(&d, "%zu blocking recommendation%s open: ", n, n == 1 ? "" : "s");
 		else
-			sb_printf(&d, "%zu critical or blocking recommendation%s open (%zu blocking, %zu critical): ",
+			ec_buf_printf(&d, "%zu critical or blocking recommendation%s open (%zu blocking, %zu critical): ",
 			    n, n == 1 ? "" : "s", nblock, ncrit);
 		for (k = 0; k < n && k < 3; k++)
-			sb_printf(&d, "%s%s (%s)", k ? "; " : "", rec_id(a, ids[k]),
+			ec_buf_printf(&d, "%s%s (%s)", k ? "; " : "", rec_id(a, ids[k]),
 			    ec_json_get_str(a->it[a->r[ids[k]].first].j, "title", ""));
 		if (n > 3)
-			sb_printf(&d, "; and %zu more", n - 3);
-		sb_printf(&m, "Resolve ");
+			ec_buf_printf(&d, "; and %zu more", n - 3);
+		ec_buf_printf(&m, "Resolve ");
 		for (k = 0; k < n; k++)
-			sb_printf(&m, "%s%s", k == 0 ? "" : k + 1 == n ? " and " : ", ", rec_id(a, ids[k]));
+			ec_buf_printf(&m, "%s%s", k == 0 ? "" : k + 1 == n ? " and " : ", ", rec_id(a, ids[k]));
 		{
 			char days[96], ph[64];
 			fmt_days(days, sizeof days, emin, emax);
@@ -1081,7 +1045,7 @@ risks(agg *a, json_t *gapv)
 				snprintf(ph, sizeof ph, "roadmap phase %d", pmin);
 			else
 				snprintf(ph, sizeof ph, "roadmap phases %d-%d", pmin, pmax);
-			sb_printf(&m, " before release (%s, %s) and make %s release criteria", ph, days,
+			ec_buf_printf(&m, " before release (%s, %s) and make %s release criteria", ph, days,
 			    n == 1 ? "it one of the" : "them");
 		}
 		v[nv].level = level;
@@ -1098,23 +1062,23 @@ risks(agg *a, json_t *gapv)
 		const who *w = find_who(a, pn);
 		const char *area = ar ? ar->area : pn;
 		int level = ar ? ar->gap_level : P_LOW;
-		sbuf d = { 0 }, m = { 0 };
+		ec_buf d = { 0 }, m = { 0 };
 		if (w && w->required && level < P_HIGH)
 			level = P_HIGH;
 		if (!strcmp(st, "skipped") || (w && w->out))
-			sb_printf(&d, "No %s review: %s %s (%s)", area, pn,
+			ec_buf_printf(&d, "No %s review: %s %s (%s)", area, pn,
 			    !strcmp(st, "skipped") ? "was skipped" : "failed", ec_json_get_str(g, "reason", ""));
 		else
-			sb_printf(&d, "No %s review: %s did not run or its output was not given", area, pn);
+			ec_buf_printf(&d, "No %s review: %s did not run or its output was not given", area, pn);
 		if (!strcmp(st, "skipped"))
-			sb_printf(&m, "Include %s in the review, or ", pn);
+			ec_buf_printf(&m, "Include %s in the review, or ", pn);
 		else
-			sb_printf(&m, "Rerun the review with 'epic resume %s' once %s is available; until then ",
+			ec_buf_printf(&m, "Rerun the review with 'epic resume %s' once %s is available; until then ",
 			    task, pn);
 		if (ar)
-			sb_printf(&m, "%s", ar->instead);
+			ec_buf_printf(&m, "%s", ar->instead);
 		else
-			sb_printf(&m, "review what %s covers by hand before work starts", pn);
+			ec_buf_printf(&m, "review what %s covers by hand before work starts", pn);
 		v[nv].level = level;
 		v[nv].area = area;
 		v[nv].j = json_pack("{s:s, s:s, s:s, s:o*, s:o*}", "area", area, "level", levels[level],
@@ -1234,14 +1198,14 @@ tool_versions(const agg *a)
 	/* More than one version of a name: all of them, sorted, comma-separated. */
 	json_object_foreach(seen, k, set) {
 		json_t *vs = sorted_keys(set);
-		sbuf b = { 0 };
+		ec_buf b = { 0 };
 		size_t i;
 		json_array_foreach(vs, i, x)
-			sb_printf(&b, "%s%s", i ? ", " : "", json_string_value(x));
+			ec_buf_printf(&b, "%s%s", i ? ", " : "", json_string_value(x));
 		if (strcmp(k, "epic-aggregate"))
 			json_object_set_new(tv, k, sb_json(&b));
 		else
-			free(b.s);
+			free(ec_buf_take(&b));
 		json_decref(vs);
 	}
 	json_decref(seen);

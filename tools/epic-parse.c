@@ -334,23 +334,14 @@ write_plan(req *r, const json_t *request, const char *out, ec_err *e)
 {
 	const char *mode = json_string_value(json_object_get(request, "mode"));
 	json_int_t req_timeout = ec_json_get_int(request, "options.timeout", 0);
-	size_t n = 0, i, len = 0, bufcap = 8192;
+	size_t n = 0, i;
 	ec_plan_step *v = NULL;
-	char *buf = malloc(bufcap), *esc;
+	ec_buf b = { 0 };
+	char *esc, *text;
 	int rc;
 
-#define EMIT(...) do { \
-	int need_ = snprintf(NULL, 0, __VA_ARGS__); \
-	while (len + (size_t)need_ + 1 > bufcap) { \
-		char *nb_ = realloc(buf, bufcap *= 2); \
-		if (!nb_) goto nomem; \
-		buf = nb_; \
-	} \
-	len += (size_t)snprintf(buf + len, bufcap - len, __VA_ARGS__); \
-} while (0)
+#define EMIT(...) ec_buf_printf(&b, __VA_ARGS__)
 
-	if (!buf)
-		goto nomem;
 	if (ec_plan_compute(&r->reg, r->cfg, request, &v, &n, e) < 0) {
 		ec_err_prefix(e, "%s", r->file);
 		goto fail;
@@ -438,14 +429,14 @@ write_plan(req *r, const json_t *request, const char *out, ec_err *e)
 		EMIT("\n");
 	}
 	free(v);
-	rc = ec_write_atomic(out, buf, len, EC_W_FSYNC | EC_W_IFCHANGED, e);
-	free(buf);
+	if (!(text = ec_buf_take(&b)))
+		return ec_fail(e, EC_EXIT_TEMP, "out of memory");
+	rc = ec_write_atomic(out, text, strlen(text), EC_W_FSYNC | EC_W_IFCHANGED, e);
+	free(text);
 	return rc < 0 ? -1 : 0;
-nomem:
-	ec_fail(e, EC_EXIT_TEMP, "out of memory");
 fail:
 	free(v);
-	free(buf);
+	free(ec_buf_take(&b));
 	return -1;
 #undef EMIT
 }

@@ -2,7 +2,7 @@
  * ec.h - the one header of libec, the small library every epic-creator tool links.
  *
  * Concerns, one file each: err.c (exit codes, error struct, messages for main),
- * chars.c (UTF-8), clock.c (time), verdict.c (a tool's verdict on its input, error.json), file.c (bounded reads,
+ * chars.c (UTF-8), clock.c (time), buf.c (a growable string), verdict.c (a tool's verdict on its input, error.json), file.c (bounded reads,
  * atomic durable writes), open.c (the one way to open a spool entry), json.c
  * (Jansson load/dump with positions, bounded numbers), hash.c + sha256.c (XXH3,
  * SHA-256), schema.c (JSON Schema subset validator over the embedded schemas/),
@@ -131,6 +131,20 @@ void ec_time_format(long long ms, char out[32]);
 int ec_time_parse(const char *s, long long *sec, long *nsec, char *utc, size_t cap);
 /* The same as milliseconds since the epoch. */
 int ec_time_parse_ms(const char *s, long long *ms);
+
+/* buf.c: a growable string; zero-initialise it ({ 0 }). */
+typedef struct ec_buf {
+	char *p;                /* NUL-terminated once anything was put */
+	size_t n, cap;
+	int oom;                /* memory ran out: sticky, checked at ec_buf_take */
+} ec_buf;
+void ec_buf_put(ec_buf *b, const char *s, size_t n);
+void ec_buf_putc(ec_buf *b, char c);
+void ec_buf_puts(ec_buf *b, const char *s);
+void ec_buf_printf(ec_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The string (malloc'd, "" when nothing was put; the caller frees), or NULL when
+ * memory ran out. The buffer is empty again afterwards. */
+char *ec_buf_take(ec_buf *b);
 
 /* verdict.c: how a tool in a task's pipeline tells the launcher why it failed. */
 /* Where a non-zero exit leaves its verdict (--error-file); default $EPIC_ERROR_FILE,

@@ -58,58 +58,6 @@ static int upper(int c) { return c >= 'a' && c <= 'z' ? c - 32 : c; }
 /* c is one of the characters in set (never true for NUL). */
 static int in_set(int c, const char *set) { return c && strchr(set, c) != NULL; }
 
-/* A growable string; oom is sticky, so callers check once at the end. */
-typedef struct sbuf {
-	char *p;
-	size_t n, cap;
-	int oom;
-} sbuf;
-
-static void
-sb_grow(sbuf *b, size_t more)
-{
-	char *np;
-	size_t nc;
-
-	if (b->oom || b->n + more + 1 <= b->cap)
-		return;
-	nc = b->cap ? b->cap : 64;
-	while (nc < b->n + more + 1)
-		nc *= 2;
-	if (!(np = realloc(b->p, nc))) {
-		b->oom = 1;
-		return;
-	}
-	b->p = np;
-	b->cap = nc;
-}
-
-static void
-sb_put(sbuf *b, const char *s, size_t n)
-{
-	sb_grow(b, n);
-	if (b->oom)
-		return;
-	memcpy(b->p + b->n, s, n);
-	b->n += n;
-	b->p[b->n] = '\0';
-}
-
-static void sb_putc(sbuf *b, char c) { sb_put(b, &c, 1); }
-static void sb_puts(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
-
-/* The buffer's string (malloc'd, "" when empty), or NULL when memory ran out. */
-static char *
-sb_take(sbuf *b)
-{
-	if (b->oom) {
-		free(b->p);
-		return NULL;
-	}
-	if (!b->p)
-		return strdup("");
-	return b->p;
-}
 
 
 static const char *
@@ -759,7 +707,7 @@ redact(char **sp, json_t *counts, int *oom)
 	size_t n = strlen(s), nv = 0, cap = 0, prev;
 	unsigned char *taken;
 	span *v = NULL, *nvp;
-	sbuf o = { 0 };
+	ec_buf o = { 0 };
 	char *r;
 
 	if (n == 0)
@@ -803,14 +751,14 @@ redact(char **sp, json_t *counts, int *oom)
 	qsort(v, nv, sizeof *v, span_cmp);
 	prev = 0;
 	for (size_t k = 0; k < nv; k++) {
-		sb_put(&o, s + prev, v[k].a - prev);
-		sb_puts(&o, "[redacted:");
-		sb_puts(&o, v[k].kind);
-		sb_putc(&o, ']');
+		ec_buf_put(&o, s + prev, v[k].a - prev);
+		ec_buf_puts(&o, "[redacted:");
+		ec_buf_puts(&o, v[k].kind);
+		ec_buf_putc(&o, ']');
 		prev = v[k].b;
 	}
-	sb_put(&o, s + prev, n - prev);
-	if (!(r = sb_take(&o))) {
+	ec_buf_put(&o, s + prev, n - prev);
+	if (!(r = ec_buf_take(&o))) {
 		free(v);
 		*oom = 1;
 		return 0;
@@ -871,14 +819,14 @@ skip_escape(const unsigned char *p)
  * Returns how many characters were removed.
  */
 static size_t
-strip_controls(sbuf *o, const char *s)
+strip_controls(ec_buf *o, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t removed = 0;
 
 	while (*p) {
 		if (*p == '\r') {
-			sb_putc(o, '\n');
+			ec_buf_putc(o, '\n');
 			p += p[1] == '\n' ? 2 : 1;
 			continue;
 		}
@@ -902,7 +850,7 @@ strip_controls(sbuf *o, const char *s)
 			p += 3, removed++;
 			continue;
 		}
-		sb_putc(o, (char)*p++);
+		ec_buf_putc(o, (char)*p++);
 	}
 	return removed;
 }
@@ -964,7 +912,7 @@ tag_leaves(const char *t)
  * text into markup. Returns the number of tags removed, or -1 without memory.
  */
 static long
-strip_tags(sbuf *o, const char *s)
+strip_tags(ec_buf *o, const char *s)
 {
 	size_t *st = NULL, ns = 0, cap = 0;
 	long removed = 0;
@@ -981,17 +929,17 @@ strip_tags(sbuf *o, const char *s)
 				st = nst;
 			}
 			st[ns++] = o->n;
-			sb_putc(o, '<');
+			ec_buf_putc(o, '<');
 			continue;
 		}
-		sb_putc(o, *p);
+		ec_buf_putc(o, *p);
 		if (*p != '>' || ns == 0 || o->oom)
 			continue;
 		if (is_tag(o->p + st[ns - 1], o->n - st[ns - 1])) {
 			const char *leaves = tag_leaves(o->p + st[ns - 1]);
 			o->n = st[--ns];
 			o->p[o->n] = '\0';
-			sb_puts(o, leaves);
+			ec_buf_puts(o, leaves);
 			removed++;
 		} else
 			ns = 0;
@@ -1012,7 +960,7 @@ enum { S_TEXT, S_TITLE };
 static char *
 tidy_space(const char *s, int mode)
 {
-	sbuf o = { 0 };
+	ec_buf o = { 0 };
 	const char *p = s;
 	size_t nl = 0;
 	char *r, *st, *en;
@@ -1025,19 +973,19 @@ tidy_space(const char *s, int mode)
 			while (ec_is_space(p[1]))
 				p++;
 			if (p[1])
-				sb_putc(&o, ' ');
+				ec_buf_putc(&o, ' ');
 			continue;
 		}
 		if (*p == '\n') {
 			if (++nl <= 2)
-				sb_putc(&o, '\n');
+				ec_buf_putc(&o, '\n');
 			continue;
 		}
 		if (*p != ' ' && *p != '\t')
 			nl = 0;
-		sb_putc(&o, *p);
+		ec_buf_putc(&o, *p);
 	}
-	if (!(r = sb_take(&o)))
+	if (!(r = ec_buf_take(&o)))
 		return NULL;
 	st = r;
 	en = r + strlen(r);
@@ -1159,7 +1107,7 @@ nomem(nctx *c)
 static char *
 clean(nctx *c, const char *in, int mode, size_t cap)
 {
-	sbuf a = { 0 }, b = { 0 };
+	ec_buf a = { 0 }, b = { 0 };
 	size_t ctl;
 	long tags;
 	char *s;
@@ -2661,10 +2609,10 @@ persona(nctx *c, const json_t *top_val[], const char *top_key[])
 /* --- metadata.raw ------------------------------------------------------------------ */
 
 static void
-note(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+note(ec_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
-note(sbuf *b, const char *fmt, ...)
+note(ec_buf *b, const char *fmt, ...)
 {
 	char s[512];
 	va_list ap;
@@ -2674,8 +2622,8 @@ note(sbuf *b, const char *fmt, ...)
 	va_end(ap);
 	ec_utf8_trim(s);
 	if (b->n)
-		sb_puts(b, "; ");
-	sb_puts(b, s);
+		ec_buf_puts(b, "; ");
+	ec_buf_puts(b, s);
 }
 
 static const char *
@@ -2686,7 +2634,7 @@ plural(size_t n, const char *one, const char *many)
 
 /* What this pass did, as short notes; "" when it changed nothing of substance. */
 static void
-notes(nctx *c, sbuf *b)
+notes(nctx *c, ec_buf *b)
 {
 	if (*c->where)
 		note(b, "%s", c->where);
@@ -2758,14 +2706,14 @@ notes(nctx *c, sbuf *b)
 		note(b, "cut %zu %s to the size limit", c->cut,
 		    plural(c->cut, "string", "strings"));
 	if (c->dropped) {
-		sbuf l = { 0 };
+		ec_buf l = { 0 };
 		for (size_t i = 0; i < c->dropped && i < NOTE_PATHS; i++) {
 			if (i)
-				sb_puts(&l, ", ");
-			sb_puts(&l, c->dropped_paths[i]);
+				ec_buf_puts(&l, ", ");
+			ec_buf_puts(&l, c->dropped_paths[i]);
 		}
 		if (c->dropped > NOTE_PATHS)
-			sb_puts(&l, ", ...");
+			ec_buf_puts(&l, ", ...");
 		note(b, "dropped %zu unknown or repeated %s: %s", c->dropped,
 		    plural(c->dropped, "field", "fields"), l.p ? l.p : "");
 		free(l.p);
@@ -2909,21 +2857,21 @@ metadata(nctx *c, const json_t *top_val[], const char *top_key[])
 	{
 		/* raw: what was there, then the notes of this pass; cleaned last, so
 		 * its own redactions count too */
-		sbuf b = { 0 };
+		ec_buf b = { 0 };
 		char *s;
 		const char *old = val[M_RAW] ? json_string_value(val[M_RAW]) : "";
-		sb_puts(&b, old);
+		ec_buf_puts(&b, old);
 		{
-			sbuf nb = { 0 };
+			ec_buf nb = { 0 };
 			notes(c, &nb);
 			if (nb.n) {
 				if (b.n)
-					sb_puts(&b, "; ");
-				sb_puts(&b, nb.p);
+					ec_buf_puts(&b, "; ");
+				ec_buf_puts(&b, nb.p);
 			}
 			free(nb.p);
 		}
-		if (!(s = sb_take(&b))) {
+		if (!(s = ec_buf_take(&b))) {
 			json_decref(red);
 			goto oom;
 		}
