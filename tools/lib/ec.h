@@ -258,6 +258,16 @@ int ec_json_write(const char *path, const json_t *j, int flags, ec_err *e);
 /* Format a JSON path element: appends ".key" or "[i]" to buf (cap bytes). */
 void ec_jpath_key(char *buf, size_t cap, const char *base, const char *key);
 void ec_jpath_index(char *buf, size_t cap, const char *base, size_t i);
+/* A JSON path kept as a chain of frames on the stack while a document is walked,
+ * formatted ("$.a[2].b") only when a message names it: walking does not pay for
+ * messages. */
+#define EC_JPATH_CAP 512
+typedef struct ec_jpath {
+	const struct ec_jpath *up;      /* NULL: the root's child */
+	const char *key;                /* a member name, or NULL for the array index */
+	size_t index;
+} ec_jpath;
+void ec_jpath_format(const ec_jpath *p, char *buf, size_t cap);
 /* v as a long long, when it is finite and lo <= v <= hi: checked before any cast,
  * so a number from outside (1e300, NaN) can never be undefined behaviour. The
  * fraction is dropped. 0, or -1 when out of range. */

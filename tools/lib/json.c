@@ -167,6 +167,22 @@ ec_jpath_index(char *buf, size_t cap, const char *base, size_t i)
 	snprintf(buf, cap, "%s[%zu]", base, i);
 }
 
+void
+ec_jpath_format(const ec_jpath *p, char *buf, size_t cap)
+{
+	char up[EC_JPATH_CAP];
+
+	if (!p) {
+		snprintf(buf, cap, "$");
+		return;
+	}
+	ec_jpath_format(p->up, up, sizeof up);
+	if (p->key)
+		ec_jpath_key(buf, cap, up, p->key);
+	else
+		ec_jpath_index(buf, cap, up, p->index);
+}
+
 json_t *
 ec_json_get(const json_t *root, const char *dotted)
 {

@@ -26,7 +26,7 @@
 #include "ec.h"
 
 #define NONE UINT32_MAX
-#define PATHCAP 512
+#define PATHCAP EC_JPATH_CAP
 #define MAX_MATCHES 3           /* {matches} joins at most this many */
 #define NEG_WINDOW 3            /* words before a match that a negation reaches */
 #define TITLE_MAX 200           /* characters, the schema's maxLength of a title */
@@ -691,43 +691,18 @@ phrase_eval(ctx *c, phrase *p)
 	}
 }
 
-/*
- * A JSON path in the rule base, kept as a chain of frames on the stack and
- * formatted only when an error names it: compiling must not pay for messages.
- */
-typedef struct jpath {
-	const struct jpath *up;
-	const char *key;        /* a member name, or NULL for the index idx */
-	size_t idx;
-} jpath;
-
-static void
-jpath_fmt(const jpath *p, char *buf, size_t cap)
-{
-	char up[PATHCAP];
-
-	if (!p) {
-		snprintf(buf, cap, "$");
-		return;
-	}
-	jpath_fmt(p->up, up, sizeof up);
-	if (p->key)
-		ec_jpath_key(buf, cap, up, p->key);
-	else
-		ec_jpath_index(buf, cap, up, p->idx);
-}
-
-static int jfail(ctx *c, const jpath *p, const char *fmt, ...)
+/* Fail naming where in the rule base (an ec_jpath, formatted only now). */
+static int jfail(ctx *c, const ec_jpath *p, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* Fail with "$.path: message" (EC_EXIT_REJECT). */
 static int
-jfail(ctx *c, const jpath *p, const char *fmt, ...)
+jfail(ctx *c, const ec_jpath *p, const char *fmt, ...)
 {
 	char where[PATHCAP], msg[768];
 	va_list ap;
 
-	jpath_fmt(p, where, sizeof where);
+	ec_jpath_format(p, where, sizeof where);
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
@@ -766,7 +741,7 @@ phrase_words(ctx *c, phrase *p)
  * base, -1 if the term has no words, naming its path.
  */
 static int
-phrase_compile(ctx *c, phrase *p, const json_t *j, const jpath *path)
+phrase_compile(ctx *c, phrase *p, const json_t *j, const ec_jpath *path)
 {
 	const char *s = json_string_value(j);
 	size_t n = json_string_length(j);
@@ -789,7 +764,7 @@ group_cmp(const void *a, const void *b)
 static int
 groups_compile(ctx *c, const json_t *syn)
 {
-	jpath ps = { NULL, "synonyms", 0 };
+	ec_jpath ps = { NULL, "synonyms", 0 };
 	const char *name;
 	json_t *arr;
 	size_t gi = 0;
@@ -802,7 +777,7 @@ groups_compile(ctx *c, const json_t *syn)
 	if (!(c->groups = acalloc(c, json_object_size(syn) + 1, sizeof *c->groups)))
 		return -1;
 	json_object_foreach((json_t *)syn, name, arr) {
-		jpath pg = { &ps, name, 0 };
+		ec_jpath pg = { &ps, name, 0 };
 		group *g = &c->groups[gi++];
 		size_t k;
 		json_t *v;
@@ -814,7 +789,7 @@ groups_compile(ctx *c, const json_t *syn)
 		if (!(g->p = acalloc(c, g->n, sizeof *g->p)))
 			return -1;
 		json_array_foreach(arr, k, v) {
-			jpath pi = { &pg, NULL, k };
+			ec_jpath pi = { &pg, NULL, k };
 			const char *s = json_string_value(v);
 			if (!s)
 				return jfail(c, &pi, "expected a term");
@@ -829,10 +804,10 @@ groups_compile(ctx *c, const json_t *syn)
 	return 0;
 }
 
-static int cond_compile(ctx *c, cond **out, const json_t *j, const jpath *path);
+static int cond_compile(ctx *c, cond **out, const json_t *j, const ec_jpath *path);
 
 static int
-term_compile(ctx *c, term *t, const json_t *j, const jpath *path)
+term_compile(ctx *c, term *t, const json_t *j, const ec_jpath *path)
 {
 	const char *s = json_string_value(j);
 
@@ -873,7 +848,7 @@ term_compile(ctx *c, term *t, const json_t *j, const jpath *path)
 }
 
 static int
-clause_compile(ctx *c, term **out, size_t *n, const json_t *arr, const jpath *path)
+clause_compile(ctx *c, term **out, size_t *n, const json_t *arr, const ec_jpath *path)
 {
 	json_t *v;
 	size_t k;
@@ -887,7 +862,7 @@ clause_compile(ctx *c, term **out, size_t *n, const json_t *arr, const jpath *pa
 	if (!(*out = acalloc(c, json_array_size(arr), sizeof **out)))
 		return -1;
 	json_array_foreach(arr, k, v) {
-		jpath pi = { path, NULL, k };
+		ec_jpath pi = { path, NULL, k };
 		if (term_compile(c, &(*out)[k], v, &pi) < 0)
 			return -1;
 	}
@@ -896,9 +871,9 @@ clause_compile(ctx *c, term **out, size_t *n, const json_t *arr, const jpath *pa
 }
 
 static int
-cond_compile(ctx *c, cond **out, const json_t *j, const jpath *path)
+cond_compile(ctx *c, cond **out, const json_t *j, const ec_jpath *path)
 {
-	jpath pany = { path, "any", 0 }, pall = { path, "all", 0 }, pnone = { path, "none", 0 };
+	ec_jpath pany = { path, "any", 0 }, pall = { path, "all", 0 }, pnone = { path, "none", 0 };
 	const char *key;
 	json_t *v;
 	cond *k;
@@ -907,7 +882,7 @@ cond_compile(ctx *c, cond **out, const json_t *j, const jpath *path)
 		return jfail(c, path, "expected a condition with any, all or none");
 	json_object_foreach((json_t *)j, key, v)
 		if (strcmp(key, "any") && strcmp(key, "all") && strcmp(key, "none")) {
-			jpath pk = { path, key, 0 };
+			ec_jpath pk = { path, key, 0 };
 			return jfail(c, &pk, "unknown clause (expected any, all or none)");
 		}
 	if (!(*out = k = acalloc(c, 1, sizeof *k)))
@@ -946,7 +921,7 @@ static int
 rules_compile(ctx *c, const json_t *rb)
 {
 	const json_t *rules = json_object_get(rb, "rules");
-	jpath prules = { NULL, "rules", 0 };
+	ec_jpath prules = { NULL, "rules", 0 };
 	strtab seen = { 0 };
 	json_t *r;
 	size_t i;
@@ -958,9 +933,9 @@ rules_compile(ctx *c, const json_t *rb)
 	if (!(c->rules = acalloc(c, c->nrules + 1, sizeof *c->rules)))
 		return -1;
 	json_array_foreach(rules, i, r) {
-		jpath pr = { &prules, NULL, i }, pid = { &pr, "id", 0 };
-		jpath pmodes = { &pr, "modes", 0 }, pwhen = { &pr, "when", 0 };
-		jpath prec = { &pr, "recommendation", 0 };
+		ec_jpath pr = { &prules, NULL, i }, pid = { &pr, "id", 0 };
+		ec_jpath pmodes = { &pr, "modes", 0 }, pwhen = { &pr, "when", 0 };
+		ec_jpath prec = { &pr, "recommendation", 0 };
 		rule *ru = &c->rules[i];
 		const json_t *modes = json_object_get(r, "modes"), *when, *rec, *x;
 		size_t k;
@@ -994,7 +969,7 @@ rules_compile(ctx *c, const json_t *rb)
 			ru->modes = EC_MODE_STANDARD | EC_MODE_ENTERPRISE;
 		else if (json_is_array(modes))
 			json_array_foreach(modes, k, x) {
-				jpath pm = { &pmodes, NULL, k };
+				ec_jpath pm = { &pmodes, NULL, k };
 				int b = mode_bit(json_string_value(x));
 				if (!b) {
 					jfail(c, &pm, "expected mvp, standard or enterprise");
@@ -1010,14 +985,14 @@ rules_compile(ctx *c, const json_t *rb)
 			goto out;
 		if (c->checking && (rec = json_object_get(r, "recommendation"))) {
 			const json_t *eff = json_object_get(rec, "effortDays");
-			jpath peff = { &prec, "effortDays", 0 }, pdeps = { &prec, "dependencies", 0 };
+			ec_jpath peff = { &prec, "effortDays", 0 }, pdeps = { &prec, "dependencies", 0 };
 			if (num(json_object_get(eff, "min"), 0) > num(json_object_get(eff, "max"), 0)) {
 				jfail(c, &peff, "min is greater than max");
 				goto out;
 			}
 			json_array_foreach(json_object_get(rec, "dependencies"), k, x)
 				if (json_is_string(x) && strcmp(json_string_value(x), ru->id) == 0) {
-					jpath pd = { &pdeps, NULL, k };
+					ec_jpath pd = { &pdeps, NULL, k };
 					jfail(c, &pd, "a rule cannot depend on itself");
 					goto out;
 				}

@@ -21,7 +21,7 @@
 struct ec_schema_entry { const char *name; const char *text; };
 extern const struct ec_schema_entry ec_schema_index[];   /* build/schemas_index.c */
 
-#define PATHCAP 512
+#define PATHCAP EC_JPATH_CAP
 
 static struct {
 	const char *name;
@@ -54,35 +54,10 @@ schema_doc(const char *name)
 	return loaded[i].doc;
 }
 
-/*
- * Where in the document we are: a chain of segments up to "$", rendered as
- * "$.a.b[3]" only when there is an error to report. Validating is hot (rule bases
- * are validated on every persona run); formatting a path per node is not free.
- */
-typedef struct seg {
-	const struct seg *up;
-	const char *key;        /* an object member, or NULL for an array index */
-	size_t index;
-} seg;
-
-static void
-render(const seg *p, char *buf, size_t cap)
-{
-	char tmp[PATHCAP];
-
-	if (!p) {
-		snprintf(buf, cap, "$");
-		return;
-	}
-	render(p->up, tmp, sizeof tmp);
-	if (p->key)
-		ec_jpath_key(buf, cap, tmp, p->key);
-	else
-		ec_jpath_index(buf, cap, tmp, p->index);
-}
-
+/* How deep path p is. Where in the document we are is an ec_jpath, formatted only
+ * when there is an error to report: validating is hot. */
 static size_t
-depth(const seg *p)
+depth(const ec_jpath *p)
 {
 	size_t n = 0;
 	for (; p; p = p->up)
@@ -98,11 +73,11 @@ typedef struct vctx {
 	int quiet;              /* trying alternatives: note the depth, format nothing */
 } vctx;
 
-static int vfail(vctx *c, const seg *path, const char *fmt, ...)
+static int vfail(vctx *c, const ec_jpath *path, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 static int
-vfail(vctx *c, const seg *path, const char *fmt, ...)
+vfail(vctx *c, const ec_jpath *path, const char *fmt, ...)
 {
 	char msg[768];
 	va_list ap;
@@ -113,7 +88,7 @@ vfail(vctx *c, const seg *path, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	render(path, c->bad, sizeof c->bad);
+	ec_jpath_format(path, c->bad, sizeof c->bad);
 	return ec_fail(c->e, EC_EXIT_REJECT, "%s: %s", c->bad, msg);
 }
 
@@ -242,7 +217,7 @@ pattern_match(const char *pat, const char *s)
 	return cache[i].ok ? regexec(&cache[i].re, s, 0, NULL, 0) == 0 : 1;
 }
 
-static int validate(vctx *c, const json_t *s, const json_t *v, const seg *path);
+static int validate(vctx *c, const json_t *s, const json_t *v, const ec_jpath *path);
 
 /*
  * Try each alternative quietly; count matches. When none matches, the branch whose
@@ -251,7 +226,7 @@ static int validate(vctx *c, const json_t *s, const json_t *v, const seg *path);
  * tried and discarded used to be most of the cost of validating a rule base.)
  */
 static int
-alternatives(vctx *c, const json_t *arr, const json_t *v, const seg *path, int one)
+alternatives(vctx *c, const json_t *arr, const json_t *v, const ec_jpath *path, int one)
 {
 	size_t i, matches = 0, best_depth = 0, best = 0;
 	json_t *sub, *root = c->root;
@@ -282,7 +257,7 @@ alternatives(vctx *c, const json_t *arr, const json_t *v, const seg *path, int o
 }
 
 static int
-validate_object(vctx *c, const json_t *s, const json_t *v, const seg *path)
+validate_object(vctx *c, const json_t *s, const json_t *v, const ec_jpath *path)
 {
 	json_t *props = json_object_get(s, "properties");
 	json_t *addl = json_object_get(s, "additionalProperties");
@@ -296,8 +271,8 @@ validate_object(vctx *c, const json_t *s, const json_t *v, const seg *path)
 		return vfail(c, path, "expected at least %lld fields", (long long)json_integer_value(x));
 	json_object_foreach((json_t *)v, k, sub) {
 		json_t *ps = props ? json_object_get(props, k) : NULL;
-		seg here = { path, k, 0 };
-		const seg *p = &here;
+		ec_jpath here = { path, k, 0 };
+		const ec_jpath *p = &here;
 		if (names) {
 			json_t *ks = json_string(k);
 			int r = validate(c, names, ks, p);
@@ -328,7 +303,7 @@ validate_object(vctx *c, const json_t *s, const json_t *v, const seg *path)
 	}
 	json_array_foreach(req, i, x) {
 		if (!json_object_get(v, json_string_value(x))) {
-			seg here = { path, json_string_value(x), 0 };
+			ec_jpath here = { path, json_string_value(x), 0 };
 			return vfail(c, &here, "required field is missing");
 		}
 	}
@@ -336,7 +311,7 @@ validate_object(vctx *c, const json_t *s, const json_t *v, const seg *path)
 }
 
 static int
-validate_array(vctx *c, const json_t *s, const json_t *v, const seg *path)
+validate_array(vctx *c, const json_t *s, const json_t *v, const ec_jpath *path)
 {
 	json_t *items = json_object_get(s, "items"), *x, *sub;
 	size_t i, n = json_array_size(v);
@@ -349,7 +324,7 @@ validate_array(vctx *c, const json_t *s, const json_t *v, const seg *path)
 		return vfail(c, path, "expected at most %lld items, got %zu",
 		    (long long)json_integer_value(x), n);
 	json_array_foreach(v, i, sub) {
-		seg here = { path, NULL, i };
+		ec_jpath here = { path, NULL, i };
 		if (items && validate(c, items, sub, &here) < 0)
 			return -1;
 		if (unique)
@@ -361,7 +336,7 @@ validate_array(vctx *c, const json_t *s, const json_t *v, const seg *path)
 }
 
 static int
-validate(vctx *c, const json_t *s, const json_t *v, const seg *path)
+validate(vctx *c, const json_t *s, const json_t *v, const ec_jpath *path)
 {
 	json_t *x, *root = c->root;
 	char shown[96];
