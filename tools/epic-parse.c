@@ -441,26 +441,13 @@ fail:
 #undef EMIT
 }
 
+/* The format of a request: forced, else what ec_request_ext says of it. */
 static const char *
-detect_format(const char *file, const char *forced, const char *buf)
+detect_format(const char *file, const char *forced, const char *buf, size_t len)
 {
-	const char *ext = ec_extension(file);
+	const char *ext = forced ? NULL : ec_request_ext(file, buf, len);
 
-	if (forced)
-		return forced;
-	if (!strcmp(ext, "json"))
-		return "json";
-	if (!strcmp(ext, "md") || !strcmp(ext, "markdown"))
-		return "markdown";
-	if (!strcmp(ext, "txt") || !strcmp(ext, "text"))
-		return "text";
-	while (*buf == ' ' || *buf == '\n' || *buf == '\r' || *buf == '\t')
-		buf++;
-	if (*buf == '{' || *buf == '[')
-		return "json";
-	if (*buf == '#')
-		return "markdown";
-	return "text";
+	return forced ? forced : !strcmp(ext, "json") ? "json" : !strcmp(ext, "md") ? "markdown" : "text";
 }
 
 /*
@@ -654,7 +641,7 @@ main(int argc, char *argv[])
 			ec_err_prefix(&e, "request too large (security.maxRequestBytes)");
 		ec_die_err(&e);
 	}
-	format = detect_format(file, format, buf);
+	format = detect_format(file, format, buf, len);
 	if (!(request = normalize(&r, buf, len, format, &e)))
 		ec_die_err(&e);
 

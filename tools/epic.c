@@ -157,15 +157,11 @@ static char *
 override(char *buf, size_t *len, const char *file, const char *mode, int enforce,
     const char *exclude, const char **ext)
 {
-	const char *fe = ec_extension(file);
-	const char *p = buf;
 	json_t *req;
 	ec_err e;
 	char *out;
 
-	while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r')
-		p++;
-	if (!strcmp(fe, "json") || ((!*fe || !strcmp(file, "-")) && *p == '{')) {
+	if (!strcmp(*ext, "json")) {
 		if (!(req = ec_json_loadb(buf, *len, strcmp(file, "-") ? file : "<stdin>", &e)))
 			ec_die_err(&e);
 		if (!json_is_object(req))

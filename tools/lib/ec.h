@@ -350,9 +350,11 @@ char *ec_make_escape(const char *path);
  * 1 to EC_MAX_ID bytes, the way ec_task_id makes them. Every tool and command that
  * takes an id from outside checks it here and exits 2 on anything else. */
 int ec_id_valid(const char *id);
-/* The extension a request is kept under: json, md or txt. The name's own when the
- * pipeline knows it (markdown -> md, text -> txt), else by content: json when it
- * starts with '{', else txt. name "-" is standard input. Borrowed. */
+/* What kind of request a file is, as the extension it is kept under: json, md or
+ * txt. The name's own when the pipeline knows it (markdown -> md, text -> txt), else
+ * by content: json when it starts with '{' or '[', md with '#', else txt. name "-" is
+ * standard input. The one rule, for epic-parse, epic run, submit and the watcher.
+ * Borrowed. */
 const char *ec_request_ext(const char *name, const char *buf, size_t len);
 /* Spool root: opt, else $EPIC_SPOOL, else ./spool in a checkout, else the XDG state
  * dir. Borrowed until the next call. */

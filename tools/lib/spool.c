@@ -165,7 +165,7 @@ ec_request_ext(const char *name, const char *buf, size_t len)
 		return "txt";
 	while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\n' || buf[i] == '\r'))
 		i++;
-	return i < len && buf[i] == '{' ? "json" : "txt";
+	return i < len && (buf[i] == '{' || buf[i] == '[') ? "json" : i < len && buf[i] == '#' ? "md" : "txt";
 }
 
 /* Write all of len bytes. 0 or -1 with errno. */
