@@ -1110,6 +1110,14 @@ nomem:
  * file when one is given, exists and holds any (written in UTC); else both the mtime
  * of the newest input file, to the second.
  */
+/* Report a line of checkpoints.jsonl that is not an event. */
+static void
+report_line(const char *msg, void *arg)
+{
+	(void)arg;
+	ec_warn("%s", msg);
+}
+
 static int
 timestamps(const char *ckpt, char **files, size_t nfiles, char *created,
     char *completed, size_t cap, ec_err *e)
@@ -1118,43 +1126,25 @@ timestamps(const char *ckpt, char **files, size_t nfiles, char *created,
 	long lo_n = 0, hi_n = 0;
 	int any = 0;
 
-	/* No checkpoints file yet is no checkpoint yet: fall back to the inputs. */
-	if (ckpt && ec_exists(ckpt)) {
-		size_t len, lineno = 0;
-		char *buf = ec_read_file(ckpt, EC_MAX_JSON_BYTES, &len, e), *line, *nl;
-		if (!buf)
+	/* No checkpoints file yet is no checkpoint yet: fall back to the inputs. Lines
+	 * that are not events are skipped as every reader skips them (events.c). */
+	if (ckpt) {
+		ec_events evs;
+		if (ec_events_read(ckpt, &evs, report_line, NULL, e) < 0)
 			return -1;
-		for (line = buf; line < buf + len; line = nl + 1) {
+		for (size_t i = 0; i < evs.n; i++) {
 			long long s;
 			long ns;
-			json_t *j;
-			const char *t;
 			char utc[96];
-			lineno++;
-			if (!(nl = memchr(line, '\n', (size_t)(buf + len - line))))
-				nl = buf + len;
-			if (strspn(line, " \t\r") >= (size_t)(nl - line))
-				continue;
-			if (!(j = ec_json_loadb(line, (size_t)(nl - line), ckpt, e))) {
-				free(buf);
-				return ec_fail(e, EC_EXIT_REJECT, "%s:%zu: expected one JSON object per line",
-				    ckpt, lineno);
-			}
-			t = json_string_value(json_object_get(j, "time"));
-			if (!t || ec_time_parse(t, &s, &ns, utc, sizeof utc) < 0) {
-				json_decref(j);
-				free(buf);
-				return ec_fail(e, EC_EXIT_REJECT, "%s:%zu: $.time: expected an ISO 8601 date-time "
-				    "with a zone (2026-01-02T03:04:05Z)", ckpt, lineno);
-			}
+			if (ec_time_parse(evs.v[i].time, &s, &ns, utc, sizeof utc) < 0)
+				continue;       /* past year 9999 in UTC: not a time to print */
 			if (!any || s < lo_s || (s == lo_s && ns < lo_n))
 				lo_s = s, lo_n = ns, snprintf(created, cap, "%s", utc);
 			if (!any || s > hi_s || (s == hi_s && ns > hi_n))
 				hi_s = s, hi_n = ns, snprintf(completed, cap, "%s", utc);
 			any = 1;
-			json_decref(j);
 		}
-		free(buf);
+		ec_events_free(&evs);
 	}
 	if (!any) {
 		time_t newest = 0;

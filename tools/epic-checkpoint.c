@@ -35,11 +35,6 @@
 
 /* checkpoints.jsonl and a command persona's raw output may outgrow a JSON document. */
 #define MAX_LOG_BYTES   (64u << 20)
-/* An event line, its newline included, stays below PIPE_BUF (4096) even when record
- * has to put a newline in front of it to end a torn line. */
-#define MAX_LINE_BYTES  4095
-/* Malformed lines reported per file; the rest are counted. */
-#define MAX_LINE_WARNINGS 5
 #define TITLE_MAX_CHARS 200     /* TaskStatus.title */
 
 static const char usage_text[] =
@@ -81,29 +76,12 @@ usage(int code)
 	ec_exit(code);
 }
 
-static const char *const event_names[] = {
-	"before", "after", "retry", "failed", "skipped", "cache-hit", "cache-miss",
-	"fallback", "verify-removed", NULL
-};
-static const char *const error_types[] = {
-	"PERSONA_UNAVAILABLE", "TIMEOUT", "INVALID_INPUT", "VALIDATION_FAILED",
-	"SYSTEM_ERROR", "NETWORK_ERROR", NULL
-};
 /* The spool states a task directory can be in, in the order list prints them. */
 static const char *const task_states[] = { "active", "done", "failed", NULL };
 static const char *const output_statuses[] = { "completed", "failed", "skipped", NULL };
 
 /* The persona name epic.json's events are recorded under. */
 static const char aggregate_name[] = "epic-aggregate";
-
-/* One line of checkpoints.jsonl that passed event_check(). */
-typedef struct event {
-	json_t *j;              /* the line's object (owned) */
-	const char *persona;    /* borrowed from j */
-	const char *name;       /* the event, borrowed from j */
-	const char *time;       /* borrowed from j */
-	long long ms;           /* time, milliseconds since the epoch */
-} event;
 
 /* One persona of the plan: "03-security-specialist" and its name. */
 typedef struct planned {
@@ -132,8 +110,7 @@ typedef struct task {
 	planned *plan;
 	size_t nplan;
 	int has_plan;           /* plan.mk listed the personas */
-	event *ev;
-	size_t nev;
+	ec_events ev;           /* checkpoints.jsonl (events.c) */
 } task;
 
 static int
@@ -143,32 +120,6 @@ in_list(const char *const *list, const char *s)
 		if (strcmp(*list, s) == 0)
 			return 1;
 	return 0;
-}
-
-/* ^[a-z0-9][a-z0-9-]{0,62}$: a persona name. */
-static int
-valid_name(const char *s)
-{
-	size_t n = 0;
-
-	if (!s || !((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9')))
-		return 0;
-	for (; *s; s++, n++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
-			return 0;
-	return n <= 63;
-}
-
-/* ^[0-9a-f]{16}$ */
-static int
-valid_xxh3(const char *s)
-{
-	size_t n = 0;
-
-	for (; s && *s; s++, n++)
-		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
-			return 0;
-	return n == 16;
 }
 
 static long long
@@ -225,155 +176,12 @@ check_task_dir(const char *dir, ec_err *e)
 	    "epic-request.json or plan.mk in it", dir);
 }
 
-/* Put msg into why (cap bytes) and return -1. */
-static int
-reason(char *why, size_t cap, const char *msg)
-{
-	snprintf(why, cap, "%s", msg);
-	return -1;
-}
-
-/*
- * Check one parsed line of checkpoints.jsonl: an object with a persona name, a
- * known event and a timestamp, and optional fields of the right types. Unknown
- * fields are tolerated (a newer writer may add some). Returns 0, or -1 with the
- * reason in why.
- */
-static int
-event_check(const json_t *j, char *why, size_t cap)
-{
-	const json_t *v;
-	long long ms;
-
-	if (!json_is_object(j))
-		return reason(why, cap, "not a JSON object");
-	if (!valid_name(json_string_value(json_object_get(j, "persona"))))
-		return reason(why, cap, "\"persona\" is not a persona name");
-	if (!in_list(event_names, json_string_value(json_object_get(j, "event"))))
-		return reason(why, cap, "\"event\" is not a known event");
-	v = json_object_get(j, "time");
-	if (!json_is_string(v) || ec_time_parse_ms(json_string_value(v), &ms) < 0)
-		return reason(why, cap, "\"time\" is not an RFC 3339 timestamp");
-	if ((v = json_object_get(j, "attempt")) && (!json_is_integer(v) || json_integer_value(v) < 1))
-		return reason(why, cap, "\"attempt\" is not an integer >= 1");
-	if ((v = json_object_get(j, "errorType")) && !in_list(error_types, json_string_value(v)))
-		return reason(why, cap, "\"errorType\" is not an error type");
-	if ((v = json_object_get(j, "message")) && !json_is_string(v))
-		return reason(why, cap, "\"message\" is not a string");
-	if ((v = json_object_get(j, "durationMs")) && (!json_is_number(v) || json_number_value(v) < 0))
-		return reason(why, cap, "\"durationMs\" is not a number >= 0");
-	if ((v = json_object_get(j, "xxh3")) && !valid_xxh3(json_string_value(v)))
-		return reason(why, cap, "\"xxh3\" is not 16 lowercase hex digits");
-	return 0;
-}
-
+/* Report a line of checkpoints.jsonl that is not an event (events.c says which). */
 static void
-free_events(task *t)
+report_line(const char *msg, void *arg)
 {
-	for (size_t i = 0; i < t->nev; i++)
-		json_decref(t->ev[i].j);
-	free(t->ev);
-	t->ev = NULL;
-	t->nev = 0;
-}
-
-/*
- * A crash can cut an append short; the next append then lands on the same line,
- * after the torn part. Find that event: the first suffix of the line that starts
- * an object ({") and is a well-formed event. A new reference, or NULL.
- */
-static json_t *
-glued_event(const char *p, size_t n, const char *name)
-{
-	char why[256];
-	json_t *j;
-
-	if (n > 65536)
-		return NULL;
-	for (const char *q = p + 1; (q = memmem(q, n - (size_t)(q - p), "{\"", 2)); q++) {
-		if ((j = ec_json_loadb(q, n - (size_t)(q - p), name, NULL))) {
-			if (event_check(j, why, sizeof why) == 0)
-				return j;
-			json_decref(j);
-		}
-	}
-	return NULL;
-}
-
-/*
- * Read DIR/checkpoints.jsonl into t->ev, in file order. A line that is not a
- * well-formed event (a torn last line after a crash, garbage) is skipped with a
- * warning when warn is set. A missing file is no events. Returns 0, or -1 with e
- * filled when the file cannot be read.
- */
-static int
-read_events(task *t, int warn, ec_err *e)
-{
-	char path[PATH_MAX + 32], why[256];
-	const char *p, *end, *nl;
-	size_t len, lineno = 0, cap = 0;
-	int bad = 0;
-	char *buf;
-	ec_err le;
-
-	free_events(t);
-	snprintf(path, sizeof path, "%s/checkpoints.jsonl", t->dir);
-	if (!ec_exists(path))
-		return 0;
-	if (!(buf = ec_read_file(path, MAX_LOG_BYTES, &len, e)))
-		return -1;
-	for (p = buf, end = buf + len; p < end; p = nl ? nl + 1 : end) {
-		size_t n;
-		const char *s;
-		json_t *j, *glued;
-		int line, col, off = 0;
-
-		lineno++;
-		nl = memchr(p, '\n', (size_t)(end - p));
-		n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		for (s = p; s < p + n && (*s == ' ' || *s == '\t' || *s == '\r'); s++)
-			;
-		if (s == p + n)
-			continue;
-		if (!(j = ec_json_loadb(p, n, path, &le))) {
-			/* le.msg is "PATH:1:COL: reason"; say which line. */
-			const char *m = le.msg + strlen(path) + 1;
-			if (sscanf(m, "%d:%d: %n", &line, &col, &off) < 2 || off == 0)
-				col = 1, off = 0;
-			glued = glued_event(p, n, path);
-			if (warn && bad++ < MAX_LINE_WARNINGS)
-				ec_warn("%s:%zu:%d: %s skipped: %s%s", path, lineno, col,
-				    glued ? "torn line" : nl ? "malformed event" : "torn last line",
-				    m + off, glued ? "; the event appended to it is kept" : "");
-			if (!(j = glued))
-				continue;
-		} else if (event_check(j, why, sizeof why) < 0) {
-			if (warn && bad++ < MAX_LINE_WARNINGS)
-				ec_warn("%s:%zu: malformed event skipped: %s", path, lineno, why);
-			json_decref(j);
-			continue;
-		}
-		if (t->nev == cap) {
-			event *nv;
-			cap = cap ? cap * 2 : 64;
-			if (!(nv = realloc(t->ev, cap * sizeof *nv))) {
-				json_decref(j);
-				free(buf);
-				return ec_fail(e, EC_EXIT_TEMP, "cannot read '%s': out of memory", path);
-			}
-			t->ev = nv;
-		}
-		t->ev[t->nev].j = j;
-		t->ev[t->nev].persona = json_string_value(json_object_get(j, "persona"));
-		t->ev[t->nev].name = json_string_value(json_object_get(j, "event"));
-		t->ev[t->nev].time = json_string_value(json_object_get(j, "time"));
-		ec_time_parse_ms(t->ev[t->nev].time, &t->ev[t->nev].ms);
-		t->nev++;
-	}
-	if (warn && bad > MAX_LINE_WARNINGS)
-		ec_warn("%s: %d more malformed lines skipped", path, bad - MAX_LINE_WARNINGS);
-	free(buf);
-	return 0;
+	(void)arg;
+	ec_warn("%s", msg);
 }
 
 /* Add a planned persona from a "NN-NAME" token: 0, 1 if the token is not one, -1
@@ -391,7 +199,7 @@ plan_add(task *t, const char *tok, size_t n, ec_err *e)
 		return 1;
 	if (!(stem = strndup(tok, n)))
 		return ec_fail(e, EC_EXIT_TEMP, "out of memory");
-	if (!valid_name(stem + d + 1)) {
+	if (!ec_persona_name_valid(stem + d + 1)) {
 		free(stem);
 		return 1;
 	}
@@ -501,10 +309,21 @@ load_plan(task *t, int warn, ec_err *e)
 	return 0;
 }
 
+/* Read DIR/checkpoints.jsonl into t->ev (events.c), warning of skipped lines. */
+static int
+read_events(task *t, int warn, ec_err *e)
+{
+	char path[PATH_MAX + 32];
+
+	ec_events_free(&t->ev);
+	snprintf(path, sizeof path, "%s/checkpoints.jsonl", t->dir);
+	return ec_events_read(path, &t->ev, warn ? report_line : NULL, NULL, e);
+}
+
 static void
 task_free(task *t)
 {
-	free_events(t);
+	ec_events_free(&t->ev);
 	for (size_t i = 0; i < t->nplan; i++)
 		free(t->plan[i].stem);
 	free(t->plan);
@@ -658,7 +477,7 @@ checkpoint_schema(const char *what)
 /* The event as the contract's Checkpoint (new reference), or NULL when the
  * contract has no room for this kind of event. */
 static json_t *
-contract_checkpoint(const event *ev)
+contract_checkpoint(const ec_event *ev)
 {
 	const json_t *events = checkpoint_schema("events"), *props = checkpoint_schema("props");
 	const char *k;
@@ -667,7 +486,7 @@ contract_checkpoint(const event *ev)
 	int known = !events;
 
 	json_array_foreach(events, i, x)
-		if (json_is_string(x) && !strcmp(json_string_value(x), ev->name))
+		if (json_is_string(x) && !strcmp(json_string_value(x), ev->event))
 			known = 1;
 	if (!known)
 		return NULL;
@@ -682,7 +501,7 @@ contract_checkpoint(const event *ev)
 
 /* A WorkflowError from a "retry" or "failed" event. New reference. */
 static json_t *
-event_error(const event *ev)
+event_error(const ec_event *ev)
 {
 	const char *type = json_string_value(json_object_get(ev->j, "errorType"));
 	const char *msg = json_string_value(json_object_get(ev->j, "message"));
@@ -694,7 +513,7 @@ event_error(const event *ev)
 		type = "SYSTEM_ERROR";
 	if (!msg || !*msg) {
 		snprintf(buf, sizeof buf, "persona '%s' %s", ev->persona,
-		    !strcmp(ev->name, "retry") ? "failed, retried" : "failed");
+		    !strcmp(ev->event, "retry") ? "failed, retried" : "failed");
 		msg = buf;
 	}
 	err = json_pack("{s:s, s:s, s:s, s:s, s:b, s:I}", "type", type, "persona", ev->persona,
@@ -733,7 +552,7 @@ task_error(const task *t, int warn)
 	if (!(j = ec_json_load_file(path, EC_MAX_JSON_BYTES, &e)) && warn)
 		ec_warn("%s", e.msg);
 	type = ec_json_get_str(j, "type", ec_json_get_str(j, "errorType", NULL));
-	if (!in_list(error_types, type))
+	if (!ec_error_type_valid(type))
 		type = ec_json_get_int(j, "exitCode", 0) == EC_EXIT_REJECT ? "INVALID_INPUT" : "SYSTEM_ERROR";
 	text = ec_json_get_str(j, "message", ec_json_get_str(j, "reason", NULL));
 	tool = ec_json_get_str(j, "tool", NULL);
@@ -752,7 +571,7 @@ task_error(const task *t, int warn)
 	err = json_pack("{s:s, s:s, s:s, s:b, s:i}", "type", type, "message", msg,
 	    "timestamp", when, "recoverable", strcmp(type, "INVALID_INPUT") != 0, "retryCount", 0);
 	persona = ec_json_get_str(j, "persona", NULL);
-	if (err && valid_name(persona))
+	if (err && ec_persona_name_valid(persona))
 		json_object_set_new(err, "persona", json_string(persona));
 	json_decref(j);
 	return err;
@@ -852,7 +671,7 @@ workflow_state(const task *t, int warn, ec_err *e)
 	meta = json_object();
 	for (size_t i = 0; i < t->nplan; i++) {
 		const planned *p = &t->plan[i];
-		const event *lastev = NULL;
+		const ec_event *lastev = NULL;
 		const char *status;
 		json_int_t attempts = 0;
 		json_t *ps;
@@ -860,11 +679,11 @@ workflow_state(const task *t, int warn, ec_err *e)
 
 		if (read_output(t, p->stem, &o, warn, e) < 0)
 			goto fail;
-		for (size_t k = 0; k < t->nev; k++) {
-			if (strcmp(t->ev[k].persona, p->name))
+		for (size_t k = 0; k < t->ev.n; k++) {
+			if (strcmp(t->ev.v[k].persona, p->name))
 				continue;
-			lastev = &t->ev[k];
-			if (!strcmp(lastev->name, "before"))
+			lastev = &t->ev.v[k];
+			if (!strcmp(lastev->event, "before"))
 				attempts++;
 		}
 		if (o.present)
@@ -872,11 +691,11 @@ workflow_state(const task *t, int warn, ec_err *e)
 		else if (!lastev)
 			status = "pending";
 		else if (in_list((const char *const[]){ "before", "retry", "cache-hit",
-		    "cache-miss", "fallback", NULL }, lastev->name))
+		    "cache-miss", "fallback", NULL }, lastev->event))
 			/* Only an active task runs anything: elsewhere it was cut short. */
 			status = active ? "running" : "pending";
-		else if (!strcmp(lastev->name, "failed") || !strcmp(lastev->name, "skipped"))
-			status = lastev->name;
+		else if (!strcmp(lastev->event, "failed") || !strcmp(lastev->event, "skipped"))
+			status = lastev->event;
 		else
 			status = "pending";      /* "after" or "verify-removed": the file is gone */
 		if (!o.present && !current)
@@ -898,11 +717,11 @@ workflow_state(const task *t, int warn, ec_err *e)
 		}
 		json_object_set_new(states, p->name, ps);
 	}
-	for (size_t k = 0; k < t->nev; k++) {
-		const event *ev = &t->ev[k];
+	for (size_t k = 0; k < t->ev.n; k++) {
+		const ec_event *ev = &t->ev.v[k];
 		if ((c = contract_checkpoint(ev)))
 			json_array_append_new(checkpoints, c);
-		if (!strcmp(ev->name, "retry") || !strcmp(ev->name, "failed"))
+		if (!strcmp(ev->event, "retry") || !strcmp(ev->event, "failed"))
 			if ((err = event_error(ev)))
 				json_array_append_new(errors, err);
 		if (!first || ev->ms < first)
@@ -1159,68 +978,6 @@ cmd_list(const char *spool, int table)
 }
 
 /*
- * Build the line for one event, with the current time: canonical compact JSON
- * ending in a newline, at most MAX_LINE_BYTES long (the message is cut, on a
- * character boundary, with "..." appended, until it fits). msg may be NULL.
- * Returns a malloc'd line, or NULL with e filled.
- */
-static char *
-event_line(json_t *ev, const char *msg, ec_err *e)
-{
-	char ts[32], *line, *cut = NULL;
-	size_t keep = msg ? strlen(msg) : 0;
-
-	ec_time_format(ec_now_ms(), ts);
-	json_object_set_new(ev, "time", json_string(ts));
-	for (;;) {
-		if (msg) {
-			free(cut);
-			if (!(cut = malloc(keep + 4))) {
-				ec_fail(e, EC_EXIT_TEMP, "out of memory");
-				return NULL;
-			}
-			memcpy(cut, msg, keep);
-			strcpy(cut + keep, keep < strlen(msg) ? "..." : "");
-			json_object_set_new(ev, "message", json_string(cut));
-		}
-		if (!(line = ec_json_dumps_line(ev))) {
-			free(cut);
-			ec_fail(e, EC_EXIT_TEMP, "cannot encode the event: out of memory");
-			return NULL;
-		}
-		if (strlen(line) <= MAX_LINE_BYTES || !msg || keep == 0)
-			break;
-		/* Every byte cut from the message shortens the line by at least one. */
-		keep = ec_utf8_prefix(msg, (size_t)-1,
-		    keep > strlen(line) - MAX_LINE_BYTES + 3 ? keep - (strlen(line) - MAX_LINE_BYTES + 3) : 0);
-		free(line);
-	}
-	free(cut);
-	if (strlen(line) > MAX_LINE_BYTES) {
-		free(line);
-		ec_fail(e, EC_EXIT_REJECT, "event longer than %d bytes", MAX_LINE_BYTES);
-		return NULL;
-	}
-	return line;
-}
-
-/*
- * Append one line to DIR/checkpoints.jsonl with a single write(2) (ec_append_line,
- * O_APPEND): lines of parallel writers never interleave. Nothing is read first: a
- * torn line left by a crash gets this line glued to it, and read_events() finds
- * the event in it again. The log is not fsync'd: it is a record of what happened,
- * while the outputs are the truth (see the man page).
- */
-static int
-append_event(const char *dir, const char *line, ec_err *e)
-{
-	char path[PATH_MAX + 32];
-
-	snprintf(path, sizeof path, "%s/checkpoints.jsonl", dir);
-	return ec_append_line(path, line, strlen(line), e);
-}
-
-/*
  * Set a corrupt checkpoint aside: rename DIR/[personas/]NAME to .corrupt.NAME.TIME
  * beside it (a dot-file: make, the watchers and list ignore it, and the bytes stay
  * for a post-mortem), unless it changed since it was read (then it is left alone
@@ -1266,15 +1023,15 @@ recorded_xxh3(const task *t, const char *persona, const char **when)
 {
 	const char *h = NULL;
 
-	for (size_t k = 0; k < t->nev; k++) {
-		if (strcmp(t->ev[k].persona, persona))
+	for (size_t k = 0; k < t->ev.n; k++) {
+		if (strcmp(t->ev.v[k].persona, persona))
 			continue;
-		if (!strcmp(t->ev[k].name, "verify-removed"))
+		if (!strcmp(t->ev.v[k].event, "verify-removed"))
 			h = NULL;
-		else if (!strcmp(t->ev[k].name, "after") &&
-		    json_object_get(t->ev[k].j, "xxh3")) {
-			h = json_string_value(json_object_get(t->ev[k].j, "xxh3"));
-			*when = t->ev[k].time;
+		else if (!strcmp(t->ev.v[k].event, "after") &&
+		    json_object_get(t->ev.v[k].j, "xxh3")) {
+			h = json_string_value(json_object_get(t->ev.v[k].j, "xxh3"));
+			*when = t->ev.v[k].time;
 		}
 	}
 	return h;
@@ -1418,7 +1175,7 @@ cmd_verify(const char *dir, int dry_run)
 				b += strspn(b, "0123456789");
 				b += *b == '-';
 				snprintf(other, sizeof other, "%.*s", (int)strlen(b) - 5, b);
-				persona = valid_name(other) ? other : "unknown";
+				persona = ec_persona_name_valid(other) ? other : "unknown";
 			}
 		} else {
 			snprintf(path, sizeof path, "%s/epic.json", t.dir);
@@ -1450,14 +1207,12 @@ cmd_verify(const char *dir, int dry_run)
 		snprintf(why + strlen(why), sizeof why - strlen(why), " (%s, kept as %s)", rel,
 		    strrchr(aside, '/') ? strrchr(aside, '/') + 1 : aside);
 		ec_utf8_fix(why);          /* file names need not be UTF-8; JSON must */
-		line = NULL;
 		if (!ev)
 			ec_fail(&e, EC_EXIT_TEMP, "out of memory");
-		if (!ev || !(line = event_line(ev, why, &e)) || append_event(t.dir, line, &e) < 0) {
+		if (!ev || ec_event_append(t.dir, ev, why, &e) < 0) {
 			ec_warn("cannot log the removal of '%s': %s", path, e.msg);
 			rc = EC_EXIT_TEMP;
 		}
-		free(line);
 		json_decref(ev);
 	}
 	free(names);
@@ -1484,7 +1239,7 @@ parse_number(const char *s, int integer)
 static int
 cmd_record(const char *dir, json_t *ev, const char *msg, const char *file)
 {
-	char hex[17], *line, *m = NULL, *buf, tdir[PATH_MAX];
+	char hex[17], *buf, tdir[PATH_MAX];
 	size_t len;
 	ec_err e;
 
@@ -1498,17 +1253,8 @@ cmd_record(const char *dir, json_t *ev, const char *msg, const char *file)
 		free(buf);
 		json_object_set_new(ev, "xxh3", json_string(hex));
 	}
-	if (msg) {
-		if (!(m = strdup(msg)))
-			ec_die(EC_EXIT_TEMP, "out of memory");
-		ec_utf8_fix(m);
-	}
-	if (!(line = event_line(ev, m, &e)))
+	if (ec_event_append(tdir, ev, msg, &e) < 0)
 		ec_die_err(&e);
-	if (append_event(tdir, line, &e) < 0)
-		ec_die_err(&e);
-	free(line);
-	free(m);
 	return EC_EXIT_OK;
 }
 
@@ -1599,7 +1345,7 @@ main(int argc, char *argv[])
 				bad_value("--duration-ms", optarg, "a number of milliseconds >= 0");
 			break;
 		case 'e':
-			if (!in_list(event_names, optarg))
+			if (!ec_event_name_valid(optarg))
 				bad_value("--event", optarg, "before, after, retry, failed, skipped, "
 				    "cache-hit, cache-miss, fallback or verify-removed");
 			evname = optarg;
@@ -1609,20 +1355,20 @@ main(int argc, char *argv[])
 		case 'm': msg = optarg; break;
 		case 'n': dry = 1; break;
 		case 'p':
-			if (!valid_name(optarg))
+			if (!ec_persona_name_valid(optarg))
 				bad_value("--persona", optarg, "a persona name ([a-z0-9][a-z0-9-]*)");
 			persona = optarg;
 			break;
 		case 's': spool = optarg; break;
 		case 't': table = 1; break;
 		case 'T':
-			if (!in_list(error_types, optarg))
+			if (!ec_error_type_valid(optarg))
 				bad_value("--error-type", optarg, "PERSONA_UNAVAILABLE, TIMEOUT, "
 				    "INVALID_INPUT, VALIDATION_FAILED, SYSTEM_ERROR or NETWORK_ERROR");
 			etype = optarg;
 			break;
 		case 'x':
-			if (!valid_xxh3(optarg))
+			if (!ec_xxh3_hex_valid(optarg))
 				bad_value("--xxh3", optarg, "16 lowercase hex digits");
 			xxh3 = optarg;
 			break;

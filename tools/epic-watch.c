@@ -445,7 +445,7 @@ recover_active(watch *w)
 static void
 deferred_parse(const char *buf, size_t len, int *attempts, long long *at_ms)
 {
-	json_t *d = buf ? json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL) : NULL;
+	json_t *d = buf ? ec_json_loadb(buf, len, "deferred.json", NULL) : NULL;
 	long long a = ec_json_get_int(d, "attempts", 0), at = ec_json_get_int(d, "nextAttemptAt", 0);
 
 	*attempts = a >= 0 && a <= 1000 ? (int)a : 0;
@@ -683,29 +683,28 @@ metrics(const watch *w, const running *r, const char *status)
 
 	ec_iso_time(when, sizeof when);
 	snprintf(rel, sizeof rel, "%s/%s/checkpoints.jsonl", r->t.state, r->t.id);
-	if ((buf = ec_spool_read(w->spool, rel, 64u << 20, &len, 0, NULL))) {
+	if ((buf = ec_spool_read(w->spool, rel, EC_EVENTS_MAX_BYTES, &len, 0, NULL))) {
 		/* The events of this run: from where the file ended when it started. */
-		char *s = buf + ((size_t)r->ckpt_size <= len ? (size_t)r->ckpt_size : len), *nl;
-		for (; (nl = strchr(s, '\n')); s = nl + 1) {
-			json_t *ev;
-			const char *what;
-			*nl = '\0';
-			if (!(ev = json_loads(s, 0, NULL)))
-				continue;
-			what = ec_json_get_str(ev, "event", "");
-			if (!strcmp(what, "after") || !strcmp(what, "cache-hit") || !strcmp(what, "failed") ||
-			    !strcmp(what, "skipped")) {
+		size_t from = (size_t)r->ckpt_size <= len ? (size_t)r->ckpt_size : len;
+		ec_events evs;
+		if (ec_events_parse(buf + from, len - from, rel, &evs, NULL, NULL, NULL) == 0) {
+			for (size_t i = 0; i < evs.n; i++) {
+				const char *what = evs.v[i].event;
+				json_t *took = json_object_get(evs.v[i].j, "durationMs");
+				if (strcmp(what, "after") && strcmp(what, "cache-hit") && strcmp(what, "failed") &&
+				    strcmp(what, "skipped"))
+					continue;
 				j = json_pack("{s:s, s:s, s:s, s:s, s:b}", "time", when, "task", r->t.id,
-				    "persona", ec_json_get_str(ev, "persona", "?"), "event", what,
-				    "cacheHit", !strcmp(what, "cache-hit"));
-				if (json_object_get(ev, "durationMs"))
-					json_object_set(j, "durationMs", json_object_get(ev, "durationMs"));
+				    "persona", evs.v[i].persona, "event", what, "cacheHit",
+				    !strcmp(what, "cache-hit"));
+				if (took)
+					json_object_set(j, "durationMs", took);
 				if ((line = ec_json_dumps_line(j)))
 					ec_spool_append(w->spool, "log/metrics.jsonl", line, strlen(line), NULL);
 				free(line);
 				json_decref(j);
 			}
-			json_decref(ev);
+			ec_events_free(&evs);
 		}
 		free(buf);
 	}

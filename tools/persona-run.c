@@ -91,34 +91,28 @@ typedef struct attempt {
 } attempt;
 
 /*
- * Append one event to the task's checkpoints.jsonl: a single O_APPEND write, so
- * parallel personas never interleave. Failure to record is reported, not fatal:
- * the output file, not the log, is the checkpoint.
+ * Append one event to the task's checkpoints.jsonl (events.c: one write, so parallel
+ * personas never interleave). Failure to record is reported, not fatal: the output
+ * file, not the log, is the checkpoint.
  */
 static void
 record(const run *r, const char *event, int attempt_no, const attempt *a, const char *xxh3)
 {
-	char path[PATH_MAX], when[40];
-	json_t *ev;
-	char *line;
+	json_t *ev = json_pack("{s:s, s:s}", "persona", r->persona, "event", event);
 	ec_err e;
 
-	ec_iso_time(when, sizeof when);
-	ev = json_pack("{s:s, s:s, s:s}", "time", when, "persona", r->persona, "event", event);
+	if (!ev)
+		return;
 	if (attempt_no > 0)
 		json_object_set_new(ev, "attempt", json_integer(attempt_no));
-	if (a && a->etype) {
+	if (a && a->etype)
 		json_object_set_new(ev, "errorType", json_string(a->etype));
-		json_object_set_new(ev, "message", json_string(a->msg));
-	}
 	if (a)
 		json_object_set_new(ev, "durationMs", json_integer(a->ms));
 	if (xxh3)
 		json_object_set_new(ev, "xxh3", json_string(xxh3));
-	snprintf(path, sizeof path, "%s/checkpoints.jsonl", r->task_dir);
-	if ((line = ec_json_dumps_line(ev)) && ec_append_line(path, line, strlen(line), &e) < 0)
+	if (ec_event_append(r->task_dir, ev, a && a->etype ? a->msg : NULL, &e) < 0)
 		ec_warn("%s", e.msg);
-	free(line);
 	json_decref(ev);
 }
 

@@ -77,7 +77,7 @@ ec_cache_get(const char *spool, const char *key, const char *version,
 	snprintf(rel, sizeof rel, "cache/%.2s/%s.json", key, key);
 	if (!(buf = ec_spool_read(spool, rel, CACHE_ENTRY_MAX, &len, 0, NULL)))
 		return NULL;
-	entry = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
+	entry = ec_json_loadb(buf, len, rel, NULL);
 	free(buf);
 	if (!entry)
 		return NULL;

@@ -44,7 +44,7 @@
 static void
 requester(const char *buf, size_t len, char *who, size_t cap)
 {
-	json_t *j = json_loadb(buf, len, 0, NULL);
+	json_t *j = ec_json_loadb(buf, len, "request", NULL);
 
 	snprintf(who, cap, "%s", ec_json_get_str(j, "metadata.requestedBy", ""));
 	json_decref(j);
@@ -277,7 +277,7 @@ ec_claim_take(const char *spool, const char *name, const ec_claim_opts *o, ec_cl
 	}
 	c->ext = ec_request_ext(name, buf, len);
 	if (!strcmp(c->ext, "json")) {
-		json_t *j = json_loadb(buf, len, 0, NULL);
+		json_t *j = ec_json_loadb(buf, len, "request", NULL);
 		if (!j && age < o->grace_ms) {
 			free(buf);
 			c->retry_at = now + 200;

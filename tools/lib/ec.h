@@ -2,7 +2,8 @@
  * ec.h - the one header of libec, the small library every epic-creator tool links.
  *
  * Concerns, one file each: err.c (exit codes, error struct, messages for main),
- * chars.c (UTF-8), clock.c (time), buf.c (a growable string), verdict.c (a tool's verdict on its input, error.json), file.c (bounded reads,
+ * chars.c (UTF-8), clock.c (time), buf.c (a growable string), events.c (a task's
+ * event log), verdict.c (a tool's verdict on its input, error.json), file.c (bounded reads,
  * atomic durable writes), open.c (the one way to open a spool entry), json.c
  * (Jansson load/dump with positions, bounded numbers), hash.c + sha256.c (XXH3,
  * SHA-256), schema.c (JSON Schema subset validator over the embedded schemas/),
@@ -292,6 +293,8 @@ void ec_xxh3_hex(const void *buf, size_t len, char out[17]);
 uint64_t ec_xxh3(const void *buf, size_t len);
 /* 64 lowercase hex digits of SHA-256 into out[65]. */
 void ec_sha256_hex(const void *buf, size_t len, char out[65]);
+/* Is s 16 lowercase hex digits (an ec_xxh3_hex)? */
+int ec_xxh3_hex_valid(const char *s);
 
 /* schema.c: validate against one of the embedded schemas/ (draft 2020-12 subset). */
 /*
@@ -453,6 +456,8 @@ typedef struct ec_persona {
 
 enum { EC_MODE_MVP = 1, EC_MODE_STANDARD = 2, EC_MODE_ENTERPRISE = 4 };
 int ec_mode_bit(const char *mode);   /* 0 if unknown */
+/* Is s a persona name (^[a-z0-9][a-z0-9-]{0,62}$)? */
+int ec_persona_name_valid(const char *s);
 
 typedef struct ec_registry {
 	ec_persona *v;
@@ -590,6 +595,41 @@ int ec_task_retry_read(const char *spool, const char *state, const char *id, int
     uid_t *uid, long long *due_ms);
 int ec_task_retry_write(const char *spool, const char *id, int attempts, uid_t uid,
     long long due_ms, ec_err *e);
+
+/* events.c: a task's event log, checkpoints.jsonl (see the file's header for the
+ * policy on cut and malformed lines). */
+#define EC_EVENT_LINE_MAX   4095            /* + nothing: one write(2) <= PIPE_BUF, newline included */
+#define EC_EVENTS_MAX_BYTES (64u << 20)
+typedef struct ec_event {
+	json_t *j;              /* the line's object (owned by the ec_events) */
+	const char *persona;    /* borrowed from j */
+	const char *event;      /* borrowed from j */
+	const char *time;       /* borrowed from j */
+	long long ms;           /* time, milliseconds since the epoch */
+} ec_event;
+typedef struct ec_events {
+	ec_event *v;
+	size_t n;
+	size_t skipped;         /* complete lines that were not events */
+	int torn;               /* the last line had no newline (being written, or cut) */
+	size_t end;             /* bytes up to the end of the last complete line */
+} ec_events;
+/* Is s a known event ("before", "after", ...)? An ErrorType of the seed's? */
+int ec_event_name_valid(const char *s);
+int ec_error_type_valid(const char *s);
+/* Is j an event? 0, or -1 with why. */
+int ec_event_check(const json_t *j, char *why, size_t cap);
+/* The events of buf (name for messages); report(msg, arg), if not NULL, hears about
+ * the first few lines skipped. 0, or -1 with e (out of memory). */
+int ec_events_parse(const char *buf, size_t len, const char *name, ec_events *out,
+    void (*report)(const char *msg, void *arg), void *arg, ec_err *e);
+/* The same from the file path; a file that does not exist holds no event. */
+int ec_events_read(const char *path, ec_events *out, void (*report)(const char *msg, void *arg),
+    void *arg, ec_err *e);
+void ec_events_free(ec_events *ev);
+/* Append event ev (persona, event, ...) to DIR/checkpoints.jsonl with one write: its
+ * time set to now, msg (may be NULL) as its message, cut so the line fits. */
+int ec_event_append(const char *dir, json_t *ev, const char *msg, ec_err *e);
 
 /* proc.c: run a child as a filter (command personas, hooks). */
 typedef struct ec_proc {

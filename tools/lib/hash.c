@@ -20,3 +20,13 @@ ec_xxh3_hex(const void *buf, size_t len, char out[17])
 	snprintf(out, 17, "%016llx", (unsigned long long)XXH3_64bits(buf, len));
 }
 
+int
+ec_xxh3_hex_valid(const char *s)
+{
+	size_t n = 0;
+
+	for (; s && *s; s++, n++)
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+			return 0;
+	return n == 16;
+}

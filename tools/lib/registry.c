@@ -29,6 +29,19 @@ ec_mode_bit(const char *mode)
 	return 0;
 }
 
+int
+ec_persona_name_valid(const char *s)
+{
+	size_t n = 0;
+
+	if (!s || !((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9')))
+		return 0;
+	for (; *s; s++, n++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
+			return 0;
+	return n <= 63;
+}
+
 static char **
 strv(const json_t *arr)
 {

@@ -130,37 +130,33 @@ task_rel(const ec_task_job *j, const char *name, char *rel, size_t cap)
 static void
 progress(const char *spool, const ec_task_job *j, off_t *off)
 {
-	char rel[EC_MAX_ID + 32], buf[8192];
-	const char *id = j->id;
+	char rel[EC_MAX_ID + 32];
+	ec_events evs;
+	size_t len;
+	char *buf;
 	int fd;
-	ssize_t n;
 
 	task_rel(j, "checkpoints.jsonl", rel, sizeof rel);
 	if ((fd = ec_spool_open(spool, rel, O_RDONLY, 0, NULL, NULL)) < 0)
 		return;
-	while ((n = pread(fd, buf, sizeof buf - 1, *off)) > 0) {
-		char *line = buf, *nl;
-		buf[n] = '\0';
-		while ((nl = strchr(line, '\n'))) {
-			json_t *ev;
-			*nl = '\0';
-			if ((ev = json_loads(line, 0, NULL))) {
-				const char *what = ec_json_get_str(ev, "event", "");
-				const char *who = ec_json_get_str(ev, "persona", "?");
-				/* ec_warn: a persona's message is outside text, escaped. */
-				if (!strcmp(what, "after") || !strcmp(what, "skipped"))
-					ec_warn("%s: %s %s", id, who, !strcmp(what, "after") ? "done" : "skipped");
-				else if (!strcmp(what, "retry") || !strcmp(what, "failed"))
-					ec_warn("%s: %s %s: %s", id, who, what, ec_json_get_str(ev, "message", ""));
-				json_decref(ev);
-			}
-			*off += (off_t)(nl - line) + 1;
-			line = nl + 1;
-		}
-		if (line == buf)
-			break;      /* a partial last line: read it next time */
-	}
+	buf = lseek(fd, *off, SEEK_SET) == *off ? ec_read_fd(fd, rel, EC_EVENTS_MAX_BYTES, &len, NULL) :
+	    NULL;
 	close(fd);
+	if (!buf || ec_events_parse(buf, len, rel, &evs, NULL, NULL, NULL) < 0) {
+		free(buf);
+		return;
+	}
+	for (size_t i = 0; i < evs.n; i++) {
+		const char *what = evs.v[i].event, *who = evs.v[i].persona;
+		/* ec_warn: a persona's message is outside text, escaped. */
+		if (!strcmp(what, "after") || !strcmp(what, "skipped"))
+			ec_warn("%s: %s %s", j->id, who, !strcmp(what, "after") ? "done" : "skipped");
+		else if (!strcmp(what, "retry") || !strcmp(what, "failed"))
+			ec_warn("%s: %s %s: %s", j->id, who, what, ec_json_get_str(evs.v[i].j, "message", ""));
+	}
+	*off += (off_t)evs.end;     /* a torn last line is read again next time */
+	ec_events_free(&evs);
+	free(buf);
 }
 
 /* path made absolute (ec_abspath), or path itself when that fails. Not freed:
