@@ -1132,7 +1132,6 @@ static int
 cmd_verify(const char *dir, int dry_run)
 {
 	char path[PATH_MAX + 300], aside[PATH_MAX + 400], why[1400], xxh3[17], other[300];
-	char *line;
 	struct dirent **names;
 	int n, removed = 0, rc = EC_EXIT_OK;
 	task t;
