@@ -54,7 +54,7 @@ TASK_ID := $(lastword $(subst /, ,$(CURDIR)))
 # registrations, their directories and the config file the plan was made from.
 .parse.stamp: $(REQUEST) $(EPIC_PLAN_SOURCES)
 	$(T)epic-parse --task-id $(TASK_ID) --stamp $@ --plan plan.mk -o epic-request.json $(REQUEST)
-epic-request.json plan.mk: .parse.stamp ;
+epic-request.json plan.mk plan.json: .parse.stamp ;
 
 include plan.mk
 
@@ -64,7 +64,7 @@ include plan.mk
 RUN_OPTS = --persona $(PERSONA)
 personas/%.json:
 	$(T)persona-run $(RUN_OPTS) $(if $(PERSONA_SKIP),--skip $(PERSONA_SKIP),) -o $(if $(filter command,$(PERSONA_KIND)),$(@:.json=.raw.json),$@) epic-request.json $(PERSONA_DEPS)
-	$(if $(filter command,$(PERSONA_KIND)),$(T)persona-normalize --persona $(PERSONA) --order $(PERSONA_ORDER) -o $@ $(@:.json=.raw.json),)
+	$(if $(filter command,$(PERSONA_KIND)),$(T)persona-normalize --persona $(PERSONA) --order $(PERSONA_ORDER) $(if $(PERSONA_PREFIX),--id-prefix $(PERSONA_PREFIX),) -o $@ $(@:.json=.raw.json),)
 
 epic.json: epic-request.json $(EPIC_OUTPUTS)
 	$(T)epic-aggregate --checkpoints checkpoints.jsonl -o $@ epic-request.json $(EPIC_OUTPUTS)

@@ -39,7 +39,7 @@ run_persona() {
 
 # The planned NN-NAME stems of task DIR, in order.
 stems() {
-	sed -n 's/^EPIC_PERSONAS := //p' "$1/plan.mk"
+	jq -r '.personas[].output | ltrimstr("personas/") | rtrimstr(".json")' "$1/plan.json"
 }
 
 # finished_task ID: every persona run and epic.json written, moved to done/.
@@ -149,7 +149,7 @@ schema_ok() {
 @test "a DIR that is not a task directory is rejected naming it (exit 1)" {
 	mkdir "$BATS_TEST_TMPDIR/empty"
 	run -1 epic-checkpoint status "$BATS_TEST_TMPDIR/empty"
-	assert_output "epic-checkpoint: not a task directory '$BATS_TEST_TMPDIR/empty': no request, epic-request.json or plan.mk in it"
+	assert_output "epic-checkpoint: not a task directory '$BATS_TEST_TMPDIR/empty': no request, epic-request.json or plan.json in it"
 	run -1 epic-checkpoint verify "$BATS_TEST_TMPDIR/nowhere"
 	assert_output "epic-checkpoint: not a task directory '$BATS_TEST_TMPDIR/nowhere': No such file or directory"
 	run -1 epic-checkpoint record -p architect -e before "$REQ"
@@ -333,7 +333,7 @@ schema_ok() {
 	finished_task done-a
 	failed_task failed-1
 	run -0 --separate-stderr epic-checkpoint list --json
-	[ "$stderr" = "epic-checkpoint: not a task directory '$SPOOL/active/junk': no request, epic-request.json or plan.mk in it" ]
+	[ "$stderr" = "epic-checkpoint: not a task directory '$SPOOL/active/junk': no request, epic-request.json or plan.json in it" ]
 	printf '%s\n' "$output" >"$BATS_TEST_TMPDIR/list.json"
 	run -0 jq -r '.[] | "\(.state) \(.taskId) \(.personasCompleted)/\(.personasTotal) \(.currentPersona)"' "$BATS_TEST_TMPDIR/list.json"
 	assert_output "active fresh-1 0/0 null

@@ -39,13 +39,14 @@ setup() {
 	local reg n=0
 	reg=$(cd "$FIX/registry" && pwd)
 	for f in good/*.md good/*.txt good/*.json; do
-		case $f in *.expected.json) continue ;; esac
+		case $f in *.expected.json|*.plan.json) continue ;; esac
 		b=${f%.*}
 		run -0 --separate-stderr epic-parse --plan "$BATS_TEST_TMPDIR/plan.mk" "$f"
 		diff -u "$b.expected.json" <(printf '%s\n' "$output") || fail "$f: normalized request differs"
 		diff -u "$b.plan.mk" <(sed "s|$reg|@REGISTRY@|g; s|$ROOT/pipeline/epic-creator.yml|@CONFIG@|g" \
 			"$BATS_TEST_TMPDIR/plan.mk") ||
 			fail "$f: plan differs"
+		diff -u "$b.plan.json" "$BATS_TEST_TMPDIR/plan.json" || fail "$f: plan.json differs"
 		n=$((n + 1))
 	done
 	[ "$n" -ge 5 ]
@@ -201,11 +202,13 @@ setup() {
 	run -0 grep 'PERSONA_SKIP := excluded' "$BATS_TEST_TMPDIR/plan.mk"
 }
 
-@test "enforceDevops makes the DevOps persona required in the plan" {
+@test "enforceDevops makes the persona whose registration says so required and enforced in the plan" {
 	run -0 epic-parse --plan "$BATS_TEST_TMPDIR/plan.mk" good/full.json
-	run -0 grep 'personas/06-devops-engineer.json: PERSONA_REQUIRED := 1' "$BATS_TEST_TMPDIR/plan.mk"
+	run -0 jq -c '.personas[] | select(.name == "devops-engineer") | [.required, .enforced]' "$BATS_TEST_TMPDIR/plan.json"
+	assert_output '[true,true]'
 	run -0 epic-parse --plan "$BATS_TEST_TMPDIR/plan.mk" good/heading.md
-	run -0 grep 'personas/06-devops-engineer.json: PERSONA_REQUIRED := 0' "$BATS_TEST_TMPDIR/plan.mk"
+	run -0 jq -c '.personas[] | select(.name == "devops-engineer") | [.required, .enforced]' "$BATS_TEST_TMPDIR/plan.json"
+	assert_output '[false,false]'
 }
 
 @test "the plan is a valid make fragment: make orders the personas by their dependencies" {
@@ -237,10 +240,11 @@ setup() {
 @test "the config overrides a registration's dependencies, timeout and required flag" {
 	printf 'personas:\n  performance-specialist:\n    dependencies: [architect]\n    timeout: 7\n    required: true\n' > "$BATS_TEST_TMPDIR/c.yml"
 	run -0 epic-parse --config "$BATS_TEST_TMPDIR/c.yml" --plan "$BATS_TEST_TMPDIR/plan.mk" good/heading.md
-	run -0 grep '^personas/04-performance-specialist.json: PERSONA_\(DEPS\|TIMEOUT\|REQUIRED\)' "$BATS_TEST_TMPDIR/plan.mk"
-	assert_output "personas/04-performance-specialist.json: PERSONA_REQUIRED := 1
-personas/04-performance-specialist.json: PERSONA_TIMEOUT := 7
-personas/04-performance-specialist.json: PERSONA_DEPS := personas/01-product-owner.json personas/02-architect.json"
+	run -0 grep '^personas/04-performance-specialist.json: PERSONA_DEPS' "$BATS_TEST_TMPDIR/plan.mk"
+	assert_output "personas/04-performance-specialist.json: PERSONA_DEPS := personas/01-product-owner.json personas/02-architect.json"
+	run -0 jq -c '.personas[] | select(.name == "performance-specialist") | [.required, .timeout, .dependencies]' \
+		"$BATS_TEST_TMPDIR/plan.json"
+	assert_output '[true,7,["architect"]]'
 	printf 'personas:\n  product-owner:\n    dependencies: [devops-engineer]\n' > "$BATS_TEST_TMPDIR/c.yml"
 	run -1 epic-parse --config "$BATS_TEST_TMPDIR/c.yml" good/heading.md
 	assert_output --partial "dependency cycle"

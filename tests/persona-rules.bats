@@ -183,18 +183,16 @@ upstream() {
 	assert_line TST-014
 }
 
-@test "enforceDevops makes every recommendation blocking when the rule base allows it" {
-	apply "We deploy weekly." standard '.epic.context.enforceDevops = true'
+@test "an enforced persona (persona.enforced, from the plan) makes every recommendation blocking" {
+	apply "We deploy weekly." standard '.persona.enforced = true'
 	run jq -r '.recommendations[] | select(.id == "TST-015") | .type' "$T/out.json"
 	assert_output blocking
-	apply "We deploy weekly." standard '.epic.context.enforceDevops = false'
+	apply "We deploy weekly." standard '.persona.enforced = false'
 	run jq -r '.recommendations[] | select(.id == "TST-015") | .type' "$T/out.json"
 	assert_output suggested
-	jq '.enforceDevops = false' "$RB" >"$T/rb.json"
-	mkinput "We deploy weekly." standard '.epic.context.enforceDevops = true' >"$T/in.json"
-	run "$BIN/persona-rules" -r "$T/rb.json" "$T/in.json"
-	assert_success
-	run jq -r '.recommendations[] | select(.id == "TST-015") | .type' <<<"$output"
+	# The request's own flag is context, not the decision: the plan made it.
+	apply "We deploy weekly." standard '.epic.context.enforceDevops = true'
+	run jq -r '.recommendations[] | select(.id == "TST-015") | .type' "$T/out.json"
 	assert_output suggested
 }
 

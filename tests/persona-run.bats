@@ -270,7 +270,8 @@ JSON
 	cat > "$REG/devops-engineer.json" <<JSON
 { "name": "devops-engineer", "reviewOrder": 6, "required": false, "timeout": 10, "dependencies": [],
   "supportedModes": ["mvp", "standard", "enterprise"], "version": "agent-1",
-  "focusAreas": ["rollback", "monitoring"], "command": ["$ROOT/examples/personas/agent-persona"] }
+  "focusAreas": ["rollback", "monitoring"], "command": ["$ROOT/examples/personas/agent-persona"],
+  "idPrefix": "OPS" }
 JSON
 	# A stand-in LLM: it keeps the prompt and answers with fenced JSON in prose.
 	export EPIC_LLM_COMMAND="cat > '$STATE/prompt'; printf 'Sure.\n\`\`\`json\n{\"insights\": [\"Roll back fast.\"], \"recommendations\": [{\"title\": \"Add a rollback runbook\", \"type\": \"Blocking\", \"priority\": \"HIGH\", \"estimatedCost\": \"2-3 days\", \"description\": \"Write it.\", \"dependencies\": []}], \"costAnalysis\": {\"category\": \"ops\", \"amount\": \"2-3 days\"}, \"confidence\": 0.8}\n\`\`\`\n'"

@@ -7,8 +7,8 @@
  * roadmap in dependency order with its critical path, the cost in person-days and
  * money, a risk assessment, the gaps left by personas that failed or were skipped,
  * and a summary. Which personas the review was meant to have, and which of them are
- * required, comes from the registry, the configuration and the request, exactly as
- * epic-parse planned them.
+ * required, is the task's plan.json, as epic-parse planned them (computed the same
+ * way, plan.c, for a request outside a task).
  *
  * The result depends on the inputs only: no clock (the timestamps come from the
  * task's checkpoints or from the inputs' mtimes), no randomness, and everything
@@ -51,39 +51,6 @@ usage(int code)
 
 enum { P_LOW, P_MEDIUM, P_HIGH, P_CRITICAL };
 static const char *const levels[] = { "low", "medium", "high", "critical" };
-
-/*
- * The only knowledge in this file: which area each default persona reviews, how
- * serious it is when its review is missing, and what to do instead. A persona not
- * listed is its own area, and its gap is high when it was required, else low.
- */
-static const struct area {
-	const char *persona, *area;
-	int gap_level;
-	const char *instead;
-} areas[] = {
-	{ "product-owner", "product", P_HIGH,
-	  "have the product owner confirm scope, user stories and acceptance criteria before work starts" },
-	{ "architect", "architecture", P_HIGH,
-	  "have an architect review the design, data model and integrations before work starts" },
-	{ "security-specialist", "security", P_HIGH,
-	  "have a security engineer threat-model the epic and review the design before implementation starts" },
-	{ "performance-specialist", "performance", P_MEDIUM,
-	  "set latency and throughput targets and load-test the new paths before launch" },
-	{ "accessibility-advocate", "accessibility", P_MEDIUM,
-	  "plan a WCAG 2.2 AA audit of the new user interface, with assistive-technology testing, before release" },
-	{ "devops-engineer", "operations", P_MEDIUM,
-	  "agree deployment, monitoring, backup and rollback with operations before go-live" },
-};
-
-static const struct area *
-area_of(const char *persona)
-{
-	for (size_t i = 0; i < sizeof areas / sizeof *areas; i++)
-		if (strcmp(areas[i].persona, persona) == 0)
-			return &areas[i];
-	return NULL;
-}
 
 /* A persona the review was meant to have, or one that delivered an output anyway. */
 typedef struct who {
@@ -426,6 +393,17 @@ find_who(agg *a, const char *name)
 	return NULL;
 }
 
+/* The area persona reviews, as its registration names it; else its own name. The
+ * persona's knowledge (area, gap priority and advice) is in its registration, so a
+ * persona added by a file is known here like the six shipped ones. */
+static const char *
+area_of(const agg *a, const char *persona)
+{
+	const ec_persona *p = ec_registry_find(&a->reg, persona);
+
+	return p && p->area ? p->area : persona;
+}
+
 static int
 by_order(const void *x, const void *y)
 {
@@ -447,7 +425,8 @@ plan(agg *a, ec_err *e)
 	ec_plan_step *v;
 	size_t n, i;
 
-	if (ec_plan_compute(&a->reg, a->cfg, a->request, &v, &n, e) < 0) {
+	if (ec_plan_load(strcmp(a->reqname, "<stdin>") ? a->reqname : "-", &a->reg, a->cfg,
+	    a->request, &v, &n, e) < 0) {
 		ec_err_prefix(e, "%s", a->reqname);
 		return -1;
 	}
@@ -973,7 +952,8 @@ by_risk(const void *x, const void *y)
  * risk (critical when one of them is blocking and critical, high when one is
  * blocking and high or only critical, medium otherwise), naming the worst of them
  * and the roadmap phases that resolve them; and one risk per gap, as serious as the
- * missing review (the table above; at least high for a required persona). The
+ * missing review (its registration's gapPriority; at least high for a required
+ * persona). The
  * overall level is the highest of them, low when there are none.
  */
 static json_t *
@@ -989,14 +969,13 @@ risks(agg *a, json_t *gapv)
 		goto nomem;
 	for (i = 0; i < a->nr; i++) {
 		const char *persona = a->it[a->r[i].first].persona, *area;
-		const struct area *ar = area_of(persona);
 		size_t n = 0, ncrit = 0, nblock = 0;
 		int level = P_MEDIUM, pmin = 0, pmax = 0;
 		double emin = 0, emax = 0;
 		ec_buf d = { 0 }, m = { 0 };
 		if (!(a->r[i].type == 1 || a->r[i].prio == P_CRITICAL))
 			continue;
-		area = ar ? ar->area : persona;
+		area = area_of(a, persona);
 		for (k = 0; k < nv; k++)
 			if (!strcmp(v[k].area, area))
 				break;
@@ -1005,8 +984,7 @@ risks(agg *a, json_t *gapv)
 		for (k = i; k < a->nr; k++) {
 			const rec *r = &a->r[k];
 			const char *p2 = a->it[r->first].persona;
-			const struct area *a2 = area_of(p2);
-			if (!(r->type == 1 || r->prio == P_CRITICAL) || strcmp(a2 ? a2->area : p2, area))
+			if (!(r->type == 1 || r->prio == P_CRITICAL) || strcmp(area_of(a, p2), area))
 				continue;
 			ids[n++] = k;
 			ncrit += r->prio == P_CRITICAL;
@@ -1058,10 +1036,10 @@ risks(agg *a, json_t *gapv)
 	}
 	json_array_foreach(gapv, i, g) {
 		const char *pn = ec_json_get_str(g, "persona", ""), *st = ec_json_get_str(g, "status", "");
-		const struct area *ar = area_of(pn);
+		const ec_persona *reg = ec_registry_find(&a->reg, pn);
 		const who *w = find_who(a, pn);
-		const char *area = ar ? ar->area : pn;
-		int level = ar ? ar->gap_level : P_LOW;
+		const char *area = area_of(a, pn);
+		int level = reg ? prio_of(reg->gap_priority) : P_LOW;
 		ec_buf d = { 0 }, m = { 0 };
 		if (w && w->required && level < P_HIGH)
 			level = P_HIGH;
@@ -1075,8 +1053,8 @@ risks(agg *a, json_t *gapv)
 		else
 			ec_buf_printf(&m, "Rerun the review with 'epic resume %s' once %s is available; until then ",
 			    task, pn);
-		if (ar)
-			ec_buf_printf(&m, "%s", ar->instead);
+		if (reg && reg->gap_advice)
+			ec_buf_printf(&m, "%s", reg->gap_advice);
 		else
 			ec_buf_printf(&m, "review what %s covers by hand before work starts", pn);
 		v[nv].level = level;

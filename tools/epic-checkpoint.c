@@ -3,7 +3,7 @@
  *
  * There is no state file to keep in step with reality: a task's state is what its
  * directory holds. Each persona's canonical output, personas/NN-NAME.json, is that
- * persona's checkpoint; plan.mk says which personas are planned and in which order;
+ * persona's checkpoint; plan.json says which personas are planned and in which order;
  * checkpoints.jsonl is the append-only log of what happened (persona-run writes a
  * "before" line per attempt, "retry" and "failed" lines with the error, an "after"
  * line with the xxh3 of the bytes it wrote); the name of the directory the task
@@ -51,7 +51,7 @@ usage(int code)
 	fputs(usage_text, code ? stderr : stdout);
 	if (!code)
 		fputs("\nA task's WorkflowState, derived from the files of its directory\n"
-		    "(spool/STATE/ID): persona outputs, plan.mk and checkpoints.jsonl.\n\n"
+		    "(spool/STATE/ID): persona outputs, plan.json and checkpoints.jsonl.\n\n"
 		    "  status DIR       print the WorkflowState (-b, --brief: the TaskStatus)\n"
 		    "  list [SPOOL]     the TaskStatus of every task in active/, done/ and failed/,\n"
 		    "                   as a JSON array (-j, --json) or a table (-t, --table; the\n"
@@ -106,10 +106,10 @@ typedef struct task {
 	char id[161];
 	const char *state;      /* one of task_states */
 	json_t *req;            /* epic-request.json, or NULL */
-	char mode[16];          /* from the request, else plan.mk's EPIC_MODE, or "" */
+	char mode[16];          /* from the request, else plan.json's, or "" */
 	planned *plan;
 	size_t nplan;
-	int has_plan;           /* plan.mk listed the personas */
+	int has_plan;           /* plan.json listed the personas */
 	ec_events ev;           /* checkpoints.jsonl (events.c) */
 } task;
 
@@ -149,14 +149,14 @@ is_regular(const char *path, struct stat *st)
 
 /*
  * Is dir a task directory? It must be a directory holding the request as dropped
- * (request.json, .txt or .md), epic-request.json, plan.mk or personas/. Returns 0,
+ * (request.json, .txt or .md), epic-request.json, plan.json or personas/. Returns 0,
  * or -1 with e filled (EC_EXIT_REJECT naming dir, or EC_EXIT_TEMP on I/O errors).
  */
 static int
 check_task_dir(const char *dir, ec_err *e)
 {
 	static const char *const marks[] = {
-		"request.json", "request.txt", "request.md", "epic-request.json", "plan.mk",
+		"request.json", "request.txt", "request.md", "epic-request.json", "plan.json",
 		"personas", NULL
 	};
 	char p[PATH_MAX];
@@ -173,7 +173,7 @@ check_task_dir(const char *dir, ec_err *e)
 			return 0;
 	}
 	return ec_fail(e, EC_EXIT_REJECT, "not a task directory '%s': no request, "
-	    "epic-request.json or plan.mk in it", dir);
+	    "epic-request.json or plan.json in it", dir);
 }
 
 /* Report a line of checkpoints.jsonl that is not an event (events.c says which). */
@@ -229,80 +229,55 @@ output_file(const struct dirent *d)
 }
 
 /*
- * The plan: plan.mk's EPIC_PERSONAS (and EPIC_MODE), continuation lines joined.
- * Without a plan.mk (the request is not parsed yet, or a task made by hand) the
- * plan is the NN-NAME.json outputs present. Returns 0 or -1 (e filled).
+ * The personas the task means to have: its plan.json (epic-parse made it with
+ * plan.mk, from the same steps), else the outputs in personas/ (a task from before
+ * plan.json). The mode too, when the request does not say.
  */
 static int
 load_plan(task *t, int warn, ec_err *e)
 {
-	char path[PATH_MAX + 32], *buf;
-	size_t len;
+	char path[PATH_MAX + 32];
+	json_t *plan, *x;
+	size_t i;
 
-	snprintf(path, sizeof path, "%s/plan.mk", t->dir);
+	snprintf(path, sizeof path, "%s/plan.json", t->dir);
 	if (ec_exists(path)) {
-		if (!(buf = ec_read_file(path, EC_MAX_JSON_BYTES, &len, e)))
+		if (!(plan = ec_json_load_file(path, EC_MAX_JSON_BYTES, e)))
 			return -1;
-		/* Join "\\\n" continuations, then look at each line. */
-		for (char *s = buf; (s = strstr(s, "\\\n")); )
-			s[0] = s[1] = ' ';
-		for (char *line = buf, *next; line && *line; line = next) {
-			char *v;
-			size_t k;
-			if ((next = strchr(line, '\n')))
-				*next++ = '\0';
-			line += strspn(line, " \t");
-			if (!strncmp(line, "EPIC_PERSONAS", 13))
-				k = 13;
-			else if (!strncmp(line, "EPIC_MODE", 9))
-				k = 9;
-			else
-				continue;
-			v = line + k + strspn(line + k, " \t");
-			if (!strncmp(v, "::=", 3))
-				v += 3;
-			else if (!strncmp(v, ":=", 2) || !strncmp(v, "?=", 2))
-				v += 2;
-			else if (*v == '=')
-				v++;
-			else
-				continue;
-			if (k == 9) {
-				v += strspn(v, " \t");
-				snprintf(t->mode, sizeof t->mode, "%.*s", (int)strcspn(v, " \t#"), v);
-				continue;
-			}
-			t->has_plan = 1;
-			for (v += strspn(v, " \t"); *v && *v != '#'; v += strspn(v, " \t")) {
-				size_t n = strcspn(v, " \t#");
-				int r = plan_add(t, v, n, e);
-				if (r < 0) {
-					free(buf);
-					return -1;
-				}
-				if (r > 0 && warn)
-					ec_warn("%s: not a planned persona '%.*s': expected NN-NAME",
-					    path, (int)n, v);
-				v += n;
+		if (ec_schema_validate("plan", plan, NULL, e) < 0) {
+			ec_err_prefix(e, "%s", path);
+			json_decref(plan);
+			return -1;
+		}
+		snprintf(t->mode, sizeof t->mode, "%s", ec_json_get_str(plan, "mode", ""));
+		t->has_plan = 1;
+		json_array_foreach(json_object_get(plan, "personas"), i, x) {
+			const char *out = ec_json_get_str(x, "output", "personas/");
+			/* "personas/NN-NAME.json": the stem NN-NAME (the schema's pattern). */
+			if (plan_add(t, out + 9, strlen(out + 9) - 5, e) < 0) {
+				json_decref(plan);
+				return -1;
 			}
 		}
-		free(buf);
+		json_decref(plan);
+		return 0;
 	}
-	if (!t->has_plan) {
+	{
 		struct dirent **names;
 		int n;
+		(void)warn;
 		snprintf(path, sizeof path, "%s/personas", t->dir);
 		if ((n = scandir(path, &names, output_file, alphasort)) < 0)
 			return errno == ENOENT ? 0 : ec_fail(e, EC_EXIT_TEMP,
 			    "cannot read directory '%s': %s", path, strerror(errno));
-		for (int i = 0; i < n; i++) {
-			if (plan_add(t, names[i]->d_name, strlen(names[i]->d_name) - 5, e) < 0) {
-				while (i < n)
-					free(names[i++]);
+		for (int k = 0; k < n; k++) {
+			if (plan_add(t, names[k]->d_name, strlen(names[k]->d_name) - 5, e) < 0) {
+				while (k < n)
+					free(names[k++]);
 				free(names);
 				return -1;
 			}
-			free(names[i]);
+			free(names[k]);
 		}
 		free(names);
 	}

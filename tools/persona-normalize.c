@@ -62,13 +62,13 @@ prefix_ok(const char *s)
 }
 
 /*
- * Take what the command line left open (review order, version) from the persona's
- * registration. Without --order the persona must be registered (exit 2 if not; a
+ * Take what the command line left open (review order, version, id prefix) from the
+ * persona's registration. Without --order the persona must be registered (exit 2 if not; a
  * broken registry is exit 1 or 111, as ec_registry_load says). With --order a
  * registry that cannot be loaded only costs the version default.
  */
 static void
-from_registry(const char *persona, int *order, char **version)
+from_registry(const char *persona, int *order, char **version, char **prefix)
 {
 	ec_registry reg;
 	const ec_persona *p;
@@ -90,7 +90,8 @@ from_registry(const char *persona, int *order, char **version)
 	}
 	if (*order < 0)
 		*order = p->review_order;
-	if (!*version && p->version && !(*version = strdup(p->version)))
+	if ((!*version && p->version && !(*version = strdup(p->version))) ||
+	    (!*prefix && p->id_prefix && !(*prefix = strdup(p->id_prefix))))
 		ec_die(EC_EXIT_TEMP, "out of memory");
 	ec_registry_free(&reg);
 }
@@ -139,7 +140,7 @@ main(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *out = NULL, *persona = NULL, *prefix = NULL, *file = "-", *name;
-	char *version = NULL, *buf, summary[256], *end;
+	char *version = NULL, *reg_prefix = NULL, *buf, summary[256], *end;
 	ec_norm_opts o;
 	json_t *j;
 	ec_err e;
@@ -200,17 +201,18 @@ main(int argc, char *argv[])
 	name = strcmp(file, "-") ? file : "<stdin>";
 
 	iorder = (int)order;
-	if (iorder < 0 || !version)
-		from_registry(persona, &iorder, &version);
+	if (iorder < 0 || !version || !prefix)
+		from_registry(persona, &iorder, &version, &reg_prefix);
 	if (!(buf = ec_read_file(file, EC_MAX_JSON_BYTES, &len, &e)))
 		ec_die_err(&e);
 	o.persona = persona;
 	o.review_order = iorder;
 	o.version = version;
-	o.id_prefix = prefix;
+	o.id_prefix = prefix ? prefix : reg_prefix;
 	j = ec_normalize(buf, len, name, &o, &e);
 	free(buf);
 	free(version);
+	free(reg_prefix);
 	if (!j)
 		ec_die_err(&e);
 	/* Redactions are worth a line in the task log: someone's personal data

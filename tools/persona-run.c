@@ -75,7 +75,9 @@ typedef struct run {
 	ec_registry reg;
 	const ec_persona *p;     /* the registration that runs (NULL for inline rules) */
 	json_t *inline_rules;    /* borrowed from the request */
+	const char *request_path; /* epic-request.json: plan.json is beside it */
 	int order, required, timeout;
+	int enforced;            /* required and blocking under enforceDevops */
 	char *rules_text;        /* the registered rule base's bytes, read once */
 	size_t rules_len;
 	char rules_fp[17];       /* their xxh3 */
@@ -144,7 +146,7 @@ json_array_or_copy(const json_t *arr)
 static json_t *
 build_input(run *r, json_t *const *earlier, size_t nearlier)
 {
-	json_t *req = r->request, *prev = json_array(), *acc = json_object(), *ctx, *mustAddress;
+	json_t *req = r->request, *prev = json_array(), *acc = json_object(), *ctx, *mustAddress, *in;
 	size_t i;
 
 	for (i = 0; i < nearlier; i++) {
@@ -168,12 +170,16 @@ build_input(run *r, json_t *const *earlier, size_t nearlier)
 	if (json_object_get(req, "metadata"))
 		json_object_update(ctx, json_object_get(req, "metadata"));
 	mustAddress = json_array_or_copy(r->p ? r->p->focus_areas : NULL);
-	return json_pack("{s:{s:O, s:O, s:o, s:o, s:o}, s:{s:s, s:i, s:o}, s:{s:{s:s, s:s}, s:o, s:[]}}",
+	in = json_pack("{s:{s:O, s:O, s:o, s:o, s:o}, s:{s:s, s:i, s:o}, s:{s:{s:s, s:s}, s:o, s:[]}}",
 	    "epic", "description", json_object_get(req, "description"), "mode", json_object_get(req, "mode"),
 	    "previousPersonas", prev, "accumulatedInsights", acc, "context", ctx,
 	    "persona", "name", r->persona, "reviewOrder", r->order, "focusAreas", json_deep_copy(mustAddress),
 	    "requirements", "outputFormat", "schema", "persona-output.schema.json", "format", "json",
 	    "mustAddress", mustAddress, "optionalItems");
+	/* The plan made this persona's findings blocking (enforceDevops). */
+	if (in && r->enforced)
+		json_object_set_new(json_object_get(in, "persona"), "enforced", json_true());
+	return in;
 }
 
 /* The xxh3 of the PersonaInput's upstream part: what earlier personas said. */
@@ -381,26 +387,34 @@ resolve(run *r, ec_err *e)
 
 	if (c) {
 		const char *ref = json_string_value(json_object_get(c, "persona"));
-		r->order = (int)ec_json_get_int(c, "reviewOrder", 99);
-		r->required = ec_json_get_bool(c, "required", 0);
 		if (ref) {
 			if (!(r->p = ec_registry_find(&r->reg, ref)))
 				return ec_fail(e, EC_EXIT_REJECT, "custom persona '%s': no persona '%s' is registered",
 				    r->persona, ref);
-			if (!json_object_get(c, "reviewOrder"))
-				r->order = r->p->review_order;
 		} else
 			r->inline_rules = json_object_get(c, "rules");
-	} else if ((r->p = ec_registry_find(&r->reg, r->persona))) {
-		r->order = r->p->review_order;
-		r->required = r->p->required;
-	} else
+	} else if (!(r->p = ec_registry_find(&r->reg, r->persona)))
 		return ec_fail(e, EC_EXIT_REJECT, "no persona '%s' is registered or in the request", r->persona);
-	/* The timeout: the request's, else the config's or the registration's (the
-	 * registry has the config's overrides applied). */
-	r->timeout = r->p ? r->p->timeout : (int)ec_json_get_int(r->cfg, "coordination.defaultTimeout", 300);
-	if (ec_json_get_int(r->request, "options.timeout", 0) > 0)
-		r->timeout = (int)ec_json_get_int(r->request, "options.timeout", 0);
+	/* Order, required (enforceDevops included) and timeout are the plan's: read from
+	 * the task's plan.json, not decided again. */
+	{
+		ec_plan_step *steps;
+		size_t n, i;
+		if (ec_plan_load(r->request_path, &r->reg, r->cfg, r->request, &steps, &n, e) < 0)
+			return -1;
+		for (i = 0; i < n && strcmp(steps[i].name, r->persona); i++)
+			;
+		if (i == n) {
+			free(steps);
+			return ec_fail(e, EC_EXIT_REJECT, "persona '%s' is not in the plan of '%s'",
+			    r->persona, r->request_path);
+		}
+		r->order = steps[i].order;
+		r->required = steps[i].required;
+		r->enforced = steps[i].enforced;
+		r->timeout = steps[i].timeout;
+		free(steps);
+	}
 	/* The version a cache entry must match: the registration's, plus a fingerprint of
 	 * the rule base, so editing rules without bumping the version still invalidates. */
 	if (r->p && r->p->rules_path) {
@@ -652,6 +666,7 @@ main(int argc, char *argv[])
 		ec_die_err(&e);
 	}
 	snprintf(r.task_id, sizeof r.task_id, "%s", ec_json_get_str(r.request, "taskId", "task"));
+	r.request_path = argv[optind];
 	if (resolve(&r, &e) < 0)
 		ec_die_err(&e);
 	earlier = calloc((size_t)(argc - optind), sizeof *earlier);

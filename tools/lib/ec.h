@@ -452,6 +452,13 @@ typedef struct ec_persona {
 	char *fallback;         /* or NULL */
 	char *reg_path;         /* the registration file */
 	json_t *focus_areas;    /* array, new reference */
+	/* What the rest of the pipeline knows of it, from the registration alone, so a
+	 * new persona is a file, never a C change. */
+	int enforce_devops;     /* required and blocking when a request sets enforceDevops */
+	char *id_prefix;        /* of the recommendation ids the normalizer assigns, or NULL */
+	char *area;             /* the area it reviews (risks, gaps), or NULL: its name */
+	char *gap_priority;     /* low | medium | high | critical */
+	char *gap_advice;       /* what to do when its review is missing, or NULL */
 } ec_persona;
 
 enum { EC_MODE_MVP = 1, EC_MODE_STANDARD = 2, EC_MODE_ENTERPRISE = 4 };
@@ -482,9 +489,6 @@ void ec_registry_free(ec_registry *r);
 json_t *ec_rules_apply(const json_t *rulebase, const json_t *input, ec_err *e);
 /* Load and validate a rule base file (schema rule-base). New reference. */
 json_t *ec_rules_load(const char *path, ec_err *e);
-/* Does the rule base at path say "enforceDevops": true (its persona becomes required
- * and blocking when a request sets enforceDevops)? 0 when unreadable. */
-int ec_rules_enforce_devops(const char *path);
 /* The same from bytes (name for messages). trusted: these exact bytes passed the
  * schema before, skip it (the engine's own checks still run). New reference. */
 json_t *ec_rules_loadb(const char *buf, size_t len, const char *name, int trusted, ec_err *e);
@@ -680,6 +684,7 @@ typedef struct ec_plan_step {
 	const ec_persona *p;    /* its registration (borrowed), NULL for an inline custom persona */
 	json_t *deps;           /* a custom persona's dependencies (borrowed), or NULL */
 	char **reg_deps;        /* else the registration's (borrowed) */
+	const char *id_prefix;  /* of the ids the normalizer assigns (borrowed), or NULL */
 } ec_plan_step;
 /* The steps for request, sorted by review order (*out is malloc'd, the caller frees
  * it). A clash of review orders is EC_EXIT_REJECT naming the JSON path. */
@@ -687,5 +692,15 @@ int ec_plan_compute(const ec_registry *reg, const json_t *cfg, const json_t *req
     ec_plan_step **out, size_t *nout, ec_err *e);
 /* The sentence for a skip keyword ("excluded" -> "excluded by the request"). */
 const char *ec_plan_skip_reason(const char *keyword);
+/* The steps as plan.json (schemas/plan.schema.json). New reference. */
+json_t *ec_plan_json(const ec_plan_step *v, size_t n, const json_t *request);
+/* Steps back from a plan.json document (validated here); p looked up in reg when
+ * reg is not NULL; deps and reg_deps are NULL. *out malloc'd. 0 or -1 with e. */
+int ec_plan_from_json(const json_t *plan, const ec_registry *reg, ec_plan_step **out,
+    size_t *nout, ec_err *e);
+/* The plan of the request read from request_path: plan.json beside it when it is this
+ * request's (a task's, as epic-parse made it), else ec_plan_compute. 0 or -1 with e. */
+int ec_plan_load(const char *request_path, const ec_registry *reg, const json_t *cfg,
+    const json_t *request, ec_plan_step **out, size_t *nout, ec_err *e);
 
 #endif

@@ -1700,28 +1700,18 @@ prefix_valid(const char *s)
 }
 
 /*
- * The id prefix for a persona: the table for the six default personas, else the
- * initials of its dash-separated words uppercased ("data-privacy-officer" DPO);
- * one initial is too short, so a one-word name gives its first three letters
- * ("tester" TES); a prefix must start with a letter (else "P" goes in front) and
- * is at most 6 characters.
+ * The id prefix for a persona without one in its registration (idPrefix, which the
+ * caller passes): the initials of its dash-separated words uppercased
+ * ("data-privacy-officer" DPO); one initial is too short, so a one-word name gives
+ * its first three letters ("tester" TES); a prefix must start with a letter (else
+ * "P" goes in front) and is at most 6 characters.
  */
 static void
 derive_prefix(const char *persona, char out[8])
 {
-	static const char *const known[][2] = {
-		{ "product-owner", "PO" }, { "architect", "ARC" }, { "security-specialist", "SEC" },
-		{ "performance-specialist", "PERF" }, { "accessibility-advocate", "A11Y" },
-		{ "devops-engineer", "OPS" }, { NULL, NULL },
-	};
 	char p[16];
 	size_t n = 0;
 
-	for (size_t i = 0; known[i][0]; i++)
-		if (strcmp(persona, known[i][0]) == 0) {
-			snprintf(out, 8, "%s", known[i][1]);
-			return;
-		}
 	for (const char *s = persona; *s && n < 6; s++)
 		if ((s == persona || s[-1] == '-') && ec_is_alnum(*s))
 			p[n++] = (char)upper(*s);

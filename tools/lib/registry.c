@@ -77,6 +77,10 @@ persona_free(ec_persona *p)
 	free(p->fallback);
 	free(p->reg_path);
 	json_decref(p->focus_areas);
+	free(p->id_prefix);
+	free(p->area);
+	free(p->gap_priority);
+	free(p->gap_advice);
 }
 
 const ec_persona *
@@ -140,6 +144,14 @@ load_one(const char *path, ec_persona *p, ec_err *e)
 		p->focus_areas = json_array();
 	if ((x = json_object_get(j, "fallback")))
 		p->fallback = strdup(json_string_value(x));
+	p->enforce_devops = json_is_true(json_object_get(j, "enforceDevops"));
+	if ((x = json_object_get(j, "idPrefix")))
+		p->id_prefix = strdup(json_string_value(x));
+	if ((x = json_object_get(j, "area")))
+		p->area = strdup(json_string_value(x));
+	p->gap_priority = strdup(ec_json_get_str(j, "gapPriority", "medium"));
+	if ((x = json_object_get(j, "gapAdvice")))
+		p->gap_advice = strdup(json_string_value(x));
 	if ((x = json_object_get(j, "command"))) {
 		p->command = strv(x);
 		/* A relative program path is relative to the registration, as a rule base's

@@ -1411,8 +1411,8 @@ ec_rules_apply(const json_t *rb, const json_t *input, ec_err *e)
 	const char *mode = ec_json_get_str(input, "epic.mode", "standard");
 	const char *title = ec_json_get_str(input, "epic.context.title", NULL);
 	int mbit = mode_bit(mode);
-	int force = json_is_true(json_object_get(rb, "enforceDevops")) &&
-	    ec_json_get_bool(input, "epic.context.enforceDevops", 0);
+	/* The plan (persona-run) says whether this persona's findings are blocking. */
+	int force = ec_json_get_bool(input, "persona.enforced", 0);
 	json_t *out = NULL, *insights = NULL, *recs = NULL, *signals = NULL, *fired = NULL;
 	json_t *pj, *cost, *meta, *eff;
 	json_t **recv = NULL;
@@ -1623,12 +1623,3 @@ ec_rules_loadb(const char *buf, size_t len, const char *name, int trusted, ec_er
 	return rb;
 }
 
-int
-ec_rules_enforce_devops(const char *path)
-{
-	json_t *rb = ec_json_load_file(path, EC_MAX_JSON_BYTES, NULL);
-	int r = json_is_true(json_object_get(rb, "enforceDevops"));
-
-	json_decref(rb);
-	return r;
-}
