@@ -11,7 +11,8 @@
  * the one id rule), claim.c (taking a request out of incoming/), ratelimit.c (a
  * token bucket per submitter), audit.c (the audit log), paths.c (where things are; paths for make), rules.c (the built-in
  * persona engine), registry.c (persona registrations), plan.c (the persona plan),
- * normalize.c (any persona output to a PersonaOutput), cache.c (the persona
+ * normalize.c (any persona output to a PersonaOutput), pii.c (personal data in
+ * text), sanitize.c (text from outside made fit to keep), cache.c (the persona
  * output cache), task.c (a task through its pipeline), proc.c (children as
  * filters), hooks.c (the plugin points).
  *
@@ -509,10 +510,27 @@ typedef struct ec_norm_opts {
  * (EC_EXIT_REJECT, naming the JSON path) when nothing usable can be made of it.
  */
 json_t *ec_normalize(const char *raw, size_t len, const char *name, const ec_norm_opts *o, ec_err *e);
+
+/* pii.c: personal data in text. */
 /* Redact PII in a NUL-terminated malloc'd string in place (may realloc *s); adds the
- * counts by kind ("email", "phone", "card", "ip", "iban", "ssn") to counts. Returns
- * the number of redactions. */
-size_t ec_redact_pii(char **s, json_t *counts);
+ * counts by kind ("email", "phone", "card", "ip", "iban", "ssn") to counts (may be
+ * NULL). Returns the number of redactions. When memory runs out, *oom is set and *s
+ * left as it was; with oom NULL, *s is emptied instead (it leaks nothing). */
+size_t ec_redact_pii(char **s, json_t *counts, int *oom);
+
+/* sanitize.c: text from outside made fit to keep. */
+enum {
+	EC_TEXT_PARAGRAPHS,     /* paragraphs kept: at most one blank line between them */
+	EC_TEXT_LINE,           /* one line: white space collapsed, a heading mark and
+	                         * emphasis around the whole line taken off */
+};
+/* in with control characters, ANSI escapes, invisible and bidirectional characters
+ * and HTML tags taken out and white space tidied (mode); *changed (may be NULL) says
+ * whether anything but white space went. malloc'd, or NULL without memory. */
+char *ec_text_sanitize(const char *in, int mode, int *changed);
+/* Cut *sp to at most cap characters on a character boundary, ending in "…" (white
+ * space before it trimmed). 0, or -1 without memory. */
+int ec_text_cut(char **sp, size_t cap);
 
 /* cache.c: the persona output cache, spool/cache/ab/<sha256>.json. */
 /* The cache key (64 hex + NUL) for a description (normalized here: lowercased,

@@ -128,925 +128,6 @@ parse_num(const char *s, double *v)
 	return i;
 }
 
-/* --- PII ------------------------------------------------------------------ */
-
-/*
- * Each finder tries one kind of personal data at position i of s (n bytes) and
- * returns 1 with the span [*a, *b) to redact. They are hand-written scanners with
- * explicit boundaries, tuned so that ordinary numbers in reviews ("5M items",
- * "2,000 per second", "2025", "12.4", "2025-03-01", "p95 150 ms") never match.
- */
-typedef int finder(const char *s, size_t n, size_t i, size_t *a, size_t *b);
-
-static int
-local_char(int c)
-{
-	return ec_is_alnum(c) || in_set(c, "._%+-");
-}
-
-/* name@domain.tld: a local part of up to 64 characters, a dotted domain whose
- * last label is at least two letters. */
-static int
-find_email(const char *s, size_t n, size_t i, size_t *a, size_t *b)
-{
-	size_t j = i, k, last, q;
-	int dots = 0;
-
-	if (s[i] != '@')
-		return 0;
-	while (j > 0 && i - j < 64 && local_char((unsigned char)s[j - 1]))
-		j--;
-	while (j < i && s[j] == '.')
-		j++;
-	if (j == i || s[i - 1] == '.')
-		return 0;
-	for (k = i + 1; k < n && k - i <= 253 && (ec_is_alnum(s[k]) || in_set(s[k], ".-")); k++)
-		;
-	while (k > i + 1 && (s[k - 1] == '.' || s[k - 1] == '-'))
-		k--;
-	if (k == i + 1)
-		return 0;
-	for (q = last = i + 1; q <= k; q++) {
-		if (q < k && s[q] != '.')
-			continue;
-		if (q == last || s[last] == '-' || s[q - 1] == '-')
-			return 0;
-		if (q < k)
-			dots++, last = q + 1;
-	}
-	if (!dots || k - last < 2)
-		return 0;
-	for (q = last; q < k; q++)
-		if (!ec_is_alpha(s[q]))
-			return 0;
-	*a = j;
-	*b = k;
-	return 1;
-}
-
-/* Remainder mod 97 of an IBAN's characters, rearranged (the first four last). */
-static int
-iban_ok(const char *c, size_t n)
-{
-	unsigned rem = 0;
-
-	for (size_t k = 0; k < n; k++) {
-		char ch = c[(k + 4) % n];
-		if (ec_is_digit(ch))
-			rem = (rem * 10 + (unsigned)(ch - '0')) % 97;
-		else
-			rem = (rem * 100 + (unsigned)(ch - 'A' + 10)) % 97;
-	}
-	return rem == 1;
-}
-
-/* An IBAN: country letters, two check digits, up to 30 more letters or digits,
- * compact or in groups separated by single spaces; 15 to 34 characters in all,
- * passing the mod-97 check. The longest valid prefix ending at a group ends. */
-static int
-find_iban(const char *s, size_t n, size_t i, size_t *a, size_t *b)
-{
-	char c[34];
-	size_t endpos[34], endcnt[34], nends = 0, cnt = 0, k = i;
-
-	if (i + 4 > n || !ec_is_upper(s[i]) || !ec_is_upper(s[i + 1]) ||
-	    !ec_is_digit(s[i + 2]) || !ec_is_digit(s[i + 3]))
-		return 0;
-	if (i > 0 && ec_is_word(s[i - 1]))
-		return 0;
-	while (k < n && cnt < 34) {
-		if (ec_is_upper(s[k]) || ec_is_digit(s[k])) {
-			c[cnt++] = s[k++];
-			if (cnt >= 15 && (k >= n || !ec_is_word(s[k]))) {
-				endpos[nends] = k;
-				endcnt[nends++] = cnt;
-			}
-			continue;
-		}
-		if (s[k] == ' ' && k + 1 < n && (ec_is_upper(s[k + 1]) || ec_is_digit(s[k + 1]))) {
-			k++;
-			continue;
-		}
-		break;
-	}
-	while (nends-- > 0)
-		if (iban_ok(c, endcnt[nends])) {
-			*a = i;
-			*b = endpos[nends];
-			return 1;
-		}
-	return 0;
-}
-
-/*
- * Does position i continue a code written in groups ("DE89 3704 0044 ...", "AB12-
- * 3456")? Walking back over groups joined by single spaces or dashes, is there one
- * that mixes letters and digits? Then the digits at i are part of it (a near-miss
- * IBAN, a licence key) and not a card or phone number of their own.
- */
-static int
-in_code(const char *s, size_t i)
-{
-	size_t q = i;
-
-	while (q >= 2 && i - q < 48 && in_set(s[q - 1], " -") && ec_is_alnum(s[q - 2])) {
-		int letters = 0, digits = 0;
-		for (q--; q > 0 && ec_is_alnum(s[q - 1]); q--)
-			ec_is_digit(s[q - 1]) ? digits++ : letters++;
-		if (letters && digits)
-			return 1;
-	}
-	return 0;
-}
-
-static int
-luhn(const int *d, int n)
-{
-	int sum = 0;
-
-	for (int k = 0; k < n; k++) {
-		int v = d[n - 1 - k];
-		if (k & 1) {
-			v *= 2;
-			if (v > 9)
-				v -= 9;
-		}
-		sum += v;
-	}
-	return sum % 10 == 0;
-}
-
-/* A card number: 13 to 19 digits, single spaces or dashes allowed between them,
- * passing the Luhn check (all zeros is not a card). */
-static int
-find_card(const char *s, size_t n, size_t i, size_t *a, size_t *b)
-{
-	int d[20], nd = 0, nonzero = 0;
-	size_t k = i, last = i;
-
-	if (!ec_is_digit(s[i]))
-		return 0;
-	if (i > 0 && (ec_is_word(s[i - 1]) || in_set(s[i - 1], "+.,")))
-		return 0;
-	if (in_code(s, i))
-		return 0;
-	while (k < n) {
-		if (ec_is_digit(s[k])) {
-			if (nd == 20)
-				return 0;
-			nonzero |= s[k] != '0';
-			d[nd++] = s[k] - '0';
-			last = ++k;
-			continue;
-		}
-		if ((s[k] == ' ' || s[k] == '-') && k + 1 < n && ec_is_digit(s[k + 1])) {
-			k++;
-			continue;
-		}
-		break;
-	}
-	if (last < n && (ec_is_word(s[last]) ||
-	    ((s[last] == '.' || s[last] == ',') && last + 1 < n && ec_is_digit(s[last + 1]))))
-		return 0;
-	if (nd < 13 || nd > 19 || !nonzero || !luhn(d, nd))
-		return 0;
-	*a = i;
-	*b = last;
-	return 1;
-}
-
-static int
-digits_at(const char *s, size_t n, size_t k, size_t count)
-{
-	if (k + count > n)
-		return 0;
-	for (size_t q = 0; q < count; q++)
-		if (!ec_is_digit(s[k + q]))
-			return 0;
-	return 1;
-}
-
-static int
-num_at(const char *s, size_t k, size_t count)
-{
-	int v = 0;
-
-	for (size_t q = 0; q < count; q++)
-		v = v * 10 + (s[k + q] - '0');
-	return v;
-}
-
-/* A US social security number, ###-##-####, without the never-issued area
- * numbers 000, 666 and 900-999, group 00 or serial 0000. */
-static int
-find_ssn(const char *s, size_t n, size_t i, size_t *a, size_t *b)
-{
-	int area, group, serial;
-
-	if (!digits_at(s, n, i, 3) || i + 11 > n || s[i + 3] != '-' || !digits_at(s, n, i + 4, 2) ||
-	    s[i + 6] != '-' || !digits_at(s, n, i + 7, 4))
-		return 0;
-	if (i > 0 && (ec_is_word(s[i - 1]) || s[i - 1] == '-'))
-		return 0;
-	if (i + 11 < n && (ec_is_word(s[i + 11]) ||
-	    (in_set(s[i + 11], "-.") && i + 12 < n && ec_is_digit(s[i + 12]))))
-		return 0;
-	area = num_at(s, i, 3);
-	group = num_at(s, i + 4, 2);
-	serial = num_at(s, i + 7, 4);
-	if (area == 0 || area == 666 || area >= 900 || group == 0 || serial == 0)
-		return 0;
-	*a = i;
-	*b = i + 11;
-	return 1;
-}
-
-/* Four dotted decimal octets at i (no leading zeros); *end after them. */
-static int
-parse_ipv4(const char *s, size_t n, size_t i, size_t *end, unsigned oct[4])
-{
-	size_t k = i;
-
-	for (int p = 0; p < 4; p++) {
-		size_t st;
-		unsigned v = 0;
-		if (p > 0) {
-			if (k >= n || s[k] != '.')
-				return 0;
-			k++;
-		}
-		for (st = k; k < n && ec_is_digit(s[k]) && k - st < 3; k++)
-			v = v * 10 + (unsigned)(s[k] - '0');
-		if (k == st || (k < n && ec_is_digit(s[k])) || (s[st] == '0' && k - st > 1) || v > 255)
-			return 0;
-		oct[p] = v;
-	}
-	*end = k;
-	return 1;
-}
-
-/* A CIDR suffix "/N" (N <= max) at k: the position after it, or k. */
-static size_t
-cidr(const char *s, size_t n, size_t k, unsigned max)
-{
-	size_t q = k + 1;
-	unsigned v = 0;
-
-	if (k >= n || s[k] != '/' || q >= n || !ec_is_digit(s[q]))
-		return k;
-	for (; q < n && ec_is_digit(s[q]) && q - k <= 3; q++)
-		v = v * 10 + (unsigned)(s[q] - '0');
-	if (v > max || (q < n && ec_is_word(s[q])))
-		return k;
-	return q;
-}
-
-/* An IPv4 address (with its /prefix, if any). Addresses that identify no host
- * are left alone: 0.0.0.0, loopback 127.0.0.0/8, 255.255.255.255. */
-static int
-find_ipv4(const char *s, size_t n, size_t i, size_t *a, size_t *b)
-{
-	unsigned o[4];
-	size_t k;
-
-	if (!ec_is_digit(s[i]) || (i > 0 && (ec_is_word(s[i - 1]) || s[i - 1] == '.')))
-		return 0;
-	if (!parse_ipv4(s, n, i, &k, o))
-		return 0;
-	if (k < n && (ec_is_word(s[k]) || (s[k] == '.' && k + 1 < n && ec_is_digit(s[k + 1]))))
-		return 0;
-	if ((o[0] | o[1] | o[2] | o[3]) == 0 || o[0] == 127 || (o[0] & o[1] & o[2] & o[3]) == 255)
-		return 0;
-	*a = i;
-	*b = cidr(s, n, k, 32);
-	return 1;
-}
-
-/* Is s[0..len) an IPv6 address? *groups gets the number of 16-bit groups written
- * and *longest the longest group in hex digits. */
-static int
-valid_ipv6(const char *s, size_t len, int *groups, int *longest)
-{
-	size_t k = 0;
-	int g = 0, dc = 0, lg = 0;
-
-	if (len >= 2 && s[0] == ':' && s[1] == ':')
-		dc = 1, k = 2;
-	else if (len > 0 && s[0] == ':')
-		return 0;
-	while (k < len) {
-		size_t st = k, end;
-		unsigned o[4];
-		while (k < len && ec_is_hex(s[k]) && k - st < 5)
-			k++;
-		if (k < len && s[k] == '.') {
-			if (!parse_ipv4(s, len, st, &end, o) || end != len)
-				return 0;
-			g += 2, lg = 4;
-			break;
-		}
-		if (k == st || k - st > 4)
-			return 0;
-		g++;
-		if ((int)(k - st) > lg)
-			lg = (int)(k - st);
-		if (k == len)
-			break;
-		if (s[k++] != ':' || k == len)
-			return 0;
-		if (s[k] == ':') {
-			if (dc)
-				return 0;
-			dc = 1;
-			k++;
-		}
-	}
-	if (dc ? g > 7 : g != 8)
-		return 0;
-	*groups = g;
-	*longest = lg;
-	return 1;
-}
-
-/* An IPv6 address (with its /prefix): full or with "::", an embedded IPv4 tail
- * allowed. To keep "a::b"-like code out, at least two groups and one group of two
- * or more digits are required (so "::" and "::1" are never redacted). */
-static int
-find_ipv6(const char *s, size_t n, size_t i, size_t *a, size_t *b)
-{
-	size_t k;
-	int g, lg;
-
-	if (!(ec_is_hex(s[i]) || s[i] == ':'))
-		return 0;
-	if (i > 0 && (ec_is_word(s[i - 1]) || s[i - 1] == ':' || s[i - 1] == '.'))
-		return 0;
-	for (k = i; k < n && k - i < 64 && (ec_is_hex(s[k]) || s[k] == ':' || s[k] == '.'); k++)
-		;
-	if (k < n && ec_is_word(s[k]))
-		return 0;
-	while (k > i && s[k - 1] == '.')
-		k--;
-	if (k > i + 1 && s[k - 1] == ':' && s[k - 2] != ':')
-		k--;
-	if (k - i < 3 || !memchr(s + i, ':', k - i) || !valid_ipv6(s + i, k - i, &g, &lg) ||
-	    g < 2 || lg < 2)
-		return 0;
-	*a = i;
-	*b = cidr(s, n, k, 128);
-	return 1;
-}
-
-/* A phone number may not start right after a letter, digit or number punctuation. */
-static int
-phone_before(const char *s, size_t i)
-{
-	return i == 0 || !(ec_is_word(s[i - 1]) || in_set(s[i - 1], ".,+-/") || in_code(s, i));
-}
-
-/* ... nor go on as a word or a longer number. */
-static int
-phone_after(const char *s, size_t n, size_t k)
-{
-	if (k >= n)
-		return 1;
-	if (ec_is_word(s[k]))
-		return 0;
-	return !(in_set(s[k], "-./,") && k + 1 < n && ec_is_digit(s[k + 1]));
-}
-
-/* International: '+', a country code, 9 to 15 digits in groups separated by one
- * space, '-', '.' or '/', a parenthesised group like "(0)" allowed. */
-static int
-find_phone_intl(const char *s, size_t n, size_t i, size_t *a, size_t *b)
-{
-	size_t k = i + 1, end;
-	int nd = 0;
-
-	if (s[i] != '+' || (i > 0 && (ec_is_word(s[i - 1]) || s[i - 1] == '+')))
-		return 0;
-	if (k >= n || !ec_is_digit(s[k]) || s[k] == '0')
-		return 0;
-	end = k;
-	for (;;) {
-		size_t q = k;
-		if (nd > 16)
-			return 0;
-		if (k < n && ec_is_digit(s[k])) {
-			nd++;
-			end = ++k;
-			continue;
-		}
-		if (q < n && in_set(s[q], " -./"))
-			q++;
-		if (q < n && s[q] == '(') {
-			size_t r = q + 1;
-			int pd = 0;
-			while (r < n && ec_is_digit(s[r]) && pd < 5)
-				r++, pd++;
-			if (pd == 0 || r >= n || s[r] != ')')
-				break;
-			nd += pd;
-			end = k = r + 1;
-			if (k < n && s[k] == ' ' && k + 1 < n && ec_is_digit(s[k + 1]))
-				k++;
-			continue;
-		}
-		if (q > k && q < n && ec_is_digit(s[q])) {
-			k = q;
-			continue;
-		}
-		break;
-	}
-	if (nd < 9 || nd > 16 || !phone_after(s, n, end))
-		return 0;
-	*a = i;
-	*b = end;
-	return 1;
-}
-
-/* Three digits NXX (N = 2-9), the North American area code and exchange shape. */
-static int
-nxx_at(const char *s, size_t n, size_t k)
-{
-	return digits_at(s, n, k, 3) && s[k] >= '2';
-}
-
-/* North American: (NXX) NXX-XXXX, NXX-NXX-XXXX, NXX.NXX.XXXX or NXX NXX XXXX (one
- * separator throughout), optionally after "1 " or "1-". */
-static int
-find_phone_na(const char *s, size_t n, size_t i, size_t *a, size_t *b)
-{
-	size_t k = i;
-	char sep = 0;
-
-	if (!phone_before(s, i))
-		return 0;
-	if (s[k] == '1' && k + 1 < n && in_set(s[k + 1], " -.") && k + 2 < n &&
-	    (s[k + 2] == '(' || ec_is_digit(s[k + 2])))
-		k += 2;
-	if (k < n && s[k] == '(') {
-		if (!nxx_at(s, n, k + 1) || k + 4 >= n || s[k + 4] != ')')
-			return 0;
-		k += 5;
-		if (k < n && s[k] == ' ')
-			k++;
-	} else {
-		if (!nxx_at(s, n, k) || k + 3 >= n || !in_set(s[k + 3], " -."))
-			return 0;
-		sep = s[k + 3];
-		k += 4;
-	}
-	if (!nxx_at(s, n, k) || k + 3 >= n || !in_set(s[k + 3], " -.") || (sep && s[k + 3] != sep))
-		return 0;
-	k += 4;
-	if (!digits_at(s, n, k, 4) || !phone_after(s, n, k + 4))
-		return 0;
-	*a = i;
-	*b = k + 4;
-	return 1;
-}
-
-/* National with a trunk prefix: starts with 0 (or 00 for abroad) and a non-zero
- * digit, optionally "(0xx)", then groups of two or more digits separated by one
- * kind of separator (space, '-', '.' or '/'); 9 to 15 digits in all. A bare run of
- * digits counts only in this form ("0612345678"). */
-static int
-find_phone_trunk(const char *s, size_t n, size_t i, size_t *a, size_t *b)
-{
-	size_t k = i;
-	int nd = 0, paren = 0;
-	char sep = 0;
-
-	if (!phone_before(s, i))
-		return 0;
-	if (s[k] == '(')
-		paren = 1, k++;
-	if (k + 1 >= n || s[k] != '0' || !ec_is_digit(s[k + 1]))
-		return 0;
-	if (s[k + 1] == '0' && !(k + 2 < n && s[k + 2] >= '1' && s[k + 2] <= '9'))
-		return 0;
-	while (k < n && ec_is_digit(s[k]) && nd <= 15)
-		k++, nd++;
-	if (paren) {
-		if (k >= n || s[k] != ')')
-			return 0;
-		k++;
-		if (k < n && s[k] == ' ')
-			k++;
-		if (!digits_at(s, n, k, 2))
-			return 0;
-		while (k < n && ec_is_digit(s[k]) && nd <= 15)
-			k++, nd++;
-	}
-	while (nd <= 15 && k + 2 < n && in_set(s[k], " -./") && (!sep || s[k] == sep) &&
-	    digits_at(s, n, k + 1, 2)) {
-		sep = s[k++];
-		while (k < n && ec_is_digit(s[k]) && nd <= 15)
-			k++, nd++;
-	}
-	if (nd < 9 || nd > 15 || !phone_after(s, n, k))
-		return 0;
-	*a = i;
-	*b = k;
-	return 1;
-}
-
-/* The detectors in priority order: an earlier kind wins where spans overlap (an
- * IBAN's digits are not also a card, an email's digits not a phone). */
-static const struct {
-	finder *find;
-	const char *kind;
-} finders[] = {
-	{ find_email, "email" },
-	{ find_iban, "iban" },
-	{ find_card, "card" },
-	{ find_ssn, "ssn" },
-	{ find_ipv6, "ip" },
-	{ find_ipv4, "ip" },
-	{ find_phone_intl, "phone" },
-	{ find_phone_na, "phone" },
-	{ find_phone_trunk, "phone" },
-};
-#define NFINDERS (sizeof finders / sizeof *finders)
-
-typedef struct span {
-	size_t a, b;
-	const char *kind;
-} span;
-
-static int
-span_cmp(const void *x, const void *y)
-{
-	const span *p = x, *q = y;
-
-	return p->a < q->a ? -1 : p->a > q->a;
-}
-
-static void
-count_kind(json_t *counts, const char *kind)
-{
-	json_t *v;
-
-	if (!counts)
-		return;
-	v = json_object_get(counts, kind);
-	json_object_set_new(counts, kind,
-	    json_integer((json_is_integer(v) ? json_integer_value(v) : 0) + 1));
-}
-
-/*
- * Redact *s in place (it may be reallocated); count per kind into counts (may be
- * NULL). Returns the number of redactions; *oom is set when memory ran out, and
- * then *s is left as it was.
- */
-static size_t
-redact(char **sp, json_t *counts, int *oom)
-{
-	const char *s = *sp;
-	size_t n = strlen(s), nv = 0, cap = 0, prev;
-	unsigned char *taken;
-	span *v = NULL, *nvp;
-	ec_buf o = { 0 };
-	char *r;
-
-	if (n == 0)
-		return 0;
-	if (!(taken = calloc(n, 1))) {
-		*oom = 1;
-		return 0;
-	}
-	for (size_t f = 0; f < NFINDERS; f++) {
-		for (size_t i = 0; i < n; ) {
-			size_t a, b, q;
-			if (!finders[f].find(s, n, i, &a, &b)) {
-				i++;
-				continue;
-			}
-			for (q = a; q < b && !taken[q]; q++)
-				;
-			if (q < b) {
-				i++;
-				continue;
-			}
-			if (nv == cap) {
-				cap = cap ? cap * 2 : 8;
-				if (!(nvp = realloc(v, cap * sizeof *v))) {
-					free(v);
-					free(taken);
-					*oom = 1;
-					return 0;
-				}
-				v = nvp;
-			}
-			v[nv].a = a, v[nv].b = b, v[nv].kind = finders[f].kind;
-			nv++;
-			memset(taken + a, 1, b - a);
-			i = b > i ? b : i + 1;
-		}
-	}
-	free(taken);
-	if (nv == 0)
-		return 0;
-	qsort(v, nv, sizeof *v, span_cmp);
-	prev = 0;
-	for (size_t k = 0; k < nv; k++) {
-		ec_buf_put(&o, s + prev, v[k].a - prev);
-		ec_buf_puts(&o, "[redacted:");
-		ec_buf_puts(&o, v[k].kind);
-		ec_buf_putc(&o, ']');
-		prev = v[k].b;
-	}
-	ec_buf_put(&o, s + prev, n - prev);
-	if (!(r = ec_buf_take(&o))) {
-		free(v);
-		*oom = 1;
-		return 0;
-	}
-	for (size_t k = 0; k < nv; k++)
-		count_kind(counts, v[k].kind);
-	free(v);
-	free(*sp);
-	*sp = r;
-	return nv;
-}
-
-size_t
-ec_redact_pii(char **s, json_t *counts)
-{
-	int oom = 0;
-	size_t r = redact(s, counts, &oom);
-
-	/* Without memory to rewrite it, the only safe answer is to keep nothing:
-	 * an empty string leaks no PII. */
-	if (oom)
-		**s = '\0';
-	return r;
-}
-
-/* --- sanitising strings --------------------------------------------------- */
-
-/* Skip an ANSI escape sequence at p (p[0] is ESC): CSI "ESC [ ... final" and OSC
- * "ESC ] ... BEL|ESC \\"; any other ESC goes alone. */
-static const unsigned char *
-skip_escape(const unsigned char *p)
-{
-	const unsigned char *q;
-
-	if (p[1] == '[') {
-		for (q = p + 2; *q >= 0x30 && *q <= 0x3f; q++)
-			;
-		for (; *q >= 0x20 && *q <= 0x2f; q++)
-			;
-		return *q >= 0x40 && *q <= 0x7e ? q + 1 : q;
-	}
-	if (p[1] == ']') {
-		for (q = p + 2; *q && q - p < 512; q++) {
-			if (*q == 0x07)
-				return q + 1;
-			if (*q == 0x1b && q[1] == '\\')
-				return q + 2;
-		}
-	}
-	return p + 1;
-}
-
-/*
- * Pass 1: control characters out. CR LF and lone CR become LF; other C0 controls
- * (not LF or TAB), DEL, C1 controls, ANSI escape sequences, zero-width space, word
- * joiner and invisible operators, bidirectional embeddings/overrides/isolates
- * (U+202A-U+202E, U+2066-U+2069: "Trojan source") and U+FEFF are removed.
- * Returns how many characters were removed.
- */
-static size_t
-strip_controls(ec_buf *o, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t removed = 0;
-
-	while (*p) {
-		if (*p == '\r') {
-			ec_buf_putc(o, '\n');
-			p += p[1] == '\n' ? 2 : 1;
-			continue;
-		}
-		if (*p == 0x1b) {
-			p = skip_escape(p);
-			removed++;
-			continue;
-		}
-		if ((*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f) {
-			p++, removed++;
-			continue;
-		}
-		if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
-			p += 2, removed++;
-			continue;
-		}
-		if ((*p == 0xe2 && p[1] == 0x80 &&
-		    (p[2] == 0x8b || (p[2] >= 0xaa && p[2] <= 0xae))) ||
-		    (*p == 0xe2 && p[1] == 0x81 && p[2] >= 0xa0 && p[2] <= 0xa9 && p[2] != 0xa5) ||
-		    (*p == 0xef && p[1] == 0xbb && p[2] == 0xbf)) {
-			p += 3, removed++;
-			continue;
-		}
-		ec_buf_putc(o, (char)*p++);
-	}
-	return removed;
-}
-
-/* t[0..len) runs from '<' to '>' with no other angle bracket inside: is it an
- * HTML/XML tag, comment or declaration ("<b>", "</p>", "<br/>", "<a href=x>",
- * "<!-- x -->", "<?xml?>")? "a < b", "<john@example.com>", "<https://x>" are not. */
-static int
-is_tag(const char *t, size_t len)
-{
-	size_t k = 1;
-
-	if (len < 3)
-		return 0;
-	if (t[1] == '!' || t[1] == '?')
-		return 1;
-	if (t[k] == '/')
-		k++;
-	if (!ec_is_alpha(t[k]))
-		return 0;
-	while (ec_is_alnum(t[k]) || t[k] == '-')
-		k++;
-	return t[k] == '>' || t[k] == '/' || ec_is_space(t[k]);
-}
-
-/* What a removed tag leaves behind: a newline for <br> and for the start and end
- * of a block (paragraph, heading, list, table row, ...), a Markdown bullet for
- * <li>, nothing for the rest (<b>, <span>, </li>, comments). */
-static const char *
-tag_leaves(const char *t)
-{
-	static const char *const blocks[] = { "p", "div", "tr", "h1", "h2", "h3", "h4", "h5",
-	    "h6", "ul", "ol", "table", "blockquote", "pre", NULL };
-	char name[16];
-	size_t k = 1, n = 0;
-	int closing = 0;
-
-	if (t[k] == '/')
-		closing = 1, k++;
-	while (ec_is_alnum(t[k]) && n + 1 < sizeof name)
-		name[n++] = (char)ec_lower(t[k++]);
-	name[n] = '\0';
-	if (strcmp(name, "br") == 0)
-		return "\n";
-	if (strcmp(name, "li") == 0)
-		return closing ? "" : "\n- ";
-	for (size_t q = 0; blocks[q]; q++)
-		if (strcmp(name, blocks[q]) == 0)
-			return "\n";
-	return "";
-}
-
-/*
- * Pass 2: HTML tags out (their text stays; see tag_leaves() for what a tag
- * leaves). Tags are removed on the output side with a stack of the '<' not yet
- * followed by a '>', so a tag that only appears once an inner one is gone
- * ("<<b>i>") goes too and the result holds no tag at all: a second pass changes
- * nothing. Entities (&lt; &amp;) are left as written: decoding them would turn
- * text into markup. Returns the number of tags removed, or -1 without memory.
- */
-static long
-strip_tags(ec_buf *o, const char *s)
-{
-	size_t *st = NULL, ns = 0, cap = 0;
-	long removed = 0;
-
-	for (const char *p = s; *p; p++) {
-		if (*p == '<') {
-			if (ns == cap) {
-				size_t *nst;
-				cap = cap ? cap * 2 : 16;
-				if (!(nst = realloc(st, cap * sizeof *st))) {
-					free(st);
-					return -1;
-				}
-				st = nst;
-			}
-			st[ns++] = o->n;
-			ec_buf_putc(o, '<');
-			continue;
-		}
-		ec_buf_putc(o, *p);
-		if (*p != '>' || ns == 0 || o->oom)
-			continue;
-		if (is_tag(o->p + st[ns - 1], o->n - st[ns - 1])) {
-			const char *leaves = tag_leaves(o->p + st[ns - 1]);
-			o->n = st[--ns];
-			o->p[o->n] = '\0';
-			ec_buf_puts(o, leaves);
-			removed++;
-		} else
-			ns = 0;
-	}
-	free(st);
-	return removed;
-}
-
-enum { S_TEXT, S_TITLE };
-
-/*
- * Pass 3: white space. Text is trimmed and runs of three or more newlines become
- * two. A title is one line: white space collapsed to single spaces, then a leading
- * Markdown heading mark ("## ") and emphasis wrapping the whole title ("**x**",
- * "__x__", "*x*", "_x_", "`x`") are taken off, repeatedly. Other Markdown stays:
- * it is the format of the rendered reports, and '*' means other things too.
- */
-static char *
-tidy_space(const char *s, int mode)
-{
-	ec_buf o = { 0 };
-	const char *p = s;
-	size_t nl = 0;
-	char *r, *st, *en;
-	int changed;
-
-	while (ec_is_space(*p))
-		p++;
-	for (; *p; p++) {
-		if (mode == S_TITLE && ec_is_space(*p)) {
-			while (ec_is_space(p[1]))
-				p++;
-			if (p[1])
-				ec_buf_putc(&o, ' ');
-			continue;
-		}
-		if (*p == '\n') {
-			if (++nl <= 2)
-				ec_buf_putc(&o, '\n');
-			continue;
-		}
-		if (*p != ' ' && *p != '\t')
-			nl = 0;
-		ec_buf_putc(&o, *p);
-	}
-	if (!(r = ec_buf_take(&o)))
-		return NULL;
-	st = r;
-	en = r + strlen(r);
-	do {
-		static const char *const marks[] = { "**", "__", "*", "_", "`", NULL };
-		changed = 0;
-		while (en > st && ec_is_space(en[-1]))
-			en--;
-		while (st < en && ec_is_space(*st))
-			st++;
-		if (mode != S_TITLE)
-			break;
-		if (*st == '#') {
-			char *h = st;
-			while (h < en && *h == '#')
-				h++;
-			if (h == en || *h == ' ') {
-				st = h;
-				changed = 1;
-				continue;
-			}
-		}
-		for (size_t m = 0; marks[m]; m++) {
-			size_t ml = strlen(marks[m]);
-			if ((size_t)(en - st) >= 2 * ml + 1 && strncmp(st, marks[m], ml) == 0 &&
-			    strncmp(en - ml, marks[m], ml) == 0 && !ec_is_space(st[ml]) &&
-			    !ec_is_space(en[-(long)ml - 1])) {
-				st += ml;
-				en -= ml;
-				changed = 1;
-				break;
-			}
-		}
-	} while (changed);
-	memmove(r, st, (size_t)(en - st));
-	r[en - st] = '\0';
-	return r;
-}
-
-/* Cut *sp to at most cap characters on a character boundary, ending in "…"
- * (white space before it trimmed). 0, or -1 without memory. */
-static int
-truncate_str(char **sp, size_t cap)
-{
-	char *s = *sp, *ns;
-	size_t n = strlen(s), chars = 0, k;
-
-	if (ec_utf8_chars(s, n) <= cap)
-		return 0;
-	for (k = 0; k < n; k++)
-		if (((unsigned char)s[k] & 0xC0) != 0x80 && chars++ == cap - 1)
-			break;
-	while (k > 0 && ec_is_space(s[k - 1]))
-		k--;
-	if (!(ns = realloc(s, k + 4)))
-		return -1;
-	memcpy(ns + k, "\xe2\x80\xa6", 4);
-	*sp = ns;
-	return 0;
-}
-
 /* --- the normalizer's state ------------------------------------------------ */
 
 typedef struct nctx {
@@ -1107,35 +188,20 @@ nomem(nctx *c)
 static char *
 clean(nctx *c, const char *in, int mode, size_t cap)
 {
-	ec_buf a = { 0 }, b = { 0 };
-	size_t ctl;
-	long tags;
-	char *s;
+	int changed = 0;
+	char *s = ec_text_sanitize(in, mode, &changed);
 
-	ctl = strip_controls(&a, in);
-	if (a.oom) {
-		free(a.p);
-		return nomem(c), NULL;
-	}
-	tags = strip_tags(&b, a.p ? a.p : "");
-	free(a.p);
-	if (tags < 0 || b.oom) {
-		free(b.p);
-		return nomem(c), NULL;
-	}
-	if (ctl || tags)
-		c->sanitized++;
-	s = tidy_space(b.p ? b.p : "", mode);
-	free(b.p);
 	if (!s)
 		return nomem(c), NULL;
-	redact(&s, c->counts, &c->oom);
+	if (changed)
+		c->sanitized++;
+	ec_redact_pii(&s, c->counts, &c->oom);
 	if (ec_utf8_chars(s, strlen(s)) > cap) {
 		c->cut++;
 		do
-			if (truncate_str(&s, cap) < 0)
+			if (ec_text_cut(&s, cap) < 0)
 				c->oom = 1;
-		while (!c->oom && redact(&s, c->counts, &c->oom) > 0);
+		while (!c->oom && ec_redact_pii(&s, c->counts, &c->oom) > 0);
 	}
 	if (c->oom) {
 		free(s);
@@ -1155,7 +221,7 @@ shown(nctx *c, const json_t *v, char *buf, size_t cap)
 		snprintf(buf, cap, "%s", type_name(v));
 		return;
 	}
-	if (!(s = clean(c, json_string_value(v), S_TITLE, 40))) {
+	if (!(s = clean(c, json_string_value(v), EC_TEXT_LINE, 40))) {
 		snprintf(buf, cap, "?");
 		return;
 	}
@@ -1636,7 +702,7 @@ cost_fields_set(nctx *c, json_t *obj, const char *textkey, const json_t *text, c
 	if (eff && !(effo = effort_given(eff)))
 		c->effort_bad++;
 	if (json_is_string(text)) {
-		if (!(s = clean(c, json_string_value(text), S_TITLE, cap)))
+		if (!(s = clean(c, json_string_value(text), EC_TEXT_LINE, cap)))
 			goto fail;
 	} else if (json_is_number(text)) {
 		ec_fmt_number(num, sizeof num, json_number_value(text));
@@ -1682,7 +748,8 @@ id_valid(const char *s)
 		return 0;
 	while (k < n && (ec_is_upper(s[k]) || ec_is_digit(s[k])))
 		k++;
-	return k >= 2 && k <= 6 && k + 4 == n && s[k] == '-' && digits_at(s, n, k + 1, 3);
+	return k >= 2 && k <= 6 && k + 4 == n && s[k] == '-' && ec_is_digit(s[k + 1]) &&
+	    ec_is_digit(s[k + 2]) && ec_is_digit(s[k + 3]);
 }
 
 /* A prefix usable in an id: [A-Z][A-Z0-9]{1,5}. */
@@ -1831,7 +898,7 @@ title_from(nctx *c, const char *desc)
 			break;
 	if (!(t = strndup(desc, (size_t)(end - desc))))
 		return nomem(c), NULL;
-	s = clean(c, t, S_TITLE, CAP_TITLE);
+	s = clean(c, t, EC_TEXT_LINE, CAP_TITLE);
 	free(t);
 	return s;
 }
@@ -1904,10 +971,10 @@ one_rec(nctx *c, const json_t *in, const char *path, rec *r)
 		reject(c, p, "expected a string, got %s", type_name(val[R_DESC]));
 		goto fail;
 	}
-	if (val[R_TITLE] && !(title = clean(c, json_string_value(val[R_TITLE]), S_TITLE,
+	if (val[R_TITLE] && !(title = clean(c, json_string_value(val[R_TITLE]), EC_TEXT_LINE,
 	    CAP_TITLE)))
 		goto fail;
-	if (val[R_DESC] && !(desc = clean(c, json_string_value(val[R_DESC]), S_TEXT,
+	if (val[R_DESC] && !(desc = clean(c, json_string_value(val[R_DESC]), EC_TEXT_PARAGRAPHS,
 	    CAP_DESCRIPTION)))
 		goto fail;
 	if (title && !*title)
@@ -2002,7 +1069,7 @@ one_rec(nctx *c, const json_t *in, const char *path, rec *r)
 			if (json_is_integer(x))
 				snprintf(num, sizeof num, "%lld", (long long)json_integer_value(x));
 			if (!(s = clean(c, json_is_integer(x) ? num : json_string_value(x),
-			    S_TITLE, CAP_REFERENCE)))
+			    EC_TEXT_LINE, CAP_REFERENCE)))
 				goto fail;
 			if (*s)
 				json_array_append_new(refsout, json_string(s));
@@ -2014,7 +1081,7 @@ one_rec(nctx *c, const json_t *in, const char *path, rec *r)
 		char *s;
 		ec_jpath_key(p, sizeof p, path, key[R_PERSONA]);
 		if (!json_is_string(val[R_PERSONA]) ||
-		    !(s = clean(c, json_string_value(val[R_PERSONA]), S_TITLE, 63))) {
+		    !(s = clean(c, json_string_value(val[R_PERSONA]), EC_TEXT_LINE, 63))) {
 			if (!c->oom)
 				reject(c, p, "expected a persona name, got %s",
 				    type_name(val[R_PERSONA]));
@@ -2306,7 +1373,7 @@ insights(nctx *c, const json_t *in, const char *key)
 			json_decref(out), json_decref(items);
 			return reject(c, p, "expected a string, got %s", type_name(x));
 		}
-		if (!(s = clean(c, json_string_value(x), S_TEXT, CAP_INSIGHT))) {
+		if (!(s = clean(c, json_string_value(x), EC_TEXT_PARAGRAPHS, CAP_INSIGHT))) {
 			json_decref(out), json_decref(items);
 			return NULL;
 		}
@@ -2362,7 +1429,7 @@ signals(nctx *c, const json_t *in, const char *key)
 			json_decref(out), json_decref(items);
 			return reject(c, p, "expected a string, got %s", type_name(x));
 		}
-		if (!(s = clean(c, json_string_value(x), S_TITLE, 128))) {
+		if (!(s = clean(c, json_string_value(x), EC_TEXT_LINE, 128))) {
 			json_decref(out), json_decref(items);
 			return NULL;
 		}
@@ -2471,7 +1538,7 @@ cost_analysis(nctx *c, const json_t *in, const char *key)
 			return reject(c, p, "expected a string, got %s",
 			    type_name(val[C_CATEGORY]));
 		}
-		if (!(cat = clean(c, json_string_value(val[C_CATEGORY]), S_TITLE, CAP_CATEGORY))) {
+		if (!(cat = clean(c, json_string_value(val[C_CATEGORY]), EC_TEXT_LINE, CAP_CATEGORY))) {
 			json_decref(out);
 			return NULL;
 		}
@@ -2500,7 +1567,7 @@ set_string(nctx *c, json_t *obj, const char *name, const json_t *v, const char *
 		reject(c, path, "expected a string, got %s", type_name(v));
 		return -1;
 	}
-	if (!(s = clean(c, json_string_value(v), S_TITLE, cap)))
+	if (!(s = clean(c, json_string_value(v), EC_TEXT_LINE, cap)))
 		return -1;
 	if (*s)
 		json_object_set_new(obj, name, json_string(s));
@@ -2582,7 +1649,7 @@ persona(nctx *c, const json_t *top_val[], const char *top_key[])
 		if (json_is_string(ev[E_TYPE]))
 			etype = lookup(errtype_table, json_string_value(ev[E_TYPE]));
 		if (json_is_string(ev[E_MESSAGE]) &&
-		    !(msg = clean(c, json_string_value(ev[E_MESSAGE]), S_TEXT, CAP_MESSAGE))) {
+		    !(msg = clean(c, json_string_value(ev[E_MESSAGE]), EC_TEXT_PARAGRAPHS, CAP_MESSAGE))) {
 			json_decref(out);
 			return NULL;
 		}
@@ -2866,7 +1933,7 @@ metadata(nctx *c, const json_t *top_val[], const char *top_key[])
 			goto oom;
 		}
 		if (*s) {
-			char *t = clean(c, s, S_TITLE, CAP_RAW);
+			char *t = clean(c, s, EC_TEXT_LINE, CAP_RAW);
 			free(s);
 			if (!t) {
 				json_decref(red);
