@@ -110,98 +110,10 @@ num(double v)
 	return ec_json_number(ec_round2(v));
 }
 
-static void
-fmt_num(char *buf, size_t cap, double v)
-{
-	ec_fmt_number(buf, cap, ec_round2(v));
-}
-
 static json_t *
 range(double min, double max)
 {
 	return json_pack("{s:o, s:o}", "min", num(min), "max", num(max));
-}
-
-/* "2-5 person-days", or "3 person-days" when both ends are equal. */
-static void
-fmt_days(char *buf, size_t cap, double min, double max)
-{
-	char a[48], b[48];
-
-	fmt_num(a, sizeof a, min);
-	fmt_num(b, sizeof b, max);
-	if (strcmp(a, b) == 0)
-		snprintf(buf, cap, "%s person-day%s", a, strcmp(a, "1") ? "s" : "");
-	else
-		snprintf(buf, cap, "%s-%s person-days", a, b);
-}
-
-/* v rounded up to a whole number (v itself when too large to be anything else). */
-static double
-up_to_whole(double v)
-{
-	long long n;
-
-	if (ec_dbl_to_ll(v, LLONG_MIN / 2, LLONG_MAX / 2, &n) < 0)
-		return v;
-	return (double)n < v ? (double)(n + 1) : (double)n;
-}
-
-/*
- * A duration in working days for people: days below two weeks ("2-4 days"), else
- * whole weeks of five working days, rounded up ("6-9 weeks").
- */
-static void
-fmt_duration(char *buf, size_t cap, double min, double max)
-{
-	char a[48], b[48];
-	const char *unit = "day";
-
-	if (max >= 10) {
-		min = up_to_whole(min / 5), max = up_to_whole(max / 5), unit = "week";
-	}
-	fmt_num(a, sizeof a, min);
-	fmt_num(b, sizeof b, max);
-	if (strcmp(a, b) == 0)
-		snprintf(buf, cap, "%s %s%s", a, unit, strcmp(a, "1") ? "s" : "");
-	else if (min == 0)
-		snprintf(buf, cap, "up to %s %ss", b, unit);
-	else
-		snprintf(buf, cap, "%s-%s %ss", a, b, unit);
-}
-
-/* Whole money units with thousands separators: 24000 -> "24,000". */
-static void
-fmt_money(char *buf, size_t cap, double v)
-{
-	char digits[32];
-	long long n;
-	size_t len, i, o = 0;
-
-	if (ec_dbl_to_ll(v + 0.5, 0, LLONG_MAX, &n) < 0)
-		n = v > 0 ? LLONG_MAX : 0;
-	snprintf(digits, sizeof digits, "%lld", n);
-	len = strlen(digits);
-	for (i = 0; i < len && o + 2 < cap; i++) {
-		if (i > 0 && (len - i) % 3 == 0)
-			buf[o++] = ',';
-		buf[o++] = digits[i];
-	}
-	buf[o] = '\0';
-}
-
-/* "EUR 12,800 - 24,000", or "EUR 12,800" when both ends are equal. */
-static void
-fmt_budget(char *buf, size_t cap, const char *cur, double min, double max)
-{
-	char a[48], b[48];
-
-	fmt_money(a, sizeof a, min);
-	fmt_money(b, sizeof b, max);
-	if (strcmp(a, b) == 0)
-		snprintf(buf, cap, "%s %s", cur, a);
-	else
-		snprintf(buf, cap, "%s %s - %s", cur, a, b);
 }
 
 /* The buffer's string as a new JSON string (NULL when memory ran out); b is emptied. */
@@ -776,7 +688,7 @@ recommendation(const agg *a, size_t i)
 		json_array_append_new(deps, json_string(rec_id(a, r->deps[k])));
 	/* The first one's words for the cost, unless the merge changed the effort. */
 	if (r->has_effort && (!t->has_effort || t->emin != r->emin || t->emax != r->emax))
-		fmt_days(cost, sizeof cost, r->emin, r->emax);
+		ec_effort_days_text(cost, sizeof cost, r->emin, r->emax);
 	else
 		snprintf(cost, sizeof cost, "%s", ec_json_get_str(t->j, "estimatedCost", "unknown"));
 	json_object_set_new(j, "id", json_string(t->id));
@@ -848,7 +760,7 @@ roadmap(agg *a)
 			snprintf(name, sizeof name, "Phase %d: Recommended improvements", ph);
 		else
 			snprintf(name, sizeof name, "Phase %d: Improvements that build on phase %d", ph, ph - 1);
-		fmt_duration(dur, sizeof dur, lmin, lmax);
+		ec_effort_duration_text(dur, sizeof dur, lmin, lmax);
 		json_array_append_new(rm, json_pack("{s:i, s:s, s:o, s:o, s:s}", "phase", ph, "name", name,
 		    "items", items, "effortDays", range(smin, smax), "duration", dur));
 	}
@@ -1018,7 +930,7 @@ risks(agg *a, json_t *gapv)
 			ec_buf_printf(&m, "%s%s", k == 0 ? "" : k + 1 == n ? " and " : ", ", rec_id(a, ids[k]));
 		{
 			char days[96], ph[64];
-			fmt_days(days, sizeof days, emin, emax);
+			ec_effort_days_text(days, sizeof days, emin, emax);
 			if (pmin == pmax)
 				snprintf(ph, sizeof ph, "roadmap phase %d", pmin);
 			else
@@ -1244,9 +1156,9 @@ response(agg *a, const char *created, const char *completed, ec_err *e)
 	ec_xxh3_hex(json_string_value(json_object_get(q, "taskId")),
 	    json_string_length(json_object_get(q, "taskId")), hex);
 	snprintf(id, sizeof id, "EPIC-%.12s", hex);
-	fmt_duration(dur, sizeof dur, a->cp_min, a->cp_max);
-	fmt_budget(budget, sizeof budget, cur, ec_round2(tmin * rate), ec_round2(tmax * rate));
-	fmt_days(days, sizeof days, tmin, tmax);
+	ec_effort_duration_text(dur, sizeof dur, a->cp_min, a->cp_max);
+	ec_budget_text(budget, sizeof budget, cur, ec_round2(tmin * rate), ec_round2(tmax * rate));
+	ec_effort_days_text(days, sizeof days, tmin, tmax);
 	snprintf(total, sizeof total, "%s (%s)", days, budget);
 	resp = json_pack("{s:{s:s, s:O, s:O, s:s, s:s, s:s, s:s,"
 	    " s:{s:s, s:s, s:O, s:b, s:o, s:O, s:o},"

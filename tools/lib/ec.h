@@ -12,7 +12,8 @@
  * token bucket per submitter), audit.c (the audit log), paths.c (where things are; paths for make), rules.c (the built-in
  * persona engine), registry.c (persona registrations), plan.c (the persona plan),
  * normalize.c (any persona output to a PersonaOutput), pii.c (personal data in
- * text), sanitize.c (text from outside made fit to keep), cache.c (the persona
+ * text), sanitize.c (text from outside made fit to keep), effort.c (effort and
+ * money, read and written), cache.c (the persona
  * output cache), task.c (a task through its pipeline), proc.c (children as
  * filters), hooks.c (the plugin points).
  *
@@ -517,6 +518,28 @@ json_t *ec_normalize(const char *raw, size_t len, const char *name, const ec_nor
  * NULL). Returns the number of redactions. When memory runs out, *oom is set and *s
  * left as it was; with oom NULL, *s is emptied instead (it leaks nothing). */
 size_t ec_redact_pii(char **s, json_t *counts, int *oom);
+
+/* effort.c: effort in person-days and money, read and written. */
+/* A decimal number at s: digits with optional thousands commas ("12,500") and one
+ * decimal point. Returns the bytes used (0: none) and the value in *v. */
+size_t ec_decimal_at(const char *s, double *v);
+/* Effort in person-days from the words of a cost: the first "N unit" or "N-M unit"
+ * (also "N to M", en or em dash) with a time unit (hours / 8, days, weeks * 5,
+ * sprints * 10, months * 20, years * 240), else a bare t-shirt size (XS..XXL). Money
+ * ("$12,500", "5k", "EUR 3,000") is no effort without a day rate. 1 found, else 0. */
+int ec_effort_parse(const char *text, double *min, double *max);
+/* effortDays as given ({min, max} numbers, 0 <= min <= max <= EC_MAX_EFFORT_DAYS, or
+ * one number) as a new {min, max} object, or NULL when it is not one. */
+json_t *ec_effort_given(const json_t *v);
+/* "2-5 person-days", "3 person-days", "1 person-day" (to the cent). */
+void ec_effort_days_text(char *buf, size_t cap, double min, double max);
+/* A duration in working days for people: days below two weeks ("2-4 days"), else
+ * whole weeks of five days, rounded up ("6-9 weeks"). */
+void ec_effort_duration_text(char *buf, size_t cap, double min, double max);
+/* Whole money units with thousands separators: 24000 -> "24,000". */
+void ec_money_text(char *buf, size_t cap, double v);
+/* "EUR 12,800 - 24,000", or "EUR 12,800" when both ends are equal. */
+void ec_budget_text(char *buf, size_t cap, const char *currency, double min, double max);
 
 /* sanitize.c: text from outside made fit to keep. */
 enum {

@@ -97,36 +97,6 @@ fold(const char *s, char *out, size_t cap)
 
 
 
-/*
- * A decimal number at s: digits with optional thousands commas ("12,500") and one
- * decimal point. Returns the bytes used (0: no number) and the value in *v.
- */
-static size_t
-parse_num(const char *s, double *v)
-{
-	char buf[64];
-	size_t i = 0, n = 0;
-
-	while (ec_is_digit(s[i]) || (s[i] == ',' && i > 0 && ec_is_digit(s[i + 1]) &&
-	    ec_is_digit(s[i + 2]) && ec_is_digit(s[i + 3]) &&
-	    !ec_is_digit(s[i + 4]))) {
-		if (s[i] != ',' && n + 1 < sizeof buf)
-			buf[n++] = s[i];
-		i++;
-	}
-	if (i == 0)
-		return 0;
-	if (s[i] == '.' && ec_is_digit(s[i + 1])) {
-		if (n + 1 < sizeof buf)
-			buf[n++] = '.';
-		for (i++; ec_is_digit(s[i]); i++)
-			if (n + 1 < sizeof buf)
-				buf[n++] = s[i];
-	}
-	buf[n] = '\0';
-	*v = strtod(buf, NULL);
-	return i;
-}
 
 /* --- the normalizer's state ------------------------------------------------ */
 
@@ -465,227 +435,6 @@ lookup(const etab *t, const char *s)
 	return NULL;
 }
 
-/* --- costs -------------------------------------------------------------------- */
-
-static const struct {
-	const char *name;
-	double days;
-} units[] = {
-	{ "h", 0.125 }, { "hr", 0.125 }, { "hrs", 0.125 }, { "hour", 0.125 }, { "hours", 0.125 },
-	{ "d", 1 }, { "day", 1 }, { "days", 1 }, { "pd", 1 },
-	{ "w", 5 }, { "wk", 5 }, { "wks", 5 }, { "week", 5 }, { "weeks", 5 },
-	{ "sprint", 10 }, { "sprints", 10 },
-	{ "mo", 20 }, { "mos", 20 }, { "month", 20 }, { "months", 20 },
-	{ "y", 240 }, { "yr", 240 }, { "yrs", 240 }, { "year", 240 }, { "years", 240 },
-};
-
-/* Words in front of a unit that do not change it: "person-days", "man weeks". */
-static const char *const unit_qualifiers[] = { "person", "persons", "man", "engineer",
-	"engineering", "dev", "developer", "working", "work", "business", "calendar", "staff",
-	"team", NULL };
-
-static const struct {
-	const char *name;
-	double min, max;
-} tshirts[] = {
-	{ "xs", 0.5, 1 }, { "xsmall", 0.5, 1 }, { "extrasmall", 0.5, 1 },
-	{ "s", 1, 3 }, { "small", 1, 3 },
-	{ "m", 3, 5 }, { "medium", 3, 5 },
-	{ "l", 5, 10 }, { "large", 5, 10 },
-	{ "xl", 10, 20 }, { "xlarge", 10, 20 }, { "extralarge", 10, 20 },
-	{ "xxl", 20, 40 }, { "xxlarge", 20, 40 },
-};
-
-static int
-is_qualifier(const char *w)
-{
-	for (size_t i = 0; unit_qualifiers[i]; i++)
-		if (strcmp(w, unit_qualifiers[i]) == 0)
-			return 1;
-	return 0;
-}
-
-/* Days per unit for the unit word at s ("days", "person-months", "man weeks",
- * "h"), or 0 if s does not start with a unit. */
-static double
-unit_at(const char *s)
-{
-	char w[48];
-	size_t n = 0;
-	char *part;
-
-	while (*s == ' ')
-		s++;
-	for (;;) {
-		while ((ec_is_alpha(*s) || *s == '-') && n + 1 < sizeof w)
-			w[n++] = (char)ec_lower(*s++);
-		w[n] = '\0';
-		while (n > 0 && w[n - 1] == '-')
-			w[--n] = '\0';
-		/* "person days": a qualifier, a space, the unit */
-		if (n > 0 && is_qualifier(w) && *s == ' ' && ec_is_alpha(s[1])) {
-			w[n++] = '-';
-			s++;
-			continue;
-		}
-		break;
-	}
-	if (n == 0)
-		return 0;
-	part = strrchr(w, '-');
-	if (part) {
-		*part = '\0';
-		for (char *q = w, *dash; q; q = dash ? dash + 1 : NULL) {
-			if ((dash = strchr(q, '-')))
-				*dash = '\0';
-			if (!is_qualifier(q))
-				return 0;
-		}
-		part++;
-	} else
-		part = w;
-	for (size_t i = 0; i < sizeof units / sizeof *units; i++)
-		if (strcmp(part, units[i].name) == 0)
-			return units[i].days;
-	return 0;
-}
-
-/* Is there a currency sign right before s (start of the string is start)? */
-static int
-currency_before(const char *start, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-
-	if (s > start && in_set(s[-1], "$"))
-		return 1;
-	if (s - start >= 3 && p[-3] == 0xe2 && p[-2] == 0x82 && p[-1] == 0xac)    /* € */
-		return 1;
-	if (s - start >= 2 && p[-2] == 0xc2 && (p[-1] == 0xa3 || p[-1] == 0xa5))  /* £ ¥ */
-		return 1;
-	return 0;
-}
-
-/*
- * Effort in person-days from a cost text: the first "N unit" or "N-M unit" (also
- * "N to M", en or em dash) with a time unit (hours / 8, days, weeks * 5, sprints *
- * 10, months * 20, years * 240), else a bare t-shirt size (XS..XXL). Money ("$12,500",
- * "5k", "EUR 3,000") has no effort without a day rate: 0, effortDays stays absent.
- */
-static int
-parse_effort(const char *s, double *mn, double *mx)
-{
-	double a, b, d;
-	char w[64];
-	size_t n = 0;
-	int digits = 0;
-
-	for (const char *p = s; *p; p++) {
-		const char *q, *r;
-		size_t k;
-		if (!ec_is_digit(*p))
-			continue;
-		digits = 1;
-		if ((p > s && (ec_is_alnum(p[-1]) || p[-1] == '.' || p[-1] == ',')) ||
-		    currency_before(s, p))
-			continue;
-		if (!(k = parse_num(p, &a)))
-			continue;
-		b = a;
-		q = p + k;
-		r = q;
-		while (*r == ' ')
-			r++;
-		if (*r == '-' || strncmp(r, "\xe2\x80\x93", 3) == 0 ||   /* en dash */
-		    strncmp(r, "\xe2\x80\x94", 3) == 0 || strncmp(r, "to ", 3) == 0) {
-			size_t k2;
-			r += *r == '-' ? 1 : (*r == 't' ? 2 : 3);
-			while (*r == ' ')
-				r++;
-			if (ec_is_digit(*r) && (k2 = parse_num(r, &b)))
-				q = r + k2;
-			else
-				b = a;
-		}
-		if ((d = unit_at(q)) > 0) {
-			if (b < a) {
-				double t = a;
-				a = b, b = t;
-			}
-			a = ec_round2(a * d), b = ec_round2(b * d);
-			if (b > MAX_EFFORT_DAYS)
-				return 0;
-			*mn = a, *mx = b;
-			return 1;
-		}
-		p += k - 1;
-	}
-	if (digits)
-		return 0;
-	/* t-shirt: the words of s without "t-shirt", "size" */
-	for (const char *p = s; *p; ) {
-		char word[32];
-		size_t wn = 0;
-		while (*p && !ec_is_alpha(*p))
-			p++;
-		while (ec_is_alpha(*p)) {
-			if (wn + 1 < sizeof word)
-				word[wn++] = (char)ec_lower(*p);
-			p++;
-		}
-		word[wn] = '\0';
-		if (!wn || !strcmp(word, "t") || !strcmp(word, "shirt") ||
-		    !strcmp(word, "tshirt") || !strcmp(word, "size") || !strcmp(word, "sized"))
-			continue;
-		if (n + wn + 1 >= sizeof w)
-			return 0;
-		memcpy(w + n, word, wn);
-		n += wn;
-	}
-	w[n] = '\0';
-	for (size_t i = 0; n && i < sizeof tshirts / sizeof *tshirts; i++)
-		if (strcmp(w, tshirts[i].name) == 0) {
-			*mn = tshirts[i].min, *mx = tshirts[i].max;
-			return 1;
-		}
-	return 0;
-}
-
-/* effortDays as given: {min,max} numbers >= 0 with min <= max, or one number. */
-static json_t *
-effort_given(const json_t *v)
-{
-	double a, b;
-
-	if (json_is_number(v)) {
-		a = b = json_number_value(v);
-	} else if (json_is_object(v) && json_is_number(json_object_get(v, "min")) &&
-	    json_is_number(json_object_get(v, "max"))) {
-		a = json_number_value(json_object_get(v, "min"));
-		b = json_number_value(json_object_get(v, "max"));
-	} else
-		return NULL;
-	if (a < 0 || b < 0 || a > b || b > MAX_EFFORT_DAYS)
-		return NULL;
-	return json_pack("{s:o, s:o}", "min", ec_json_number(a), "max", ec_json_number(b));
-}
-
-/* "3-5 person-days" (or "3 person-days") for an effortDays object. */
-static char *
-effort_text(const json_t *eff)
-{
-	char a[32], b[32], s[80];
-	double mn = json_number_value(json_object_get(eff, "min"));
-	double mx = json_number_value(json_object_get(eff, "max"));
-
-	ec_fmt_number(a, sizeof a, mn);
-	ec_fmt_number(b, sizeof b, mx);
-	if (mn == mx)
-		snprintf(s, sizeof s, "%s person-days", a);
-	else
-		snprintf(s, sizeof s, "%s-%s person-days", a, b);
-	return strdup(s);
-}
-
 /*
  * Set obj.KEY (the cost text) and obj.effortDays from the given cost value and
  * effortDays: valid effortDays are kept; otherwise they are parsed from the text.
@@ -699,7 +448,7 @@ cost_fields_set(nctx *c, json_t *obj, const char *textkey, const json_t *text, c
 	char *s = NULL, num[32];
 	double mn, mx;
 
-	if (eff && !(effo = effort_given(eff)))
+	if (eff && !(effo = ec_effort_given(eff)))
 		c->effort_bad++;
 	if (json_is_string(text)) {
 		if (!(s = clean(c, json_string_value(text), EC_TEXT_LINE, cap)))
@@ -715,11 +464,15 @@ cost_fields_set(nctx *c, json_t *obj, const char *textkey, const json_t *text, c
 		free(s);
 		s = NULL;
 	}
-	if (!effo && s && parse_effort(s, &mn, &mx)) {
+	if (!effo && s && ec_effort_parse(s, &mn, &mx)) {
 		effo = json_pack("{s:o, s:o}", "min", ec_json_number(mn), "max", ec_json_number(mx));
 	}
 	if (!s) {
-		s = effo ? effort_text(effo) : strdup("unknown");
+		char days[96];
+		if (effo)
+			ec_effort_days_text(days, sizeof days, json_number_value(json_object_get(effo, "min")),
+			    json_number_value(json_object_get(effo, "max")));
+		s = strdup(effo ? days : "unknown");
 		(*missing)++;
 	}
 	if (!s)
@@ -1479,7 +1232,7 @@ confidence(nctx *c, const json_t *in, const char *key, double *out)
 		if (fold(s, f, sizeof f) == 0 &&
 		    (!strcmp(f, "high") || !strcmp(f, "medium") || !strcmp(f, "low"))) {
 			v = f[0] == 'h' ? 0.8 : f[0] == 'm' ? 0.5 : 0.2;
-		} else if ((k = parse_num(s, &v)) > 0 && !memchr(s, ',', k)) {
+		} else if ((k = ec_decimal_at(s, &v)) > 0 && !memchr(s, ',', k)) {
 			s += k;
 			while (ec_is_space(*s))
 				s++;

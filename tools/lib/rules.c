@@ -1248,15 +1248,13 @@ cut_chars(ctx *c, size_t max)
 
 
 
-/* "N-M person-days" */
+/* "N-M person-days" (effort.c). */
 static json_t *
 person_days(double min, double max)
 {
-	char a[64], b[64], s[160];
+	char s[160];
 
-	ec_fmt_number(a, sizeof a, min);
-	ec_fmt_number(b, sizeof b, max);
-	snprintf(s, sizeof s, "%s-%s person-days", a, b);
+	ec_effort_days_text(s, sizeof s, min, max);
 	return json_string(s);
 }
 
