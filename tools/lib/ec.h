@@ -13,7 +13,7 @@
  * persona engine), registry.c (persona registrations), plan.c (the persona plan),
  * normalize.c (any persona output to a PersonaOutput), pii.c (personal data in
  * text), sanitize.c (text from outside made fit to keep), effort.c (effort and
- * money, read and written), cache.c (the persona
+ * money, read and written), extract.c (the JSON in an agent's text), cache.c (the persona
  * output cache), task.c (a task through its pipeline), proc.c (children as
  * filters), hooks.c (the plugin points).
  *
@@ -518,6 +518,24 @@ json_t *ec_normalize(const char *raw, size_t len, const char *name, const ec_nor
  * NULL). Returns the number of redactions. When memory runs out, *oom is set and *s
  * left as it was; with oom NULL, *s is emptied instead (it leaks nothing). */
 size_t ec_redact_pii(char **s, json_t *counts, int *oom);
+
+/* extract.c: the JSON object in an agent's text (see the file's header). */
+typedef struct ec_extract {
+	/* in: how well a candidate object fits (0: not at all; *items breaks ties) */
+	int (*score)(const json_t *obj, size_t *items, void *arg);
+	/* in, may be NULL: a fitting object inside a wrapper (borrowed), its key into key */
+	json_t *(*unwrap)(const json_t *obj, char *key, size_t cap, void *arg);
+	void *arg;
+	/* out: what finding it took */
+	int bom;                /* a UTF-8 byte order mark was skipped */
+	size_t commas;          /* trailing commas removed */
+	char where[160];        /* "JSON taken from a ``` fence at line 3", "" for the whole text */
+	char unwrap_key[48];    /* the wrapper it was taken out of, "" if none */
+} ec_extract;
+/* The best-fitting object in raw (len bytes, UTF-8 without NUL; name for messages).
+ * New reference, or NULL with e: EC_EXIT_REJECT naming the position or "$", or
+ * EC_EXIT_TEMP without memory. */
+json_t *ec_extract_json(const char *raw, size_t len, const char *name, ec_extract *x, ec_err *e);
 
 /* effort.c: effort in person-days and money, read and written. */
 /* A decimal number at s: digits with optional thousands commas ("12,500") and one
