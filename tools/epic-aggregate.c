@@ -61,27 +61,6 @@ typedef struct who {
 	json_t *out;             /* its output (borrowed), or NULL: none was given */
 } who;
 
-/* A recommendation as one persona made it. */
-typedef struct item {
-	json_t *j;               /* borrowed from the persona's output */
-	const char *persona, *id;
-	char *key;               /* the normalized title */
-	int type, prio, has_effort;
-	double emin, emax;
-	size_t parent;           /* union-find: the first item it is merged with */
-	size_t group;            /* its merged recommendation */
-} item;
-
-/* A merged recommendation. */
-typedef struct rec {
-	size_t first;            /* its first item: id, title, description, persona */
-	int type, prio, has_effort, must, level, phase;
-	double emin, emax;
-	size_t *deps, ndeps, capdeps;   /* recs it depends on */
-	json_t *refs;            /* set of references (object keys), new reference */
-	json_t *personas;        /* array of names, new reference */
-} rec;
-
 typedef struct agg {
 	json_t *cfg, *request;
 	const char *reqname;
@@ -91,14 +70,7 @@ typedef struct agg {
 	size_t nout;
 	who *w;
 	size_t nw;
-	item *it;
-	size_t nit;
-	rec *r;
-	size_t nr;
-	size_t *topo;            /* rec indexes, every dependency before its dependents */
-	json_t *warnings;        /* messages for main() to print */
-	double cp_min, cp_max;   /* effort along the critical path */
-	int nphases;
+	ec_roadmap m;            /* the recommendations, merged and phased (roadmap.c) */
 } agg;
 
 /* ---- small helpers ---------------------------------------------------------- */
@@ -162,33 +134,6 @@ sorted_keys(const json_t *set)
 		json_array_append_new(a, json_string(v[i]));
 	free(v);
 	return a;
-}
-
-/*
- * A title reduced to what makes two titles the same: ASCII letters lowercased, every
- * run of ASCII punctuation and white space one blank, none at either end; bytes of
- * other characters kept as they are. malloc'd.
- */
-static char *
-title_key(const char *t)
-{
-	char *k = malloc(strlen(t) + 1), *o = k;
-	int gap = 0;
-
-	if (!k)
-		return NULL;
-	for (const unsigned char *p = (const unsigned char *)t; *p; p++) {
-		if (*p >= 0x80 || (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
-		    (*p >= 'A' && *p <= 'Z')) {
-			if (gap && o > k)
-				*o++ = ' ';
-			gap = 0;
-			*o++ = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
-		} else
-			gap = 1;
-	}
-	*o = '\0';
-	return k;
 }
 
 /* ---- inputs ----------------------------------------------------------------- */
@@ -377,301 +322,29 @@ status_of(const who *w)
 	return w->out ? ec_json_get_str(w->out, "persona.status", "failed") : NULL;
 }
 
-/* ---- recommendations -------------------------------------------------------- */
+/* ---- the recommendations ------------------------------------------------------- */
 
-static size_t
-uf_find(item *it, size_t i)
-{
-	while (it[i].parent != i) {
-		it[i].parent = it[it[i].parent].parent;
-		i = it[i].parent;
-	}
-	return i;
-}
-
-/* Merge the groups of i and j; the root is always the earliest item. */
-static void
-uf_union(item *it, size_t i, size_t j)
-{
-	i = uf_find(it, i), j = uf_find(it, j);
-	if (i < j)
-		it[j].parent = i;
-	else if (j < i)
-		it[i].parent = j;
-}
-
-/* Index stored under key in map, or SIZE_MAX; else store i there. */
-static size_t
-seen(json_t *map, const char *key, size_t i)
-{
-	json_t *v = json_object_get(map, key);
-
-	if (v)
-		return (size_t)json_integer_value(v);
-	json_object_set_new(map, key, json_integer((json_int_t)i));
-	return SIZE_MAX;
-}
-
+/* Every recommendation of the completed outputs, in the order given, into the
+ * roadmap (roadmap.c merges, orders and phases them). Under enforceDevops an
+ * enforced persona's recommendations are all blocking. */
 static int
-add_dep(rec *r, size_t d)
-{
-	for (size_t i = 0; i < r->ndeps; i++)
-		if (r->deps[i] == d)
-			return 0;
-	if (r->ndeps == r->capdeps) {
-		size_t cap = r->capdeps ? r->capdeps * 2 : 4;
-		size_t *v = realloc(r->deps, cap * sizeof *v);
-		if (!v)
-			return -1;
-		r->deps = v, r->capdeps = cap;
-	}
-	r->deps[r->ndeps++] = d;
-	return 0;
-}
-
-static const agg *sort_ctx;   /* for qsort comparators that need the recs */
-
-static int
-by_rec_id(const void *x, const void *y)
-{
-	const agg *a = sort_ctx;
-	return strcmp(a->it[a->r[*(const size_t *)x].first].id, a->it[a->r[*(const size_t *)y].first].id);
-}
-
-/*
- * Collect the recommendations of the completed outputs (in the order given) and
- * merge those with the same id or the same normalized title: the merged one keeps
- * the first one's id, title, description and persona, the strongest type and
- * priority, the largest effort at both ends, and the union of references,
- * personas and dependencies (rewritten to the surviving ids; dangling and self
- * dependencies dropped).
- */
-static int
-merge(agg *a, ec_err *e)
+recommendations(agg *a, ec_err *e)
 {
 	int enforce = json_is_true(json_object_get(a->request, "enforceDevops"));
-	json_t *byid = json_object(), *bykey = json_object(), *x, *d;
-	size_t n = 0, i, k, *gidx = NULL;
+	size_t i, k;
+	json_t *x;
 
-	for (i = 0; i < a->nout; i++)
-		if (!strcmp(ec_json_get_str(a->outs[i], "persona.status", ""), "completed"))
-			n += json_array_size(json_object_get(a->outs[i], "recommendations"));
-	if (!byid || !bykey || !(a->it = calloc(n ? n : 1, sizeof *a->it)) ||
-	    !(gidx = malloc((n ? n : 1) * sizeof *gidx)) || !(a->r = calloc(n ? n : 1, sizeof *a->r)))
-		goto nomem;
 	for (i = 0; i < a->nout; i++) {
 		const char *pn = ec_json_get_str(a->outs[i], "persona.name", "");
 		const who *w = find_who(a, pn);
 		if (strcmp(ec_json_get_str(a->outs[i], "persona.status", ""), "completed"))
 			continue;
-		json_array_foreach(json_object_get(a->outs[i], "recommendations"), k, x) {
-			item *t = &a->it[a->nit];
-			json_t *ef = json_object_get(x, "effortDays");
-			t->j = x;
-			t->persona = pn;
-			t->id = ec_json_get_str(x, "id", "");
-			t->type = !strcmp(ec_json_get_str(x, "type", ""), "blocking") || (enforce && w && w->enforced);
-			t->prio = prio_of(ec_json_get_str(x, "priority", "low"));
-			if (ef) {
-				t->has_effort = 1;
-				t->emin = json_number_value(json_object_get(ef, "min"));
-				t->emax = json_number_value(json_object_get(ef, "max"));
-			}
-			if (!(t->key = title_key(ec_json_get_str(x, "title", ""))))
-				goto nomem;
-			t->parent = a->nit++;
-		}
+		json_array_foreach(json_object_get(a->outs[i], "recommendations"), k, x)
+			if (ec_roadmap_add(&a->m, x, pn, !strcmp(ec_json_get_str(x, "type", ""), "blocking") ||
+			    (enforce && w && w->enforced), prio_of(ec_json_get_str(x, "priority", "low")), e) < 0)
+				return -1;
 	}
-	for (i = 0; i < a->nit; i++) {
-		size_t j;
-		if ((j = seen(byid, a->it[i].id, i)) != SIZE_MAX)
-			uf_union(a->it, i, j);
-		if (a->it[i].key[0] && (j = seen(bykey, a->it[i].key, i)) != SIZE_MAX)
-			uf_union(a->it, i, j);
-		gidx[i] = SIZE_MAX;
-	}
-	/* Roots are the earliest items, so groups are numbered by first appearance. */
-	for (i = 0; i < a->nit; i++) {
-		item *t = &a->it[i];
-		size_t root = uf_find(a->it, i);
-		rec *r;
-		if (gidx[root] == SIZE_MAX) {
-			gidx[root] = a->nr;
-			r = &a->r[a->nr++];
-			r->first = i;
-			r->emin = t->emin, r->emax = t->emax, r->has_effort = t->has_effort;
-			if (!(r->refs = json_object()) || !(r->personas = json_array()))
-				goto nomem;
-		}
-		t->group = gidx[root];
-		r = &a->r[t->group];
-		if (t->type > r->type)
-			r->type = t->type;
-		if (t->prio > r->prio)
-			r->prio = t->prio;
-		if (t->has_effort) {
-			if (!r->has_effort || t->emin > r->emin)
-				r->emin = t->emin;
-			if (!r->has_effort || t->emax > r->emax)
-				r->emax = t->emax;
-			r->has_effort = 1;
-		}
-		json_array_foreach(json_object_get(t->j, "references"), k, x)
-			json_object_set(r->refs, json_string_value(x), json_true());
-		json_array_foreach(r->personas, k, x)
-			if (!strcmp(json_string_value(x), t->persona))
-				break;
-		if (k == json_array_size(r->personas))
-			json_array_append_new(r->personas, json_string(t->persona));
-	}
-	/* Every id of a group now answers for the group's surviving recommendation. */
-	for (i = 0; i < a->nit; i++)
-		json_object_set_new(byid, a->it[i].id, json_integer((json_int_t)a->it[i].group));
-	for (i = 0; i < a->nit; i++)
-		json_array_foreach(json_object_get(a->it[i].j, "dependencies"), k, d) {
-			json_t *g = json_object_get(byid, json_string_value(d));
-			if (g && (size_t)json_integer_value(g) != a->it[i].group &&
-			    add_dep(&a->r[a->it[i].group], (size_t)json_integer_value(g)) < 0)
-				goto nomem;
-		}
-	sort_ctx = a;
-	for (i = 0; i < a->nr; i++)
-		if (a->r[i].ndeps > 1)
-			qsort(a->r[i].deps, a->r[i].ndeps, sizeof *a->r[i].deps, by_rec_id);
-	free(gidx);
-	json_decref(byid);
-	json_decref(bykey);
-	return 0;
-nomem:
-	free(gidx);
-	json_decref(byid);
-	json_decref(bykey);
-	return ec_fail(e, EC_EXIT_TEMP, "out of memory");
-}
-
-static const char *
-rec_id(const agg *a, size_t i)
-{
-	return a->it[a->r[i].first].id;
-}
-
-/*
- * Depth-first search over the dependencies, from the recommendations in order and
- * their dependencies in id order; a dependency on a recommendation still on the
- * search path closes a cycle: it is reported (a->warnings) and dropped. What is
- * left is acyclic, and the order in which the search finishes the recommendations
- * is a topological order (a->topo: every dependency before its dependents).
- */
-static int
-break_cycles(agg *a, ec_err *e)
-{
-	size_t n = a->nr, top = 0, nt = 0;
-	size_t *stack = malloc((n ? n : 1) * sizeof *stack), *next = malloc((n ? n : 1) * sizeof *next);
-	size_t *pos = malloc((n ? n : 1) * sizeof *pos);
-	char *state = calloc(n ? n : 1, 1);
-
-	a->topo = malloc((n ? n : 1) * sizeof *a->topo);
-	if (!stack || !next || !pos || !state || !a->topo)
-		goto nomem;
-	for (size_t s = 0; s < n; s++) {
-		if (state[s])
-			continue;
-		state[s] = 1, pos[s] = 0, stack[0] = s, next[0] = 0, top = 1;
-		while (top > 0) {
-			size_t v = stack[top - 1], k = next[top - 1]++;
-			rec *r = &a->r[v];
-			if (k < r->ndeps) {
-				size_t d = r->deps[k];
-				if (state[d] == 1) {
-					ec_buf b = { 0 };
-					ec_buf_printf(&b, "warning: dependency cycle");
-					for (size_t p = pos[d]; p < top; p++)
-						ec_buf_printf(&b, " %s ->", rec_id(a, stack[p]));
-					ec_buf_printf(&b, " %s: dropped the dependency of %s on %s", rec_id(a, d),
-					    rec_id(a, v), rec_id(a, d));
-					if (b.oom || json_array_append_new(a->warnings, sb_json(&b)) < 0)
-						goto nomem;
-					memmove(&r->deps[k], &r->deps[k + 1], (r->ndeps - k - 1) * sizeof *r->deps);
-					r->ndeps--;
-					next[top - 1]--;
-				} else if (state[d] == 0) {
-					state[d] = 1, pos[d] = top;
-					stack[top] = d, next[top] = 0, top++;
-				}
-			} else {
-				state[v] = 2;
-				a->topo[nt++] = v;
-				top--;
-			}
-		}
-	}
-	free(stack), free(next), free(pos), free(state);
-	return 0;
-nomem:
-	free(stack), free(next), free(pos), free(state);
-	return ec_fail(e, EC_EXIT_TEMP, "out of memory");
-}
-
-/*
- * Phases and the critical path. A recommendation is a "must" when it is blocking
- * or critical, or when a must depends on it; musts come first. Within the musts,
- * and then within the rest, a recommendation's layer is one more than the deepest
- * of its dependencies in the same band (1 without any): phase = layer for the
- * musts, the musts' last phase + layer for the rest. The critical path is the
- * dependency chain with the largest sum of effortDays.max (ties: the larger sum of
- * min, then the earlier recommendation).
- */
-static int
-schedule(agg *a, ec_err *e)
-{
-	size_t n = a->nr, i, k, end = SIZE_MAX;
-	double *best = malloc((n ? n : 1) * sizeof *best), *bmin = malloc((n ? n : 1) * sizeof *bmin);
-	size_t *pred = malloc((n ? n : 1) * sizeof *pred);
-	int mustmax = 0, shouldmax = 0;
-
-	if (!best || !bmin || !pred) {
-		free(best), free(bmin), free(pred);
-		return ec_fail(e, EC_EXIT_TEMP, "out of memory");
-	}
-	for (i = 0; i < n; i++)
-		a->r[i].must = a->r[i].type == 1 || a->r[i].prio == P_CRITICAL;
-	for (i = n; i-- > 0; ) {
-		rec *r = &a->r[a->topo[i]];
-		if (r->must)
-			for (k = 0; k < r->ndeps; k++)
-				a->r[r->deps[k]].must = 1;
-	}
-	for (i = 0; i < n; i++) {
-		size_t v = a->topo[i];
-		rec *r = &a->r[v];
-		r->level = 1;
-		best[v] = r->emax, bmin[v] = r->emin, pred[v] = SIZE_MAX;
-		for (k = 0; k < r->ndeps; k++) {
-			size_t d = r->deps[k];
-			if (a->r[d].must == r->must && a->r[d].level + 1 > r->level)
-				r->level = a->r[d].level + 1;
-			if (pred[v] == SIZE_MAX || best[d] > best[pred[v]] ||
-			    (best[d] == best[pred[v]] && (bmin[d] > bmin[pred[v]] ||
-			    (bmin[d] == bmin[pred[v]] && d < pred[v]))))
-				pred[v] = d;
-		}
-		if (pred[v] != SIZE_MAX)
-			best[v] += best[pred[v]], bmin[v] += bmin[pred[v]];
-		if (r->must && r->level > mustmax)
-			mustmax = r->level;
-		if (!r->must && r->level > shouldmax)
-			shouldmax = r->level;
-	}
-	for (i = 0; i < n; i++) {
-		a->r[i].phase = a->r[i].must ? a->r[i].level : mustmax + a->r[i].level;
-		if (end == SIZE_MAX || best[i] > best[end] || (best[i] == best[end] && bmin[i] > bmin[end]))
-			end = i;
-	}
-	a->nphases = mustmax + shouldmax;
-	if (end != SIZE_MAX)
-		a->cp_min = bmin[end], a->cp_max = best[end];
-	free(best), free(bmin), free(pred);
-	return 0;
+	return ec_roadmap_build(&a->m, e);
 }
 
 /* ---- the parts of the response ---------------------------------------------- */
@@ -679,13 +352,13 @@ schedule(agg *a, ec_err *e)
 static json_t *
 recommendation(const agg *a, size_t i)
 {
-	const rec *r = &a->r[i];
-	const item *t = &a->it[r->first];
+	const ec_rm_rec *r = &a->m.r[i];
+	const ec_rm_item *t = &a->m.it[r->first];
 	json_t *j = json_object(), *deps = json_array();
 	char cost[128];
 
 	for (size_t k = 0; k < r->ndeps; k++)
-		json_array_append_new(deps, json_string(rec_id(a, r->deps[k])));
+		json_array_append_new(deps, json_string(ec_roadmap_id(&a->m, r->deps[k])));
 	/* The first one's words for the cost, unless the merge changed the effort. */
 	if (r->has_effort && (!t->has_effort || t->emin != r->emin || t->emax != r->emax))
 		ec_effort_days_text(cost, sizeof cost, r->emin, r->emax);
@@ -694,7 +367,7 @@ recommendation(const agg *a, size_t i)
 	json_object_set_new(j, "id", json_string(t->id));
 	json_object_set(j, "title", json_object_get(t->j, "title"));
 	json_object_set(j, "description", json_object_get(t->j, "description"));
-	json_object_set_new(j, "type", json_string(r->type ? "blocking" : "suggested"));
+	json_object_set_new(j, "type", json_string(r->blocking ? "blocking" : "suggested"));
 	json_object_set_new(j, "priority", json_string(levels[r->prio]));
 	json_object_set_new(j, "estimatedCost", json_string(cost));
 	json_object_set_new(j, "dependencies", deps);
@@ -708,11 +381,12 @@ recommendation(const agg *a, size_t i)
 
 /* Blocking first, then by priority, then in the order of the recommendations. */
 static int
-by_urgency(const void *x, const void *y)
+by_urgency(const void *x, const void *y, void *arg)
 {
-	const rec *p = &sort_ctx->r[*(const size_t *)x], *q = &sort_ctx->r[*(const size_t *)y];
-	if (p->type != q->type)
-		return q->type - p->type;
+	const agg *a = arg;
+	const ec_rm_rec *p = &a->m.r[*(const size_t *)x], *q = &a->m.r[*(const size_t *)y];
+	if (p->blocking != q->blocking)
+		return q->blocking - p->blocking;
 	if (p->prio != q->prio)
 		return q->prio - p->prio;
 	return (*(const size_t *)x > *(const size_t *)y) - (*(const size_t *)x < *(const size_t *)y);
@@ -722,7 +396,7 @@ static json_t *
 roadmap(agg *a)
 {
 	json_t *rm = json_array();
-	size_t *v = malloc((a->nr ? a->nr : 1) * sizeof *v);
+	size_t *v = malloc((a->m.nr ? a->m.nr : 1) * sizeof *v);
 	int mustmax = 0;
 
 	if (!v || !rm) {
@@ -730,22 +404,21 @@ roadmap(agg *a)
 		json_decref(rm);
 		return NULL;
 	}
-	for (size_t i = 0; i < a->nr; i++)
-		if (a->r[i].must && a->r[i].phase > mustmax)
-			mustmax = a->r[i].phase;
-	for (int ph = 1; ph <= a->nphases; ph++) {
+	for (size_t i = 0; i < a->m.nr; i++)
+		if (a->m.r[i].must && a->m.r[i].phase > mustmax)
+			mustmax = a->m.r[i].phase;
+	for (int ph = 1; ph <= a->m.nphases; ph++) {
 		size_t n = 0;
 		double smin = 0, smax = 0, lmin = 0, lmax = 0;
 		char name[128], dur[64];
 		json_t *items = json_array();
-		for (size_t i = 0; i < a->nr; i++)
-			if (a->r[i].phase == ph)
+		for (size_t i = 0; i < a->m.nr; i++)
+			if (a->m.r[i].phase == ph)
 				v[n++] = i;
-		sort_ctx = a;
-		qsort(v, n, sizeof *v, by_urgency);
+		qsort_r(v, n, sizeof *v, by_urgency, a);
 		for (size_t k = 0; k < n; k++) {
-			const rec *r = &a->r[v[k]];
-			json_array_append_new(items, json_string(rec_id(a, v[k])));
+			const ec_rm_rec *r = &a->m.r[v[k]];
+			json_array_append_new(items, json_string(ec_roadmap_id(&a->m, v[k])));
 			smin += r->emin, smax += r->emax;
 			if (r->emin > lmin)
 				lmin = r->emin;
@@ -796,11 +469,11 @@ costs(agg *a, double rate, const char *cur, double *tmin, double *tmax)
 	add_range(bt, "suggested", 0, 0);
 	for (int p = 0; p < 4; p++)
 		add_range(bpr, levels[p], 0, 0);
-	for (size_t i = 0; i < a->nr; i++) {
-		const rec *r = &a->r[i];
+	for (size_t i = 0; i < a->m.nr; i++) {
+		const ec_rm_rec *r = &a->m.r[i];
 		min += r->emin, max += r->emax;
-		add_range(bp, a->it[r->first].persona, r->emin, r->emax);
-		add_range(bt, r->type ? "blocking" : "suggested", r->emin, r->emax);
+		add_range(bp, a->m.it[r->first].persona, r->emin, r->emax);
+		add_range(bt, r->blocking ? "blocking" : "suggested", r->emin, r->emax);
 		add_range(bpr, levels[r->prio], r->emin, r->emax);
 	}
 	*tmin = ec_round2(min), *tmax = ec_round2(max);
@@ -872,20 +545,20 @@ static json_t *
 risks(agg *a, json_t *gapv)
 {
 	const char *task = ec_json_get_str(a->request, "taskId", "");
-	risk *v = calloc(a->nr + json_array_size(gapv) + 1, sizeof *v);
-	size_t *ids = malloc((a->nr ? a->nr : 1) * sizeof *ids), nv = 0, i, k;
+	risk *v = calloc(a->m.nr + json_array_size(gapv) + 1, sizeof *v);
+	size_t *ids = malloc((a->m.nr ? a->m.nr : 1) * sizeof *ids), nv = 0, i, k;
 	json_t *list = json_array(), *g;
 	int overall = P_LOW;
 
 	if (!v || !ids || !list)
 		goto nomem;
-	for (i = 0; i < a->nr; i++) {
-		const char *persona = a->it[a->r[i].first].persona, *area;
+	for (i = 0; i < a->m.nr; i++) {
+		const char *persona = a->m.it[a->m.r[i].first].persona, *area;
 		size_t n = 0, ncrit = 0, nblock = 0;
 		int level = P_MEDIUM, pmin = 0, pmax = 0;
 		double emin = 0, emax = 0;
 		ec_buf d = { 0 }, m = { 0 };
-		if (!(a->r[i].type == 1 || a->r[i].prio == P_CRITICAL))
+		if (!(a->m.r[i].blocking == 1 || a->m.r[i].prio == P_CRITICAL))
 			continue;
 		area = area_of(a, persona);
 		for (k = 0; k < nv; k++)
@@ -893,17 +566,17 @@ risks(agg *a, json_t *gapv)
 				break;
 		if (k < nv)
 			continue;       /* this area is done */
-		for (k = i; k < a->nr; k++) {
-			const rec *r = &a->r[k];
-			const char *p2 = a->it[r->first].persona;
-			if (!(r->type == 1 || r->prio == P_CRITICAL) || strcmp(area_of(a, p2), area))
+		for (k = i; k < a->m.nr; k++) {
+			const ec_rm_rec *r = &a->m.r[k];
+			const char *p2 = a->m.it[r->first].persona;
+			if (!(r->blocking == 1 || r->prio == P_CRITICAL) || strcmp(area_of(a, p2), area))
 				continue;
 			ids[n++] = k;
 			ncrit += r->prio == P_CRITICAL;
-			nblock += r->type == 1;
-			if (r->type == 1 && r->prio == P_CRITICAL)
+			nblock += r->blocking == 1;
+			if (r->blocking == 1 && r->prio == P_CRITICAL)
 				level = P_CRITICAL;
-			else if ((r->type == 1 && r->prio == P_HIGH) || r->prio == P_CRITICAL)
+			else if ((r->blocking == 1 && r->prio == P_HIGH) || r->prio == P_CRITICAL)
 				level = level < P_HIGH ? P_HIGH : level;
 			emin += r->emin, emax += r->emax;
 			if (!pmin || r->phase < pmin)
@@ -911,8 +584,7 @@ risks(agg *a, json_t *gapv)
 			if (r->phase > pmax)
 				pmax = r->phase;
 		}
-		sort_ctx = a;
-		qsort(ids, n, sizeof *ids, by_urgency);
+		qsort_r(ids, n, sizeof *ids, by_urgency, a);
 		if (nblock == n && ncrit)
 			ec_buf_printf(&d, "%zu blocking recommendation%s open, %zu critical: ", n, n == 1 ? "" : "s", ncrit);
 		else if (nblock == n)
@@ -921,13 +593,13 @@ risks(agg *a, json_t *gapv)
 			ec_buf_printf(&d, "%zu critical or blocking recommendation%s open (%zu blocking, %zu critical): ",
 			    n, n == 1 ? "" : "s", nblock, ncrit);
 		for (k = 0; k < n && k < 3; k++)
-			ec_buf_printf(&d, "%s%s (%s)", k ? "; " : "", rec_id(a, ids[k]),
-			    ec_json_get_str(a->it[a->r[ids[k]].first].j, "title", ""));
+			ec_buf_printf(&d, "%s%s (%s)", k ? "; " : "", ec_roadmap_id(&a->m, ids[k]),
+			    ec_json_get_str(a->m.it[a->m.r[ids[k]].first].j, "title", ""));
 		if (n > 3)
 			ec_buf_printf(&d, "; and %zu more", n - 3);
 		ec_buf_printf(&m, "Resolve ");
 		for (k = 0; k < n; k++)
-			ec_buf_printf(&m, "%s%s", k == 0 ? "" : k + 1 == n ? " and " : ", ", rec_id(a, ids[k]));
+			ec_buf_printf(&m, "%s%s", k == 0 ? "" : k + 1 == n ? " and " : ", ", ec_roadmap_id(&a->m, ids[k]));
 		{
 			char days[96], ph[64];
 			ec_effort_days_text(days, sizeof days, emin, emax);
@@ -1102,16 +774,16 @@ derive_priority(const agg *a)
 {
 	size_t blocking = 0, crit = 0, bcrit = 0;
 
-	for (size_t i = 0; i < a->nr; i++) {
-		blocking += a->r[i].type == 1;
-		crit += a->r[i].prio == P_CRITICAL;
-		bcrit += a->r[i].type == 1 && a->r[i].prio == P_CRITICAL;
+	for (size_t i = 0; i < a->m.nr; i++) {
+		blocking += a->m.r[i].blocking == 1;
+		crit += a->m.r[i].prio == P_CRITICAL;
+		bcrit += a->m.r[i].blocking == 1 && a->m.r[i].prio == P_CRITICAL;
 	}
 	if (bcrit)
 		return "critical";
 	if (blocking >= 3 || crit)
 		return "high";
-	if (blocking == 0 && a->nr <= 3)
+	if (blocking == 0 && a->m.nr <= 3)
 		return "low";
 	return "medium";
 }
@@ -1129,9 +801,9 @@ response(agg *a, const char *created, const char *completed, ec_err *e)
 	size_t i, completed_n = 0, blocking = 0;
 	char hex[17], id[32], dur[64], budget[128], total[256], days[96];
 
-	for (i = 0; i < a->nr; i++) {
+	for (i = 0; i < a->m.nr; i++) {
 		json_array_append_new(recs, recommendation(a, i));
-		blocking += a->r[i].type == 1;
+		blocking += a->m.r[i].blocking == 1;
 	}
 	for (i = 0; i < a->nout; i++) {
 		json_array_append(personas, a->outs[i]);
@@ -1156,7 +828,7 @@ response(agg *a, const char *created, const char *completed, ec_err *e)
 	ec_xxh3_hex(json_string_value(json_object_get(q, "taskId")),
 	    json_string_length(json_object_get(q, "taskId")), hex);
 	snprintf(id, sizeof id, "EPIC-%.12s", hex);
-	ec_effort_duration_text(dur, sizeof dur, a->cp_min, a->cp_max);
+	ec_effort_duration_text(dur, sizeof dur, a->m.cp_min, a->m.cp_max);
 	ec_budget_text(budget, sizeof budget, cur, ec_round2(tmin * rate), ec_round2(tmax * rate));
 	ec_effort_days_text(days, sizeof days, tmin, tmax);
 	snprintf(total, sizeof total, "%s (%s)", days, budget);
@@ -1187,9 +859,9 @@ response(agg *a, const char *created, const char *completed, ec_err *e)
 	    "recommendations", recs,
 	    "gaps", gapv,
 	    "summary",
-	    "totalRecommendations", (json_int_t)a->nr,
+	    "totalRecommendations", (json_int_t)a->m.nr,
 	    "blockingCount", (json_int_t)blocking,
-	    "suggestedCount", (json_int_t)(a->nr - blocking),
+	    "suggestedCount", (json_int_t)(a->m.nr - blocking),
 	    "estimatedTotalCost", total,
 	    "personasCompleted", (json_int_t)completed_n,
 	    "personasSkipped", skipped);
@@ -1203,17 +875,10 @@ agg_free(agg *a)
 {
 	for (size_t i = 0; i < a->nout; i++)
 		json_decref(a->outs[i]);
-	for (size_t i = 0; i < a->nit; i++)
-		free(a->it[i].key);
-	for (size_t i = 0; i < a->nr; i++) {
-		free(a->r[i].deps);
-		json_decref(a->r[i].refs);
-		json_decref(a->r[i].personas);
-	}
-	free(a->outs), free(a->files), free(a->w), free(a->it), free(a->r), free(a->topo);
+	ec_roadmap_free(&a->m);
+	free(a->outs), free(a->files), free(a->w);
 	json_decref(a->cfg);
 	json_decref(a->request);
-	json_decref(a->warnings);
 	ec_registry_free(&a->reg);
 }
 
@@ -1269,7 +934,7 @@ main(int argc, char *argv[])
 			usage(EC_EXIT_USAGE);
 		}
 
-	if (!(a.warnings = json_array()))
+	if (!(a.m.warnings = json_array()))
 		ec_die(EC_EXIT_TEMP, "out of memory");
 	if (!(a.cfg = ec_config_load(config, &e)))
 		ec_die_err(&e);
@@ -1278,14 +943,13 @@ main(int argc, char *argv[])
 	if (ec_registry_load(&a.reg, &e) < 0 || ec_registry_configure(&a.reg, a.cfg, &e) < 0 ||
 	    load_request(&a, argv[optind], &e) < 0 ||
 	    load_outputs(&a, argv + optind + 1, (size_t)(argc - optind - 1), &e) < 0 ||
-	    hook_outputs(&a, &e) < 0 || plan(&a, &e) < 0 || merge(&a, &e) < 0 || break_cycles(&a, &e) < 0 ||
-	    schedule(&a, &e) < 0 ||
+	    hook_outputs(&a, &e) < 0 || plan(&a, &e) < 0 || recommendations(&a, &e) < 0 ||
 	    timestamps(ckpt, argv + optind, (size_t)(argc - optind), created, completed,
 	    sizeof created, &e) < 0) {
 		agg_free(&a);
 		ec_die_err(&e);
 	}
-	json_array_foreach(a.warnings, i, x)
+	json_array_foreach(a.m.warnings, i, x)
 		ec_warn("%s", json_string_value(x));
 	if (!(resp = response(&a, created, completed, &e))) {
 		agg_free(&a);

@@ -13,7 +13,8 @@
  * persona engine), registry.c (persona registrations), plan.c (the persona plan),
  * normalize.c (any persona output to a PersonaOutput), pii.c (personal data in
  * text), sanitize.c (text from outside made fit to keep), effort.c (effort and
- * money, read and written), extract.c (the JSON in an agent's text), cache.c (the persona
+ * money, read and written), extract.c (the JSON in an agent's text), roadmap.c
+ * (recommendations merged, ordered and phased), cache.c (the persona
  * output cache), task.c (a task through its pipeline), proc.c (children as
  * filters), hooks.c (the plugin points).
  *
@@ -536,6 +537,48 @@ typedef struct ec_extract {
  * New reference, or NULL with e: EC_EXIT_REJECT naming the position or "$", or
  * EC_EXIT_TEMP without memory. */
 json_t *ec_extract_json(const char *raw, size_t len, const char *name, ec_extract *x, ec_err *e);
+
+/* roadmap.c: the personas' recommendations merged, ordered and phased. */
+enum { EC_RM_LOW, EC_RM_MEDIUM, EC_RM_HIGH, EC_RM_CRITICAL };   /* priorities, in order */
+typedef struct ec_rm_item {     /* a recommendation as one persona made it */
+	json_t *j;              /* borrowed */
+	const char *persona, *id;
+	char *key;              /* the normalized title */
+	int blocking, prio, has_effort;
+	double emin, emax;
+	size_t parent;          /* union-find: the first item it is merged with */
+	size_t group;           /* its merged recommendation */
+} ec_rm_item;
+typedef struct ec_rm_rec {      /* a merged recommendation */
+	size_t first;           /* its first item: id, title, description, persona */
+	int blocking, prio, has_effort;
+	int must;               /* blocking or critical, or a must depends on it */
+	int level, phase;
+	double emin, emax;
+	size_t *deps, ndeps, capdeps;   /* recs it depends on, sorted by id */
+	json_t *refs;           /* set of references (object keys), new reference */
+	json_t *personas;       /* array of names, new reference */
+} ec_rm_rec;
+typedef struct ec_roadmap {     /* zero-initialise it */
+	ec_rm_item *it;
+	size_t nit, capit;
+	ec_rm_rec *r;
+	size_t nr;
+	size_t *topo;           /* rec indexes, every dependency before its dependents */
+	json_t *warnings;       /* the dependency cycles broken, as sentences */
+	double cp_min, cp_max;  /* effort along the critical path */
+	int nphases;
+} ec_roadmap;
+/* Add recommendation rec (borrowed; its id, title, effortDays, references and
+ * dependencies are read) of persona, blocking or not, with priority prio (EC_RM_*). */
+int ec_roadmap_add(ec_roadmap *m, json_t *rec, const char *persona, int blocking, int prio,
+    ec_err *e);
+/* Merge the same recommendation made twice (by id or normalized title), break
+ * dependency cycles, order, phase and find the critical path. 0 or -1 with e. */
+int ec_roadmap_build(ec_roadmap *m, ec_err *e);
+/* The id of merged recommendation rec. */
+const char *ec_roadmap_id(const ec_roadmap *m, size_t rec);
+void ec_roadmap_free(ec_roadmap *m);
 
 /* effort.c: effort in person-days and money, read and written. */
 /* A decimal number at s: digits with optional thousands commas ("12,500") and one
