@@ -1,10 +1,8 @@
 /*
- * fuzz_checkpoints - a task's checkpoints.jsonl, as epic-checkpoint reads it into a
- * WorkflowState (the request and plan of tests/fixtures/epic-checkpoint/half).
+ * fuzz_checkpoints - a task's checkpoints.jsonl, as every tool reads it (events.c)
+ * and state.c makes a WorkflowState of it (the request and plan of
+ * tests/fixtures/epic-checkpoint/half).
  */
-#define main epic_checkpoint_main
-#include "../../tools/epic-checkpoint.c"
-#undef main
 #include "fuzz.h"
 
 static char dir[PATH_MAX], path[PATH_MAX + 80];
@@ -12,7 +10,7 @@ static char dir[PATH_MAX], path[PATH_MAX + 80];
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	static const char *const files[] = { "epic-request.json", "plan.mk", "request.json", NULL };
+	static const char *const files[] = { "epic-request.json", "plan.json", "request.json", NULL };
 
 	fuzz_setup(dir, sizeof dir);
 	for (const char *const *f = files; *f; f++) {
@@ -33,19 +31,21 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 int
 LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
-	task t;
+	ec_task_state t = { 0 };
+	ec_events evs;
 	ec_err e;
 
 	fuzz_write(path, data, size);
-	memset(&t, 0, sizeof t);
-	if (task_load(&t, dir, 0, &e) == 0) {
-		json_t *wf = workflow_state(&t, 0, &e);
+	if (ec_events_parse((const char *)data, size, "fuzz", &evs, NULL, NULL, &e) == 0)
+		ec_events_free(&evs);
+	if (ec_state_load(&t, dir, 0, &e) == 0) {
+		json_t *wf = ec_state_workflow(&t, 0, &e);
 		if (wf) {
-			json_t *st = task_status(&t, wf);
+			json_t *st = ec_state_status(&t, wf);
 			json_decref(st);
 		}
 		json_decref(wf);
 	}
-	task_free(&t);
+	ec_state_free(&t);
 	return 0;
 }

@@ -16,7 +16,8 @@
  * money, read and written), extract.c (the JSON in an agent's text), roadmap.c
  * (recommendations merged, ordered and phased), cache.c (the persona
  * output cache), task.c (a task through its pipeline), proc.c (children as
- * filters), hooks.c (the plugin points).
+ * filters), hooks.c (the plugin points), state.c (a task's WorkflowState from its
+ * files).
  *
  * Library code never prints and never exits: it returns -1 or NULL and fills an
  * ec_err, and only main() decides what to say and with which exit code.
@@ -24,6 +25,7 @@
 #ifndef EC_H
 #define EC_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -736,6 +738,48 @@ void ec_events_free(ec_events *ev);
 /* Append event ev (persona, event, ...) to DIR/checkpoints.jsonl with one write: its
  * time set to now, msg (may be NULL) as its message, cut so the line fits. */
 int ec_event_append(const char *dir, json_t *ev, const char *msg, ec_err *e);
+
+/* state.c: a task's WorkflowState and TaskStatus, derived from its files. */
+typedef struct ec_planned {     /* one persona of the plan */
+	char *stem;             /* "03-security-specialist" (owned) */
+	const char *name;       /* points into stem, after "NN-" */
+} ec_planned;
+typedef struct ec_task_state {  /* a task directory, loaded */
+	/* set by the caller before ec_state_load (kept by it and ec_state_free): who
+	 * hears about a malformed file of the task; NULL: nobody */
+	void (*report)(const char *msg, void *arg);
+	void *arg;
+	char dir[PATH_MAX];     /* as given, without trailing slashes: for messages */
+	char real[PATH_MAX];    /* absolute */
+	char id[161];
+	const char *state;      /* active, done or failed: the directory it sits in */
+	json_t *req;            /* epic-request.json, or NULL */
+	char mode[16];          /* from the request, else plan.json's, or "" */
+	ec_planned *plan;
+	size_t nplan;
+	int has_plan;           /* plan.json listed the personas */
+	ec_events ev;           /* checkpoints.jsonl */
+} ec_task_state;
+/* Is dir a task directory (a directory holding a request, epic-request.json,
+ * plan.json or personas/)? 0, or -1 with e (EC_EXIT_REJECT naming it, or TEMP). */
+int ec_state_check_dir(const char *dir, ec_err *e);
+/* Copy dir into out (PATH_MAX) without trailing slashes ("/" stays "/"). */
+void ec_state_clean_dir(char *out, const char *dir);
+/* scandir filter of personas/: NN-NAME.json, not a dot-file, .input.json or .raw.json. */
+struct dirent;
+int ec_state_output_file(const struct dirent *d);
+/* Load what a state needs of task directory dir: where it is, its id, request, plan
+ * and events; malformed files are reported (t->report) when warn is set. 0, or -1
+ * with e; ec_state_free in both cases. */
+int ec_state_load(ec_task_state *t, const char *dir, int warn, ec_err *e);
+/* Read the task's checkpoints.jsonl again (it may have grown). 0 or -1 with e. */
+int ec_state_read_events(ec_task_state *t, int warn, ec_err *e);
+void ec_state_free(ec_task_state *t);
+/* The task's WorkflowState (schemas/workflow-state), validated. New reference, or
+ * NULL with e. */
+json_t *ec_state_workflow(const ec_task_state *t, int warn, ec_err *e);
+/* Its TaskStatus line, from the WorkflowState. New reference. */
+json_t *ec_state_status(const ec_task_state *t, const json_t *wf);
 
 /* proc.c: run a child as a filter (command personas, hooks). */
 typedef struct ec_proc {

@@ -176,6 +176,16 @@ one_line(const char *p, size_t n, const char *name, size_t lineno, int complete,
 	return keep(out, j, cap);
 }
 
+/* Is p[0..n) only blanks? (buf need not end in a NUL.) */
+static int
+blank(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r')
+			return 0;
+	return 1;
+}
+
 int
 ec_events_parse(const char *buf, size_t len, const char *name, ec_events *out,
     void (*report)(const char *msg, void *arg), void *arg, ec_err *e)
@@ -194,7 +204,7 @@ ec_events_parse(const char *buf, size_t len, const char *name, ec_events *out,
 			out->end = (size_t)(nl + 1 - buf);
 		else
 			out->torn = 1;
-		if (strspn(p, " \t\r") >= n)
+		if (blank(p, n))
 			continue;
 		if (one_line(p, n, name, lineno, nl != NULL, out, &cap, msg, sizeof msg) < 0) {
 			ec_events_free(out);
