@@ -168,11 +168,12 @@ demo: deps
 
 # --- install ---------------------------------------------------------------
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
 	  $(DESTDIR)$(DATADIR)/schemas
 	install -m 755 $(PROGS) $(DESTDIR)$(BINDIR)/
 	for m in man/*.1; do [ -e "$$m" ] && install -m 644 $$m $(DESTDIR)$(MANDIR)/man1/; done; true
 	for m in man/*.5; do [ -e "$$m" ] && install -m 644 $$m $(DESTDIR)$(MANDIR)/man5/; done; true
+	for m in man/*.7; do [ -e "$$m" ] && install -m 644 $$m $(DESTDIR)$(MANDIR)/man7/; done; true
 	cp -R pipeline/. $(DESTDIR)$(DATADIR)/
 	install -m 644 $(SCHEMAS) $(DESTDIR)$(DATADIR)/schemas/
 	install -d $(DESTDIR)$(DATADIR)/examples
