@@ -56,7 +56,8 @@ PROGS   := $(addprefix $(BIN)/,$(TOOLS))
 .DELETE_ON_ERROR:
 .SECONDARY:
 
-all: $(PROGS)
+# ec-test drives the library's units from tests/units.bats (not installed).
+all: $(PROGS) $(BIN)/ec-test
 
 $(BIN)/%: $(OUT)/%.o $(OUT)/libec.a
 	$(call say,LINK,$@)
@@ -68,6 +69,15 @@ $(OUT)/libec.a: $(LIBOBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(OUT)/%.o: tools/%.c
+	$(call say,CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BIN)/ec-test: $(OUT)/helper/ec-test.o $(OUT)/libec.a
+	$(call say,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@.tmp $^ $(LDLIBS) && mv -f $@.tmp $@
+$(OUT)/helper/%.o: tests/helper/%.c
 	$(call say,CC,$<)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
@@ -93,7 +103,7 @@ $(OUT)/lib/schemas.o: $(OUT)/lib/schemas.S $(SCHEMAS)
 $(OUT)/lib/schemas_index.o: $(OUT)/lib/schemas_index.c
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
--include $(wildcard $(OUT)/*.d $(OUT)/lib/*.d)
+-include $(wildcard $(OUT)/*.d $(OUT)/lib/*.d $(OUT)/helper/*.d)
 
 # --- tests ---------------------------------------------------------------
 BATS ?= bats

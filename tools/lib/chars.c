@@ -119,3 +119,12 @@ ec_bom_name(const char *buf, size_t n)
 		return "a UTF-16 byte order mark";
 	return NULL;
 }
+
+int
+ec_in_list(const char *const *list, const char *s)
+{
+	for (; s && *list; list++)
+		if (strcmp(*list, s) == 0)
+			return 1;
+	return 0;
+}

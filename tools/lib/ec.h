@@ -113,6 +113,8 @@ size_t ec_utf8_prefix(const char *s, size_t max_chars, size_t max_bytes);
 void ec_utf8_fix(char *s);
 /* Cut an incomplete UTF-8 sequence off the end of s (as snprintf may leave one). */
 void ec_utf8_trim(char *s);
+/* Is s (may be NULL: no) one of the strings of the NULL-terminated list? */
+int ec_in_list(const char *const *list, const char *s);
 /* Offset of the first byte of buf that does not start a well-formed UTF-8 sequence
  * (overlong forms and surrogates included), or -1 if all of it is UTF-8. */
 long ec_utf8_invalid_at(const char *buf, size_t len);

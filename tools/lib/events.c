@@ -34,25 +34,16 @@ static const char *const error_types[] = {
 	"SYSTEM_ERROR", "NETWORK_ERROR", NULL
 };
 
-static int
-in_list(const char *const *list, const char *s)
-{
-	for (; s && *list; list++)
-		if (strcmp(*list, s) == 0)
-			return 1;
-	return 0;
-}
-
 int
 ec_event_name_valid(const char *s)
 {
-	return in_list(event_names, s);
+	return ec_in_list(event_names, s);
 }
 
 int
 ec_error_type_valid(const char *s)
 {
-	return in_list(error_types, s);
+	return ec_in_list(error_types, s);
 }
 
 /* Say why into why, return -1. */

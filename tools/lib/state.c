@@ -52,15 +52,6 @@ say(const ec_task_state *t, int warn, const char *fmt, ...)
 	t->report(msg, t->arg);
 }
 
-static int
-in_list(const char *const *list, const char *s)
-{
-	for (; s && *list; list++)
-		if (strcmp(*list, s) == 0)
-			return 1;
-	return 0;
-}
-
 static long long
 mtime_ms(const struct stat *st)
 {
@@ -594,7 +585,7 @@ ec_state_workflow(const ec_task_state *t, int warn, ec_err *e)
 			status = o.status;
 		else if (!lastev)
 			status = "pending";
-		else if (in_list((const char *const[]){ "before", "retry", "cache-hit",
+		else if (ec_in_list((const char *const[]){ "before", "retry", "cache-hit",
 		    "cache-miss", "fallback", NULL }, lastev->event))
 			/* Only an active task runs anything: elsewhere it was cut short. */
 			status = active ? "running" : "pending";
@@ -674,7 +665,7 @@ ec_state_status(const ec_task_state *t, const json_t *wf)
 	double progress;
 
 	json_object_foreach((json_t *)states, k, ps)
-		if (in_list(output_statuses, ec_json_get_str(ps, "status", "")))
+		if (ec_in_list(output_statuses, ec_json_get_str(ps, "status", "")))
 			done++;
 	progress = total ? (double)done / (double)total : !strcmp(t->state, "done");
 	st = json_pack("{s:s, s:s, s:s%, s:I, s:I, s:O, s:f, s:O}",

@@ -1,0 +1,267 @@
+/*
+ * ec-test - the library's units, driven one at a time from the shell (as git's
+ * t/helper): tests/units.bats feeds each a case on standard input or the command
+ * line and compares what it prints. Not installed.
+ *
+ *   ec-test pii                  stdin redacted; then the counts as JSON
+ *   ec-test sanitize line|text   stdin sanitized (sanitize.c)
+ *   ec-test cut N                stdin cut to N characters
+ *   ec-test effort               per line of stdin: "MIN MAX", or "none"
+ *   ec-test days MIN MAX         the effort as people read it (and the duration)
+ *   ec-test extract              the JSON object an agent's text holds; what it took
+ *   ec-test events               checkpoints.jsonl on stdin: events, skipped, torn, end
+ *   ec-test yaml                 YAML on stdin as JSON, then where each path is
+ *   ec-test schema NAME          the JSON on stdin against schemas/NAME: "valid" or why
+ *   ec-test id ID...             per id: "ID valid" or "ID invalid"
+ *   ec-test make-escape PATH...  per path: escaped for make, or "refused"
+ *   ec-test abspath PATH...      per path: made absolute against the cwd
+ *   ec-test utf8                 stdin: the offset of the first byte that is not UTF-8, or -1
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ec.h"
+
+static char *
+input(size_t *len)
+{
+	ec_err e;
+	char *buf = ec_read_file("-", EC_MAX_JSON_BYTES, len, &e);
+
+	if (!buf)
+		ec_die_err(&e);
+	return buf;
+}
+
+static void
+print_json(const json_t *j)
+{
+	char *s = ec_json_dumps_line(j);
+
+	fputs(s ? s : "null\n", stdout);
+	free(s);
+}
+
+static int
+pii(void)
+{
+	size_t len;
+	char *s = input(&len);
+	json_t *counts = json_object();
+
+	ec_redact_pii(&s, counts, NULL);
+	printf("%s\n", s);
+	print_json(counts);
+	free(s);
+	json_decref(counts);
+	return 0;
+}
+
+static int
+sanitize(const char *mode)
+{
+	size_t len;
+	char *in = input(&len), *s;
+	int changed = 0;
+
+	if (!(s = ec_text_sanitize(in, !strcmp(mode, "line") ? EC_TEXT_LINE : EC_TEXT_PARAGRAPHS,
+	    &changed)))
+		ec_die(EC_EXIT_TEMP, "out of memory");
+	printf("%s\n%s\n", s, changed ? "changed" : "unchanged");
+	free(in);
+	free(s);
+	return 0;
+}
+
+static int
+cut(const char *n)
+{
+	size_t len;
+	char *s = input(&len);
+
+	if (ec_text_cut(&s, (size_t)atoi(n)) < 0)
+		ec_die(EC_EXIT_TEMP, "out of memory");
+	printf("%s\n", s);
+	free(s);
+	return 0;
+}
+
+static int
+effort(void)
+{
+	size_t len;
+	char *buf = input(&len), *line, *save = NULL;
+
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		double a, b;
+		char x[32], y[32];
+		if (ec_effort_parse(line, &a, &b)) {
+			ec_fmt_number(x, sizeof x, a);
+			ec_fmt_number(y, sizeof y, b);
+			printf("%s %s\n", x, y);
+		} else
+			printf("none\n");
+	}
+	free(buf);
+	return 0;
+}
+
+static int
+days(const char *a, const char *b)
+{
+	char s[96];
+
+	ec_effort_days_text(s, sizeof s, atof(a), atof(b));
+	printf("%s\n", s);
+	ec_effort_duration_text(s, sizeof s, atof(a), atof(b));
+	printf("%s\n", s);
+	return 0;
+}
+
+/* A candidate's fitness for the extract unit: its number of keys. */
+static int
+keys(const json_t *obj, size_t *items, void *arg)
+{
+	(void)arg;
+	if (items)
+		*items = json_object_size(obj);
+	return json_is_object(obj) && json_object_get(obj, "answer") ? 1 : 0;
+}
+
+static int
+extract(void)
+{
+	size_t len;
+	char *buf = input(&len);
+	ec_extract x = { .score = keys };
+	ec_err e;
+	json_t *j = ec_extract_json(buf, len, "<stdin>", &x, &e);
+
+	free(buf);
+	if (!j)
+		ec_die_err(&e);
+	print_json(j);
+	printf("where: %s\ncommas: %zu\nbom: %d\n", x.where, x.commas, x.bom);
+	json_decref(j);
+	return 0;
+}
+
+static void
+report(const char *msg, void *arg)
+{
+	(void)arg;
+	fprintf(stdout, "report: %s\n", msg);
+}
+
+static int
+events(void)
+{
+	size_t len;
+	char *buf = input(&len);
+	ec_events ev;
+	ec_err e;
+
+	if (ec_events_parse(buf, len, "<stdin>", &ev, report, NULL, &e) < 0)
+		ec_die_err(&e);
+	for (size_t i = 0; i < ev.n; i++)
+		printf("event: %s %s %lld\n", ev.v[i].persona, ev.v[i].event, ev.v[i].ms);
+	printf("skipped: %zu\ntorn: %d\nend: %zu\n", ev.skipped, ev.torn, ev.end);
+	ec_events_free(&ev);
+	free(buf);
+	return 0;
+}
+
+static int
+yaml(void)
+{
+	size_t len;
+	char *buf = input(&len);
+	json_t *lines = NULL, *j;
+	ec_err e;
+
+	if (!(j = ec_yaml_loadb(buf, len, "<stdin>", &lines, &e)))
+		ec_die_err(&e);
+	print_json(j);
+	print_json(lines);
+	json_decref(j);
+	json_decref(lines);
+	free(buf);
+	return 0;
+}
+
+static int
+schema(const char *name)
+{
+	size_t len;
+	char *buf = input(&len);
+	char bad[512];
+	ec_err e;
+	json_t *j = ec_json_loadb(buf, len, "<stdin>", &e);
+
+	free(buf);
+	if (!j)
+		ec_die_err(&e);
+	if (!ec_schema_text(name))
+		ec_die(EC_EXIT_USAGE, "no schema '%s'", name);
+	if (ec_schema_validate(name, j, bad, &e) < 0)
+		printf("%s\n", e.msg);
+	else
+		printf("valid\n");
+	json_decref(j);
+	return 0;
+}
+
+static int
+utf8(void)
+{
+	size_t len;
+	char *buf = input(&len);
+
+	printf("%ld\n", ec_utf8_invalid_at(buf, len));
+	free(buf);
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char *cmd = argc > 1 ? argv[1] : "";
+
+	ec_setprogname(argv[0]);
+	if (!strcmp(cmd, "pii"))
+		return pii();
+	if (!strcmp(cmd, "sanitize") && argc == 3)
+		return sanitize(argv[2]);
+	if (!strcmp(cmd, "cut") && argc == 3)
+		return cut(argv[2]);
+	if (!strcmp(cmd, "effort"))
+		return effort();
+	if (!strcmp(cmd, "days") && argc == 4)
+		return days(argv[2], argv[3]);
+	if (!strcmp(cmd, "extract"))
+		return extract();
+	if (!strcmp(cmd, "events"))
+		return events();
+	if (!strcmp(cmd, "yaml"))
+		return yaml();
+	if (!strcmp(cmd, "schema") && argc == 3)
+		return schema(argv[2]);
+	if (!strcmp(cmd, "utf8"))
+		return utf8();
+	if (!strcmp(cmd, "id") || !strcmp(cmd, "make-escape") || !strcmp(cmd, "abspath")) {
+		for (int i = 2; i < argc; i++) {
+			if (cmd[0] == 'i')
+				printf("%s %s\n", argv[i], ec_id_valid(argv[i]) ? "valid" : "invalid");
+			else {
+				char *r = cmd[0] == 'm' ? ec_make_escape(argv[i]) : ec_abspath(argv[i]);
+				printf("%s\n", r ? r : "refused");
+				free(r);
+			}
+		}
+		return 0;
+	}
+	fprintf(stderr, "usage: ec-test pii|sanitize line|text|cut N|effort|days MIN MAX|extract|"
+	    "events|yaml|schema NAME|utf8|id ID...|make-escape PATH...|abspath PATH...\n");
+	return EC_EXIT_USAGE;
+}
