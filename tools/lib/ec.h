@@ -3,21 +3,22 @@
  *
  * Concerns, one file each: err.c (exit codes, error struct, messages for main),
  * chars.c (UTF-8), clock.c (time), buf.c (a growable string), events.c (a task's
- * event log), verdict.c (a tool's verdict on its input, error.json), file.c (bounded reads,
- * atomic durable writes), open.c (the one way to open a spool entry), json.c
- * (Jansson load/dump with positions, bounded numbers), hash.c + sha256.c (XXH3,
- * SHA-256), schema.c (JSON Schema subset validator over the embedded schemas/),
- * yaml.c + config.c (the config file), spool.c (spool places, the drop protocol,
- * the one id rule), claim.c (taking a request out of incoming/), ratelimit.c (a
- * token bucket per submitter), audit.c (the audit log), paths.c (where things are; paths for make), rules.c (the built-in
- * persona engine), registry.c (persona registrations), plan.c (the persona plan),
- * normalize.c (any persona output to a PersonaOutput), pii.c (personal data in
- * text), sanitize.c (text from outside made fit to keep), effort.c (effort and
- * money, read and written), extract.c (the JSON in an agent's text), roadmap.c
- * (recommendations merged, ordered and phased), cache.c (the persona
+ * event log), verdict.c (a tool's verdict on its input, error.json), file.c
+ * (bounded reads, atomic durable writes), open.c (the one way to open a spool
+ * entry), json.c (Jansson load/dump with positions, bounded numbers), hash.c +
+ * sha256.c (XXH3, SHA-256), schema.c (JSON Schema subset validator over the
+ * embedded schemas/), yaml.c + config.c (the config file), spool.c (spool
+ * places, the drop protocol, the one id rule), claim.c (taking a request out of
+ * incoming/), ratelimit.c (a token bucket per submitter), audit.c (the audit
+ * log), paths.c (where things are; paths for make), rules.c (the built-in
+ * persona engine), registry.c (persona registrations), plan.c (the persona
+ * plan), normalize.c (any persona output to a PersonaOutput), pii.c (personal
+ * data in text), sanitize.c (text from outside made fit to keep), effort.c
+ * (effort and money, read and written), extract.c (the JSON in an agent's text),
+ * roadmap.c (recommendations merged, ordered and phased), cache.c (the persona
  * output cache), task.c (a task through its pipeline), proc.c (children as
- * filters), hooks.c (the plugin points), state.c (a task's WorkflowState from its
- * files).
+ * filters), hooks.c (the plugin points), state.c (a task's WorkflowState from
+ * its files).
  *
  * Library code never prints and never exits: it returns -1 or NULL and fills an
  * ec_err, and only main() decides what to say and with which exit code.
