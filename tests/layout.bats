@@ -48,3 +48,17 @@ only_in() {
 	run grep -nE 'fprintf\(stderr' tools/*.c tools/lib/*.c
 	only_in 'tools/lib/err.c:*'
 }
+
+@test "the library stays in small files, each named in ec.h's list of concerns (issue 10)" {
+	cd "$ROOT"
+	local f bad=""
+	# ec.h opens with one sentence per file: a reader finds a fact's home there.
+	for f in tools/lib/*.c; do
+		sed -n '1,/^ \*\/$/p' tools/lib/ec.h | tr '\n' ' ' | grep -qE "[ (]${f#tools/lib/}[ ,)]" ||
+			bad="$bad ${f#tools/lib/}"
+	done
+	[ -z "$bad" ] || fail "not in ec.h's list:$bad"
+	# about a thousand lines is where a file stops having one job
+	run bash -c "wc -l tools/*.c tools/lib/*.c tools/lib/*.h | awk '\$2 != \"total\" && \$1 > 1100'"
+	refute_output
+}

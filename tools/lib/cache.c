@@ -51,7 +51,7 @@ ec_cache_key(const char *description, const char *cache_key, const char *persona
 			if (space && w)
 				buf[w++] = ' ';
 			space = 0;
-			buf[w++] = (char)(*s >= 'A' && *s <= 'Z' ? *s + 32 : *s);
+			buf[w++] = (char)ec_lower(*s);
 		}
 	}
 	w += (size_t)snprintf(buf + w, cap - w, ":%s:%s", persona, mode);

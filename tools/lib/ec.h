@@ -12,7 +12,8 @@
  * incoming/), ratelimit.c (a token bucket per submitter), audit.c (the audit
  * log), paths.c (where things are; paths for make), rules.c (the built-in
  * persona engine), registry.c (persona registrations), plan.c (the persona
- * plan), normalize.c (any persona output to a PersonaOutput), pii.c (personal
+ * plan), normalize.c (any persona output to a PersonaOutput; its parts in
+ * normfield.c, normrecs.c and normparts.c share the private norm.h), pii.c (personal
  * data in text), sanitize.c (text from outside made fit to keep), effort.c
  * (effort and money, read and written), extract.c (the JSON in an agent's text),
  * roadmap.c (recommendations merged, ordered and phased), cache.c (the persona
@@ -101,6 +102,7 @@ static inline int ec_is_word(int c) { return ec_is_alnum(c) || c == '_'; }
 static inline int ec_is_hex(int c) { return ec_is_digit(c) || ((c | 32) >= 'a' && (c | 32) <= 'f'); }
 static inline int ec_is_space(int c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
 static inline int ec_lower(int c) { return ec_is_upper(c) ? c + 32 : c; }
+static inline int ec_upper(int c) { return c >= 'a' && c <= 'z' ? c - 32 : c; }
 /* Length (1 to 4) of the well-formed UTF-8 sequence at s, or 0 if there is none
  * (a stray continuation byte, an overlong form, a surrogate, past U+10FFFF, the
  * NUL that ends s). */

@@ -489,7 +489,7 @@ fold(ctx *c, const char *s, size_t n)
 			c->buf[j++] = '\'';
 			i += 2;
 		} else
-			c->buf[j++] = (char)(b >= 'A' && b <= 'Z' ? b + 32 : b);
+			c->buf[j++] = (char)ec_lower(b);
 	}
 	c->buf[j] = '\0';
 	return (long)j;
