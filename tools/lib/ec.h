@@ -11,11 +11,12 @@
  * places, the drop protocol, the one id rule), claim.c (taking a request out of
  * incoming/), ratelimit.c (a token bucket per submitter), audit.c (the audit
  * log), paths.c (where things are; paths for make), rules.c (the built-in
- * persona engine), registry.c (persona registrations), plan.c (the persona
- * plan), normalize.c (any persona output to a PersonaOutput; its parts in
- * normfield.c, normrecs.c and normparts.c share the private norm.h), pii.c (personal
- * data in text), sanitize.c (text from outside made fit to keep), effort.c
- * (effort and money, read and written), extract.c (the JSON in an agent's text),
+ * persona engine; rulestext.c and rulescompile.c share the private rules.h),
+ * registry.c (persona registrations), plan.c (the persona plan), normalize.c
+ * (any persona output to a PersonaOutput; normfield.c, normrecs.c and
+ * normparts.c share the private norm.h), pii.c (personal data in text),
+ * sanitize.c (text from outside made fit to keep), effort.c (effort and money,
+ * read and written), extract.c (the JSON in an agent's text),
  * roadmap.c (recommendations merged, ordered and phased), cache.c (the persona
  * output cache), task.c (a task through its pipeline), proc.c (children as
  * filters), hooks.c (the plugin points), state.c (a task's WorkflowState from

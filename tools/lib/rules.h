@@ -1,0 +1,141 @@
+/*
+ * rules.h - private to the built-in persona engine (rules.c, rulestext.c,
+ * rulescompile.c): the call's state, the compiled rule base and the functions the
+ * parts share. Nothing else includes it; ec.h has ec_rules_apply().
+ */
+#ifndef RULES_H
+#define RULES_H
+
+#include <stdint.h>
+
+#include "ec.h"
+
+#define NONE UINT32_MAX
+#define PATHCAP EC_JPATH_CAP
+
+/* Memory for one call: a chain of chunks, all freed at once. */
+typedef struct chunk {
+	struct chunk *next;
+	size_t used, cap;
+	_Alignas(16) unsigned char mem[];
+} chunk;
+
+/* An interning table: byte strings to dense ids 0..n-1 (open addressing). */
+typedef struct strtab {
+	uint32_t *slot;         /* id + 1, 0 = empty; cap is a power of two */
+	size_t cap;
+	const char **s;         /* per id: the bytes (in the arena) */
+	uint32_t *len, *hash;
+	size_t n, idcap;
+} strtab;
+
+/* A word of the description. */
+typedef struct tok {
+	uint32_t off, len;      /* bytes in the description, original spelling */
+	uint32_t id;            /* interned stem */
+	uint32_t sent, clause;  /* global counters: a new clause also starts each sentence */
+	unsigned char neg;      /* a negation word */
+} tok;
+
+/*
+ * A word or phrase term: its text, and once it is first needed, its stem ids and
+ * its occurrences (a term of a rule that never gets that far costs nothing).
+ */
+typedef struct phrase {
+	const char *src;
+	size_t srclen;
+	uint32_t *ids;
+	uint32_t n;
+	int literal;            /* starts with a negation word: no negation check */
+	int done;
+	uint32_t *pos;          /* non-negated occurrences, ascending */
+	uint32_t npos;
+} phrase;
+
+typedef struct group {
+	const char *name;
+	phrase *p;
+	size_t n;
+} group;
+
+enum { T_PHRASE, T_GROUP, T_SIGNAL, T_COND };
+
+struct cond;
+typedef struct term {
+	int kind;
+	phrase ph;
+	group *g;
+	const char *sig;        /* signal name without "signal:" (and without '*') */
+	size_t siglen;
+	int prefix;
+	struct cond *cond;
+} term;
+
+typedef struct cond {
+	term *any, *all, *none;
+	size_t nany, nall, nnone;
+} cond;
+
+typedef struct rule {
+	const json_t *j;
+	const char *id;
+	int modes;
+	cond *when;             /* NULL: always fires */
+} rule;
+
+/* What a rule's condition matched: text hits and signal names, for placeholders. */
+typedef struct hit {
+	uint32_t pos, n;
+} hit;
+
+typedef struct coll {
+	hit *h;
+	size_t nh, caph;
+	const char **sig;
+	size_t ns, caps;
+} coll;
+
+typedef struct ctx {
+	chunk *arena;
+	ec_err *e;
+	int oom;
+	int checking;           /* ec_rules_load: extra checks, no text */
+	/* the text */
+	const char *text;
+	tok *t;
+	size_t nt, capt;
+	strtab stems;
+	uint32_t *post, *postoff; /* positions of stem s: post[postoff[s]..postoff[s+1]) */
+	size_t nsent;
+	/* the compiled rule base */
+	const json_t *syn;
+	group *groups;
+	size_t ngroups;
+	rule *rules;
+	size_t nrules;
+	/* signals visible to conditions: upstream, then emitted here */
+	const char **sigs;
+	size_t nsigs, capsigs;
+	strtab ids;             /* recommendation ids: upstream and fired here */
+	char *buf;              /* scratch for lowercasing and placeholders */
+	size_t bufcap;
+} ctx;
+
+/* rulestext.c */
+int eng_oom(ctx *c);
+void *eng_aalloc(ctx *c, size_t n);
+void *eng_acalloc(ctx *c, size_t n, size_t size);
+int eng_grow(ctx *c, void *v, size_t *cap, size_t need, size_t size);
+uint32_t eng_st_find(ctx *c, strtab *t, const char *s, size_t n, int add);
+void eng_st_free(strtab *t);
+size_t eng_word_start(const unsigned char *s, size_t i, size_t n);
+int eng_tokenise(ctx *c, const char *text, size_t n);
+void eng_phrase_eval(ctx *c, phrase *p);
+
+/* rulescompile.c */
+int eng_groups_compile(ctx *c, const json_t *syn);
+int eng_rules_compile(ctx *c, const json_t *rb);
+int eng_mode_bit(const char *m);
+double eng_num(const json_t *j, double dflt);
+
+#endif
