@@ -585,7 +585,7 @@ main(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config = NULL, *format = NULL, *name = NULL, *out = NULL, *plan = NULL;
-	const char *task_id = NULL, *file = "-", *stamp = NULL;
+	const char *task_id = NULL, *file, *stamp = NULL;
 	char id[EC_MAX_NAME + 16], hex[17];
 	req r = { 0 };
 	json_t *request, *source;
@@ -617,12 +617,8 @@ main(int argc, char *argv[])
 		default: usage(EC_EXIT_USAGE);
 		}
 	}
-	if (argc - optind > 1) {
-		ec_warn("too many arguments: expected one request file");
+	if (!(file = ec_operand(argc - optind, argv + optind, "request file")))
 		usage(EC_EXIT_USAGE);
-	}
-	if (optind < argc)
-		file = argv[optind];
 	if (task_id && !ec_id_valid(task_id)) {
 		ec_warn("invalid task id '%s': expected 1 to %d of [A-Za-z0-9._-], not starting "
 		    "with '.' or '-'", task_id, EC_MAX_ID);

@@ -110,7 +110,7 @@ main(int argc, char *argv[])
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *config = NULL, *name = NULL, *spool = NULL, *file = "-", *ext;
+	const char *config = NULL, *name = NULL, *spool = NULL, *file, *ext;
 	char id[EC_MAX_NAME + 16], clean[EC_MAX_NAME + 1], *buf, *base;
 	json_int_t maxreq;
 	json_t *cfg;
@@ -129,12 +129,8 @@ main(int argc, char *argv[])
 		default: usage(EC_EXIT_USAGE);
 		}
 	}
-	if (argc - optind > 1) {
-		ec_warn("too many arguments: expected one request file");
+	if (!(file = ec_operand(argc - optind, argv + optind, "request file")))
 		usage(EC_EXIT_USAGE);
-	}
-	if (optind < argc)
-		file = argv[optind];
 	/* A name given on purpose must already be clean: quietly turning "../x" into
 	 * "x" would hide a mistake (or an attempt) from the one who made it. */
 	if (name && (strlen(name) > EC_MAX_NAME || ec_sanitize_name(name, clean, sizeof clean) < 0 ||

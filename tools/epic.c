@@ -206,7 +206,7 @@ cmd_run(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 },
 	};
 	front f = { 0 };
-	const char *mode = NULL, *exclude = NULL, *file = "-", *ext;
+	const char *mode = NULL, *exclude = NULL, *file, *ext;
 	char id[EC_MAX_NAME + 16], *buf, *base;
 	int c, enforce = 0;
 	size_t len;
@@ -232,12 +232,8 @@ cmd_run(int argc, char *argv[])
 		default: usage(EC_EXIT_USAGE);
 		}
 	}
-	if (argc - optind > 1) {
-		ec_warn("too many arguments: expected one request file");
+	if (!(file = ec_operand(argc - optind, argv + optind, "request file")))
 		usage(EC_EXIT_USAGE);
-	}
-	if (optind < argc)
-		file = argv[optind];
 	check_output(f.out);
 	front_init(&f);
 	if (!(buf = ec_read_file(file, EC_MAX_REQUEST_BYTES, &len, &e)))

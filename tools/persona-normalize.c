@@ -139,7 +139,7 @@ main(int argc, char *argv[])
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *out = NULL, *persona = NULL, *prefix = NULL, *file = "-", *name;
+	const char *out = NULL, *persona = NULL, *prefix = NULL, *file, *name;
 	char *version = NULL, *reg_prefix = NULL, *buf, summary[256], *end;
 	ec_norm_opts o;
 	json_t *j;
@@ -192,12 +192,8 @@ main(int argc, char *argv[])
 		ec_warn("missing --persona NAME");
 		usage(EC_EXIT_USAGE);
 	}
-	if (argc - optind > 1) {
-		ec_warn("too many arguments: expected one raw output file");
+	if (!(file = ec_operand(argc - optind, argv + optind, "raw output file")))
 		usage(EC_EXIT_USAGE);
-	}
-	if (optind < argc)
-		file = argv[optind];
 	name = strcmp(file, "-") ? file : "<stdin>";
 
 	iorder = (int)order;

@@ -216,7 +216,7 @@ main(int argc, char *argv[])
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *out = NULL, *persona = NULL, *rules = NULL, *file = "-", *name;
+	const char *out = NULL, *persona = NULL, *rules = NULL, *file, *name;
 	json_t *input, *rb, *output;
 	long nbench = 0;
 	int c, cflag = 0, lflag = 0;
@@ -265,12 +265,8 @@ main(int argc, char *argv[])
 		c = list();
 		return c ? c : ec_close_stdout();
 	}
-	if (argc > 1) {
-		ec_warn("too many arguments: expected one input file");
+	if (!(file = ec_operand(argc, argv, "input file")))
 		usage(EC_EXIT_USAGE);
-	}
-	if (argc == 1)
-		file = argv[0];
 	name = strcmp(file, "-") ? file : "<stdin>";
 
 	if (!(input = ec_json_load_file(file, EC_MAX_JSON_BYTES, &e)))

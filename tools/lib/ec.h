@@ -87,6 +87,10 @@ void ec_die(int code, const char *fmt, ...) __attribute__((noreturn, format(prin
 /* s with control characters (C0, DEL, C1) and bytes that are not UTF-8 written as
  * \n, \t, \r, \xHH, into out (cap bytes, truncated). Returns out. */
 char *ec_escape_controls(const char *s, char *out, size_t cap);
+/* For main() only: the one optional FILE operand left after the options ("-"
+ * when there is none), or NULL after warning "too many arguments: expected one
+ * WHAT" (the caller then shows its usage). */
+const char *ec_operand(int argc, char *const argv[], const char *what);
 /* The last message ec_warn printed ("" if none). */
 const char *ec_last_message(void);
 /* For main() only: flush and check stdout, exit 111 if it could not be written. */

@@ -136,6 +136,16 @@ ec_die_err(const ec_err *e)
 	ec_exit(e->code ? e->code : EC_EXIT_TEMP);
 }
 
+const char *
+ec_operand(int argc, char *const argv[], const char *what)
+{
+	if (argc > 1) {
+		ec_warn("too many arguments: expected one %s", what);
+		return NULL;
+	}
+	return argc == 1 ? argv[0] : "-";
+}
+
 void
 ec_die(int code, const char *fmt, ...)
 {
