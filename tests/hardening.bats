@@ -10,17 +10,7 @@ load test_helper
 setup() {
 	cd "$BATS_TEST_TMPDIR"
 	S="$EPIC_SPOOL"
-	CFG="$BATS_TEST_TMPDIR/watch.yml"
-	cat > "$CFG" <<-YML
-	watcher:
-	  settleMs: 50
-	  parseGraceMs: 1500
-	  rescanSeconds: 1
-	  stopGraceSeconds: 1
-	  taskRetries: 2
-	  taskRetryDelay: 1
-	YML
-	export EPIC_CONFIG="$CFG"
+	fast_watcher_config 2
 	WATCHERS=()
 }
 
@@ -28,10 +18,6 @@ teardown() {
 	for p in "${WATCHERS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
 	[ -n "${MNT:-}" ] && umount "$MNT" 2>/dev/null
 	remove_users
-}
-
-request() {
-	printf 'Epic %s: let shop admins upload product images and let customers pay by card at checkout.\n' "$1"
 }
 
 # The shared spool of make_users, with a running watcher (as the owner) on it.

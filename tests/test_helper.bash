@@ -78,6 +78,21 @@ as() {
 	runuser -u "$u" -- env EPIC_SPOOL="$EPIC_SPOOL" PATH="$SHARED/bin:/usr/bin:/bin" "$@"
 }
 
+# fast_watcher_config RETRIES [YAML...]: a config for watchers that react fast (settle
+# 50 ms, rescan every second, retry a failed task after a second, RETRIES times),
+# with more top-level YAML lines appended; in $CFG and exported as EPIC_CONFIG.
+fast_watcher_config() {
+	CFG="$BATS_TEST_TMPDIR/watch.yml"
+	printf '%s\n' watcher: '  settleMs: 50' '  parseGraceMs: 1500' '  rescanSeconds: 1' \
+		'  stopGraceSeconds: 1' "  taskRetries: $1" '  taskRetryDelay: 1' "${@:2}" > "$CFG"
+	export EPIC_CONFIG="$CFG"
+}
+
+# request N: a distinct, valid request text.
+request() {
+	printf 'Epic %s: let shop admins upload product images and let customers pay by card at checkout.\n' "$1"
+}
+
 # watcher [ARGS]: start a watcher in the background, logging to $BATS_TEST_TMPDIR/w.N.log;
 # its pid is appended to the WATCHERS array (kill them in teardown).
 watcher() {

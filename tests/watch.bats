@@ -7,20 +7,7 @@ load test_helper
 setup() {
 	S="$EPIC_SPOOL"
 	mkdir -p "$S/incoming"
-	# Fast reactions for tests: settle 50 ms, rescan every second.
-	CFG="$BATS_TEST_TMPDIR/watch.yml"
-	cat > "$CFG" <<-YML
-	watcher:
-	  settleMs: 50
-	  parseGraceMs: 1500
-	  rescanSeconds: 1
-	  stopGraceSeconds: 1
-	  taskRetries: 3
-	  taskRetryDelay: 1
-	performance:
-	  maxConcurrentEpics: 2
-	YML
-	export EPIC_CONFIG="$CFG"
+	fast_watcher_config 3 performance: '  maxConcurrentEpics: 2'
 	REG="$BATS_TEST_TMPDIR/personas"
 	cp -r "$ROOT/pipeline/personas" "$REG"
 	export EPIC_PERSONA_PATH="$REG"
@@ -31,11 +18,6 @@ teardown() {
 	for p in "${WATCHERS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
 	[ -n "${SAVED_QUEUE:-}" ] && echo "$SAVED_QUEUE" > /proc/sys/fs/inotify/max_queued_events
 	true
-}
-
-# request N: a distinct, valid request text.
-request() {
-	printf 'Epic %s: let shop admins upload product images and let customers pay by card at checkout.\n' "$1"
 }
 
 executions() { cat "$S"/*/*/checkpoints.jsonl 2>/dev/null | grep -c '"event":"before"' || true; }

@@ -316,22 +316,22 @@ read_output(const ec_task_state *t, const char *stem, output *o, int warn, ec_er
 			*e = re;
 			return -1;
 		}
-			say(t, warn, "%s", re.msg);
+		say(t, warn, "%s", re.msg);
 		return 0;
 	}
 	ec_xxh3_hex(buf, len, o->xxh3);
 	j = ec_json_loadb(buf, len, path, &re);
 	free(buf);
 	if (!j) {
-			say(t, warn, "%s (run 'epic-checkpoint verify')", re.msg);
+		say(t, warn, "%s (run 'epic-checkpoint verify')", re.msg);
 		return 0;
 	}
 	for (const char *const *s = output_statuses; *s; s++)
 		if (!strcmp(ec_json_get_str(j, "persona.status", ""), *s))
 			o->status = *s;
 	if (!o->status) {
-			say(t, warn, "%s: not a PersonaOutput: no persona.status (run 'epic-checkpoint "
-			    "verify')", path);
+		say(t, warn, "%s: not a PersonaOutput: no persona.status (run 'epic-checkpoint "
+		    "verify')", path);
 		json_decref(j);
 		return 0;
 	}
@@ -534,7 +534,7 @@ epic_id(const ec_task_state *t, int warn)
 	if (!ec_exists(path))
 		return json_null();
 	if (!(j = ec_json_load_file(path, EC_MAX_JSON_BYTES, &e))) {
-			say(t, warn, "%s (run 'epic-checkpoint verify')", e.msg);
+		say(t, warn, "%s (run 'epic-checkpoint verify')", e.msg);
 		return json_null();
 	}
 	id = ec_json_get_str(j, "epic.id", "");
