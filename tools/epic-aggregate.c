@@ -532,14 +532,25 @@ by_risk(const void *x, const void *y)
 	    json_string_value(json_object_get(q->j, "source")));
 }
 
+/* Fill r with a risk of area from source, the buffers' texts as its description and
+ * mitigation (emptied). 0, or -1 out of memory. */
+static int
+risk_set(risk *r, int level, const char *area, const char *source, ec_buf *d, ec_buf *m)
+{
+	r->level = level;
+	r->area = area;
+	r->j = json_pack("{s:s, s:s, s:s, s:o*, s:o*}", "area", area, "level", levels[level],
+	    "source", source, "description", sb_json(d), "mitigation", sb_json(m));
+	return r->j ? 0 : -1;
+}
+
 /*
  * The risk assessment: for each area with blocking or critical recommendations one
  * risk (critical when one of them is blocking and critical, high when one is
  * blocking and high or only critical, medium otherwise), naming the worst of them
  * and the roadmap phases that resolve them; and one risk per gap, as serious as the
  * missing review (its registration's gapPriority; at least high for a required
- * persona). The
- * overall level is the highest of them, low when there are none.
+ * persona). The overall level is the highest of them, low when there are none.
  */
 static json_t *
 risks(agg *a, json_t *gapv)
@@ -610,13 +621,8 @@ risks(agg *a, json_t *gapv)
 			ec_buf_printf(&m, " before release (%s, %s) and make %s release criteria", ph, days,
 			    n == 1 ? "it one of the" : "them");
 		}
-		v[nv].level = level;
-		v[nv].area = area;
-		v[nv].j = json_pack("{s:s, s:s, s:s, s:o*, s:o*}", "area", area, "level", levels[level],
-		    "source", persona, "description", sb_json(&d), "mitigation", sb_json(&m));
-		if (!v[nv].j)
+		if (risk_set(&v[nv++], level, area, persona, &d, &m) < 0)
 			goto nomem;
-		nv++;
 	}
 	json_array_foreach(gapv, i, g) {
 		const char *pn = ec_json_get_str(g, "persona", ""), *st = ec_json_get_str(g, "status", "");
@@ -641,13 +647,8 @@ risks(agg *a, json_t *gapv)
 			ec_buf_printf(&m, "%s", reg->gap_advice);
 		else
 			ec_buf_printf(&m, "review what %s covers by hand before work starts", pn);
-		v[nv].level = level;
-		v[nv].area = area;
-		v[nv].j = json_pack("{s:s, s:s, s:s, s:o*, s:o*}", "area", area, "level", levels[level],
-		    "source", pn, "description", sb_json(&d), "mitigation", sb_json(&m));
-		if (!v[nv].j)
+		if (risk_set(&v[nv++], level, area, pn, &d, &m) < 0)
 			goto nomem;
-		nv++;
 	}
 	qsort(v, nv, sizeof *v, by_risk);
 	for (i = 0; i < nv; i++) {

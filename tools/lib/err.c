@@ -117,16 +117,24 @@ say(const char *msg)
 	fprintf(stderr, "%s: %s\n", ec_progname, line);
 }
 
+/* say() the formatted message. */
+static void
+vsay(const char *fmt, va_list ap)
+{
+	char msg[sizeof last_msg];
+
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	say(msg);
+}
+
 void
 ec_warn(const char *fmt, ...)
 {
-	char msg[sizeof last_msg];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	vsay(fmt, ap);
 	va_end(ap);
-	say(msg);
 }
 
 void
@@ -149,13 +157,11 @@ ec_operand(int argc, char *const argv[], const char *what)
 void
 ec_die(int code, const char *fmt, ...)
 {
-	char msg[sizeof last_msg];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	vsay(fmt, ap);
 	va_end(ap);
-	say(msg);
 	ec_exit(code);
 }
 

@@ -590,7 +590,14 @@ ec_rules_apply(const json_t *rb, const json_t *input, ec_err *e)
 	fired = NULL;
 	json_object_set_new(meta, "rulesTotal", json_integer((json_int_t)c.nrules));
 	json_object_set_new(out, "metadata", meta);
-
+	goto done;
+nomem:
+	eng_oom(&c);
+fail:
+	json_decref(fired);
+	json_decref(out);
+	out = NULL;
+done:
 	free(covered);
 	free(recv);
 	free(recr);
@@ -598,18 +605,6 @@ ec_rules_apply(const json_t *rb, const json_t *input, ec_err *e)
 	free(col.sig);
 	ctx_free(&c);
 	return out;
-nomem:
-	eng_oom(&c);
-fail:
-	json_decref(fired);
-	json_decref(out);
-	free(covered);
-	free(recv);
-	free(recr);
-	free(col.h);
-	free(col.sig);
-	ctx_free(&c);
-	return NULL;
 }
 
 json_t *
