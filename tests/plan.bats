@@ -63,6 +63,16 @@ register() {
 	assert_output "privacy critical: Include privacy-officer in the review, or have the data protection officer review the processing before launch"
 }
 
+@test "a registration without idPrefix, area or gap advice: ids from its name's initials, its name as the area, a medium gap" {
+	register data-privacy-officer 7 '{"command": ["sh", "-c", "cat >/dev/null; echo \"{\\\"recommendations\\\": [{\\\"title\\\": \\\"Record the processing\\\", \\\"description\\\": \\\"Add the card data flow to the register.\\\", \\\"type\\\": \\\"blocking\\\", \\\"priority\\\": \\\"critical\\\"}]}\""]}'
+	run -0 epic run -q req.txt
+	run -0 jq -r '.epic.recommendations[] | select(.title == "Record the processing") | .id' <<< "$output"
+	assert_output DPO-001
+	run -0 epic run -q --exclude data-privacy-officer req.txt
+	run -0 jq -r '.epic.riskAssessment.risks[] | select(.source == "data-privacy-officer") | "\(.area) \(.level): \(.mitigation)"' <<< "$output"
+	assert_output "data-privacy-officer medium: Include data-privacy-officer in the review, or review what data-privacy-officer covers by hand before work starts"
+}
+
 @test "persona-run and epic-aggregate read the task's plan.json instead of deciding again" {
 	register devops-engineer 6 '{"command": ["sh", "-c", "cat >/dev/null; exit 3"]}'
 	run -0 epic run -q --exclude performance-specialist req.txt
