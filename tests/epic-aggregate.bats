@@ -137,6 +137,23 @@ ajv_validate() {
 	assert_output $'["ARC-001"]\n["ARC-001"]'
 }
 
+@test "recommendations of one concern are merged across personas: every persona named, the strictest priority, the effort once" {
+	# PERF-001 and OPS-001 ask for one thing in their own words.
+	jq '.recommendations[0].concern = "operations.observability"' "$PERF" > "$BATS_TEST_TMPDIR/perf.json"
+	jq '.recommendations[0].concern = "operations.observability"' "$OPS" > "$BATS_TEST_TMPDIR/ops.json"
+	aggregate "$PO" "$ARC" "$SEC" "$BATS_TEST_TMPDIR/perf.json" "$A11Y" "$BATS_TEST_TMPDIR/ops.json"
+	run -0 jq -r '.epic.recommendations[].id' "$OUT"
+	refute_line OPS-001
+	run -0 jq -c '.epic.recommendations[] | select(.id == "PERF-001") |
+		[.concern, .personas, .priority, .effortDays, .title]' "$OUT"
+	assert_output '["operations.observability",["performance-specialist","devops-engineer"],"high",{"max":5,"min":2},"Load-test at the stated peak"]'
+	# Without the concern they stay two.
+	aggregate "$PO" "$ARC" "$SEC" "$PERF" "$A11Y" "$OPS"
+	run -0 jq -r '.epic.recommendations[].id' "$OUT"
+	assert_line OPS-001
+	assert_line PERF-001
+}
+
 @test "a dangling dependency is dropped" {
 	aggregate "$PO" "$ARC" "$SEC" "$PERF" "$A11Y" "$OPS"
 	run -0 jq -c '.epic.recommendations[] | select(.id == "PO-003") | .dependencies' "$OUT"

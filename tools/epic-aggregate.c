@@ -374,6 +374,8 @@ recommendation(const agg *a, size_t i)
 	json_object_set_new(j, "references", sorted_keys(r->refs));
 	if (r->has_effort)
 		json_object_set_new(j, "effortDays", range(r->emin, r->emax));
+	if (r->concern)
+		json_object_set_new(j, "concern", json_string(r->concern));
 	json_object_set_new(j, "persona", json_string(t->persona));
 	json_object_set(j, "personas", r->personas);
 	return j;

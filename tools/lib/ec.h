@@ -555,6 +555,7 @@ enum { EC_RM_LOW, EC_RM_MEDIUM, EC_RM_HIGH, EC_RM_CRITICAL };   /* priorities, i
 typedef struct ec_rm_item {     /* a recommendation as one persona made it */
 	json_t *j;              /* borrowed */
 	const char *persona, *id;
+	const char *concern;    /* its concern key, or NULL (borrowed from j) */
 	char *key;              /* the normalized title */
 	int blocking, prio, has_effort;
 	double emin, emax;
@@ -563,6 +564,7 @@ typedef struct ec_rm_item {     /* a recommendation as one persona made it */
 } ec_rm_item;
 typedef struct ec_rm_rec {      /* a merged recommendation */
 	size_t first;           /* its first item: id, title, description, persona */
+	const char *concern;    /* the first concern key among its items, or NULL */
 	int blocking, prio, has_effort;
 	int must;               /* blocking or critical, or a must depends on it */
 	int level, phase;
@@ -585,7 +587,7 @@ typedef struct ec_roadmap {     /* zero-initialise it */
  * dependencies are read) of persona, blocking or not, with priority prio (EC_RM_*). */
 int ec_roadmap_add(ec_roadmap *m, json_t *rec, const char *persona, int blocking, int prio,
     ec_err *e);
-/* Merge the same recommendation made twice (by id or normalized title), break
+/* Merge the same recommendation made twice (by id, normalized title or concern), break
  * dependency cycles, order, phase and find the critical path. 0 or -1 with e. */
 int ec_roadmap_build(ec_roadmap *m, ec_err *e);
 /* The id of merged recommendation rec. */

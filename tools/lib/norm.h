@@ -18,6 +18,7 @@
 #define CAP_SHORT       200     /* metadata.model, metadata.engine */
 #define CAP_VERSION     64
 #define CAP_MESSAGE     1000
+#define CAP_CONCERN     80      /* the schema's maxLength of a concern key */
 #define CAP_RAW         1024    /* the schema's maxLength of metadata.raw */
 #define MAX_RECS        100
 #define MAX_INSIGHTS    100
@@ -62,7 +63,7 @@ typedef struct fspec {
 enum { T_PERSONA, T_INSIGHTS, T_RECS, T_COST, T_CONF, T_SIGNALS, T_META, T_STATUS, T_EXEC,
 	T_MODEL, T_TOKENS, T_VERSION, T_N };
 enum { R_ID, R_TITLE, R_TYPE, R_BLOCKING, R_PRIORITY, R_COST, R_DESC, R_DEPS, R_REFS,
-	R_EFFORT, R_PERSONA, R_N };
+	R_EFFORT, R_PERSONA, R_CONCERN, R_N };
 enum { C_CATEGORY, C_AMOUNT, C_EFFORT, C_N };
 enum { M_MODEL, M_TOKENS, M_VERSION, M_ENGINE, M_FIRED, M_TOTAL, M_REDACT, M_HIT, M_RAW, M_N };
 enum { P_NAME, P_ORDER, P_STATUS, P_EXEC, P_CACHED, P_FALLBACK, P_ERROR, P_N };
@@ -88,6 +89,8 @@ json_t *norm_reject(nctx *c, const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 json_t *norm_nomem(nctx *c);
 char *norm_clean(nctx *c, const char *in, int mode, size_t cap);
+/* Record key of the object at path as dropped, for metadata.raw. */
+void norm_drop_field(nctx *c, const char *path, const char *key);
 void norm_shown(nctx *c, const json_t *v, char *buf, size_t cap);
 void norm_pick(nctx *c, const json_t *obj, const fspec *spec, size_t nspec, json_t **val,
     const char **key, const char *path);

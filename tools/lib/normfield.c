@@ -155,6 +155,7 @@ const fspec norm_rec_fields[R_N] = {
 	{ "references", { "references", "refs", "standards", "sources", "links" } },
 	{ "effortDays", { "effortdays", "effortindays" } },
 	{ "persona", { "persona" } },
+	{ "concern", { "concern", "concernkey" } },
 };
 
 const fspec norm_cost_fields[C_N] = {
@@ -196,8 +197,8 @@ const fspec norm_error_fields[E_N] = {
 const char *const norm_wrappers[] = { "output", "result", "response", "data", "review",
 	"personaoutput", "answer", NULL };
 
-static void
-drop_field(nctx *c, const char *path, const char *key)
+void
+norm_drop_field(nctx *c, const char *path, const char *key)
 {
 	if (c->dropped < NOTE_PATHS) {
 		ec_jpath_key(c->dropped_paths[c->dropped], sizeof c->dropped_paths[0], path, key);
@@ -247,17 +248,17 @@ norm_pick(nctx *c, const json_t *obj, const fspec *spec, size_t nspec, json_t **
 		int r, f = field_of(spec, nspec, k, &r);
 		if (f < 0) {
 			if (path)
-				drop_field(c, path, k);
+				norm_drop_field(c, path, k);
 			continue;
 		}
 		if (r < rank[f]) {
 			if (key[f] && path)
-				drop_field(c, path, key[f]);
+				norm_drop_field(c, path, key[f]);
 			val[f] = json_is_null(v) ? NULL : v;
 			key[f] = k;
 			rank[f] = r;
 		} else if (path)
-			drop_field(c, path, k);
+			norm_drop_field(c, path, k);
 	}
 }
 

@@ -74,6 +74,55 @@ norm_derive_prefix(const char *persona, char out[8])
 		snprintf(out, 8, "%s", p);
 }
 
+/* A concern key: dot-separated words of [a-z0-9-], the first starting with a letter,
+ * at least two of them, at most CAP_CONCERN bytes (the schema's concernKey). */
+static int
+concern_valid(const char *s)
+{
+	size_t words = 0, n = strlen(s);
+
+	if (n > CAP_CONCERN || !ec_is_alpha(*s))
+		return 0;
+	for (const char *w = s; ; w++) {
+		size_t k = strspn(w, "abcdefghijklmnopqrstuvwxyz0123456789-");
+		if (k == 0 || *w == '-')
+			return 0;
+		words++;
+		w += k;
+		if (!*w)
+			return words >= 2;
+		if (*w != '.')
+			return 0;
+	}
+}
+
+/*
+ * Set obj.concern from what an agent wrote, lowercased and trimmed. A concern that is
+ * not a key of the vocabulary's form is dropped (noted in metadata.raw), not
+ * rejected: the recommendation is still worth having, only not merged by concern.
+ * 0, or -1 out of memory.
+ */
+static int
+concern_set(nctx *c, json_t *obj, const json_t *v, const char *path, const char *key)
+{
+	char *s;
+
+	if (!json_is_string(v)) {
+		norm_drop_field(c, path, key);
+		return 0;
+	}
+	if (!(s = norm_clean(c, json_string_value(v), EC_TEXT_LINE, CAP_CONCERN + 1)))
+		return -1;
+	for (char *q = s; *q; q++)
+		*q = (char)ec_lower(*q);
+	if (concern_valid(s))
+		json_object_set_new(obj, "concern", json_string(s));
+	else
+		norm_drop_field(c, path, key);
+	free(s);
+	return 0;
+}
+
 /*
  * Make an id of what an agent wrote: "SEC-001" as is; "sec-1", "SEC_01", "SEC 1",
  * "#SEC1", "A11Y-7" fixed; a bare number ("3", 3) gets the persona's prefix, and
@@ -376,6 +425,8 @@ one_rec(nctx *c, const json_t *in, const char *path, rec *r)
 		json_object_set_new(r->o, "persona", json_string(s));
 		free(s);
 	}
+	if (val[R_CONCERN] && concern_set(c, r->o, val[R_CONCERN], path, key[R_CONCERN]) < 0)
+		goto fail;
 	r->orig_id = val[R_ID];
 	r->deps = val[R_DEPS];
 	ec_jpath_key(r->deps_path, sizeof r->deps_path, path,

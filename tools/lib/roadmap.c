@@ -59,6 +59,7 @@ ec_roadmap_add(ec_roadmap *m, json_t *rec, const char *persona, int blocking, in
 	t->j = rec;
 	t->persona = persona;
 	t->id = ec_json_get_str(rec, "id", "");
+	t->concern = ec_json_get_str(rec, "concern", NULL);
 	t->blocking = blocking;
 	t->prio = prio;
 	if (ef) {
@@ -136,7 +137,8 @@ by_rec_id(const void *x, const void *y, void *arg)
 }
 
 /*
- * Merge the items with the same id or the same normalized title: the merged one
+ * Merge the items with the same id, the same normalized title or the same concern
+ * (two personas asking for one thing in their own words): the merged one
  * keeps the first one's id, title, description and persona, the strongest type and
  * priority, the largest effort at both ends, and the union of references, personas
  * and dependencies (rewritten to the surviving ids; dangling and self dependencies
@@ -145,10 +147,10 @@ by_rec_id(const void *x, const void *y, void *arg)
 static int
 merge(ec_roadmap *m, ec_err *e)
 {
-	json_t *byid = json_object(), *bykey = json_object(), *x, *d;
+	json_t *byid = json_object(), *bykey = json_object(), *bycon = json_object(), *x, *d;
 	size_t n = m->nit, i, k, *gidx = NULL;
 
-	if (!byid || !bykey || !(gidx = malloc((n ? n : 1) * sizeof *gidx)) ||
+	if (!byid || !bykey || !bycon || !(gidx = malloc((n ? n : 1) * sizeof *gidx)) ||
 	    !(m->r = calloc(n ? n : 1, sizeof *m->r)))
 		goto nomem;
 	for (i = 0; i < n; i++) {
@@ -156,6 +158,8 @@ merge(ec_roadmap *m, ec_err *e)
 		if ((j = seen(byid, m->it[i].id, i)) != SIZE_MAX)
 			uf_union(m->it, i, j);
 		if (m->it[i].key[0] && (j = seen(bykey, m->it[i].key, i)) != SIZE_MAX)
+			uf_union(m->it, i, j);
+		if (m->it[i].concern && (j = seen(bycon, m->it[i].concern, i)) != SIZE_MAX)
 			uf_union(m->it, i, j);
 		gidx[i] = SIZE_MAX;
 	}
@@ -174,6 +178,8 @@ merge(ec_roadmap *m, ec_err *e)
 		}
 		t->group = gidx[root];
 		r = &m->r[t->group];
+		if (!r->concern)
+			r->concern = t->concern;
 		if (t->blocking > r->blocking)
 			r->blocking = t->blocking;
 		if (t->prio > r->prio)
@@ -209,11 +215,13 @@ merge(ec_roadmap *m, ec_err *e)
 	free(gidx);
 	json_decref(byid);
 	json_decref(bykey);
+	json_decref(bycon);
 	return 0;
 nomem:
 	free(gidx);
 	json_decref(byid);
 	json_decref(bykey);
+	json_decref(bycon);
 	return ec_fail(e, EC_EXIT_TEMP, "out of memory");
 }
 

@@ -381,6 +381,8 @@ make_rec(ctx *c, const rule *ru, const json_t *rec, const fill *f, int force_blo
 		json_object_set_new(o, "effortDays", e);
 	}
 	json_object_set_new(o, "estimatedCost", person_days(*min, *max));
+	if (json_is_string(json_object_get(rec, "concern")))
+		json_object_set(o, "concern", json_object_get(rec, "concern"));
 	return o;
 fail:
 	json_decref(o);
