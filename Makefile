@@ -52,7 +52,7 @@ LIBOBJ  := $(patsubst tools/lib/%.c,$(OUT)/lib/%.o,$(LIBSRC)) $(OUT)/lib/schemas
 SCHEMAS := $(sort $(wildcard schemas/*.schema.json))
 PROGS   := $(addprefix $(BIN)/,$(TOOLS))
 
-.PHONY: all clean check check-asan test deps demo install bench
+.PHONY: all clean check check-asan test deps demo install bench eval
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -191,6 +191,11 @@ install: all
 
 bench: all
 	$(Q)bash tests/bench/run.sh
+
+# How the built-in personas do on tests/corpus/ (tune and check splits) and the
+# examples: recall, irrelevant advice, silence, duplicates, volume. Printed only.
+eval: all
+	$(Q)bash tests/eval/run.sh
 
 clean:
 	rm -rf bin build
