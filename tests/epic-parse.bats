@@ -262,3 +262,22 @@ setup() {
 		assert_output "personas/$p.json: PERSONA_DEPS := personas/01-product-owner.json personas/02-architect.json"
 	done
 }
+
+@test "the title is what the document is about, never the name of a section" {
+	local body
+	cd "$BATS_TEST_TMPDIR"
+	while IFS='|' read -r want body; do
+		printf '%b' "$body" > t.md
+		run -0 --separate-stderr epic-parse t.md
+		run -0 jq -r .title <<< "$output"
+		[ "$output" = "$want" ] || fail "'$body': title '$output', expected '$want'"
+	done <<-'CASES'
+	KEP-1287: In-place pod resize|# KEP-1287: In-place pod resize\n\n## Summary\n\nResize pods without restarts.\n
+	Real title|## Abstract\n\nWe want faster pages. More.\n\n# Real title\n
+	We want faster pages|## Abstract\n\nWe want faster pages. More.\n
+	Let customers pay by card|Let customers pay by card. More text.\n\n## Goals\n\n- one\n
+	Passkeys for staff|Title: Passkeys for staff\r\n\r\nStaff sign in with passkeys.\r\n
+	Saved cards|A preamble.\n\n## Saved cards ##\n\nKeep a card on file.\n
+	Faster search|## Background:\n\nSearch is slow.\n\n## Faster search\n\n# Faster search\n
+	CASES
+}

@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ec.h"
 
@@ -132,47 +133,117 @@ trim_title(const char *s, size_t n)
 	return t;
 }
 
+/* Headings that name a section of a document, never what the document is about. */
+static const char *const section_names[] = {
+	"abstract", "summary", "overview", "background", "introduction", "motivation",
+	"context", "description", "problem", "problem statement", "the problem", "goals",
+	"goal", "non-goals", "non goals", "tl;dr", "tldr", "proposal", "details",
+	"user story", "user stories", "story", "requirements", "scope", "out of scope",
+	"why", "what", "current state", "current situation", "solution",
+	"proposed solution", "approach", "design", "implementation", "alternatives",
+	"alternatives considered", "open questions", "questions", "acceptance criteria",
+	"risks", "timeline", "notes", "success metrics", "rollout", "testing",
+	"dependencies", "impact", "user impact", "history", NULL
+};
+
+/* Is the heading text h (n bytes) only a section's name, such as "Abstract:"? */
+static int
+is_section_name(const char *h, size_t n)
+{
+	char low[32];
+	size_t k = 0;
+
+	while (n > 0 && (h[n - 1] == ':' || h[n - 1] == ' '))
+		n--;
+	if (n >= sizeof low)
+		return 0;
+	for (; k < n; k++)
+		low[k] = (char)ec_lower(h[k]);
+	low[k] = '\0';
+	return ec_in_list(section_names, low);
+}
+
 /*
- * A title from the description: the first Markdown ATX heading ("# Title"), else
- * the first sentence (up to ". ", "! ", "? " or the end of the first line), cut to
- * EC_TITLE_MAX characters on a word boundary. Caller frees.
+ * The text of line (up to nl, or the end) if it is a Markdown ATX heading, with its
+ * level in *level; NULL otherwise. *n gets the text's length, closing #s dropped.
+ */
+static const char *
+atx_heading(const char *line, const char *nl, int *level, size_t *n)
+{
+	const char *p = line;
+	int hashes = 0;
+
+	while (*p == ' ' && p - line < 3)
+		p++;
+	while (*p == '#')
+		p++, hashes++;
+	if (hashes < 1 || hashes > 6 || (*p != ' ' && *p != '\t'))
+		return NULL;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	*n = nl ? (size_t)(nl - p) : strlen(p);
+	while (*n > 0 && (p[*n - 1] == '#' || p[*n - 1] == ' ' || p[*n - 1] == '\r'))
+		(*n)--;
+	*level = hashes;
+	return *n ? p : NULL;
+}
+
+/*
+ * A title from the description, as a reader would name the document: the first
+ * line when it is a "Title: ..." line, else the first Markdown ATX heading (any
+ * level) unless it only names a section ("## Abstract", "Goals"), else the first
+ * level-one heading that does not, else the first sentence of the first line of text
+ * (up to ". ", "! ", "? " or the end of the line). Cut to EC_TITLE_MAX characters on
+ * a word boundary. Caller frees.
  */
 static char *
 extract_title(const char *d)
 {
-	const char *line = d, *end;
+	const char *line, *nl, *h, *end;
+	int level, seen_heading = 0;
+	size_t n;
 
-	while (*line) {
-		const char *nl = strchr(line, '\n');
-		const char *p = line;
-		size_t hashes = 0;
-		while (*p == ' ' && p - line < 3)
-			p++;
-		while (*p == '#')
-			p++, hashes++;
-		if (hashes >= 1 && hashes <= 6 && (*p == ' ' || *p == '\t')) {
-			size_t n;
-			while (*p == ' ' || *p == '\t')
-				p++;
-			n = nl ? (size_t)(nl - p) : strlen(p);
-			while (n > 0 && (p[n - 1] == '#' || p[n - 1] == ' '))
-				n--;
-			if (n > 0)
-				return trim_title(p, n);
+	line = d + strspn(d, " \t\r\n");
+	nl = strchr(line, '\n');
+	n = nl ? (size_t)(nl - line) : strlen(line);
+	while (n > 0 && line[n - 1] == '\r')
+		n--;
+	if (n > 6 && strncasecmp(line, "title:", 6) == 0 && strspn(line + 6, " \t") < n - 6)
+		return trim_title(line + 6, n - 6);
+	for (line = d; *line; line = nl + 1) {
+		nl = strchr(line, '\n');
+		if ((h = atx_heading(line, nl, &level, &n))) {
+			if ((!seen_heading || level == 1) && !is_section_name(h, n))
+				return trim_title(h, n);
+			seen_heading = 1;
 		}
 		if (!nl)
 			break;
-		line = nl + 1;
 	}
-	for (end = d; *end && *end != '\n'; end++)
+	/* The first line of text that is not a heading. */
+	for (line = d; *line; line = nl + 1) {
+		nl = strchr(line, '\n');
+		if (strspn(line, " \t\r") < (nl ? (size_t)(nl - line) : strlen(line)) &&
+		    !atx_heading(line, nl, &level, &n))
+			break;
+		if (!nl) {
+			line += strlen(line);
+			break;
+		}
+	}
+	if (!*line)
+		line = d;
+	while (*line == ' ' || *line == '\t')
+		line++;
+	for (end = line; *end && *end != '\n' && *end != '\r'; end++)
 		if ((*end == '.' || *end == '!' || *end == '?') &&
-		    (end[1] == ' ' || end[1] == '\n' || end[1] == '\0')) {
+		    (end[1] == ' ' || end[1] == '\n' || end[1] == '\r' || end[1] == '\0')) {
 			end++;
 			if (end[-1] == '.')
 				end--;  /* a title has no final period */
 			break;
 		}
-	return trim_title(d, (size_t)(end - d));
+	return trim_title(line, (size_t)(end - line));
 }
 
 static int
