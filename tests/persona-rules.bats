@@ -376,3 +376,79 @@ upstream() {
 	run -1 "$BIN/persona-rules" --list
 	assert_output --partial "no persona registrations found"
 }
+
+# facts DESCRIPTION: the ids that fired with the rule base of the shared-vocabulary
+# fixture (facts/facts.json naming facts/vocabulary.json).
+facts() {
+	RB="$FIX/facts/facts.json" fired "$@"
+}
+
+@test "concepts: a rule base naming a vocabulary tests its concepts as @name; its own group of a name wins" {
+	run facts "The page is sluggish on Mondays."
+	assert_line FCT-007
+	run facts "It takes forever to load."
+	assert_line FCT-007
+	run facts "Search is fine."
+	refute_line FCT-007
+	run facts "The files are mine."
+	assert_line FCT-008
+	run facts "The files are theirs."
+	refute_line FCT-008
+}
+
+@test "sections: text under Non-goals, Out of scope, Alternatives or Cons matches nothing; the heading itself and the next section do" {
+	local d
+	for d in $'# Sync\n\nUpload photos.\n\n## Non-goals\n\n- Offline mode.\n- Offline maps.\n' \
+		$'Upload photos.\n\nOut of scope: offline mode for field staff.\n' \
+		$'Upload photos.\n\n**Alternatives considered**\n\nAn offline-first app was rejected.\n' \
+		$'Upload photos.\n\nOut of scope for the first release:\n\n- offline mode\n- exports\n' \
+		$'Upload photos.\n\nCons:\n- offline is hard\n'; do
+		run facts "$d"
+		assert_success
+		refute_line FCT-001
+	done
+	run facts $'# Sync\n\n## Non-goals\n\nMaps.\n\n## Design\n\nWork offline first.\n'
+	assert_line FCT-001
+	run facts $'Out of scope:\n\n- exports\n\nField staff work offline all day.\n'
+	assert_line FCT-001
+	run facts $'## Considerations\n\nWork offline.\n'
+	assert_line FCT-001
+}
+
+@test "quantities: a number with a unit is a quantity:KIND signal; none without one" {
+	local d kind
+	while IFS='|' read -r kind d; do
+		run facts "$d"
+		assert_success
+		assert_line "$kind" || fail "'$d' is not $kind"
+		refute_line FCT-009
+	done <<-'CASES'
+	FCT-002|The page takes 8 s to load.
+	FCT-002|The page takes 8s, aim for 1-3 s.
+	FCT-002|Answer within 200ms.
+	FCT-002|Poll every 30 seconds.
+	FCT-003|The table holds 2 M rows.
+	FCT-003|About 3 million users.
+	FCT-004|Keep 99.9 % uptime.
+	FCT-004|Keep 99.9% uptime.
+	FCT-005|About 10 uploads a day.
+	FCT-005|Peaks of 400 per second.
+	FCT-006|Keep records for 455 days.
+	CASES
+	run facts "Make the page fast and keep records for a while."
+	assert_line FCT-009
+	run facts "Upgrade to PostgreSQL 16 with 2 m of cable."
+	assert_line FCT-009
+}
+
+@test "a vocabulary is looked up beside its rule base: missing, invalid, or from standard input is rejected" {
+	cp "$FIX/facts/facts.json" "$T/facts.json"
+	run -1 "$BIN/persona-rules" -c "$T/facts.json"
+	assert_output --partial "$T/vocabulary.json"
+	echo '{"version": "1", "concepts": {"x": []}}' > "$T/vocabulary.json"
+	run -1 "$BIN/persona-rules" -c "$T/facts.json"
+	assert_output --partial "vocabulary.json: \$.concepts.x"
+	run -1 "$BIN/persona-rules" -c - < "$FIX/facts/facts.json"
+	assert_output --partial "no directory"
+	run -0 "$BIN/persona-rules" -c "$FIX/facts/facts.json"
+}

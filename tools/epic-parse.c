@@ -308,6 +308,11 @@ check_personas(req *r, json_t *request, ec_err *e)
 				snprintf(msg, sizeof msg, "%s", e->msg[0] == '$' ? e->msg + 1 : e->msg);
 				return ec_fail(e, EC_EXIT_REJECT, "%s: %s.rules%s", r->file, base, msg);
 			}
+			/* A file beside the rule base: a request has no directory to name. */
+			if (json_object_get(json_object_get(x, "rules"), "concepts"))
+				return ec_fail(e, EC_EXIT_REJECT, "%s: %s.rules.concepts: not allowed in a "
+				    "request (an inline rule base has no directory to look it up in)",
+				    r->file, base);
 		}
 		if (json_is_integer(json_object_get(x, "reviewOrder"))) {
 			int order = (int)json_integer_value(json_object_get(x, "reviewOrder"));

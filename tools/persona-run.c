@@ -311,6 +311,35 @@ run_child(const run *r, char *const argv[], const char *input, size_t inlen, int
 }
 
 /*
+ * The fingerprint of the registered rule base: XXH3 of its bytes followed by those
+ * of the shared vocabulary beside it (concepts.json), which its rules use too, so
+ * editing either invalidates the cache and the schema verdict kept for them.
+ */
+static void
+rules_fingerprint(const run *r, char fp[17])
+{
+	char path[PATH_MAX], *voc, *both;
+	const char *slash = strrchr(r->p->rules_path, '/');
+	size_t vlen;
+	ec_err e;
+
+	snprintf(path, sizeof path, "%.*s/concepts.json",
+	    slash ? (int)(slash - r->p->rules_path) : 1, slash ? r->p->rules_path : ".");
+	if (!ec_exists(path) || !(voc = ec_read_file(path, EC_MAX_JSON_BYTES, &vlen, &e))) {
+		ec_xxh3_hex(r->rules_text, r->rules_len, fp);
+		return;
+	}
+	if ((both = malloc(r->rules_len + vlen + 1))) {
+		memcpy(both, r->rules_text, r->rules_len);
+		memcpy(both + r->rules_len, voc, vlen);
+		ec_xxh3_hex(both, r->rules_len + vlen, fp);
+		free(both);
+	} else
+		ec_xxh3_hex(r->rules_text, r->rules_len, fp);
+	free(voc);
+}
+
+/*
  * One attempt of persona p. For a command persona, *raw gets its stdout and the
  * return is its normalization (a failure to normalize is a failed attempt).
  */
@@ -420,7 +449,7 @@ resolve(run *r, ec_err *e)
 	if (r->p && r->p->rules_path) {
 		ec_err e2;
 		if ((r->rules_text = ec_read_file(r->p->rules_path, EC_MAX_JSON_BYTES, &r->rules_len, &e2))) {
-			ec_xxh3_hex(r->rules_text, r->rules_len, fp);
+			rules_fingerprint(r, fp);
 			memcpy(r->rules_fp, fp, sizeof fp);
 		}
 	} else if (r->inline_rules && (rb_text = ec_json_dumps(r->inline_rules))) {

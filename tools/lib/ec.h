@@ -11,7 +11,8 @@
  * places, the drop protocol, the one id rule), claim.c (taking a request out of
  * incoming/), ratelimit.c (a token bucket per submitter), audit.c (the audit
  * log), paths.c (where things are; paths for make), rules.c (the built-in
- * persona engine; rulestext.c and rulescompile.c share the private rules.h),
+ * persona engine; rulestext.c, rulesfacts.c and rulescompile.c share the private
+ * rules.h),
  * registry.c (persona registrations), plan.c (the persona plan), normalize.c
  * (any persona output to a PersonaOutput; normfield.c, normrecs.c and
  * normparts.c share the private norm.h), pii.c (personal data in text),

@@ -20,6 +20,7 @@
  * rulescompile.c (sharing the private rules.h); this file evaluates the rules and
  * writes the PersonaOutput.
  */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -464,6 +465,8 @@ ec_rules_apply(const json_t *rb, const json_t *input, ec_err *e)
 		title = "this epic";
 
 	if (eng_tokenise(&c, desc, strlen(desc)) < 0 ||
+	    eng_discount(&c, json_object_get(rb, "discountSections")) < 0 ||
+	    eng_quantities(&c, json_object_get(rb, "quantities")) < 0 ||
 	    eng_groups_compile(&c, json_object_get(rb, "synonyms")) < 0 ||
 	    eng_rules_compile(&c, rb) < 0 ||
 	    upstream(&c, ec_json_get(input, "epic.accumulatedInsights")) < 0) {
@@ -623,6 +626,54 @@ ec_rules_load(const char *path, ec_err *e)
 	return rb;
 }
 
+/*
+ * Merge the shared vocabulary a rule base names ("concepts": a file name, looked up
+ * in the directory of the rule base at path) into it: each concept becomes a synonym
+ * group unless the rule base has its own of that name; discountSections and
+ * quantities are copied. trusted: skip the schema (the caller's fingerprint covers
+ * the file). 0, or -1 with e (the file named).
+ */
+static int
+concepts_merge(json_t *rb, const char *path, int trusted, ec_err *e)
+{
+	const char *file = ec_json_get_str(rb, "concepts", NULL), *slash, *k;
+	char cpath[PATH_MAX];
+	json_t *voc, *syn, *x;
+	int n;
+
+	if (!file)
+		return 0;
+	if (*path == '<' || !(slash = strrchr(path, '/')))
+		n = snprintf(cpath, sizeof cpath, "%s", file);
+	else
+		n = snprintf(cpath, sizeof cpath, "%.*s/%s", (int)(slash - path), path, file);
+	if (*path == '<')
+		return ec_fail(e, EC_EXIT_REJECT, "$.concepts: '%s' is looked up beside the rule "
+		    "base, and %s has no directory", file, path);
+	if (n < 0 || (size_t)n >= sizeof cpath)
+		return ec_fail(e, EC_EXIT_REJECT, "$.concepts: path too long");
+	if (!(voc = ec_json_load_file(cpath, EC_MAX_JSON_BYTES, e)))
+		return -1;
+	if (!trusted && ec_schema_validate("concepts", voc, NULL, e) < 0) {
+		ec_err_prefix(e, "%s", cpath);
+		json_decref(voc);
+		return -1;
+	}
+	if (!(syn = json_object_get(rb, "synonyms"))) {
+		json_object_set_new(rb, "synonyms", json_object());
+		syn = json_object_get(rb, "synonyms");
+	}
+	json_object_foreach(json_object_get(voc, "concepts"), k, x)
+		if (!json_object_get(syn, k))
+			json_object_set(syn, k, x);
+	if ((x = json_object_get(voc, "discountSections")))
+		json_object_set(rb, "discountSections", x);
+	if ((x = json_object_get(voc, "quantities")))
+		json_object_set(rb, "quantities", x);
+	json_decref(voc);
+	return 0;
+}
+
 json_t *
 ec_rules_loadb(const char *buf, size_t len, const char *name, int trusted, ec_err *e)
 {
@@ -632,6 +683,7 @@ ec_rules_loadb(const char *buf, size_t len, const char *name, int trusted, ec_er
 	if (!rb)
 		return NULL;
 	if ((!trusted && ec_schema_validate("rule-base", rb, NULL, e) < 0) ||
+	    concepts_merge(rb, name, trusted, e) < 0 ||
 	    eng_groups_compile(&c, json_object_get(rb, "synonyms")) < 0 ||
 	    eng_rules_compile(&c, rb) < 0) {
 		if (!c.oom)

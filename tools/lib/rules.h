@@ -35,6 +35,7 @@ typedef struct tok {
 	uint32_t id;            /* interned stem */
 	uint32_t sent, clause;  /* global counters: a new clause also starts each sentence */
 	unsigned char neg;      /* a negation word */
+	unsigned char disc;     /* in a section saying what the epic will not do */
 } tok;
 
 /*
@@ -131,6 +132,14 @@ void eng_st_free(strtab *t);
 size_t eng_word_start(const unsigned char *s, size_t i, size_t n);
 int eng_tokenise(ctx *c, const char *text, size_t n);
 void eng_phrase_eval(ctx *c, phrase *p);
+
+/* rulesfacts.c */
+/* Mark the words under a heading or label named in names (discountSections) as
+ * discounted: they match no rule. 0 (cannot fail). */
+int eng_discount(ctx *c, const json_t *names);
+/* Emit quantity:KIND for each number followed by a unit of KIND (quantities). 0 or
+ * -1 out of memory. */
+int eng_quantities(ctx *c, const json_t *kinds);
 
 /* rulescompile.c */
 int eng_groups_compile(ctx *c, const json_t *syn);

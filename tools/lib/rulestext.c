@@ -485,6 +485,7 @@ eng_tokenise(ctx *c, const char *text, size_t n)
 		t->sent = sent;
 		t->clause = clause;
 		t->neg = (unsigned char)is_negation(c->buf, (size_t)raw);
+		t->disc = 0;
 		t->id = eng_st_find(c, &c->stems, c->buf, stem(c->buf, (size_t)raw), 1);
 		if (c->oom)
 			return -1;
@@ -583,7 +584,7 @@ eng_phrase_eval(ctx *c, phrase *p)
 			;
 		if (k < p->n)
 			continue;
-		if (!p->literal && negated(c, i))
+		if (c->t[i].disc || (!p->literal && negated(c, i)))
 			continue;
 		p->pos[p->npos++] = i;
 	}
