@@ -347,6 +347,32 @@ recommendations(agg *a, ec_err *e)
 	return ec_roadmap_build(&a->m, e);
 }
 
+
+/*
+ * The description of merged recommendation i: the first one's, followed by what the
+ * others merged into it asked for in their own words, "Also: TITLE (persona); ...",
+ * so a merge by concern loses no request. New reference (NULL without memory).
+ */
+static json_t *
+merged_description(const agg *a, size_t i)
+{
+	const ec_rm_rec *r = &a->m.r[i];
+	const json_t *first = a->m.it[r->first].j;
+	ec_buf b = { 0 };
+	size_t n = 0;
+
+	ec_buf_puts(&b, ec_json_get_str(first, "description", ""));
+	for (size_t k = r->first + 1; k < a->m.nit; k++) {
+		const ec_rm_item *t = &a->m.it[k];
+		if (t->group != i || !strcmp(t->key, a->m.it[r->first].key))
+			continue;
+		ec_buf_printf(&b, n++ ? "; %s (%s)" : " Also: %s (%s)",
+		    ec_json_get_str(t->j, "title", ""), t->persona);
+	}
+	if (n)
+		ec_buf_puts(&b, ".");
+	return sb_json(&b);
+}
 /* ---- the parts of the response ---------------------------------------------- */
 
 static json_t *
@@ -366,7 +392,7 @@ recommendation(const agg *a, size_t i)
 		snprintf(cost, sizeof cost, "%s", ec_json_get_str(t->j, "estimatedCost", "unknown"));
 	json_object_set_new(j, "id", json_string(t->id));
 	json_object_set(j, "title", json_object_get(t->j, "title"));
-	json_object_set(j, "description", json_object_get(t->j, "description"));
+	json_object_set_new(j, "description", merged_description(a, i));
 	json_object_set_new(j, "type", json_string(r->blocking ? "blocking" : "suggested"));
 	json_object_set_new(j, "priority", json_string(levels[r->prio]));
 	json_object_set_new(j, "estimatedCost", json_string(cost));
