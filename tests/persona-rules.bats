@@ -452,3 +452,49 @@ facts() {
 	assert_output --partial "no directory"
 	run -0 "$BIN/persona-rules" -c "$FIX/facts/facts.json"
 }
+
+# calibrated DESCRIPTION [MODE ...]: apply the volume and baseline fixture; the output
+# is in $T/out.json.
+calibrated() {
+	RB="$FIX/calibrated.json" apply "$@"
+}
+
+@test "volume: at most the mode's number of recommendations, the most specific kept, the rest named once" {
+	calibrated "Export the monthly report as CSV."
+	run -0 jq -r '.recommendations[].id' "$T/out.json"
+	assert_output $'CAL-002\nCAL-004'
+	run -0 jq -r '.insights[]' "$T/out.json"
+	assert_output "Also consider: Generic report advice; Name the report's owner."
+	run -0 jq -r '.metadata.rulesFired | join(" ")' "$T/out.json"
+	assert_output "CAL-001 CAL-002 CAL-003 CAL-004"
+	calibrated "Export the monthly report as CSV." mvp
+	run -0 jq -r '.recommendations[].id' "$T/out.json"
+	assert_output CAL-002
+	# enterprise has no volume: all four
+	calibrated "Export the monthly report as CSV." enterprise
+	run -0 jq '.recommendations | length' "$T/out.json"
+	assert_output 4
+	# under the volume nothing is folded and nothing is padded
+	calibrated "Download the CSV."
+	run -0 jq -r '([.recommendations[].id] | join(" ")), (.insights | length)' "$T/out.json"
+	assert_output $'CAL-004\n1'
+	run -0 jq -r '.insights[]' "$T/out.json"
+	refute_output --partial "Also consider"
+}
+
+@test "baseline questions: only when nothing specific fired, at most three, never blocking; a quiet persona says why" {
+	calibrated "Rename the settings page." standard '.persona.enforced = true'
+	run -0 jq -r '.recommendations[] | "\(.id) \(.type)"' "$T/out.json"
+	assert_output $'CAL-010 suggested\nCAL-011 suggested\nCAL-013 suggested'
+	run -0 jq -r '.insights[]' "$T/out.json"
+	assert_output "Nothing in Test epic needs a tester (standard review)."
+	calibrated "Rename the settings page of the service."
+	run -0 jq -r '[.recommendations[].id] | join(" ")' "$T/out.json"
+	assert_output "CAL-010 CAL-011 CAL-012"
+	calibrated "Rename the settings page." mvp
+	run -0 jq -r '[.recommendations[].id] | join(" ")' "$T/out.json"
+	assert_output "CAL-010"
+	calibrated "Print the report."
+	run -0 jq -r '.recommendations[].id' "$T/out.json"
+	refute_line CAL-010
+}

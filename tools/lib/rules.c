@@ -31,6 +31,7 @@
 
 #define MAX_MATCHES 3           /* {matches} joins at most this many */
 #define TITLE_MAX 200           /* characters, the schema's maxLength of a title */
+#define MAX_BASELINE 3          /* baseline questions when nothing specific fired */
 
 static int
 coll_hit(ctx *c, coll *col, uint32_t pos, uint32_t n)
@@ -363,8 +364,9 @@ make_rec(ctx *c, const rule *ru, const json_t *rec, const fill *f, int force_blo
 	if (!o)
 		return NULL;
 	json_object_set_new(o, "id", json_string(ru->id));
-	json_object_set_new(o, "type", json_string(force_blocking ? "blocking" :
-	    ec_json_get_str(rec, "type", "suggested")));
+	/* a baseline question is a question: never blocking, even when enforced */
+	json_object_set_new(o, "type", json_string(ru->baseline ? "suggested" : force_blocking ?
+	    "blocking" : ec_json_get_str(rec, "type", "suggested")));
 	json_object_set_new(o, "priority", json_string(ec_json_get_str(rec, "priority", "medium")));
 	if (expand(c, ec_json_get_str(rec, "title", ru->id), f) < 0)
 		goto fail;
@@ -429,6 +431,170 @@ ctx_free(ctx *c)
 	free(c->buf);
 }
 
+/* A recommendation that fired, before the volume is calibrated. */
+typedef struct cand {
+	const rule *ru;
+	json_t *r;              /* new reference; NULL once given away or folded */
+	double mn, mx;          /* its effort */
+	int score;              /* how specific it is: higher is kept first */
+	size_t order;           /* rule order, the tie-break */
+} cand;
+
+/* What firing a rule adds to, besides its recommendation. */
+typedef struct fset {
+	json_t *fired, *signals, *insights;
+	unsigned char *covered; /* per sentence: a fired rule matched text in it */
+} fset;
+
+/*
+ * How specific a fired recommendation is: its priority and type, how much evidence
+ * its condition found (distinct text matches and signals, a few of each) and whether
+ * it needed several things at once ("all"). Generic advice triggered by one word
+ * ranks below advice the epic gave several reasons for.
+ */
+static int
+specificity(const rule *ru, const json_t *rec, const coll *col, int blocking)
+{
+	static const char *const prios[] = { "low", "medium", "high", "critical", NULL };
+	const char *pr = ec_json_get_str(rec, "priority", "medium");
+	int score = 0;
+
+	for (int k = 0; prios[k]; k++)
+		if (!strcmp(pr, prios[k]))
+			score = 2 * k;
+	score += blocking ? 3 : 0;
+	score += col->nh < 3 ? (int)col->nh : 3;
+	score += col->ns < 2 ? (int)col->ns : 2;
+	return score + (ru->has_all ? 2 : 0);
+}
+
+/*
+ * Fire rule ru if its condition holds: its signals and insight are added to fs, the
+ * sentences its text matches are marked covered, and its recommendation (if any) is
+ * made into *cd (cd->r stays NULL otherwise). 0, or -1 (c->e or c->oom).
+ */
+static int
+fire(ctx *c, const rule *ru, const fill *f, int force, fset *fs, cand *cd)
+{
+	const json_t *rec = json_object_get(ru->j, "recommendation");
+	const char *ins = json_string_value(json_object_get(ru->j, "insight"));
+	coll *col = f->col;
+	int dup;
+
+	memset(cd, 0, sizeof *cd);
+	/* decide first, short-circuiting; then collect what matched for the text */
+	if (ru->when && !cond_eval(c, ru->when, NULL))
+		return c->oom ? -1 : 0;
+	col->nh = col->ns = 0;
+	if (ru->when)
+		cond_eval(c, ru->when, col);
+	if (c->oom)
+		return -1;
+	if (col->nh > 1)
+		qsort(col->h, col->nh, sizeof *col->h, hit_cmp);
+	for (size_t k = 0; k < col->nh; k++)
+		fs->covered[c->t[col->h[k].pos].sent] = 1;
+	/* a repeated id (a rule base that skipped ec_rules_load) fires once */
+	if ((dup = add_unique(fs->fired, ru->id)) < 0)
+		return eng_oom(c);
+	if (dup)
+		return 0;
+	if (emit_signals(c, json_object_get(ru->j, "signals"), fs->signals) < 0)
+		return -1;
+	if (ins) {
+		if (expand(c, ins, f) < 0)
+			return -1;
+		if (*c->buf && add_unique(fs->insights, c->buf) < 0)
+			return eng_oom(c);
+	}
+	if (json_is_object(rec)) {
+		if (!(cd->r = make_rec(c, ru, rec, f, force, &cd->mn, &cd->mx)))
+			return eng_oom(c);
+		cd->ru = ru;
+		cd->order = (size_t)(ru - c->rules);
+		cd->score = specificity(ru, rec, col, force ||
+		    !strcmp(ec_json_get_str(rec, "type", ""), "blocking"));
+	}
+	return 0;
+}
+
+static int
+by_specificity(const void *x, const void *y)
+{
+	const cand *p = *(const cand *const *)x, *q = *(const cand *const *)y;
+
+	if (p->score != q->score)
+		return q->score - p->score;
+	return (p->order > q->order) - (p->order < q->order);
+}
+
+/*
+ * Keep at most the rule base's volume for this mode ("volume": {"standard": 6}) of
+ * the candidates, the most specific ones; the others are folded into one insight,
+ * "Also consider: TITLE; TITLE." (no padding: fewer is fewer). Without a volume,
+ * everything is kept. 0, or -1 out of memory.
+ */
+static int
+calibrate(ctx *c, const json_t *rb, const char *mode, cand *v, size_t n, json_t *insights)
+{
+	json_int_t cap = ec_json_get_int(json_object_get(rb, "volume"), mode, 0);
+	cand **order;
+	ec_buf b = { 0 };
+	size_t keep, cut;
+	char *s;
+
+	if (cap <= 0 || n <= (size_t)cap)
+		return 0;
+	if (!(order = malloc(n * sizeof *order)))
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		order[i] = &v[i];
+	qsort(order, n, sizeof *order, by_specificity);
+	/* the folded ones in rule order, for a stable text */
+	for (keep = (size_t)cap; keep < n; keep++)
+		order[keep]->score = INT32_MIN;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].score != INT32_MIN)
+			continue;
+		ec_buf_printf(&b, b.n ? "; %s" : "Also consider: %s",
+		    ec_json_get_str(v[i].r, "title", v[i].ru->id));
+		json_decref(v[i].r);
+		v[i].r = NULL;
+	}
+	free(order);
+	if (!(s = ec_buf_take(&b)))
+		return -1;
+	cut = ec_utf8_prefix(s, TITLE_MAX * 5 - 1, strlen(s));
+	s[cut] = '\0';
+	cut = add_unique(insights, strcat(s, ".")) < 0 ? (size_t)-1 : 0;
+	free(s);
+	return cut ? -1 : 0;
+}
+
+/*
+ * A persona always says something: when no rule gave an insight, the rule base's
+ * quietInsight, or a plain sentence that it found nothing specific to assess.
+ */
+static int
+quiet_insight(ctx *c, const json_t *rb, const char *title, json_t *insights)
+{
+	const char *q = ec_json_get_str(rb, "quietInsight", NULL);
+	fill f = { "standard", title, NULL };
+	coll none = { 0 };
+
+	f.col = &none;
+	if (!q) {
+		char s[300];
+		snprintf(s, sizeof s, "Nothing in %s calls for specific %s advice: the epic does "
+		    "not describe what this review assesses.", title,
+		    ec_json_get_str(rb, "costCategory", "further"));
+		return add_unique(insights, s) < 0 ? -1 : 0;
+	}
+	if (expand(c, q, &f) < 0)
+		return -1;
+	return add_unique(insights, c->buf) < 0 ? -1 : 0;
+}
+
 json_t *
 ec_rules_apply(const json_t *rb, const json_t *input, ec_err *e)
 {
@@ -445,9 +611,11 @@ ec_rules_apply(const json_t *rb, const json_t *input, ec_err *e)
 	const rule **recr = NULL;
 	unsigned char *covered = NULL;
 	coll col = { 0 };
+	cand *cands = NULL;
+	fset fs;
 	double tmin = 0, tmax = 0;
-	size_t nrec = 0;
-	int dup;
+	size_t nrec = 0, ncand = 0;
+	int quiet;
 
 	if (!desc) {
 		ec_fail(e, EC_EXIT_REJECT, "$.epic.description: expected a string");
@@ -482,7 +650,9 @@ ec_rules_apply(const json_t *rb, const json_t *input, ec_err *e)
 	covered = calloc(c.nsent + 1, 1);
 	recv = calloc(c.nrules + 1, sizeof *recv);
 	recr = calloc(c.nrules + 1, sizeof *recr);
-	if (!out || !insights || !recs || !signals || !fired || !covered || !recv || !recr) {
+	cands = calloc(c.nrules + 1, sizeof *cands);
+	if (!out || !insights || !recs || !signals || !fired || !covered || !recv || !recr ||
+	    !cands) {
 		json_decref(insights), json_decref(recs), json_decref(signals), json_decref(fired);
 		eng_oom(&c);
 		goto fail;
@@ -490,56 +660,48 @@ ec_rules_apply(const json_t *rb, const json_t *input, ec_err *e)
 	json_object_set_new(out, "insights", insights);
 	json_object_set_new(out, "recommendations", recs);
 	json_object_set_new(out, "signals", signals);
+	fs = (fset){ fired, signals, insights, covered };
 
 	for (size_t i = 0; i < c.nrules; i++) {
 		const rule *ru = &c.rules[i];
-		const json_t *rec = json_object_get(ru->j, "recommendation");
-		const char *ins = json_string_value(json_object_get(ru->j, "insight"));
 		fill f = { mode, title, &col };
-
-		if (!(ru->modes & mbit))
+		if (ru->baseline || !(ru->modes & mbit))
 			continue;
-		/* decide first, short-circuiting; then collect what matched for the text */
-		if (ru->when && !cond_eval(&c, ru->when, NULL))
+		if (fire(&c, ru, &f, force, &fs, &cands[ncand]) < 0)
+			goto fail;
+		ncand += cands[ncand].r != NULL;
+	}
+	/* Nothing specific: up to MAX_BASELINE baseline questions, never blocking. */
+	quiet = ncand == 0;
+	for (size_t i = 0; quiet && ncand < MAX_BASELINE && i < c.nrules; i++) {
+		const rule *ru = &c.rules[i];
+		fill f = { mode, title, &col };
+		if (!ru->baseline || !(ru->modes & mbit))
 			continue;
-		col.nh = col.ns = 0;
-		if (ru->when)
-			cond_eval(&c, ru->when, &col);
+		if (fire(&c, ru, &f, 0, &fs, &cands[ncand]) < 0)
+			goto fail;
+		ncand += cands[ncand].r != NULL;
+	}
+	if (!quiet && calibrate(&c, rb, mode, cands, ncand, insights) < 0)
+		goto nomem;
+	for (size_t i = 0; i < ncand; i++) {
+		if (!cands[i].r)
+			continue;       /* folded into "also consider" */
+		if (json_array_append_new(recs, cands[i].r) < 0) {
+			cands[i].r = NULL;
+			goto nomem;
+		}
+		eng_st_find(&c, &c.ids, cands[i].ru->id, strlen(cands[i].ru->id), 1);
 		if (c.oom)
 			goto fail;
-		if (col.nh > 1)
-			qsort(col.h, col.nh, sizeof *col.h, hit_cmp);
-		for (size_t k = 0; k < col.nh; k++)
-			covered[c.t[col.h[k].pos].sent] = 1;
-		/* a repeated id (a rule base that skipped ec_rules_load) fires once */
-		if ((dup = add_unique(fired, ru->id)) < 0)
-			goto nomem;
-		if (dup)
-			continue;
-		if (emit_signals(&c, json_object_get(ru->j, "signals"), signals) < 0)
-			goto fail;
-		if (ins) {
-			if (expand(&c, ins, &f) < 0)
-				goto fail;
-			if (*c.buf && add_unique(insights, c.buf) < 0)
-				goto nomem;
-		}
-		if (json_is_object(rec)) {
-			double mn, mx;
-			json_t *r;
-			if (!(r = make_rec(&c, ru, rec, &f, force, &mn, &mx)))
-				goto nomem;
-			if (json_array_append_new(recs, r) < 0)
-				goto nomem;
-			eng_st_find(&c, &c.ids, ru->id, strlen(ru->id), 1);
-			if (c.oom)
-				goto fail;
-			recv[nrec] = r;
-			recr[nrec++] = ru;
-			tmin += mn;
-			tmax += mx;
-		}
+		recv[nrec] = cands[i].r;
+		recr[nrec++] = cands[i].ru;
+		cands[i].r = NULL;
+		tmin += cands[i].mn;
+		tmax += cands[i].mx;
 	}
+	if (json_array_size(insights) == 0 && quiet_insight(&c, rb, title, insights) < 0)
+		goto nomem;
 
 	/* dependencies: only ids that exist here or upstream, so none dangles */
 	for (size_t q = 0; q < nrec; q++) {
@@ -603,6 +765,9 @@ fail:
 	json_decref(out);
 	out = NULL;
 done:
+	for (size_t i = 0; cands && i < ncand; i++)
+		json_decref(cands[i].r);
+	free(cands);
 	free(covered);
 	free(recv);
 	free(recr);

@@ -81,6 +81,8 @@ typedef struct rule {
 	const json_t *j;
 	const char *id;
 	int modes;
+	int baseline;           /* a baseline question: only when nothing specific fired */
+	int has_all;            /* its condition has an "all" clause: more specific */
 	cond *when;             /* NULL: always fires */
 } rule;
 

@@ -274,6 +274,8 @@ eng_rules_compile(ctx *c, const json_t *rb)
 			jfail(c, &pmodes, "expected an array of modes");
 			goto out;
 		}
+		ru->baseline = json_is_true(json_object_get(r, "baseline"));
+		ru->has_all = json_object_get(json_object_get(r, "when"), "all") != NULL;
 		if ((when = json_object_get(r, "when")) && cond_compile(c, &ru->when, when, &pwhen) < 0)
 			goto out;
 		if (c->checking && (rec = json_object_get(r, "recommendation"))) {
