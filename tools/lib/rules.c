@@ -564,9 +564,13 @@ calibrate(ctx *c, const json_t *rb, const char *mode, cand *v, size_t n, json_t 
 	free(order);
 	if (!(s = ec_buf_take(&b)))
 		return -1;
+	/* cut on a character, leaving room for the full stop */
 	cut = ec_utf8_prefix(s, TITLE_MAX * 5 - 1, strlen(s));
-	s[cut] = '\0';
-	cut = add_unique(insights, strcat(s, ".")) < 0 ? (size_t)-1 : 0;
+	ec_buf_printf(&b, "%.*s.", (int)cut, s);
+	free(s);
+	if (!(s = ec_buf_take(&b)))
+		return -1;
+	cut = add_unique(insights, s) < 0 ? (size_t)-1 : 0;
 	free(s);
 	return cut ? -1 : 0;
 }
