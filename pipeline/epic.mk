@@ -51,12 +51,15 @@ TASK_ID := $(lastword $(subst /, ,$(CURDIR)))
 # bytes change, and touches .parse.stamp every time it runs, so a rerun after an
 # unchanged request (or registry, or config) is not a cascade.
 # EPIC_PLAN_SOURCES (from plan.mk, escaped for make by epic-parse) holds the
-# registrations, their directories and the config file the plan was made from.
+# registrations, their directories and the config file the plan was made from (and,
+# under auto selection, the rule bases). It is included first: a rule's
+# prerequisites are expanded as make reads the rule, so a variable defined after it
+# would be empty there, and an edited registration would never re-plan.
+include plan.mk
+
 .parse.stamp: $(REQUEST) $(EPIC_PLAN_SOURCES)
 	$(T)epic-parse --task-id $(TASK_ID) --stamp $@ --plan plan.mk -o epic-request.json $(REQUEST)
 epic-request.json plan.mk plan.json: .parse.stamp ;
-
-include plan.mk
 
 # One recipe for every persona; plan.mk sets PERSONA, PERSONA_KIND, PERSONA_DEPS, ...
 # for each target. A command persona's raw answer goes to NN-NAME.raw.json and is

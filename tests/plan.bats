@@ -91,3 +91,99 @@ register() {
 	rm "$t/plan.json"
 	run -0 persona-run --persona devops-engineer -o ops.json "$t/epic-request.json"
 }
+
+# Two optional rule-based personas after the architect, side by side: privacy-officer
+# (review order 7) finds e-mail addresses, tester (8) reports and exports.
+two_reviewers() {
+	mkdir -p "$REG/rules"
+	cp "$ROOT/tests/fixtures/persona-rules/calibrated.json" "$REG/rules/tester.json"
+	jq -n '{persona: "privacy-officer", version: "1.0.0", costCategory: "privacy", rules: [
+		{id: "PRIV-001", modes: ["mvp", "standard", "enterprise"], when: {any: ["email", "e-mail"]},
+		 recommendation: {title: "Record the e-mail processing", type: "suggested", priority: "medium",
+		   description: "d", references: ["INVEST"], effortDays: {min: 1, max: 2}}}]}' \
+		> "$REG/rules/privacy-officer.json"
+	register privacy-officer 7 '{"rules": "rules/privacy-officer.json", "dependencies": ["architect"]}'
+	register tester 8 '{"rules": "rules/tester.json", "dependencies": ["architect"]}' "${1:-{\}}"
+}
+
+@test "auto selection: the most relevant first, dependencies kept; the plan shows why" {
+	two_reviewers
+	printf 'Let customers pay invoices by card, with receipts by email and a CSV report and export of their payments.\n' > req.txt
+	run -0 epic run -q --select auto req.txt
+	local epic=$output plan=("$EPIC_SPOOL"/done/req-*/plan.json)
+	run -0 jq -r .select "$plan"
+	assert_output auto
+	# tester (4 specific recommendations) reviews before privacy-officer (1), though
+	# registered after it; both after the architect they build on.
+	run -0 jq -r '[.personas[].name] | [index("architect"), index("tester"), index("privacy-officer")] | .[0] < .[1] and .[1] < .[2]' "$plan"
+	assert_output true
+	run -0 jq -r '.personas[] | select(.name == "tester") | "\(.relevance) \(.why)"' "$plan"
+	assert_output "4 Export the report asynchronously; Bound the export size; Name the report's owner"
+	# Its output file keeps its review order: the same task reruns incrementally.
+	run -0 jq -r '.personas[] | select(.name == "tester") | .output' "$plan"
+	assert_output personas/08-tester.json
+	run -0 jq -r '[.epic.personas[].persona.name] | index("tester") < index("privacy-officer")' <<< "$epic"
+	assert_output true
+}
+
+@test "auto selection skips a persona with nothing to assess, with its reason; never a required one" {
+	two_reviewers
+	run -0 epic run -q --select auto req.txt
+	local epic=$output plan=("$EPIC_SPOOL"/done/req-*/plan.json)
+	run -0 jq -r '.personas[] | select(.name == "tester") | "\(.kind) \(.skip) \(.relevance) \(.why)"' "$plan"
+	assert_output "skip irrelevant 0 its rules find nothing to assess"
+	run -0 jq -r '.epic.personas[] | select(.persona.name == "tester") | "\(.persona.status): \(.persona.error.message)"' <<< "$epic"
+	assert_output "skipped: auto selection: nothing in the epic for it to assess"
+	run -0 jq -r '.summary.personasSkipped | index("tester") != null' <<< "$epic"
+	assert_output true
+	# privacy-officer found the receipts by email, so it reviews.
+	run -0 jq -r '.epic.personas[] | select(.persona.name == "privacy-officer") | .persona.status' <<< "$epic"
+	assert_output completed
+	# Required, it reviews even with nothing to assess (and says so: never silent).
+	two_reviewers '{"required": true}'
+	run -0 epic run -q --select auto req.txt
+	run -0 jq -r '.epic.personas[] | select(.persona.name == "tester") | "\(.persona.status) \(.insights | length)"' <<< "$output"
+	assert_output "completed 1"
+	# Without auto selection every persona reviews, and the plan carries no scores.
+	run -0 epic run -q --select all req.txt
+	run -0 jq -r '.epic.personas[] | select(.persona.name == "tester") | .persona.status' <<< "$output"
+	assert_output completed
+	run -0 jq -rs 'map(select(has("select") | not)) | "\(length) \([.[0].personas[] | has("relevance")] | any)"' "$EPIC_SPOOL"/done/req-*/plan.json
+	assert_output "1 false"
+}
+
+@test "auto selection: a command persona cannot be scored and is kept; the config can make auto the default" {
+	register notifier 7 '{"command": ["sh", "-c", "cat >/dev/null; echo \"{\\\"insights\\\": [\\\"ok\\\"]}\""], "dependencies": ["architect"]}'
+	printf 'coordination:\n  maxRetries: 0\n  retryBackoffMs: 0\n  defaultSelect: auto\n' > c.yml
+	mkdir -p "$EPIC_SPOOL/incoming"
+	cp req.txt "$EPIC_SPOOL/incoming/dropped.txt"
+	run -0 epic-watch --once
+	run -0 jq -r '.personas[] | select(.name == "notifier") | "\(.kind) \(.why)"' "$EPIC_SPOOL"/done/dropped-*/plan.json
+	assert_output "command not scored: a command persona is always kept"
+	run -0 jq -r .options.select "$EPIC_SPOOL"/done/dropped-*/epic-request.json
+	assert_output auto
+	# The request's own choice wins over the config's default.
+	printf '{"description": "Let customers pay invoices by card from the billing page.", "options": {"select": "all"}}\n' > all.json
+	run -0 epic run -q all.json
+	run -0 jq -r '.select // "all"' "$EPIC_SPOOL"/done/all-*/plan.json
+	assert_output all
+}
+
+@test "a selection that is neither all nor auto is refused: usage (2) on the command line, rejection (1) in a request" {
+	run -2 epic run -q --select some req.txt
+	assert_output --partial "unknown selection 'some': expected all or auto"
+	printf '{"description": "Let customers pay invoices by card from the billing page.", "options": {"select": "some"}}\n' > bad.json
+	run -1 epic run -q bad.json
+	assert_output --partial '$.options.select'
+}
+
+@test "a registration edited after a run re-plans the same task when it runs again" {
+	run -0 epic run -q req.txt
+	run -0 jq -r '.personas[] | select(.name == "devops-engineer") | .timeout' "$EPIC_SPOOL"/done/req-*/plan.json
+	local before=$output
+	jq '.timeout = 77' "$REG/devops-engineer.json" > t.json && mv t.json "$REG/devops-engineer.json"
+	run -0 epic run -q req.txt
+	run -0 jq -r '.personas[] | select(.name == "devops-engineer") | .timeout' "$EPIC_SPOOL"/done/req-*/plan.json
+	[ "$before" != 77 ]
+	assert_output 77
+}

@@ -416,7 +416,7 @@ write_plan(req *r, const json_t *request, const char *out, ec_err *e)
 	ec_plan_step *v = NULL;
 	ec_buf b = { 0 };
 	char *esc, *text;
-	int rc;
+	int rc, auto_select = !strcmp(ec_json_get_str(request, "options.select", "all"), "auto");
 
 #define EMIT(...) ec_buf_printf(&b, __VA_ARGS__)
 
@@ -454,6 +454,15 @@ write_plan(req *r, const json_t *request, const char *out, ec_err *e)
 			EMIT(" %s", esc);
 			free(esc);
 		}
+	}
+	/* Under auto selection the plan also depends on what the rule bases find. */
+	for (i = 0; auto_select && i < r->reg.n; i++) {
+		if (!r->reg.v[i].rules_path)
+			continue;
+		if (!(esc = mk_escape(r->reg.v[i].rules_path, e)))
+			goto fail;
+		EMIT(" %s", esc);
+		free(esc);
 	}
 	if (r->config_path) {
 		if (!(esc = mk_escape(r->config_path, e)))
@@ -623,6 +632,9 @@ normalize(req *r, char *buf, size_t len, const char *format, ec_err *e)
 		free(d);
 		goto fail;
 	}
+	if (!ec_json_get(request, "options.select") &&
+	    !strcmp(ec_json_get_str(r->cfg, "coordination.defaultSelect", "all"), "auto"))
+		json_object_set_new(json_object_get(request, "options"), "select", json_string("auto"));
 	if (json_is_string(json_object_get(request, "title"))) {
 		int s2;
 		char *t = strdup(json_string_value(json_object_get(request, "title")));

@@ -19,8 +19,8 @@
 #include "ec.h"
 
 static const char usage_text[] =
-    "usage: epic run [--mode MODE] [--enforce-devops] [--exclude P,...] [-o FILE]\n"
-    "                [--spool DIR] [--config FILE] [-j N] [FILE | -]\n"
+    "usage: epic run [--mode MODE] [--select all|auto] [--enforce-devops] [--exclude P,...]\n"
+    "                [-o FILE] [--spool DIR] [--config FILE] [-j N] [FILE | -]\n"
     "       epic resume [--spool DIR] [--config FILE] [-o FILE] ID\n"
     "       epic status [--spool DIR] [ID]\n"
     "       epic personas\n"
@@ -33,6 +33,8 @@ usage(int code)
 	if (!code)
 		fputs("\nReview an epic with the six personas and print the EpicResponse.\n\n"
 		    "  -m, --mode MODE       mvp, standard or enterprise (overrides the request)\n"
+		    "  -S, --select WHICH    all personas, or auto: those the epic gives something\n"
+		    "                        to assess, most relevant first (required ones always)\n"
 		    "  -D, --enforce-devops  make the DevOps recommendations blocking\n"
 		    "  -x, --exclude LIST    comma-separated personas to skip\n"
 		    "  -o, --output FILE     write the EpicResponse to FILE (default stdout)\n"
@@ -152,12 +154,17 @@ run_task(front *f, const char *id)
 	return EC_EXIT_OK;
 }
 
+/* What the command line overrides in the request. */
+typedef struct overrides {
+	const char *mode, *exclude, *select;
+	int enforce;
+} overrides;
+
 /* Apply the command line's overrides to the request, which becomes JSON. */
 static char *
-override(char *buf, size_t *len, const char *file, const char *mode, int enforce,
-    const char *exclude, const char **ext)
+override(char *buf, size_t *len, const char *file, const overrides *o, const char **ext)
 {
-	json_t *req;
+	json_t *req, *opts;
 	ec_err e;
 	char *out;
 
@@ -168,20 +175,22 @@ override(char *buf, size_t *len, const char *file, const char *mode, int enforce
 			ec_die(EC_EXIT_REJECT, "%s: $: expected an object (an EpicRequest)", file);
 	} else
 		req = json_pack("{s:s%}", "description", buf, *len);
-	if (mode)
-		json_object_set_new(req, "mode", json_string(mode));
-	if (enforce)
+	if (o->mode)
+		json_object_set_new(req, "mode", json_string(o->mode));
+	if (o->enforce)
 		json_object_set_new(req, "enforceDevops", json_true());
-	if (exclude) {
-		json_t *opts = json_object_get(req, "options"), *list = json_array();
-		char *copy = strdup(exclude), *tok, *save = NULL;
+	if (!json_is_object(opts = json_object_get(req, "options")) && (o->exclude || o->select))
+		json_object_set_new(req, "options", opts = json_object());
+	if (o->exclude) {
+		json_t *list = json_array();
+		char *copy = strdup(o->exclude), *tok, *save = NULL;
 		for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
 			json_array_append_new(list, json_string(tok));
 		free(copy);
-		if (!json_is_object(opts))
-			json_object_set_new(req, "options", opts = json_object());
 		json_object_set_new(opts, "excludePersonas", list);
 	}
+	if (o->select)
+		json_object_set_new(opts, "select", json_string(o->select));
 	out = ec_json_dumps(req);
 	json_decref(req);
 	free(buf);
@@ -202,20 +211,22 @@ cmd_run(int argc, char *argv[])
 		{ "mode", required_argument, NULL, 'm' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "select", required_argument, NULL, 'S' },
 		{ "spool", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
 	front f = { 0 };
-	const char *mode = NULL, *exclude = NULL, *file, *ext;
+	overrides o = { 0 };
+	const char *file, *ext;
 	char id[EC_MAX_NAME + 16], *buf, *base;
-	int c, enforce = 0;
+	int c;
 	size_t len;
 	ec_err e;
 
-	while ((c = getopt_long(argc, argv, "c:Dhj:m:o:qs:x:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:Dhj:m:o:qS:s:x:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': f.config = optarg; break;
-		case 'D': enforce = 1; break;
+		case 'D': o.enforce = 1; break;
 		case 'h': usage(EC_EXIT_OK); break;
 		case 'j': f.jobs = atoi(optarg); break;
 		case 'm':
@@ -223,12 +234,19 @@ cmd_run(int argc, char *argv[])
 				ec_warn("unknown mode '%s': expected mvp, standard or enterprise", optarg);
 				usage(EC_EXIT_USAGE);
 			}
-			mode = optarg;
+			o.mode = optarg;
 			break;
 		case 'o': f.out = optarg; break;
 		case 'q': f.quiet = 1; break;
+		case 'S':
+			if (strcmp(optarg, "all") && strcmp(optarg, "auto")) {
+				ec_warn("unknown selection '%s': expected all or auto", optarg);
+				usage(EC_EXIT_USAGE);
+			}
+			o.select = optarg;
+			break;
 		case 's': f.spool = optarg; break;
-		case 'x': exclude = optarg; break;
+		case 'x': o.exclude = optarg; break;
 		default: usage(EC_EXIT_USAGE);
 		}
 	}
@@ -239,8 +257,8 @@ cmd_run(int argc, char *argv[])
 	if (!(buf = ec_read_file(file, EC_MAX_REQUEST_BYTES, &len, &e)))
 		ec_die_err(&e);
 	ext = ec_request_ext(file, buf, len);
-	if (mode || enforce || exclude)
-		buf = override(buf, &len, file, mode, enforce, exclude, &ext);
+	if (o.mode || o.enforce || o.exclude || o.select)
+		buf = override(buf, &len, file, &o, &ext);
 	base = strcmp(file, "-") ? ec_basename_noext(file) : strdup("stdin");
 	if (ec_task_id(base, buf, len, id, sizeof id) < 0)
 		ec_die(EC_EXIT_REJECT, "%s: cannot derive a task id", file);

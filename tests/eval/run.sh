@@ -3,21 +3,23 @@
 # see its README) and on examples/requests/, standard mode. Figures are printed,
 # never asserted here; tests/corpus.bats holds the tuning split to its expectations.
 #
-#   tests/eval/run.sh [--misses] [--json DIR] [SET...]
+#   tests/eval/run.sh [--misses] [--json DIR] [--facts DIR] [SET...]
 #
 # SET is tune, check or examples (default: all three). --misses lists, for the tune
 # split only, every expected concern a persona did not raise and every recommendation
 # that is advice to avoid: the check split is never looked at that closely, so that
-# its figure stays an honest one. --json DIR keeps each epic's EpicResponse.
+# its figure stays an honest one. --json DIR keeps each epic's EpicResponse; --facts
+# DIR keeps SET.jsonl, one line of facts per epic (what tests/corpus.bats reads).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${EC_BIN:-$root/bin}
-misses=0 keep=
+misses=0 keep= facts_dir=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--misses) misses=1; shift ;;
 	--json) keep=$2; shift 2 ;;
-	-*) echo "usage: tests/eval/run.sh [--misses] [--json DIR] [tune|check|examples...]" >&2; exit 2 ;;
+	--facts) facts_dir=$2; shift 2 ;;
+	-*) echo "usage: tests/eval/run.sh [--misses] [--json DIR] [--facts DIR] [tune|check|examples...]" >&2; exit 2 ;;
 	*) break ;;
 	esac
 done
@@ -94,6 +96,7 @@ for set in "${sets[@]}"; do
 		jq -nc --arg name "$name" --slurpfile resp "$work/resp.json" --slurpfile exp "$exp" "$facts" \
 			>> "$work/$set.jsonl"
 	done
+	[ -z "$facts_dir" ] || { mkdir -p "$facts_dir"; cp "$work/$set.jsonl" "$facts_dir/$set.jsonl"; }
 	echo "== $set =="
 	jq -rs "$summary" "$work/$set.jsonl"
 	if [ "$misses" = 1 ] && [ "$set" = tune ]; then

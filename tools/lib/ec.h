@@ -503,6 +503,14 @@ void ec_registry_free(ec_registry *r);
  * status "completed"; executionTime 0, the caller measures). Deterministic.
  */
 json_t *ec_rules_apply(const json_t *rulebase, const json_t *input, ec_err *e);
+/* What a rule base finds to assess in a PersonaInput's epic (auto selection): the
+ * number of specific recommendations it would make, and the titles of the most
+ * specific three ("; "-joined, cut to fit). */
+typedef struct ec_relevance {
+	int score;
+	char why[240];
+} ec_relevance;
+int ec_rules_relevance(const json_t *rulebase, const json_t *input, ec_relevance *rel, ec_err *e);
 /* Load and validate a rule base file (schema rule-base). New reference. */
 json_t *ec_rules_load(const char *path, ec_err *e);
 /* The same from bytes (name for messages). trusted: these exact bytes passed the
@@ -839,7 +847,10 @@ typedef struct ec_plan_step {
 	int order, required, timeout;
 	int enforced;           /* required and blocking because of enforceDevops */
 	const char *kind;       /* rules | command | inline | skip */
-	const char *skip;       /* why skipped, a keyword (excluded, disabled, unsupported-mode) */
+	const char *skip;       /* why skipped, a keyword (excluded, disabled, unsupported-mode,
+	                         * irrelevant) */
+	int relevance;          /* auto selection: its score, -1 where not scored */
+	char why[240];          /* auto selection: what it found to assess */
 	const ec_persona *p;    /* its registration (borrowed), NULL for an inline custom persona */
 	json_t *deps;           /* a custom persona's dependencies (borrowed), or NULL */
 	char **reg_deps;        /* else the registration's (borrowed) */

@@ -9,6 +9,12 @@
  * request excludes it, the config disables it, or it does not support the mode; a
  * skipped step is never required. Under enforceDevops the persona whose registration
  * says "enforceDevops": true becomes required, and its findings blocking.
+ *
+ * Under auto selection (options.select "auto", the seed's "dynamic review order based
+ * on epic content") each rule-based persona's relevance is what its own rules find
+ * to assess in the epic; one that finds nothing is skipped ("irrelevant"), unless
+ * it is required, and the rest review most relevant first without breaking a
+ * dependency. A command persona cannot be scored: it is kept, and says so.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +30,8 @@ ec_plan_skip_reason(const char *keyword)
 		return "disabled in the configuration";
 	if (!strcmp(keyword, "unsupported-mode"))
 		return "does not support this review mode";
+	if (!strcmp(keyword, "irrelevant"))
+		return "auto selection: nothing in the epic for it to assess";
 	return keyword;
 }
 
@@ -32,6 +40,118 @@ by_order(const void *a, const void *b)
 {
 	const ec_plan_step *x = a, *y = b;
 	return x->order != y->order ? x->order - y->order : strcmp(x->name, y->name);
+}
+
+/* Score a step by its rule base on the request's epic (what persona-run would
+ * give it, without earlier personas' words). 0, or -1 with e. */
+static int
+score(ec_plan_step *s, const json_t *request, ec_err *e)
+{
+	json_t *rb, *in;
+	ec_relevance rel;
+	int r;
+
+	s->relevance = -1;
+	if (!s->p || !s->p->rules_path) {
+		snprintf(s->why, sizeof s->why, "not scored: a command persona is always kept");
+		return 0;
+	}
+	if (!(rb = ec_rules_load(s->p->rules_path, e)))
+		return -1;
+	in = json_pack("{s:{s:O, s:O, s:{s:O?}}}", "epic", "description",
+	    json_object_get(request, "description"), "mode", json_object_get(request, "mode"),
+	    "context", "title", json_object_get(request, "title"));
+	r = in ? ec_rules_relevance(rb, in, &rel, e) : ec_fail(e, EC_EXIT_TEMP, "out of memory");
+	json_decref(in);
+	json_decref(rb);
+	if (r < 0)
+		return -1;
+	s->relevance = rel.score;
+	snprintf(s->why, sizeof s->why, "%s", rel.score ? rel.why : "its rules find nothing to assess");
+	return 0;
+}
+
+/* Whether step t is among s's dependencies (the request's for a custom persona,
+ * else the registration's). */
+static int
+depends_on(const ec_plan_step *s, const ec_plan_step *t)
+{
+	json_t *x;
+	size_t k;
+
+	if (s->deps) {
+		json_array_foreach(s->deps, k, x)
+			if (!strcmp(json_string_value(x), t->name))
+				return 1;
+		return 0;
+	}
+	for (char **d = s->reg_deps; d && *d; d++)
+		if (!strcmp(*d, t->name))
+			return 1;
+	return 0;
+}
+
+/* The order of preference among ready steps: the relevance; an unscored step as
+ * the least relevant that runs; a skipped one (it does nothing) last. */
+static int
+rank(const ec_plan_step *s)
+{
+	return s->skip ? -1 : s->relevance > 0 ? s->relevance : 0;
+}
+
+/*
+ * Auto selection: score the steps that run, skip the irrelevant ones that may be
+ * skipped, and reorder v: each time, of the steps whose dependencies are placed,
+ * the most relevant (a tie, or an unscored step: the review order). A cycle, which
+ * the registry refuses anyway, leaves the rest in review order. 0, or -1 with e.
+ */
+static int
+auto_select(ec_plan_step *v, size_t n, const json_t *request, ec_err *e)
+{
+	ec_plan_step *sorted = calloc(n + 1, sizeof *v);
+	char *placed = calloc(n + 1, 1);
+	size_t i, k, m;
+
+	if (!sorted || !placed) {
+		free(sorted), free(placed);
+		return ec_fail(e, EC_EXIT_TEMP, "out of memory");
+	}
+	for (i = 0; i < n; i++) {
+		ec_plan_step *s = &v[i];
+		if (s->skip) {
+			s->relevance = -1;
+			continue;
+		}
+		if (score(s, request, e) < 0) {
+			ec_err_prefix(e, "persona '%s'", s->name);
+			free(sorted), free(placed);
+			return -1;
+		}
+		if (s->relevance == 0 && !s->required) {
+			s->skip = "irrelevant";
+			s->kind = "skip";
+			s->enforced = 0;
+		}
+	}
+	for (m = 0; m < n; m++) {
+		size_t pick = n;
+		for (i = 0; i < n; i++) {
+			int ready = !placed[i];
+			for (k = 0; ready && k < n; k++)
+				ready = k == i || placed[k] || !depends_on(&v[i], &v[k]);
+			if (ready && (pick == n || rank(&v[i]) > rank(&v[pick])))
+				pick = i;   /* v is in review order: the first of equals stays */
+		}
+		for (i = 0; pick == n && i < n; i++)
+			if (!placed[i])
+				pick = i;
+		placed[pick] = 1;
+		sorted[m] = v[pick];
+	}
+	memcpy(v, sorted, n * sizeof *v);
+	free(sorted);
+	free(placed);
+	return 0;
 }
 
 int
@@ -54,6 +174,7 @@ ec_plan_compute(const ec_registry *reg, const json_t *cfg, const json_t *request
 		ec_plan_step *s = &v[n++];
 		snprintf(s->name, sizeof s->name, "%s", p->name);
 		s->p = p;
+		s->relevance = -1;
 		s->order = p->review_order;
 		s->required = p->required;
 		s->timeout = p->timeout;
@@ -79,6 +200,7 @@ ec_plan_compute(const ec_registry *reg, const json_t *cfg, const json_t *request
 		ec_plan_step *s = &v[n++];
 		snprintf(s->name, sizeof s->name, "%s", name);
 		s->p = p;
+		s->relevance = -1;
 		s->order = (int)ec_json_get_int(x, "reviewOrder", p ? p->review_order : 99);
 		s->required = ec_json_get_bool(x, "required", 0);
 		s->timeout = p ? p->timeout : (int)ec_json_get_int(cfg, "coordination.defaultTimeout", 300);
@@ -101,6 +223,11 @@ ec_plan_compute(const ec_registry *reg, const json_t *cfg, const json_t *request
 			free(v);
 			return -1;
 		}
+	if (!strcmp(ec_json_get_str(request, "options.select", "all"), "auto") &&
+	    auto_select(v, n, request, e) < 0) {
+		free(v);
+		return -1;
+	}
 	*out = v;
 	*nout = n;
 	return 0;
@@ -117,7 +244,8 @@ keyword(const char *s, const char *const *list)
 }
 
 static const char *const kinds[] = { "rules", "command", "inline", "skip", NULL };
-static const char *const skips[] = { "excluded", "disabled", "unsupported-mode", NULL };
+static const char *const skips[] = { "excluded", "disabled", "unsupported-mode", "irrelevant",
+	NULL };
 
 json_t *
 ec_plan_json(const ec_plan_step *v, size_t n, const json_t *request)
@@ -143,10 +271,16 @@ ec_plan_json(const ec_plan_step *v, size_t n, const json_t *request)
 			json_object_set_new(st, "skip", json_string(s->skip));
 		if (s->id_prefix)
 			json_object_set_new(st, "idPrefix", json_string(s->id_prefix));
+		if (s->relevance >= 0)
+			json_object_set_new(st, "relevance", json_integer(s->relevance));
+		if (s->why[0])
+			json_object_set_new(st, "why", json_string(s->why));
 		json_array_append_new(steps, st);
 	}
 	plan = json_pack("{s:s, s:s, s:o}", "taskId", ec_json_get_str(request, "taskId", "task"),
 	    "mode", ec_json_get_str(request, "mode", "standard"), "personas", steps);
+	if (!strcmp(ec_json_get_str(request, "options.select", "all"), "auto"))
+		json_object_set_new(plan, "select", json_string("auto"));
 	return plan;
 }
 
@@ -171,6 +305,8 @@ ec_plan_from_json(const json_t *plan, const ec_registry *reg, ec_plan_step **out
 		s->timeout = (int)ec_json_get_int(x, "timeout", 300);
 		s->kind = keyword(ec_json_get_str(x, "kind", NULL), kinds);
 		s->skip = keyword(ec_json_get_str(x, "skip", NULL), skips);
+		s->relevance = (int)ec_json_get_int(x, "relevance", -1);
+		snprintf(s->why, sizeof s->why, "%s", ec_json_get_str(x, "why", ""));
 		s->p = reg ? ec_registry_find(reg, s->name) : NULL;
 		s->id_prefix = s->p ? s->p->id_prefix : NULL;
 	}

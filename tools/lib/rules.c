@@ -599,6 +599,99 @@ quiet_insight(ctx *c, const json_t *rb, const char *title, json_t *insights)
 	return add_unique(insights, c->buf) < 0 ? -1 : 0;
 }
 
+/*
+ * Check what the engine is given and compile the rule base against the epic into c:
+ * the text, its discounted sections and quantities, the synonyms, the rules and what
+ * earlier personas said. 0, or -1 with c->e (prefixed with the rule base) or c->oom.
+ */
+static int
+prepare(ctx *c, const json_t *rb, const json_t *input, const char *desc, int mbit)
+{
+	if (!desc)
+		return ec_fail(c->e, EC_EXIT_REJECT, "$.epic.description: expected a string");
+	if (!mbit)
+		return ec_fail(c->e, EC_EXIT_REJECT, "$.epic.mode: expected mvp, standard or enterprise");
+	if (!json_is_object(rb))
+		return ec_fail(c->e, EC_EXIT_REJECT, "rule base: expected an object");
+	if (eng_tokenise(c, desc, strlen(desc)) < 0 ||
+	    eng_discount(c, json_object_get(rb, "discountSections")) < 0 ||
+	    eng_quantities(c, json_object_get(rb, "quantities")) < 0 ||
+	    eng_groups_compile(c, json_object_get(rb, "synonyms")) < 0 ||
+	    eng_rules_compile(c, rb) < 0 ||
+	    upstream(c, ec_json_get(input, "epic.accumulatedInsights")) < 0) {
+		if (!c->oom)
+			ec_err_prefix(c->e, "rule base '%s'", ec_json_get_str(rb, "persona", "?"));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * How much the epic gives a rule base to assess (auto selection, plan.c): the
+ * specific recommendations it would make in the mode (baseline questions and
+ * insights do not count), and the titles of the most specific few, for the plan to
+ * show why. 0, or -1 with e.
+ */
+int
+ec_rules_relevance(const json_t *rb, const json_t *input, ec_relevance *rel, ec_err *e)
+{
+	ctx c = { .e = e };
+	const char *mode = ec_json_get_str(input, "epic.mode", "standard");
+	int mbit = eng_mode_bit(mode), rc = -1;
+	json_t *fired = json_array(), *signals = json_array(), *insights = json_array();
+	unsigned char *covered = NULL;
+	coll col = { 0 };
+	cand best[3] = { { 0 } }, cd;
+	size_t nbest = 0;
+	fset fs;
+
+	memset(rel, 0, sizeof *rel);
+	if (prepare(&c, rb, input, ec_json_get_str(input, "epic.description", NULL), mbit) < 0)
+		goto done;
+	if (!fired || !signals || !insights || !(covered = calloc(c.nsent + 1, 1))) {
+		eng_oom(&c);
+		goto done;
+	}
+	fs = (fset){ fired, signals, insights, covered };
+	for (size_t i = 0; i < c.nrules; i++) {
+		const rule *ru = &c.rules[i];
+		fill f = { mode, "this epic", &col };
+		size_t k;
+		if (ru->baseline || !(ru->modes & mbit))
+			continue;
+		if (fire(&c, ru, &f, 0, &fs, &cd) < 0)
+			goto done;
+		if (!cd.r)
+			continue;
+		rel->score++;
+		/* keep the three most specific, in rule order among equals */
+		for (k = nbest; k > 0 && cd.score > best[k - 1].score; k--)
+			;
+		if (k < 3) {
+			if (nbest == 3)
+				json_decref(best[2].r);
+			else
+				nbest++;
+			memmove(&best[k + 1], &best[k], (nbest - 1 - k) * sizeof cd);
+			best[k] = cd;
+		} else
+			json_decref(cd.r);
+	}
+	for (size_t k = 0; k < nbest; k++)
+		snprintf(rel->why + strlen(rel->why), sizeof rel->why - strlen(rel->why), "%s%s",
+		    k ? "; " : "", ec_json_get_str(best[k].r, "title", best[k].ru->id));
+	rc = 0;
+done:
+	for (size_t k = 0; k < nbest; k++)
+		json_decref(best[k].r);
+	json_decref(fired), json_decref(signals), json_decref(insights);
+	free(covered);
+	free(col.h);
+	free(col.sig);
+	ctx_free(&c);
+	return rc;
+}
+
 json_t *
 ec_rules_apply(const json_t *rb, const json_t *input, ec_err *e)
 {
@@ -621,31 +714,10 @@ ec_rules_apply(const json_t *rb, const json_t *input, ec_err *e)
 	size_t nrec = 0, ncand = 0;
 	int quiet;
 
-	if (!desc) {
-		ec_fail(e, EC_EXIT_REJECT, "$.epic.description: expected a string");
-		return NULL;
-	}
-	if (!mbit) {
-		ec_fail(e, EC_EXIT_REJECT, "$.epic.mode: expected mvp, standard or enterprise");
-		return NULL;
-	}
-	if (!json_is_object(rb)) {
-		ec_fail(e, EC_EXIT_REJECT, "rule base: expected an object");
-		return NULL;
-	}
 	if (!title || !*title)
 		title = "this epic";
-
-	if (eng_tokenise(&c, desc, strlen(desc)) < 0 ||
-	    eng_discount(&c, json_object_get(rb, "discountSections")) < 0 ||
-	    eng_quantities(&c, json_object_get(rb, "quantities")) < 0 ||
-	    eng_groups_compile(&c, json_object_get(rb, "synonyms")) < 0 ||
-	    eng_rules_compile(&c, rb) < 0 ||
-	    upstream(&c, ec_json_get(input, "epic.accumulatedInsights")) < 0) {
-		if (!c.oom)
-			ec_err_prefix(e, "rule base '%s'", ec_json_get_str(rb, "persona", "?"));
+	if (prepare(&c, rb, input, desc, mbit) < 0)
 		goto fail;
-	}
 	out = json_object();
 	insights = json_array();
 	recs = json_array();
