@@ -3,13 +3,16 @@
 # see its README) and on examples/requests/, standard mode. Figures are printed,
 # never asserted here; tests/corpus.bats holds the tuning split to its expectations.
 #
-#   tests/eval/run.sh [--misses] [--json DIR] [--facts DIR] [SET...]
+#   tests/eval/run.sh [--misses | --known] [--json DIR] [--facts DIR] [SET...]
 #
 # SET is tune, check or examples (default: all three). --misses lists, for the tune
 # split only, every expected concern a persona did not raise and every recommendation
 # that is advice to avoid: the check split is never looked at that closely, so that
 # its figure stays an honest one. --json DIR keeps each epic's EpicResponse; --facts
-# DIR keeps SET.jsonl, one line of facts per epic (what tests/corpus.bats reads).
+# DIR keeps SET.jsonl, one line of facts per epic. --known prints, for the tune split
+# only, one line per expectation not met ("NAME missed PERSONA: CONCERN", "NAME
+# avoid CONCERN") and nothing else: tests/corpus/tune.known is that list, and
+# tests/corpus.bats fails when it changes either way.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${EC_BIN:-$root/bin}
@@ -17,9 +20,10 @@ misses=0 keep= facts_dir=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--misses) misses=1; shift ;;
+	--known) misses=2; shift ;;
 	--json) keep=$2; shift 2 ;;
 	--facts) facts_dir=$2; shift 2 ;;
-	-*) echo "usage: tests/eval/run.sh [--misses] [--json DIR] [--facts DIR] [tune|check|examples...]" >&2; exit 2 ;;
+	-*) echo "usage: tests/eval/run.sh [--misses | --known] [--json DIR] [--facts DIR] [tune|check|examples...]" >&2; exit 2 ;;
 	*) break ;;
 	esac
 done
@@ -51,6 +55,7 @@ def pairs: [.raise // {} | to_entries[] | .key as $p | .value[] | {persona: $p, 
   missed: ([$x | pairs[] | . as $p | select(any($r[]; .concern == $p.concern and (.personas | index($p.persona))) | not) | "\(.persona): \(.concern)"]),
   irrelevant: ([$r[] | select(.concern as $c | ($x.avoid // []) | index($c))] | length),
   avoided: ([$r[] | select(.concern as $c | ($x.avoid // []) | index($c)) | "\(.id) \(.concern): \(.title)"]),
+  avoided_concerns: ([$r[] | .concern as $c | select(($x.avoid // []) | index($c)) | $c] | unique),
   by_persona: ([$x | pairs[] | . as $p | {persona: .persona, hit: any($r[]; .concern == $p.concern and (.personas | index($p.persona)))}])
 }'
 
@@ -97,6 +102,10 @@ for set in "${sets[@]}"; do
 			>> "$work/$set.jsonl"
 	done
 	[ -z "$facts_dir" ] || { mkdir -p "$facts_dir"; cp "$work/$set.jsonl" "$facts_dir/$set.jsonl"; }
+	if [ "$misses" = 2 ]; then
+		[ "$set" != tune ] || jq -r '.name as $n | (.missed[] | "\($n) missed \(.)"), (.avoided_concerns[] | "\($n) avoid \(.)")' "$work/$set.jsonl"
+		continue
+	fi
 	echo "== $set =="
 	jq -rs "$summary" "$work/$set.jsonl"
 	if [ "$misses" = 1 ] && [ "$set" = tune ]; then
