@@ -498,3 +498,44 @@ calibrated() {
 	run -0 jq -r '.recommendations[].id' "$T/out.json"
 	refute_line CAL-010
 }
+
+# answer DESCRIPTION RULE-ID: "TYPE: DESCRIPTION" of that rule's recommendation, with
+# the shared-vocabulary fixture (its answers, and the rule base's own).
+answer() {
+	RB="$FIX/facts/facts.json" apply "$1" standard "${3:-.}" &&
+	jq -r --arg id "$2" '.recommendations[] | select(.id == $id) | "\(.type): \(.description)"' "$T/out.json"
+}
+
+@test "answering the review closes it: a blocking recommendation the epic answers is suggested, the answer quoted" {
+	run -0 answer "Customers pay at checkout." FCT-010
+	assert_output "blocking: State what done means for checkout."
+	# any ordinary form of the answer
+	run -0 answer $'Customers pay at checkout.\n\nGiven a cart, when the customer pays, then a receipt is sent.' FCT-010
+	assert_output "suggested: State what done means for checkout. The epic already speaks to this (\"Given\"): check that it covers the above."
+	run -0 answer $'Customers pay at checkout.\n\n## Acceptance criteria\n\n- a receipt is sent' FCT-010
+	assert_output --partial 'suggested: State what done means for checkout. The epic already speaks to this ("Acceptance criteria")'
+	# saying it is missing is no answer
+	run -0 answer $'Customers pay at checkout.\n\nAcceptance criteria TBD.' FCT-010
+	assert_output "blocking: State what done means for checkout."
+	# an answer in a Non-goals section is not one
+	run -0 answer $'Customers pay at checkout.\n\n## Non-goals\n\nDone when the next team says so.' FCT-010
+	assert_output "blocking: State what done means for checkout."
+	# the rule base's own answers replace the vocabulary's for that concern
+	run -0 answer "We deploy on Fridays and can roll back." FCT-011
+	assert_output "blocking: Say how to undo it."
+	run -0 answer "We deploy on Fridays behind a feature flag." FCT-011
+	assert_output --partial "suggested: Say how to undo it. The epic already speaks to this (\"feature flag\")"
+	# an enforced persona stays blocking: the plan says so
+	run -0 answer "We deploy on Fridays behind a feature flag." FCT-011 '.persona.enforced = true'
+	assert_output "blocking: Say how to undo it."
+}
+
+@test "answers are checked with the rule base: an unknown concept or clause is named by its path" {
+	cp "$FIX/facts/vocabulary.json" "$T/vocabulary.json"
+	jq '.answers = {"operations.rollback": {"any": ["@nosuch"]}}' "$FIX/facts/facts.json" > "$T/facts.json"
+	run -1 "$BIN/persona-rules" -c "$T/facts.json"
+	assert_output --partial '$.answers["operations.rollback"].any[0]: unknown synonym group'
+	jq '.answers = {"operations.rollback": {"some": ["x"]}}' "$FIX/facts/facts.json" > "$T/facts.json"
+	run -1 "$BIN/persona-rules" -c "$T/facts.json"
+	assert_output --partial 'answers'
+}

@@ -214,30 +214,14 @@ empty_output(const run *r, const char *status, const char *etype, const char *ms
 	return o;
 }
 
-/*
- * Load the registered rule base. Checking 80 rules against the schema costs more
- * than applying them, so a verdict is kept per content hash in the spool's cache
- * (cache/rulebases/XXH3): the same bytes are checked once, an edited file again.
- */
+/* Load the registered rule base, its schema checked once per content (rules.c). */
 static json_t *
 load_rules(const run *r, const ec_persona *p, ec_err *e)
 {
-	char mark[PATH_MAX];
-	json_t *rb;
-	int trusted;
-
 	if (p != r->p || !r->rules_text)
 		return ec_rules_load(p->rules_path, e);     /* a fallback persona: rare */
-	snprintf(mark, sizeof mark, "%s/cache/rulebases/%s", r->spool, r->rules_fp);
-	trusted = ec_exists(mark);
-	rb = ec_rules_loadb(r->rules_text, r->rules_len, p->rules_path, trusted, e);
-	if (rb && !trusted) {
-		char dir[PATH_MAX];
-		snprintf(dir, sizeof dir, "%s/cache/rulebases", r->spool);
-		if (ec_mkdir_p(dir, 0755, NULL) == 0)
-			ec_write_atomic(mark, "", 0, 0, NULL);
-	}
-	return rb;
+	return ec_rules_load_kept(p->rules_path, r->rules_text, r->rules_len, r->rules_fp,
+	    r->spool, e);
 }
 
 /* Apply the rule base in-process. */
@@ -308,35 +292,6 @@ run_child(const run *r, char *const argv[], const char *input, size_t inlen, int
 	    p.status == 127 ? ET_UNAVAILABLE : ET_SYSTEM;
 	snprintf(a->msg, sizeof a->msg, "%s", p.msg);
 	return -1;
-}
-
-/*
- * The fingerprint of the registered rule base: XXH3 of its bytes followed by those
- * of the shared vocabulary beside it (concepts.json), which its rules use too, so
- * editing either invalidates the cache and the schema verdict kept for them.
- */
-static void
-rules_fingerprint(const run *r, char fp[17])
-{
-	char path[PATH_MAX], *voc, *both;
-	const char *slash = strrchr(r->p->rules_path, '/');
-	size_t vlen;
-	ec_err e;
-
-	snprintf(path, sizeof path, "%.*s/concepts.json",
-	    slash ? (int)(slash - r->p->rules_path) : 1, slash ? r->p->rules_path : ".");
-	if (!ec_exists(path) || !(voc = ec_read_file(path, EC_MAX_JSON_BYTES, &vlen, &e))) {
-		ec_xxh3_hex(r->rules_text, r->rules_len, fp);
-		return;
-	}
-	if ((both = malloc(r->rules_len + vlen + 1))) {
-		memcpy(both, r->rules_text, r->rules_len);
-		memcpy(both + r->rules_len, voc, vlen);
-		ec_xxh3_hex(both, r->rules_len + vlen, fp);
-		free(both);
-	} else
-		ec_xxh3_hex(r->rules_text, r->rules_len, fp);
-	free(voc);
 }
 
 /*
@@ -449,7 +404,7 @@ resolve(run *r, ec_err *e)
 	if (r->p && r->p->rules_path) {
 		ec_err e2;
 		if ((r->rules_text = ec_read_file(r->p->rules_path, EC_MAX_JSON_BYTES, &r->rules_len, &e2))) {
-			rules_fingerprint(r, fp);
+			ec_rules_fingerprint(r->p->rules_path, r->rules_text, r->rules_len, fp);
 			memcpy(r->rules_fp, fp, sizeof fp);
 		}
 	} else if (r->inline_rules && (rb_text = ec_json_dumps(r->inline_rules))) {

@@ -516,6 +516,13 @@ json_t *ec_rules_load(const char *path, ec_err *e);
 /* The same from bytes (name for messages). trusted: these exact bytes passed the
  * schema before, skip it (the engine's own checks still run). New reference. */
 json_t *ec_rules_loadb(const char *buf, size_t len, const char *name, int trusted, ec_err *e);
+/* The XXH3 of a rule base's bytes and of the vocabulary beside it (its version for
+ * the cache). */
+void ec_rules_fingerprint(const char *path, const char *text, size_t len, char fp[17]);
+/* Load a registered rule base's bytes (text, with fingerprint fp): with a spool, the
+ * schema is checked once per fingerprint (a mark in cache/rulebases/). New reference. */
+json_t *ec_rules_load_kept(const char *path, const char *text, size_t len, const char *fp,
+    const char *spool, ec_err *e);
 
 /* normalize.c: any persona output (clean JSON, JSON in prose or a ```json fence,
  * an agent's near-JSON) -> a canonical PersonaOutput. */

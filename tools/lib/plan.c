@@ -49,6 +49,8 @@ score(ec_plan_step *s, const json_t *request, ec_err *e)
 {
 	json_t *rb, *in;
 	ec_relevance rel;
+	char *text, fp[17];
+	size_t len;
 	int r;
 
 	s->relevance = -1;
@@ -56,7 +58,14 @@ score(ec_plan_step *s, const json_t *request, ec_err *e)
 		snprintf(s->why, sizeof s->why, "not scored: a command persona is always kept");
 		return 0;
 	}
-	if (!(rb = ec_rules_load(s->p->rules_path, e)))
+	/* In a task (EPIC_SPOOL set by the launcher), the schema verdict persona-run
+	 * keeps for these bytes saves checking six rule bases again. */
+	if (!(text = ec_read_file(s->p->rules_path, EC_MAX_JSON_BYTES, &len, e)))
+		return -1;
+	ec_rules_fingerprint(s->p->rules_path, text, len, fp);
+	rb = ec_rules_load_kept(s->p->rules_path, text, len, fp, getenv("EPIC_SPOOL"), e);
+	free(text);
+	if (!rb)
 		return -1;
 	in = json_pack("{s:{s:O, s:O, s:{s:O?}}}", "epic", "description",
 	    json_object_get(request, "description"), "mode", json_object_get(request, "mode"),

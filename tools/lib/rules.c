@@ -350,6 +350,30 @@ emit_signals(ctx *c, const json_t *sigs, json_t *out)
 	return 0;
 }
 
+/*
+ * Whether the epic answers rule ru's concern (its "answers" condition holds): then
+ * *answer is the words that answer it (malloc'd), else NULL. 0, or -1 out of memory.
+ */
+static int
+answered(ctx *c, const rule *ru, const fill *f, char **answer)
+{
+	coll col = { 0 };
+	fill af = { f->mode, f->title, &col };
+	int rc = 0;
+
+	*answer = NULL;
+	if (!cond_eval(c, ru->answered, NULL))
+		return c->oom ? -1 : 0;
+	cond_eval(c, ru->answered, &col);
+	if (col.nh > 1)
+		qsort(col.h, col.nh, sizeof *col.h, hit_cmp);
+	if (c->oom || expand(c, "{match}", &af) < 0 || !(*answer = strdup(c->buf)))
+		rc = c->oom ? -1 : eng_oom(c);
+	free(col.h);
+	free(col.sig);
+	return rc;
+}
+
 /* The recommendation of a fired rule, without dependencies (pruned at the end). */
 static json_t *
 make_rec(ctx *c, const rule *ru, const json_t *rec, const fill *f, int force_blocking,
@@ -357,16 +381,27 @@ make_rec(ctx *c, const rule *ru, const json_t *rec, const fill *f, int force_blo
 {
 	const json_t *eff = json_object_get(rec, "effortDays");
 	const json_t *refs = json_object_get(rec, "references");
-	json_t *o = json_object();
+	/* a baseline question is a question: never blocking, even when enforced */
+	const char *type = ru->baseline ? "suggested" : force_blocking ? "blocking" :
+	    ec_json_get_str(rec, "type", "suggested");
+	char *answer = NULL;
+	json_t *o;
 
 	*min = eng_num(json_object_get(eff, "min"), 0);
 	*max = eng_num(json_object_get(eff, "max"), *min);
-	if (!o)
+	/* Answering the review closes it: what the epic already gives is not blocking. */
+	if (!force_blocking && ru->answered && !strcmp(type, "blocking")) {
+		if (answered(c, ru, f, &answer) < 0)
+			return NULL;
+		if (answer)
+			type = "suggested";
+	}
+	if (!(o = json_object())) {
+		free(answer);
 		return NULL;
+	}
 	json_object_set_new(o, "id", json_string(ru->id));
-	/* a baseline question is a question: never blocking, even when enforced */
-	json_object_set_new(o, "type", json_string(ru->baseline ? "suggested" : force_blocking ?
-	    "blocking" : ec_json_get_str(rec, "type", "suggested")));
+	json_object_set_new(o, "type", json_string(type));
 	json_object_set_new(o, "priority", json_string(ec_json_get_str(rec, "priority", "medium")));
 	if (expand(c, ec_json_get_str(rec, "title", ru->id), f) < 0)
 		goto fail;
@@ -374,7 +409,17 @@ make_rec(ctx *c, const rule *ru, const json_t *rec, const fill *f, int force_blo
 	json_object_set_new(o, "title", json_string(c->buf));
 	if (expand(c, ec_json_get_str(rec, "description", ""), f) < 0)
 		goto fail;
-	json_object_set_new(o, "description", json_string(*c->buf ? c->buf : ru->id));
+	if (answer) {
+		ec_buf b = { 0 };
+		char *d;
+		ec_buf_printf(&b, "%s The epic already speaks to this (\"%s\"): check that it "
+		    "covers the above.", *c->buf ? c->buf : ru->id, answer);
+		if (!(d = ec_buf_take(&b)))
+			goto fail;
+		json_object_set_new(o, "description", json_string(d));
+		free(d);
+	} else
+		json_object_set_new(o, "description", json_string(*c->buf ? c->buf : ru->id));
 	json_object_set_new(o, "references", json_is_array(refs) ? json_deep_copy(refs) :
 	    json_array());
 	if (eff) {
@@ -386,8 +431,10 @@ make_rec(ctx *c, const rule *ru, const json_t *rec, const fill *f, int force_blo
 	json_object_set_new(o, "estimatedCost", person_days(*min, *max));
 	if (json_is_string(json_object_get(rec, "concern")))
 		json_object_set(o, "concern", json_object_get(rec, "concern"));
+	free(answer);
 	return o;
 fail:
+	free(answer);
 	json_decref(o);
 	return NULL;
 }
@@ -512,8 +559,8 @@ fire(ctx *c, const rule *ru, const fill *f, int force, fset *fs, cand *cd)
 			return eng_oom(c);
 		cd->ru = ru;
 		cd->order = (size_t)(ru - c->rules);
-		cd->score = specificity(ru, rec, col, force ||
-		    !strcmp(ec_json_get_str(rec, "type", ""), "blocking"));
+		cd->score = specificity(ru, rec, col, !strcmp(ec_json_get_str(cd->r, "type", ""),
+		    "blocking"));
 	}
 	return 0;
 }
@@ -911,8 +958,72 @@ concepts_merge(json_t *rb, const char *path, int trusted, ec_err *e)
 		json_object_set(rb, "discountSections", x);
 	if ((x = json_object_get(voc, "quantities")))
 		json_object_set(rb, "quantities", x);
+	/* the vocabulary's answers, under the rule base's own for a concern both name */
+	if ((x = json_object_get(voc, "answers"))) {
+		json_t *own = json_object_get(rb, "answers"), *v;
+		if (!own) {
+			json_object_set_new(rb, "answers", json_object());
+			own = json_object_get(rb, "answers");
+		}
+		json_object_foreach(x, k, v)
+			if (!json_object_get(own, k))
+				json_object_set(own, k, v);
+	}
 	json_decref(voc);
 	return 0;
+}
+
+/*
+ * The fingerprint of a registered rule base: XXH3 of its bytes followed by those of
+ * the shared vocabulary beside it (concepts.json), which its rules use too, so
+ * editing either invalidates a cached review and the schema verdict kept for them.
+ */
+void
+ec_rules_fingerprint(const char *path, const char *text, size_t len, char fp[17])
+{
+	char voc_path[PATH_MAX], *voc, *both;
+	const char *slash = strrchr(path, '/');
+	size_t vlen;
+	ec_err e;
+
+	snprintf(voc_path, sizeof voc_path, "%.*s/concepts.json", slash ? (int)(slash - path) : 1,
+	    slash ? path : ".");
+	if (!ec_exists(voc_path) || !(voc = ec_read_file(voc_path, EC_MAX_JSON_BYTES, &vlen, &e))) {
+		ec_xxh3_hex(text, len, fp);
+		return;
+	}
+	if ((both = malloc(len + vlen + 1))) {
+		memcpy(both, text, len);
+		memcpy(both + len, voc, vlen);
+		ec_xxh3_hex(both, len + vlen, fp);
+		free(both);
+	} else
+		ec_xxh3_hex(text, len, fp);
+	free(voc);
+}
+
+/*
+ * A registered rule base's bytes, loaded. Checking 80 rules against the schema costs
+ * more than applying them, so with a spool the verdict is kept per fingerprint
+ * (cache/rulebases/FP): the same bytes are checked once, an edited file again.
+ */
+json_t *
+ec_rules_load_kept(const char *path, const char *text, size_t len, const char *fp,
+    const char *spool, ec_err *e)
+{
+	char mark[PATH_MAX], dir[PATH_MAX];
+	int trusted;
+	json_t *rb;
+
+	if (!spool)
+		return ec_rules_loadb(text, len, path, 0, e);
+	snprintf(dir, sizeof dir, "%s/cache/rulebases", spool);
+	snprintf(mark, sizeof mark, "%s/%s", dir, fp);
+	trusted = ec_exists(mark);
+	rb = ec_rules_loadb(text, len, path, trusted, e);
+	if (rb && !trusted && ec_mkdir_p(dir, 0755, NULL) == 0)
+		ec_write_atomic(mark, "", 0, 0, NULL);
+	return rb;
 }
 
 json_t *

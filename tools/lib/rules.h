@@ -84,6 +84,8 @@ typedef struct rule {
 	int baseline;           /* a baseline question: only when nothing specific fired */
 	int has_all;            /* its condition has an "all" clause: more specific */
 	cond *when;             /* NULL: always fires */
+	cond *answered;         /* its concern's answer: when it holds, blocking becomes
+	                         * suggested (the epic gives what it asks for); or NULL */
 } rule;
 
 /* What a rule's condition matched: text hits and signal names, for placeholders. */

@@ -206,6 +206,42 @@ eng_num(const json_t *j, double dflt)
 	return json_is_number(j) ? json_number_value(j) : dflt;
 }
 
+/* The answers compiled so far, by concern: each is compiled once, for every rule of
+ * that concern. */
+typedef struct answers {
+	struct { const char *concern; cond *k; } *v;
+	size_t n, cap;
+} answers;
+
+/* ru->answered: the condition under its concern in the rule base's "answers", if any.
+ * Only a rule that can be blocking needs one. 0, or -1 (c->e). */
+static int
+answer_of(ctx *c, rule *ru, const json_t *all, answers *a)
+{
+	const json_t *rec = json_object_get(ru->j, "recommendation");
+	const char *concern = ec_json_get_str(rec, "concern", NULL);
+	const json_t *j;
+	size_t i;
+
+	if (!concern || !(j = json_object_get(all, concern)))
+		return 0;
+	for (i = 0; i < a->n; i++)
+		if (!strcmp(a->v[i].concern, concern)) {
+			ru->answered = a->v[i].k;
+			return 0;
+		}
+	{
+		ec_jpath pa = { NULL, "answers", 0 }, pc = { &pa, concern, 0 };
+		if (cond_compile(c, &ru->answered, j, &pc) < 0)
+			return -1;
+	}
+	if (eng_grow(c, &a->v, &a->cap, a->n + 1, sizeof *a->v) < 0)
+		return -1;
+	a->v[a->n].concern = concern;
+	a->v[a->n++].k = ru->answered;
+	return 0;
+}
+
 /*
  * Compile the rule base's rules. With c->checking, also reject what a schema cannot
  * express: duplicate ids, a dependency on itself, effortDays min > max.
@@ -216,6 +252,7 @@ eng_rules_compile(ctx *c, const json_t *rb)
 	const json_t *rules = json_object_get(rb, "rules");
 	ec_jpath prules = { NULL, "rules", 0 };
 	strtab seen = { 0 };
+	answers ans = { 0 };
 	json_t *r;
 	size_t i;
 	int rc = -1;
@@ -278,6 +315,8 @@ eng_rules_compile(ctx *c, const json_t *rb)
 		ru->has_all = json_object_get(json_object_get(r, "when"), "all") != NULL;
 		if ((when = json_object_get(r, "when")) && cond_compile(c, &ru->when, when, &pwhen) < 0)
 			goto out;
+		if (answer_of(c, ru, json_object_get(rb, "answers"), &ans) < 0)
+			goto out;
 		if (c->checking && (rec = json_object_get(r, "recommendation"))) {
 			const json_t *eff = json_object_get(rec, "effortDays");
 			ec_jpath peff = { &prec, "effortDays", 0 }, pdeps = { &prec, "dependencies", 0 };
@@ -293,9 +332,22 @@ eng_rules_compile(ctx *c, const json_t *rb)
 				}
 		}
 	}
+	/* a rule base checked: every answer compiles, whether a rule uses it or not */
+	if (c->checking) {
+		const json_t *all = json_object_get(rb, "answers");
+		const char *key;
+		json_t *j;
+		json_object_foreach((json_t *)all, key, j) {
+			ec_jpath pa = { NULL, "answers", 0 }, pc = { &pa, key, 0 };
+			cond *k;
+			if (cond_compile(c, &k, j, &pc) < 0)
+				goto out;
+		}
+	}
 	rc = 0;
 out:
 	eng_st_free(&seen);
+	free(ans.v);
 	return rc;
 }
 
