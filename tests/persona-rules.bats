@@ -413,6 +413,15 @@ facts() {
 	assert_line FCT-001
 	run facts $'## Considerations\n\nWork offline.\n'
 	assert_line FCT-001
+	# a labelled point of a list is not a section: it neither ends one nor starts one
+	run facts $'## Alternatives considered\n\n- Batch it: rejected, offline clients would lag.\n- Cost: high.\n'
+	refute_line FCT-001
+	run facts $'## Alternatives considered\n\n- Cost: high.\n- Offline first: rejected.\n\n## Design\n\nSync nightly.\n'
+	refute_line FCT-001
+	run facts $'# Sync\n\n- Out of scope: offline mode.\n- Goal: faster sync.\n'
+	refute_line FCT-001
+	run facts $'# Sync\n\n- Out of scope: exports.\n- Goal: work offline.\n'
+	assert_line FCT-001
 }
 
 @test "quantities: a number with a unit is a quantity:KIND signal; none without one" {

@@ -154,6 +154,15 @@ eng_discount(ctx *c, const json_t *names)
 		int level = 0, kind = line_kind(p, e, &level, &name, &nlen);
 		size_t here = (size_t)(p - text);
 
+		/* A list item with a label ("- Cost: too high") is a point of the list it is
+		 * in, not a section of its own: it ends no section. Its own text is
+		 * discounted when its label names one ("- Out of scope: offline"). */
+		if ((kind == L_LABEL || kind == L_INLINE) && list_item(p, e)) {
+			if (!open && names_section(names, name, nlen))
+				discount_range(c, (size_t)(name + nlen - text), (size_t)(e - text));
+			kind = L_TEXT;
+		}
+
 		/* where an open section ends */
 		if (open && (kind == L_HEADING || kind == L_LABEL || kind == L_INLINE) &&
 		    (kind != L_HEADING || level <= open_level || open_level == 7)) {
