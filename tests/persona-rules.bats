@@ -503,6 +503,8 @@ calibrated() {
 	calibrated "Rename the settings page." mvp
 	run -0 jq -r '[.recommendations[].id] | join(" ")' "$T/out.json"
 	assert_output "CAL-010"
+	run -0 jq -r '.insights[]' "$T/out.json"
+	assert_output "Nothing in Test epic needs a tester (mvp review)."
 	calibrated "Print the report."
 	run -0 jq -r '.recommendations[].id' "$T/out.json"
 	refute_line CAL-010

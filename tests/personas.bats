@@ -185,3 +185,11 @@ check() {
 	    _ "$ROOT" $(outputs "$OUT/mvp" "$OUT/standard" "$OUT/enterprise")
 	assert_output ""
 }
+
+@test "every signal a built-in rule base emits is in pipeline/personas/SIGNALS.md, the vocabulary between personas" {
+	local documented
+	documented=$(grep -o '`[a-z0-9-]*:[a-z0-9:*-]*`' "$ROOT/pipeline/personas/SIGNALS.md" | tr -d '`' | sort -u)
+	run -0 bash -c 'jq -r "select(.rules) | .rules[].signals // [] | .[]" "$@" | sort -u' _ "$ROOT"/pipeline/personas/rules/*.json
+	run -0 comm -23 <(printf '%s\n' "$output") <(printf '%s\n' "$documented")
+	assert_output ""
+}

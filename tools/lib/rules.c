@@ -627,10 +627,10 @@ calibrate(ctx *c, const json_t *rb, const char *mode, cand *v, size_t n, json_t 
  * quietInsight, or a plain sentence that it found nothing specific to assess.
  */
 static int
-quiet_insight(ctx *c, const json_t *rb, const char *title, json_t *insights)
+quiet_insight(ctx *c, const json_t *rb, const char *mode, const char *title, json_t *insights)
 {
 	const char *q = ec_json_get_str(rb, "quietInsight", NULL);
-	fill f = { "standard", title, NULL };
+	fill f = { mode, title, NULL };
 	coll none = { 0 };
 
 	f.col = &none;
@@ -823,7 +823,7 @@ ec_rules_apply(const json_t *rb, const json_t *input, ec_err *e)
 		tmin += cands[i].mn;
 		tmax += cands[i].mx;
 	}
-	if (json_array_size(insights) == 0 && quiet_insight(&c, rb, title, insights) < 0)
+	if (json_array_size(insights) == 0 && quiet_insight(&c, rb, mode, title, insights) < 0)
 		goto nomem;
 
 	/* dependencies: only ids that exist here or upstream, so none dangles */
