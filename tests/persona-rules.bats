@@ -489,6 +489,16 @@ calibrated() {
 	assert_output $'CAL-004\n1'
 	run -0 jq -r '.insights[]' "$T/out.json"
 	refute_output --partial "Also consider"
+	# one question is not asked twice while another waits: the most specific of each
+	# concern first, then the rest
+	jq '(.rules[] | select(.id == "CAL-002" or .id == "CAL-004") | .recommendation.concern) = "product.reporting" |
+	    (.rules[] | select(.id == "CAL-003") | .recommendation.concern) = "product.ownership"' \
+		"$FIX/calibrated.json" > "$T/concerned.json"
+	RB="$T/concerned.json" apply "Export the monthly report as CSV."
+	run -0 jq -r '.recommendations[].id' "$T/out.json"
+	assert_output $'CAL-002\nCAL-003'
+	run -0 jq -r '.insights[]' "$T/out.json"
+	assert_output "Also consider: Generic report advice; Bound the export size."
 }
 
 @test "baseline questions: only when nothing specific fired, at most three, never blocking; a quiet persona says why" {

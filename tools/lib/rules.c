@@ -485,6 +485,7 @@ typedef struct cand {
 	double mn, mx;          /* its effort */
 	int score;              /* how specific it is: higher is kept first */
 	size_t order;           /* rule order, the tie-break */
+	int kept;               /* calibrate: within the volume */
 } cand;
 
 /* What firing a rule adds to, besides its recommendation. */
@@ -577,7 +578,8 @@ by_specificity(const void *x, const void *y)
 
 /*
  * Keep at most the rule base's volume for this mode ("volume": {"standard": 6}) of
- * the candidates, the most specific ones; the others are folded into one insight,
+ * the candidates, the most specific ones, one per concern before any second one of
+ * a concern; the others are folded into one insight,
  * "Also consider: TITLE; TITLE." (no padding: fewer is fewer). Without a volume,
  * everything is kept. 0, or -1 out of memory.
  */
@@ -597,9 +599,28 @@ calibrate(ctx *c, const json_t *rb, const char *mode, cand *v, size_t n, json_t 
 	for (size_t i = 0; i < n; i++)
 		order[i] = &v[i];
 	qsort(order, n, sizeof *order, by_specificity);
+	/* Keep the most specific of each concern first: two answers to one question
+	 * take a place a different question should have. Then, room left, the rest in
+	 * order of specificity. */
+	keep = 0;
+	for (size_t pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < n && keep < (size_t)cap; i++) {
+			const char *ci = ec_json_get_str(order[i]->r, "concern", NULL);
+			int repeat = 0;
+			if (order[i]->kept)
+				continue;
+			for (size_t k = 0; pass == 0 && ci && k < n && !repeat; k++)
+				repeat = order[k]->kept &&
+				    !strcmp(ec_json_get_str(order[k]->r, "concern", ""), ci);
+			if (!repeat) {
+				order[i]->kept = 1;
+				keep++;
+			}
+		}
 	/* the folded ones in rule order, for a stable text */
-	for (keep = (size_t)cap; keep < n; keep++)
-		order[keep]->score = INT32_MIN;
+	for (size_t i = 0; i < n; i++)
+		if (!order[i]->kept)
+			order[i]->score = INT32_MIN;
 	for (size_t i = 0; i < n; i++) {
 		if (v[i].score != INT32_MIN)
 			continue;
