@@ -760,6 +760,42 @@ done:
 	return rc;
 }
 
+/* The rank of a recommendation's urgency: blocking first, then priority. */
+static int
+urgency(const json_t *r)
+{
+	static const char *const prio[] = { "low", "medium", "high", "critical" };
+	const char *p = ec_json_get_str(r, "priority", "medium");
+	int u = !strcmp(ec_json_get_str(r, "type", ""), "blocking") ? 10 : 0;
+
+	for (int i = 0; i < 4; i++)
+		if (!strcmp(p, prio[i]))
+			u += i;
+	return u;
+}
+
+/*
+ * The insight of a persona whose rules found things but said nothing general: which
+ * finding is the most pressing (the first of the most urgent, in rule order).
+ */
+static int
+pressing_insight(const json_t *rb, const char *title, json_t *const *recv, size_t n,
+    json_t *insights)
+{
+	char s[400];
+	size_t best = 0;
+
+	for (size_t i = 1; i < n; i++)
+		if (urgency(recv[i]) > urgency(recv[best]))
+			best = i;
+	if (n == 0)
+		return 0;
+	snprintf(s, sizeof s, "%zu %s finding%s for %s; the most pressing: %s.", n,
+	    ec_json_get_str(rb, "costCategory", "review"), n == 1 ? "" : "s", title,
+	    ec_json_get_str(recv[best], "title", "?"));
+	return add_unique(insights, s) < 0 ? -1 : 0;
+}
+
 json_t *
 ec_rules_apply(const json_t *rb, const json_t *input, ec_err *e)
 {
@@ -844,7 +880,11 @@ ec_rules_apply(const json_t *rb, const json_t *input, ec_err *e)
 		tmin += cands[i].mn;
 		tmax += cands[i].mx;
 	}
-	if (json_array_size(insights) == 0 && quiet_insight(&c, rb, mode, title, insights) < 0)
+	/* Never silent: nothing specific, the quiet insight; findings but no insight of a
+	 * rule's, the most pressing finding named (the quiet sentence would be false). */
+	if (json_array_size(insights) == 0 &&
+	    (quiet ? quiet_insight(&c, rb, mode, title, insights) :
+	    pressing_insight(rb, title, recv, nrec, insights)) < 0)
 		goto nomem;
 
 	/* dependencies: only ids that exist here or upstream, so none dangles */
