@@ -11,8 +11,8 @@
  * places, the drop protocol, the one id rule), claim.c (taking a request out of
  * incoming/), ratelimit.c (a token bucket per submitter), audit.c (the audit
  * log), paths.c (where things are; paths for make), rules.c (the built-in
- * persona engine; rulestext.c, rulesfacts.c and rulescompile.c share the private
- * rules.h),
+ * persona engine; rulestext.c, rulesfacts.c, rulescompile.c and rulesload.c share
+ * the private rules.h),
  * registry.c (persona registrations), plan.c (the persona plan), normalize.c
  * (any persona output to a PersonaOutput; normfield.c, normrecs.c and
  * normparts.c share the private norm.h), pii.c (personal data in text),
@@ -511,7 +511,7 @@ typedef struct ec_relevance {
 	char why[240];
 } ec_relevance;
 int ec_rules_relevance(const json_t *rulebase, const json_t *input, ec_relevance *rel, ec_err *e);
-/* Load and validate a rule base file (schema rule-base). New reference. */
+/* rulesload.c: load and validate a rule base file (schema rule-base). New reference. */
 json_t *ec_rules_load(const char *path, ec_err *e);
 /* The same from bytes (name for messages). trusted: these exact bytes passed the
  * schema before, skip it (the engine's own checks still run). New reference. */

@@ -20,7 +20,6 @@
  * rulescompile.c (sharing the private rules.h); this file evaluates the rules and
  * writes the PersonaOutput.
  */
-#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -463,8 +462,8 @@ confidence(const ctx *c, const unsigned char *covered)
 	return ec_round2(conf);
 }
 
-static void
-ctx_free(ctx *c)
+void
+eng_ctx_free(ctx *c)
 {
 	while (c->arena) {
 		chunk *k = c->arena->next;
@@ -756,7 +755,7 @@ done:
 	free(covered);
 	free(col.h);
 	free(col.sig);
-	ctx_free(&c);
+	eng_ctx_free(&c);
 	return rc;
 }
 
@@ -957,154 +956,6 @@ done:
 	free(recr);
 	free(col.h);
 	free(col.sig);
-	ctx_free(&c);
+	eng_ctx_free(&c);
 	return out;
 }
-
-json_t *
-ec_rules_load(const char *path, ec_err *e)
-{
-	size_t len;
-	char *buf = ec_read_file(path, EC_MAX_JSON_BYTES, &len, e);
-	json_t *rb;
-
-	if (!buf)
-		return NULL;
-	rb = ec_rules_loadb(buf, len, strcmp(path, "-") ? path : "<stdin>", 0, e);
-	free(buf);
-	return rb;
-}
-
-/*
- * Merge the shared vocabulary a rule base names ("concepts": a file name, looked up
- * in the directory of the rule base at path) into it: each concept becomes a synonym
- * group unless the rule base has its own of that name; discountSections and
- * quantities are copied. trusted: skip the schema (the caller's fingerprint covers
- * the file). 0, or -1 with e (the file named).
- */
-static int
-concepts_merge(json_t *rb, const char *path, int trusted, ec_err *e)
-{
-	const char *file = ec_json_get_str(rb, "concepts", NULL), *slash, *k;
-	char cpath[PATH_MAX];
-	json_t *voc, *syn, *x;
-	int n;
-
-	if (!file)
-		return 0;
-	if (*path == '<' || !(slash = strrchr(path, '/')))
-		n = snprintf(cpath, sizeof cpath, "%s", file);
-	else
-		n = snprintf(cpath, sizeof cpath, "%.*s/%s", (int)(slash - path), path, file);
-	if (*path == '<')
-		return ec_fail(e, EC_EXIT_REJECT, "$.concepts: '%s' is looked up beside the rule "
-		    "base, and %s has no directory", file, path);
-	if (n < 0 || (size_t)n >= sizeof cpath)
-		return ec_fail(e, EC_EXIT_REJECT, "$.concepts: path too long");
-	if (!(voc = ec_json_load_file(cpath, EC_MAX_JSON_BYTES, e)))
-		return -1;
-	if (!trusted && ec_schema_validate("concepts", voc, NULL, e) < 0) {
-		ec_err_prefix(e, "%s", cpath);
-		json_decref(voc);
-		return -1;
-	}
-	if (!(syn = json_object_get(rb, "synonyms"))) {
-		json_object_set_new(rb, "synonyms", json_object());
-		syn = json_object_get(rb, "synonyms");
-	}
-	json_object_foreach(json_object_get(voc, "concepts"), k, x)
-		if (!json_object_get(syn, k))
-			json_object_set(syn, k, x);
-	if ((x = json_object_get(voc, "discountSections")))
-		json_object_set(rb, "discountSections", x);
-	if ((x = json_object_get(voc, "quantities")))
-		json_object_set(rb, "quantities", x);
-	/* the vocabulary's answers, under the rule base's own for a concern both name */
-	if ((x = json_object_get(voc, "answers"))) {
-		json_t *own = json_object_get(rb, "answers"), *v;
-		if (!own) {
-			json_object_set_new(rb, "answers", json_object());
-			own = json_object_get(rb, "answers");
-		}
-		json_object_foreach(x, k, v)
-			if (!json_object_get(own, k))
-				json_object_set(own, k, v);
-	}
-	json_decref(voc);
-	return 0;
-}
-
-/*
- * The fingerprint of a registered rule base: XXH3 of its bytes followed by those of
- * the shared vocabulary beside it (concepts.json), which its rules use too, so
- * editing either invalidates a cached review and the schema verdict kept for them.
- */
-void
-ec_rules_fingerprint(const char *path, const char *text, size_t len, char fp[17])
-{
-	char voc_path[PATH_MAX], *voc, *both;
-	const char *slash = strrchr(path, '/');
-	size_t vlen;
-	ec_err e;
-
-	snprintf(voc_path, sizeof voc_path, "%.*s/concepts.json", slash ? (int)(slash - path) : 1,
-	    slash ? path : ".");
-	if (!ec_exists(voc_path) || !(voc = ec_read_file(voc_path, EC_MAX_JSON_BYTES, &vlen, &e))) {
-		ec_xxh3_hex(text, len, fp);
-		return;
-	}
-	if ((both = malloc(len + vlen + 1))) {
-		memcpy(both, text, len);
-		memcpy(both + len, voc, vlen);
-		ec_xxh3_hex(both, len + vlen, fp);
-		free(both);
-	} else
-		ec_xxh3_hex(text, len, fp);
-	free(voc);
-}
-
-/*
- * A registered rule base's bytes, loaded. Checking 80 rules against the schema costs
- * more than applying them, so with a spool the verdict is kept per fingerprint
- * (cache/rulebases/FP): the same bytes are checked once, an edited file again.
- */
-json_t *
-ec_rules_load_kept(const char *path, const char *text, size_t len, const char *fp,
-    const char *spool, ec_err *e)
-{
-	char mark[PATH_MAX], dir[PATH_MAX];
-	int trusted;
-	json_t *rb;
-
-	if (!spool)
-		return ec_rules_loadb(text, len, path, 0, e);
-	snprintf(dir, sizeof dir, "%s/cache/rulebases", spool);
-	snprintf(mark, sizeof mark, "%s/%s", dir, fp);
-	trusted = ec_exists(mark);
-	rb = ec_rules_loadb(text, len, path, trusted, e);
-	if (rb && !trusted && ec_mkdir_p(dir, 0755, NULL) == 0)
-		ec_write_atomic(mark, "", 0, 0, NULL);
-	return rb;
-}
-
-json_t *
-ec_rules_loadb(const char *buf, size_t len, const char *name, int trusted, ec_err *e)
-{
-	ctx c = { .e = e, .checking = 1 };
-	json_t *rb = ec_json_loadb(buf, len, name, e);
-
-	if (!rb)
-		return NULL;
-	if ((!trusted && ec_schema_validate("rule-base", rb, NULL, e) < 0) ||
-	    concepts_merge(rb, name, trusted, e) < 0 ||
-	    eng_groups_compile(&c, json_object_get(rb, "synonyms")) < 0 ||
-	    eng_rules_compile(&c, rb) < 0) {
-		if (!c.oom)
-			ec_err_prefix(e, "%s", name);
-		json_decref(rb);
-		rb = NULL;
-	}
-	ctx_free(&c);
-	return rb;
-}
-

@@ -145,6 +145,10 @@ int eng_discount(ctx *c, const json_t *names);
  * -1 out of memory. */
 int eng_quantities(ctx *c, const json_t *kinds);
 
+/* rules.c */
+/* Free what the engine allocated for one epic (the context itself is the caller's). */
+void eng_ctx_free(ctx *c);
+
 /* rulescompile.c */
 int eng_groups_compile(ctx *c, const json_t *syn);
 int eng_rules_compile(ctx *c, const json_t *rb);
