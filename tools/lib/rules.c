@@ -350,6 +350,25 @@ emit_signals(ctx *c, const json_t *sigs, json_t *out)
 }
 
 /*
+ * Whether condition k holds: decided first, short-circuiting; then, if it does, what
+ * it matched is collected into col, in text order, for the placeholders. 1, 0, or -1
+ * out of memory.
+ */
+static int
+holds(ctx *c, const cond *k, coll *col)
+{
+	if (!cond_eval(c, k, NULL))
+		return c->oom ? -1 : 0;
+	col->nh = col->ns = 0;
+	cond_eval(c, k, col);
+	if (c->oom)
+		return -1;
+	if (col->nh > 1)
+		qsort(col->h, col->nh, sizeof *col->h, hit_cmp);
+	return 1;
+}
+
+/*
  * Whether the epic answers rule ru's concern (its "answers" condition holds): then
  * *answer is the words that answer it (malloc'd), else NULL. 0, or -1 out of memory.
  */
@@ -361,13 +380,8 @@ answered(ctx *c, const rule *ru, const fill *f, char **answer)
 	int rc = 0;
 
 	*answer = NULL;
-	if (!cond_eval(c, ru->answered, NULL))
-		return c->oom ? -1 : 0;
-	cond_eval(c, ru->answered, &col);
-	if (col.nh > 1)
-		qsort(col.h, col.nh, sizeof *col.h, hit_cmp);
-	if (c->oom || expand(c, "{match}", &af) < 0 || !(*answer = strdup(c->buf)))
-		rc = c->oom ? -1 : eng_oom(c);
+	if ((rc = holds(c, ru->answered, &col)) > 0)
+		rc = expand(c, "{match}", &af) < 0 ? -1 : (*answer = strdup(c->buf)) ? 0 : eng_oom(c);
 	free(col.h);
 	free(col.sig);
 	return rc;
@@ -526,19 +540,12 @@ fire(ctx *c, const rule *ru, const fill *f, int force, fset *fs, cand *cd)
 	const json_t *rec = json_object_get(ru->j, "recommendation");
 	const char *ins = json_string_value(json_object_get(ru->j, "insight"));
 	coll *col = f->col;
-	int dup;
+	int dup, held;
 
 	memset(cd, 0, sizeof *cd);
-	/* decide first, short-circuiting; then collect what matched for the text */
-	if (ru->when && !cond_eval(c, ru->when, NULL))
-		return c->oom ? -1 : 0;
 	col->nh = col->ns = 0;
-	if (ru->when)
-		cond_eval(c, ru->when, col);
-	if (c->oom)
-		return -1;
-	if (col->nh > 1)
-		qsort(col->h, col->nh, sizeof *col->h, hit_cmp);
+	if (ru->when && (held = holds(c, ru->when, col)) <= 0)
+		return held;
 	for (size_t k = 0; k < col->nh; k++)
 		fs->covered[c->t[col->h[k].pos].sent] = 1;
 	/* a repeated id (a rule base that skipped ec_rules_load) fires once */
