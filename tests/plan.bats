@@ -187,3 +187,14 @@ two_reviewers() {
 	[ "$before" != 77 ]
 	assert_output 77
 }
+
+@test "the shared vocabulary beside the rule bases is a prerequisite: edited, every rule persona reviews again; untouched, none" {
+	run -0 epic run -q req.txt
+	local log=("$EPIC_SPOOL"/done/req-*/checkpoints.jsonl)
+	[ "$(grep -c '"event":"before"' "$log")" = 6 ]
+	jq '.concepts.zzz = ["zzz"]' "$REG/rules/concepts.json" > t.json && mv t.json "$REG/rules/concepts.json"
+	run -0 epic run -q req.txt
+	[ "$(grep -c '"event":"before"' "$log")" = 12 ]
+	run -0 epic run -q req.txt
+	[ "$(grep -c '"event":"before"' "$log")" = 12 ]
+}

@@ -403,6 +403,25 @@ dep_targets(const ec_plan_step *v, size_t n, const ec_plan_step *s, char *out, s
 	return len < cap ? 0 : -1;
 }
 
+/* " RULES [VOCABULARY]", escaped for make, onto b: a rule base and the shared
+ * vocabulary beside it, which its rules read too. 0, or -1 with e. */
+static int
+emit_rules_sources(ec_buf *b, const char *rules_path, ec_err *e)
+{
+	char voc[4096];
+	const char *files[2] = { rules_path, ec_rules_vocabulary(rules_path, voc, sizeof voc) ?
+	    voc : NULL };
+
+	for (int k = 0; k < 2 && files[k]; k++) {
+		char *esc = mk_escape(files[k], e);
+		if (!esc)
+			return -1;
+		ec_buf_printf(b, " %s", esc);
+		free(esc);
+	}
+	return 0;
+}
+
 /*
  * Write plan.mk: one target per persona (personas/NN-NAME.json) with target-specific
  * variables the pipeline's recipes use, and prerequisites that make a persona rerun
@@ -416,7 +435,7 @@ write_plan(req *r, const json_t *request, const char *out, ec_err *e)
 	ec_plan_step *v = NULL;
 	ec_buf b = { 0 };
 	char *esc, *text;
-	int rc, auto_select = !strcmp(ec_json_get_str(request, "options.select", "all"), "auto");
+	int rc, auto_select = ec_plan_auto(request);
 
 #define EMIT(...) ec_buf_printf(&b, __VA_ARGS__)
 
@@ -456,14 +475,9 @@ write_plan(req *r, const json_t *request, const char *out, ec_err *e)
 		}
 	}
 	/* Under auto selection the plan also depends on what the rule bases find. */
-	for (i = 0; auto_select && i < r->reg.n; i++) {
-		if (!r->reg.v[i].rules_path)
-			continue;
-		if (!(esc = mk_escape(r->reg.v[i].rules_path, e)))
+	for (i = 0; auto_select && i < r->reg.n; i++)
+		if (r->reg.v[i].rules_path && emit_rules_sources(&b, r->reg.v[i].rules_path, e) < 0)
 			goto fail;
-		EMIT(" %s", esc);
-		free(esc);
-	}
 	if (r->config_path) {
 		if (!(esc = mk_escape(r->config_path, e)))
 			goto fail;
@@ -488,20 +502,16 @@ write_plan(req *r, const json_t *request, const char *out, ec_err *e)
 		}
 		EMIT("%s: PERSONA_DEPS :=%s\n", t, deps);
 		EMIT("%s: epic-request.json%s", t, deps);
-		/* The registration and the rule base are prerequisites: edit one and exactly
-		 * this persona and those after it rerun. */
+		/* The registration, the rule base and its vocabulary are prerequisites: edit
+		 * one and exactly this persona and those after it rerun. */
 		if (s->p) {
 			if (!(esc = mk_escape(s->p->reg_path, e)))
 				goto fail;
 			EMIT(" %s", esc);
 			free(esc);
 		}
-		if (s->p && s->p->rules_path) {
-			if (!(esc = mk_escape(s->p->rules_path, e)))
-				goto fail;
-			EMIT(" %s", esc);
-			free(esc);
-		}
+		if (s->p && s->p->rules_path && emit_rules_sources(&b, s->p->rules_path, e) < 0)
+			goto fail;
 		EMIT("\n");
 	}
 	if (!(text = ec_buf_take(&b))) {

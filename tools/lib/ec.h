@@ -516,6 +516,9 @@ json_t *ec_rules_load(const char *path, ec_err *e);
 /* The same from bytes (name for messages). trusted: these exact bytes passed the
  * schema before, skip it (the engine's own checks still run). New reference. */
 json_t *ec_rules_loadb(const char *buf, size_t len, const char *name, int trusted, ec_err *e);
+/* The shared vocabulary beside a rule base (concepts.json in its directory) into out:
+ * 1 when there is one, else 0 and "". What its fingerprint covers and make watches. */
+int ec_rules_vocabulary(const char *rules_path, char *out, size_t cap);
 /* The XXH3 of a rule base's bytes and of the vocabulary beside it (its version for
  * the cache). */
 void ec_rules_fingerprint(const char *path, const char *text, size_t len, char fp[17]);
@@ -867,6 +870,8 @@ typedef struct ec_plan_step {
  * it). A clash of review orders is EC_EXIT_REJECT naming the JSON path. */
 int ec_plan_compute(const ec_registry *reg, const json_t *cfg, const json_t *request,
     ec_plan_step **out, size_t *nout, ec_err *e);
+/* Whether the request asks for auto selection (options.select "auto"). */
+int ec_plan_auto(const json_t *request);
 /* The sentence for a skip keyword ("excluded" -> "excluded by the request"). */
 const char *ec_plan_skip_reason(const char *keyword);
 /* The steps as plan.json (schemas/plan.schema.json). New reference. */

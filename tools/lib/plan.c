@@ -164,6 +164,12 @@ auto_select(ec_plan_step *v, size_t n, const json_t *request, ec_err *e)
 }
 
 int
+ec_plan_auto(const json_t *request)
+{
+	return !strcmp(ec_json_get_str(request, "options.select", "all"), "auto");
+}
+
+int
 ec_plan_compute(const ec_registry *reg, const json_t *cfg, const json_t *request,
     ec_plan_step **out, size_t *nout, ec_err *e)
 {
@@ -232,8 +238,7 @@ ec_plan_compute(const ec_registry *reg, const json_t *cfg, const json_t *request
 			free(v);
 			return -1;
 		}
-	if (!strcmp(ec_json_get_str(request, "options.select", "all"), "auto") &&
-	    auto_select(v, n, request, e) < 0) {
+	if (ec_plan_auto(request) && auto_select(v, n, request, e) < 0) {
 		free(v);
 		return -1;
 	}
@@ -288,7 +293,7 @@ ec_plan_json(const ec_plan_step *v, size_t n, const json_t *request)
 	}
 	plan = json_pack("{s:s, s:s, s:o}", "taskId", ec_json_get_str(request, "taskId", "task"),
 	    "mode", ec_json_get_str(request, "mode", "standard"), "personas", steps);
-	if (!strcmp(ec_json_get_str(request, "options.select", "all"), "auto"))
+	if (ec_plan_auto(request))
 		json_object_set_new(plan, "select", json_string("auto"));
 	return plan;
 }

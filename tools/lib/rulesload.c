@@ -85,22 +85,34 @@ concepts_merge(json_t *rb, const char *path, int trusted, ec_err *e)
 	return 0;
 }
 
+int
+ec_rules_vocabulary(const char *rules_path, char *out, size_t cap)
+{
+	const char *slash = strrchr(rules_path, '/');
+	int n = snprintf(out, cap, "%.*s/concepts.json", slash ? (int)(slash - rules_path) : 1,
+	    slash ? rules_path : ".");
+
+	if (n < 0 || (size_t)n >= cap || !ec_exists(out)) {
+		*out = '\0';
+		return 0;
+	}
+	return 1;
+}
+
 /*
  * The fingerprint of a registered rule base: XXH3 of its bytes followed by those of
- * the shared vocabulary beside it (concepts.json), which its rules use too, so
- * editing either invalidates a cached review and the schema verdict kept for them.
+ * the shared vocabulary beside it, which its rules use too, so editing either
+ * invalidates a cached review and the schema verdict kept for them.
  */
 void
 ec_rules_fingerprint(const char *path, const char *text, size_t len, char fp[17])
 {
 	char voc_path[PATH_MAX], *voc, *both;
-	const char *slash = strrchr(path, '/');
 	size_t vlen;
 	ec_err e;
 
-	snprintf(voc_path, sizeof voc_path, "%.*s/concepts.json", slash ? (int)(slash - path) : 1,
-	    slash ? path : ".");
-	if (!ec_exists(voc_path) || !(voc = ec_read_file(voc_path, EC_MAX_JSON_BYTES, &vlen, &e))) {
+	if (!ec_rules_vocabulary(path, voc_path, sizeof voc_path) ||
+	    !(voc = ec_read_file(voc_path, EC_MAX_JSON_BYTES, &vlen, &e))) {
 		ec_xxh3_hex(text, len, fp);
 		return;
 	}
