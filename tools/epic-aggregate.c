@@ -49,7 +49,6 @@ usage(int code)
 	ec_exit(code);
 }
 
-enum { P_LOW, P_MEDIUM, P_HIGH, P_CRITICAL };
 static const char *const levels[] = { "low", "medium", "high", "critical" };
 
 /* A persona the review was meant to have, or one that delivered an output anyway. */
@@ -97,15 +96,6 @@ sb_json(ec_buf *b)
 
 	free(p);
 	return j;
-}
-
-static int
-prio_of(const char *s)
-{
-	for (int i = 0; i < 4; i++)
-		if (s && strcmp(levels[i], s) == 0)
-			return i;
-	return P_LOW;
 }
 
 static int
@@ -341,7 +331,7 @@ recommendations(agg *a, ec_err *e)
 			continue;
 		json_array_foreach(json_object_get(a->outs[i], "recommendations"), k, x)
 			if (ec_roadmap_add(&a->m, x, pn, !strcmp(ec_json_get_str(x, "type", ""), "blocking") ||
-			    (enforce && w && w->enforced), prio_of(ec_json_get_str(x, "priority", "low")), e) < 0)
+			    (enforce && w && w->enforced), ec_priority_rank(ec_json_get_str(x, "priority", "low")), e) < 0)
 				return -1;
 	}
 	return ec_roadmap_build(&a->m, e);
@@ -587,17 +577,17 @@ risks(agg *a, json_t *gapv)
 	risk *v = calloc(a->m.nr + json_array_size(gapv) + 1, sizeof *v);
 	size_t *ids = malloc((a->m.nr ? a->m.nr : 1) * sizeof *ids), nv = 0, i, k;
 	json_t *list = json_array(), *g;
-	int overall = P_LOW;
+	int overall = EC_RM_LOW;
 
 	if (!v || !ids || !list)
 		goto nomem;
 	for (i = 0; i < a->m.nr; i++) {
 		const char *persona = a->m.it[a->m.r[i].first].persona, *area;
 		size_t n = 0, ncrit = 0, nblock = 0;
-		int level = P_MEDIUM, pmin = 0, pmax = 0;
+		int level = EC_RM_MEDIUM, pmin = 0, pmax = 0;
 		double emin = 0, emax = 0;
 		ec_buf d = { 0 }, m = { 0 };
-		if (!(a->m.r[i].blocking == 1 || a->m.r[i].prio == P_CRITICAL))
+		if (!(a->m.r[i].blocking == 1 || a->m.r[i].prio == EC_RM_CRITICAL))
 			continue;
 		area = area_of(a, persona);
 		for (k = 0; k < nv; k++)
@@ -608,15 +598,15 @@ risks(agg *a, json_t *gapv)
 		for (k = i; k < a->m.nr; k++) {
 			const ec_rm_rec *r = &a->m.r[k];
 			const char *p2 = a->m.it[r->first].persona;
-			if (!(r->blocking == 1 || r->prio == P_CRITICAL) || strcmp(area_of(a, p2), area))
+			if (!(r->blocking == 1 || r->prio == EC_RM_CRITICAL) || strcmp(area_of(a, p2), area))
 				continue;
 			ids[n++] = k;
-			ncrit += r->prio == P_CRITICAL;
+			ncrit += r->prio == EC_RM_CRITICAL;
 			nblock += r->blocking == 1;
-			if (r->blocking == 1 && r->prio == P_CRITICAL)
-				level = P_CRITICAL;
-			else if ((r->blocking == 1 && r->prio == P_HIGH) || r->prio == P_CRITICAL)
-				level = level < P_HIGH ? P_HIGH : level;
+			if (r->blocking == 1 && r->prio == EC_RM_CRITICAL)
+				level = EC_RM_CRITICAL;
+			else if ((r->blocking == 1 && r->prio == EC_RM_HIGH) || r->prio == EC_RM_CRITICAL)
+				level = level < EC_RM_HIGH ? EC_RM_HIGH : level;
 			emin += r->emin, emax += r->emax;
 			if (!pmin || r->phase < pmin)
 				pmin = r->phase;
@@ -657,10 +647,10 @@ risks(agg *a, json_t *gapv)
 		const ec_persona *reg = ec_registry_find(&a->reg, pn);
 		const who *w = find_who(a, pn);
 		const char *area = area_of(a, pn);
-		int level = reg ? prio_of(reg->gap_priority) : P_LOW;
+		int level = reg ? ec_priority_rank(reg->gap_priority) : EC_RM_LOW;
 		ec_buf d = { 0 }, m = { 0 };
-		if (w && w->required && level < P_HIGH)
-			level = P_HIGH;
+		if (w && w->required && level < EC_RM_HIGH)
+			level = EC_RM_HIGH;
 		if (!strcmp(st, "skipped") || (w && w->out))
 			ec_buf_printf(&d, "No %s review: %s %s (%s)", area, pn,
 			    !strcmp(st, "skipped") ? "was skipped" : "failed", ec_json_get_str(g, "reason", ""));
@@ -805,8 +795,8 @@ derive_priority(const agg *a)
 
 	for (size_t i = 0; i < a->m.nr; i++) {
 		blocking += a->m.r[i].blocking == 1;
-		crit += a->m.r[i].prio == P_CRITICAL;
-		bcrit += a->m.r[i].blocking == 1 && a->m.r[i].prio == P_CRITICAL;
+		crit += a->m.r[i].prio == EC_RM_CRITICAL;
+		bcrit += a->m.r[i].blocking == 1 && a->m.r[i].prio == EC_RM_CRITICAL;
 	}
 	if (bcrit)
 		return "critical";

@@ -571,6 +571,8 @@ json_t *ec_extract_json(const char *raw, size_t len, const char *name, ec_extrac
 
 /* roadmap.c: the personas' recommendations merged, ordered and phased. */
 enum { EC_RM_LOW, EC_RM_MEDIUM, EC_RM_HIGH, EC_RM_CRITICAL };   /* priorities, in order */
+/* The rank of a priority name (EC_RM_*); an unknown name or NULL ranks low. */
+int ec_priority_rank(const char *name);
 typedef struct ec_rm_item {     /* a recommendation as one persona made it */
 	json_t *j;              /* borrowed */
 	const char *persona, *id;

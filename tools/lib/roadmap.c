@@ -19,6 +19,17 @@
  * run of ASCII punctuation and white space one blank, none at either end; bytes of
  * other characters kept as they are. malloc'd.
  */
+int
+ec_priority_rank(const char *name)
+{
+	static const char *const names[] = { "low", "medium", "high", "critical" };
+
+	for (int i = EC_RM_LOW; i <= EC_RM_CRITICAL; i++)
+		if (name && !strcmp(name, names[i]))
+			return i;
+	return EC_RM_LOW;
+}
+
 static char *
 title_key(const char *t)
 {

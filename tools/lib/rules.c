@@ -516,13 +516,8 @@ typedef struct fset {
 static int
 specificity(const rule *ru, const json_t *rec, const coll *col, int blocking)
 {
-	static const char *const prios[] = { "low", "medium", "high", "critical", NULL };
-	const char *pr = ec_json_get_str(rec, "priority", "medium");
-	int score = 0;
+	int score = 2 * ec_priority_rank(ec_json_get_str(rec, "priority", "medium"));
 
-	for (int k = 0; prios[k]; k++)
-		if (!strcmp(pr, prios[k]))
-			score = 2 * k;
 	score += blocking ? 3 : 0;
 	score += col->nh < 3 ? (int)col->nh : 3;
 	score += col->ns < 2 ? (int)col->ns : 2;
@@ -770,14 +765,8 @@ done:
 static int
 urgency(const json_t *r)
 {
-	static const char *const prio[] = { "low", "medium", "high", "critical" };
-	const char *p = ec_json_get_str(r, "priority", "medium");
-	int u = !strcmp(ec_json_get_str(r, "type", ""), "blocking") ? 10 : 0;
-
-	for (int i = 0; i < 4; i++)
-		if (!strcmp(p, prio[i]))
-			u += i;
-	return u;
+	return (!strcmp(ec_json_get_str(r, "type", ""), "blocking") ? 10 : 0) +
+	    ec_priority_rank(ec_json_get_str(r, "priority", "medium"));
 }
 
 /*
