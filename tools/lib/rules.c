@@ -696,6 +696,25 @@ prepare(ctx *c, const json_t *rb, const json_t *input, const char *desc, int mbi
 }
 
 /*
+ * Fire the mode's rules that are baseline questions (baseline 1) or are not (0), in
+ * rule order, until max candidates are in cands (*n so far). 0, or -1.
+ */
+static int
+fire_rules(ctx *c, const fill *f, int mbit, int baseline, int force, fset *fs, cand *cands,
+    size_t *n, size_t max)
+{
+	for (size_t i = 0; i < c->nrules && *n < max; i++) {
+		const rule *ru = &c->rules[i];
+		if (ru->baseline != baseline || !(ru->modes & mbit))
+			continue;
+		if (fire(c, ru, f, force, fs, &cands[*n]) < 0)
+			return -1;
+		*n += cands[*n].r != NULL;
+	}
+	return 0;
+}
+
+/*
  * How much the epic gives a rule base to assess (auto selection, plan.c): the
  * specific recommendations it would make in the mode (baseline questions and
  * insights do not count), and the titles of the most specific few, for the plan to
@@ -710,49 +729,37 @@ ec_rules_relevance(const json_t *rb, const json_t *input, ec_relevance *rel, ec_
 	json_t *fired = json_array(), *signals = json_array(), *insights = json_array();
 	unsigned char *covered = NULL;
 	coll col = { 0 };
-	cand best[3] = { { 0 } }, cd;
-	size_t nbest = 0;
+	fill f = { mode, "this epic", &col };
+	cand *cands = NULL, **order = NULL;
+	size_t n = 0;
 	fset fs;
 
 	memset(rel, 0, sizeof *rel);
 	if (prepare(&c, rb, input, ec_json_get_str(input, "epic.description", NULL), mbit) < 0)
 		goto done;
-	if (!fired || !signals || !insights || !(covered = calloc(c.nsent + 1, 1))) {
+	if (!fired || !signals || !insights || !(covered = calloc(c.nsent + 1, 1)) ||
+	    !(cands = calloc(c.nrules + 1, sizeof *cands)) ||
+	    !(order = calloc(c.nrules + 1, sizeof *order))) {
 		eng_oom(&c);
 		goto done;
 	}
 	fs = (fset){ fired, signals, insights, covered };
-	for (size_t i = 0; i < c.nrules; i++) {
-		const rule *ru = &c.rules[i];
-		fill f = { mode, "this epic", &col };
-		size_t k;
-		if (ru->baseline || !(ru->modes & mbit))
-			continue;
-		if (fire(&c, ru, &f, 0, &fs, &cd) < 0)
-			goto done;
-		if (!cd.r)
-			continue;
-		rel->score++;
-		/* keep the three most specific, in rule order among equals */
-		for (k = nbest; k > 0 && cd.score > best[k - 1].score; k--)
-			;
-		if (k < 3) {
-			if (nbest == 3)
-				json_decref(best[2].r);
-			else
-				nbest++;
-			memmove(&best[k + 1], &best[k], (nbest - 1 - k) * sizeof cd);
-			best[k] = cd;
-		} else
-			json_decref(cd.r);
-	}
-	for (size_t k = 0; k < nbest; k++)
+	if (fire_rules(&c, &f, mbit, 0, 0, &fs, cands, &n, c.nrules) < 0)
+		goto done;
+	rel->score = (int)n;
+	/* the three most specific, in rule order among equals, as the volume ranks them */
+	for (size_t k = 0; k < n; k++)
+		order[k] = &cands[k];
+	qsort(order, n, sizeof *order, by_specificity);
+	for (size_t k = 0; k < n && k < 3; k++)
 		snprintf(rel->why + strlen(rel->why), sizeof rel->why - strlen(rel->why), "%s%s",
-		    k ? "; " : "", ec_json_get_str(best[k].r, "title", best[k].ru->id));
+		    k ? "; " : "", ec_json_get_str(order[k]->r, "title", order[k]->ru->id));
 	rc = 0;
 done:
-	for (size_t k = 0; k < nbest; k++)
-		json_decref(best[k].r);
+	for (size_t k = 0; k < n; k++)
+		json_decref(cands[k].r);
+	free(cands);
+	free(order);
 	json_decref(fired), json_decref(signals), json_decref(insights);
 	free(covered);
 	free(col.h);
@@ -809,6 +816,7 @@ ec_rules_apply(const json_t *rb, const json_t *input, ec_err *e)
 	coll col = { 0 };
 	cand *cands = NULL;
 	fset fs;
+	fill f;
 	double tmin = 0, tmax = 0;
 	size_t nrec = 0, ncand = 0;
 	int quiet;
@@ -837,26 +845,13 @@ ec_rules_apply(const json_t *rb, const json_t *input, ec_err *e)
 	json_object_set_new(out, "signals", signals);
 	fs = (fset){ fired, signals, insights, covered };
 
-	for (size_t i = 0; i < c.nrules; i++) {
-		const rule *ru = &c.rules[i];
-		fill f = { mode, title, &col };
-		if (ru->baseline || !(ru->modes & mbit))
-			continue;
-		if (fire(&c, ru, &f, force, &fs, &cands[ncand]) < 0)
-			goto fail;
-		ncand += cands[ncand].r != NULL;
-	}
+	f = (fill){ mode, title, &col };
+	if (fire_rules(&c, &f, mbit, 0, force, &fs, cands, &ncand, c.nrules) < 0)
+		goto fail;
 	/* Nothing specific: up to MAX_BASELINE baseline questions, never blocking. */
 	quiet = ncand == 0;
-	for (size_t i = 0; quiet && ncand < MAX_BASELINE && i < c.nrules; i++) {
-		const rule *ru = &c.rules[i];
-		fill f = { mode, title, &col };
-		if (!ru->baseline || !(ru->modes & mbit))
-			continue;
-		if (fire(&c, ru, &f, 0, &fs, &cands[ncand]) < 0)
-			goto fail;
-		ncand += cands[ncand].r != NULL;
-	}
+	if (quiet && fire_rules(&c, &f, mbit, 1, 0, &fs, cands, &ncand, MAX_BASELINE) < 0)
+		goto fail;
 	if (!quiet && calibrate(&c, rb, mode, cands, ncand, insights) < 0)
 		goto nomem;
 	for (size_t i = 0; i < ncand; i++) {
