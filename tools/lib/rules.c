@@ -486,6 +486,8 @@ eng_ctx_free(ctx *c)
 	}
 	free(c->t);
 	eng_st_free(&c->stems);
+	eng_st_free(&c->words);
+	free(c->wordinfo);
 	eng_st_free(&c->ids);
 	free(c->sigs);
 	free(c->buf);

@@ -110,6 +110,12 @@ typedef struct ctx {
 	tok *t;
 	size_t nt, capt;
 	strtab stems;
+	strtab words;           /* a rule base's words as written, once each */
+	struct wordinfo {
+		uint32_t stem;  /* its stem's id in stems, or NONE */
+		int neg;        /* a negation word */
+	} *wordinfo;            /* per id of words */
+	size_t capwordinfo;
 	uint32_t *post, *postoff; /* positions of stem s: post[postoff[s]..postoff[s+1]) */
 	size_t nsent;
 	/* the compiled rule base */

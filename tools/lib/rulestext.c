@@ -531,6 +531,33 @@ negated(const ctx *c, size_t i)
 }
 
 /*
+ * What the rule base's word w[0..n), as written, is: its stem's id among the
+ * description's (NONE: absent) and whether it is a negation; NULL out of memory.
+ * A rule base says the same words again and again (thousands of phrases, a third as
+ * many distinct words): each is folded and stemmed once per call and remembered.
+ */
+static const struct wordinfo *
+word_info(ctx *c, const char *w, size_t n)
+{
+	size_t before = c->words.n;
+	uint32_t id = eng_st_find(c, &c->words, w, n, 1);
+	struct wordinfo *wi;
+	long raw;
+
+	if (c->oom)
+		return NULL;
+	if (c->words.n == before)
+		return &c->wordinfo[id];
+	if (eng_grow(c, &c->wordinfo, &c->capwordinfo, c->words.n, sizeof *c->wordinfo) < 0 ||
+	    (raw = fold(c, w, n)) < 0)
+		return NULL;
+	wi = &c->wordinfo[id];
+	wi->neg = is_negation(c->buf, (size_t)raw);
+	wi->stem = eng_st_find(c, &c->stems, c->buf, stem(c->buf, (size_t)raw), 0);
+	return wi;
+}
+
+/*
  * Stem each word of a phrase once and look it up among the description's stems
  * (NONE if absent: the phrase cannot match). 0, or -1 out of memory.
  */
@@ -538,20 +565,19 @@ static int
 phrase_words(ctx *c, phrase *p)
 {
 	const unsigned char *u = (const unsigned char *)p->src;
-	size_t n = p->srclen, i, cnt = 0;
+	size_t n = p->srclen, i;
 
-	for (i = eng_word_start(u, 0, n); i < n; i = eng_word_start(u, word_end(u, i, n), n))
-		cnt++;
-	if (!cnt || !(p->ids = eng_aalloc(c, cnt * sizeof *p->ids)))
-		return cnt ? -1 : 0;
+	/* words are separated by at least one byte: at most (n + 1) / 2 of them */
+	if (!(p->ids = eng_aalloc(c, (n / 2 + 1) * sizeof *p->ids)))
+		return -1;
 	for (i = eng_word_start(u, 0, n); i < n; i = eng_word_start(u, i, n)) {
 		size_t end = word_end(u, i, n);
-		long raw = fold(c, p->src + i, end - i);
-		if (raw < 0)
+		const struct wordinfo *wi = word_info(c, p->src + i, end - i);
+		if (!wi)
 			return -1;
 		if (p->n == 0)
-			p->literal = is_negation(c->buf, (size_t)raw);
-		p->ids[p->n++] = eng_st_find(c, &c->stems, c->buf, stem(c->buf, (size_t)raw), 0);
+			p->literal = wi->neg;
+		p->ids[p->n++] = wi->stem;
 		i = end;
 	}
 	return 0;
