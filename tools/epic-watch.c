@@ -912,7 +912,7 @@ main(int argc, char *argv[])
 
 	for (;;) {
 		struct pollfd pf[2 + 64];
-		int np = 0, timeout = 1000;
+		int np = 0, timeout = 1000, ended = 0;
 		long long now;
 
 		if (got_hup) {
@@ -935,7 +935,12 @@ main(int argc, char *argv[])
 			if (ec_task_poll(&w.run[i].t, &w.o)) {
 				finish(&w, i);
 				i = -1;         /* the array changed: start over */
+				ended = 1;
 			}
+		/* A slot freed: refill it now, not after the next poll's timeout (up to
+		 * 100 ms with work queued, which left the second slot idle). */
+		if (ended && !got_term)
+			fill(&w);
 		if (got_term && w.nrun == 0)
 			break;
 		if (w.once && !got_term && w.nrun == 0 && w.nready == 0) {

@@ -37,14 +37,21 @@ for i in $(seq 1 21); do
 done | median | awk '{printf "  %-40s %8.0f us (median of 21, by rename; polling by the shell included)\n", "drop-to-claim latency:", $1}'
 kill -TERM $pid; wait $pid 2>/dev/null || true
 
+# --once at one slot and at the default two: the second slot should nearly double
+# the rate (a freed slot is refilled at once).
 for n in 100 2000; do
-	export EPIC_SPOOL="$work/once$n"
-	queue $n "$EPIC_SPOOL"
-	t0=$(now_us)
-	"$bin/epic-watch" --once 2> "$work/once$n.log" || true
-	t=$(( $(now_us) - t0 ))
-	done_n=$(ls "$EPIC_SPOOL/done" | wc -l)
-	awk -v n=$done_n -v t=$t -v q=$n 'BEGIN {printf "  %-40s %8.1f epics/s, %6.1f ms per epic (%d of %d done)\n", "--once, " q " queued:", n / (t / 1e6), t / 1e3 / n, n, q}'
+	for j in 1 2; do
+		[ $n = 2000 ] && [ $j = 1 ] && continue
+		export EPIC_SPOOL="$work/once$n-j$j"
+		queue $n "$EPIC_SPOOL"
+		t0=$(now_us)
+		"$bin/epic-watch" --once -j $j 2> "$work/once$n.log" || true
+		t=$(( $(now_us) - t0 ))
+		done_n=$(ls "$EPIC_SPOOL/done" | wc -l)
+		echo "$j $t" >> "$work/rates$n"
+		awk -v n=$done_n -v t=$t -v q=$n -v j=$j 'BEGIN {printf "  %-40s %8.1f epics/s, %6.1f ms per epic (%d of %d done)\n", "--once -j " j ", " q " queued:", n / (t / 1e6), t / 1e3 / n, n, q}'
+	done
+	[ $n = 100 ] && awk '{t[$1] = $2} END {printf "  %-40s %8.2f x (one slot'"'"'s time / two slots'"'"')\n", "--once, 100 queued, two slots vs one:", t[1] / t[2]}' "$work/rates$n"
 	[ $n = 2000 ] && sed -n 's/.*stopped (peak RSS \([0-9]*\) KiB).*/\1/p' "$work/once$n.log" |
 		awk '{printf "  %-40s %8d KiB\n", "watcher peak RSS after 2,000 requests:", $1}'
 done
