@@ -49,8 +49,6 @@ usage(int code)
 	ec_exit(code);
 }
 
-static const char *const levels[] = { "low", "medium", "high", "critical" };
-
 /* A persona the review was meant to have, or one that delivered an output anyway. */
 typedef struct who {
 	char name[72];
@@ -384,7 +382,7 @@ recommendation(const agg *a, size_t i)
 	json_object_set(j, "title", json_object_get(t->j, "title"));
 	json_object_set_new(j, "description", merged_description(a, i));
 	json_object_set_new(j, "type", json_string(r->blocking ? "blocking" : "suggested"));
-	json_object_set_new(j, "priority", json_string(levels[r->prio]));
+	json_object_set_new(j, "priority", json_string(ec_priority_name(r->prio)));
 	json_object_set_new(j, "estimatedCost", json_string(cost));
 	json_object_set_new(j, "dependencies", deps);
 	json_object_set_new(j, "references", sorted_keys(r->refs));
@@ -486,13 +484,13 @@ costs(agg *a, double rate, const char *cur, double *tmin, double *tmax)
 	add_range(bt, "blocking", 0, 0);
 	add_range(bt, "suggested", 0, 0);
 	for (int p = 0; p < 4; p++)
-		add_range(bpr, levels[p], 0, 0);
+		add_range(bpr, ec_priority_name(p), 0, 0);
 	for (size_t i = 0; i < a->m.nr; i++) {
 		const ec_rm_rec *r = &a->m.r[i];
 		min += r->emin, max += r->emax;
 		add_range(bp, a->m.it[r->first].persona, r->emin, r->emax);
 		add_range(bt, r->blocking ? "blocking" : "suggested", r->emin, r->emax);
-		add_range(bpr, levels[r->prio], r->emin, r->emax);
+		add_range(bpr, ec_priority_name(r->prio), r->emin, r->emax);
 	}
 	*tmin = ec_round2(min), *tmax = ec_round2(max);
 	return json_pack("{s:o, s:{s:o, s:o, s:s}, s:o, s:o, s:o}", "effortDays", range(min, max),
@@ -557,7 +555,7 @@ risk_set(risk *r, int level, const char *area, const char *source, ec_buf *d, ec
 {
 	r->level = level;
 	r->area = area;
-	r->j = json_pack("{s:s, s:s, s:s, s:o*, s:o*}", "area", area, "level", levels[level],
+	r->j = json_pack("{s:s, s:s, s:s, s:o*, s:o*}", "area", area, "level", ec_priority_name(level),
 	    "source", source, "description", sb_json(d), "mitigation", sb_json(m));
 	return r->j ? 0 : -1;
 }
@@ -676,7 +674,7 @@ risks(agg *a, json_t *gapv)
 	}
 	free(v);
 	free(ids);
-	return json_pack("{s:s, s:o}", "overall", levels[overall], "risks", list);
+	return json_pack("{s:s, s:o}", "overall", ec_priority_name(overall), "risks", list);
 nomem:
 	for (i = 0; v && i < nv; i++)
 		json_decref(v[i].j);

@@ -573,6 +573,8 @@ json_t *ec_extract_json(const char *raw, size_t len, const char *name, ec_extrac
 enum { EC_RM_LOW, EC_RM_MEDIUM, EC_RM_HIGH, EC_RM_CRITICAL };   /* priorities, in order */
 /* The rank of a priority name (EC_RM_*); an unknown name or NULL ranks low. */
 int ec_priority_rank(const char *name);
+/* The name of a priority's rank (EC_RM_*). */
+const char *ec_priority_name(int rank);
 typedef struct ec_rm_item {     /* a recommendation as one persona made it */
 	json_t *j;              /* borrowed */
 	const char *persona, *id;

@@ -14,22 +14,29 @@
 
 #include "ec.h"
 
+/* The priorities' names, by rank (EC_RM_*): the one list of them. */
+static const char *const priority_names[] = { "low", "medium", "high", "critical" };
+
+int
+ec_priority_rank(const char *name)
+{
+	for (int i = EC_RM_LOW; i <= EC_RM_CRITICAL; i++)
+		if (name && !strcmp(name, priority_names[i]))
+			return i;
+	return EC_RM_LOW;
+}
+
+const char *
+ec_priority_name(int rank)
+{
+	return priority_names[rank < EC_RM_LOW || rank > EC_RM_CRITICAL ? EC_RM_LOW : rank];
+}
+
 /*
  * A title reduced to what makes two titles the same: ASCII letters lowercased, every
  * run of ASCII punctuation and white space one blank, none at either end; bytes of
  * other characters kept as they are. malloc'd.
  */
-int
-ec_priority_rank(const char *name)
-{
-	static const char *const names[] = { "low", "medium", "high", "critical" };
-
-	for (int i = EC_RM_LOW; i <= EC_RM_CRITICAL; i++)
-		if (name && !strcmp(name, names[i]))
-			return i;
-	return EC_RM_LOW;
-}
-
 static char *
 title_key(const char *t)
 {
