@@ -57,22 +57,30 @@ TASK_ID := $(lastword $(subst /, ,$(CURDIR)))
 # would be empty there, and an edited registration would never re-plan.
 include plan.mk
 
-.parse.stamp: $(REQUEST) $(EPIC_PLAN_SOURCES)
+.parse.stamp: $(REQUEST) $(EPIC_PLAN_SOURCES) $(if $(and $(wildcard epic-request.json),$(wildcard plan.json)),,FORCE)
 	$(T)epic-parse --task-id $(TASK_ID) --stamp $@ --plan plan.mk -o epic-request.json $(REQUEST)
 epic-request.json plan.mk plan.json: .parse.stamp ;
 
 # One recipe for every persona; plan.mk sets PERSONA, PERSONA_KIND, PERSONA_DEPS, ...
-# for each target. A command persona's raw answer goes to NN-NAME.raw.json and is
-# normalized into NN-NAME.json; a built-in one is canonical by construction.
+# for each persona's stamp, personas/.NN-NAME.stamp, on which personas/NN-NAME.json
+# stands: the stamp idiom again, so a persona rerun by an edit that does not change
+# its output's bytes (a reworded comment in its rule base) reruns nothing after it.
+# The stamp holds the xxh3 of the output (stamp.c). A command persona's raw answer
+# goes to NN-NAME.raw.json and is normalized into NN-NAME.json; a built-in one is
+# canonical by construction.
 RUN_OPTS = --persona $(PERSONA)
-personas/%.json:
-	$(T)persona-run $(RUN_OPTS) $(if $(PERSONA_SKIP),--skip $(PERSONA_SKIP),) -o $(if $(filter command,$(PERSONA_KIND)),$(@:.json=.raw.json),$@) epic-request.json $(PERSONA_DEPS)
-	$(if $(filter command,$(PERSONA_KIND)),$(T)persona-normalize --persona $(PERSONA) --order $(PERSONA_ORDER) $(if $(PERSONA_PREFIX),--id-prefix $(PERSONA_PREFIX),) -o $@ $(@:.json=.raw.json),)
+personas/.%.stamp:
+	$(T)persona-run $(RUN_OPTS) $(if $(PERSONA_SKIP),--skip $(PERSONA_SKIP),) $(if $(filter command,$(PERSONA_KIND)),-o personas/$*.raw.json,--stamp $@ -o personas/$*.json) epic-request.json $(PERSONA_DEPS)
+	$(if $(filter command,$(PERSONA_KIND)),$(T)persona-normalize --persona $(PERSONA) --order $(PERSONA_ORDER) $(if $(PERSONA_PREFIX),--id-prefix $(PERSONA_PREFIX),) --stamp $@ -o personas/$*.json personas/$*.raw.json,)
 
 epic.json: epic-request.json $(EPIC_OUTPUTS)
 	$(T)epic-aggregate --checkpoints checkpoints.jsonl -o $@ epic-request.json $(EPIC_OUTPUTS)
 
-.PHONY: status verify
+# A prerequisite that is never up to date: plan.mk adds it to a stamp whose output
+# is missing, so a deleted output is remade even though its stamp is newer.
+FORCE:
+
+.PHONY: status verify FORCE
 status:
 	$(T)epic-checkpoint status .
 verify:

@@ -68,6 +68,7 @@ typedef struct agg {
 	who *w;
 	size_t nw;
 	ec_roadmap m;            /* the recommendations, merged and phased (roadmap.c) */
+	double exec_ms;          /* the personas' logged wall times; < 0: none logged */
 } agg;
 
 /* ---- small helpers ---------------------------------------------------------- */
@@ -684,11 +685,6 @@ nomem:
 	return NULL;
 }
 
-/*
- * createdAt and completedAt: the earliest and the latest "time" in the checkpoints
- * file when one is given, exists and holds any (written in UTC); else both the mtime
- * of the newest input file, to the second.
- */
 /* Report a line of checkpoints.jsonl that is not an event. */
 static void
 report_line(const char *msg, void *arg)
@@ -697,24 +693,40 @@ report_line(const char *msg, void *arg)
 	ec_warn("%s", msg);
 }
 
+/*
+ * createdAt and completedAt: the earliest and the latest "time" in the checkpoints
+ * file when one is given, exists and holds any (written in UTC); else both the mtime
+ * of the newest input file, to the second. *exec: the sum over the personas of the
+ * durationMs of each one's latest "after" event (persona-run logs its wall time
+ * there, never in the output), or -1 when none is logged.
+ */
 static int
 timestamps(const char *ckpt, char **files, size_t nfiles, char *created,
-    char *completed, size_t cap, ec_err *e)
+    char *completed, size_t cap, double *exec, ec_err *e)
 {
 	long long lo_s = 0, hi_s = 0;
 	long lo_n = 0, hi_n = 0;
 	int any = 0;
 
+	*exec = -1;
+
 	/* No checkpoints file yet is no checkpoint yet: fall back to the inputs. Lines
 	 * that are not events are skipped as every reader skips them (events.c). */
 	if (ckpt) {
 		ec_events evs;
-		if (ec_events_read(ckpt, &evs, report_line, NULL, e) < 0)
+		json_t *last = json_object(), *v;
+		const char *k;
+		if (ec_events_read(ckpt, &evs, report_line, NULL, e) < 0) {
+			json_decref(last);
 			return -1;
+		}
 		for (size_t i = 0; i < evs.n; i++) {
 			long long s;
 			long ns;
 			char utc[96];
+			if (!strcmp(evs.v[i].event, "after") &&
+			    (v = json_object_get(evs.v[i].j, "durationMs")))
+				json_object_set(last, evs.v[i].persona, v);
 			if (ec_time_parse(evs.v[i].time, &s, &ns, utc, sizeof utc) < 0)
 				continue;       /* past year 9999 in UTC: not a time to print */
 			if (!any || s < lo_s || (s == lo_s && ns < lo_n))
@@ -724,6 +736,9 @@ timestamps(const char *ckpt, char **files, size_t nfiles, char *created,
 			any = 1;
 		}
 		ec_events_free(&evs);
+		json_object_foreach(last, k, v)
+			*exec = (*exec < 0 ? 0 : *exec) + json_number_value(v);
+		json_decref(last);
 	}
 	if (!any) {
 		time_t newest = 0;
@@ -827,6 +842,8 @@ response(agg *a, const char *created, const char *completed, ec_err *e)
 		exec += json_number_value(ec_json_get(a->outs[i], "persona.executionTime"));
 		completed_n += !strcmp(ec_json_get_str(a->outs[i], "persona.status", ""), "completed");
 	}
+	if (a->exec_ms >= 0)
+		exec = a->exec_ms;      /* measured and logged, rather than what outputs say */
 	gapv = gaps(a);
 	json_array_foreach(gapv, i, g)
 		json_array_append(skipped, json_object_get(g, "persona"));
@@ -962,7 +979,7 @@ main(int argc, char *argv[])
 	    load_outputs(&a, argv + optind + 1, (size_t)(argc - optind - 1), &e) < 0 ||
 	    hook_outputs(&a, &e) < 0 || plan(&a, &e) < 0 || recommendations(&a, &e) < 0 ||
 	    timestamps(ckpt, argv + optind, (size_t)(argc - optind), created, completed,
-	    sizeof created, &e) < 0) {
+	    sizeof created, &a.exec_ms, &e) < 0) {
 		agg_free(&a);
 		ec_die_err(&e);
 	}

@@ -422,6 +422,16 @@ emit_rules_sources(ec_buf *b, const char *rules_path, ec_err *e)
 	return 0;
 }
 
+/* plan.json, beside plan.mk. */
+static void
+plan_json_path(const char *plan_mk, char *buf, size_t cap)
+{
+	const char *slash = strrchr(plan_mk, '/');
+
+	snprintf(buf, cap, "%.*s%splan.json", slash ? (int)(slash - plan_mk) : 0, plan_mk,
+	    slash ? "/" : "");
+}
+
 /*
  * Write plan.mk: one target per persona (personas/NN-NAME.json) with target-specific
  * variables the pipeline's recipes use, and prerequisites that make a persona rerun
@@ -488,8 +498,12 @@ write_plan(req *r, const json_t *request, const char *out, ec_err *e)
 	for (i = 0; i < n; i++) {
 		const ec_plan_step *s = &v[i];
 		char t[128], deps[2048];
-		snprintf(t, sizeof t, "personas/%02d-%s.json", s->order, s->name);
-		EMIT("\n%s: PERSONA := %s\n", t, s->name);
+		/* The output stands on its stamp (the stamp idiom, epic.mk); a missing
+		 * output forces its stamp's recipe. */
+		EMIT("\npersonas/%02d-%s.json: personas/.%02d-%s.stamp ;\n", s->order, s->name,
+		    s->order, s->name);
+		snprintf(t, sizeof t, "personas/.%02d-%s.stamp", s->order, s->name);
+		EMIT("%s: PERSONA := %s\n", t, s->name);
 		EMIT("%s: PERSONA_ORDER := %d\n", t, s->order);
 		EMIT("%s: PERSONA_KIND := %s\n", t, s->kind);
 		if (s->id_prefix && !strcmp(s->kind, "command"))
@@ -512,22 +526,20 @@ write_plan(req *r, const json_t *request, const char *out, ec_err *e)
 		}
 		if (s->p && s->p->rules_path && emit_rules_sources(&b, s->p->rules_path, e) < 0)
 			goto fail;
-		EMIT("\n");
+		EMIT(" $(if $(wildcard personas/%02d-%s.json),,FORCE)\n", s->order, s->name);
 	}
 	if (!(text = ec_buf_take(&b))) {
 		free(v);
 		return ec_fail(e, EC_EXIT_TEMP, "out of memory");
 	}
-	rc = ec_write_atomic(out, text, strlen(text), EC_W_FSYNC | EC_W_IFCHANGED, e);
+	rc = ec_write_atomic(out, text, strlen(text), EC_W_IFCHANGED, e);
 	free(text);
 	/* plan.json beside plan.mk, from the same steps: what the tools read. */
 	if (rc >= 0) {
 		char jpath[4096];
-		const char *slash = strrchr(out, '/');
 		json_t *pj = ec_plan_json(v, n, request);
-		snprintf(jpath, sizeof jpath, "%.*s%splan.json", slash ? (int)(slash - out) : 0, out,
-		    slash ? "/" : "");
-		rc = pj ? ec_json_write(jpath, pj, EC_W_FSYNC | EC_W_IFCHANGED, e) :
+		plan_json_path(out, jpath, sizeof jpath);
+		rc = pj ? ec_json_write(jpath, pj, EC_W_IFCHANGED, e) :
 		    ec_fail(e, EC_EXIT_TEMP, "out of memory");
 		json_decref(pj);
 	}
@@ -758,12 +770,26 @@ main(int argc, char *argv[])
 
 	if (plan && write_plan(&r, request, plan, &e) < 0)
 		ec_die_err(&e);
-	if (ec_json_write(out, request, EC_W_FSYNC | EC_W_IFCHANGED, &e) < 0)
+	/* Not synced: all of it is remade from the request, and the stamp below says
+	 * what was written, so a launcher can tell after a power loss (stamp.c). */
+	if (ec_json_write(out, request, EC_W_IFCHANGED, &e) < 0)
 		ec_die_err(&e);
 	/* The stamp says "parsed at this time" even when nothing changed, so make's
 	 * next run sees its prerequisites up to date (the stamp idiom of epic.mk). */
-	if (stamp && ec_write_atomic(stamp, "", 0, 0, &e) < 0)
-		ec_die_err(&e);
+	if (stamp) {
+		char jpath[4096];
+		const char *files[3];
+		size_t nf = 0;
+		if (strcmp(out, "-"))
+			files[nf++] = out;
+		if (plan) {
+			plan_json_path(plan, jpath, sizeof jpath);
+			files[nf++] = plan;
+			files[nf++] = jpath;
+		}
+		if (ec_stamp_write(stamp, files, nf, &e) < 0)
+			ec_die_err(&e);
+	}
 	json_decref(request);
 	json_decref(r.cfg);
 	ec_registry_free(&r.reg);

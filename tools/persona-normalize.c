@@ -20,7 +20,7 @@
 
 static const char usage_text[] =
     "usage: persona-normalize -p NAME [-n ORDER] [-P VERSION] [-i PREFIX] [-o FILE]\n"
-    "                         [FILE | -]\n";
+    "                         [--stamp FILE] [FILE | -]\n";
 
 static void
 usage(int code)
@@ -36,6 +36,7 @@ usage(int code)
 		    "  -i, --id-prefix PREFIX      prefix of new recommendation ids (default: from\n"
 		    "                              the persona name, e.g. SEC)\n"
 		    "  -o, --output FILE           write to FILE atomically (default stdout)\n"
+		    "      --stamp FILE            touch FILE after a successful run (for make)\n"
 		    "  -h, --help                  this help\n"
 		    "  -V, --version               print the version\n\n"
 		    "Exit: 0 ok, 1 output rejected, 2 usage, 111 temporary failure.\n", stdout);
@@ -136,10 +137,11 @@ main(int argc, char *argv[])
 		{ "output", required_argument, NULL, 'o' },
 		{ "persona", required_argument, NULL, 'p' },
 		{ "persona-version", required_argument, NULL, 'P' },
+		{ "stamp", required_argument, NULL, 'S' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *out = NULL, *persona = NULL, *prefix = NULL, *file, *name;
+	const char *out = NULL, *persona = NULL, *prefix = NULL, *stamp = NULL, *file, *name;
 	char *version = NULL, *reg_prefix = NULL, *buf, summary[256], *end;
 	ec_norm_opts o;
 	json_t *j;
@@ -184,6 +186,7 @@ main(int argc, char *argv[])
 			}
 			persona = optarg;
 			break;
+		case 'S': stamp = optarg; break;
 		case 'V': printf("persona-normalize %s\n", EC_VERSION); return EC_EXIT_OK;
 		default: usage(EC_EXIT_USAGE);
 		}
@@ -216,7 +219,11 @@ main(int argc, char *argv[])
 	if ((total = redaction_summary(j, summary, sizeof summary)) > 0)
 		ec_warn("%s: %zu PII %s redacted (%s)", name, total, total == 1 ? "item" : "items",
 		    summary);
-	if (ec_json_write(out, j, EC_W_FSYNC | EC_W_IFCHANGED, &e) < 0) {
+	/* Not synced: remade from the raw output, and checked against the stamp on
+	 * resume (stamp.c). */
+	if (ec_json_write(out, j, EC_W_IFCHANGED, &e) < 0 ||
+	    (stamp && out && strcmp(out, "-") &&
+	    ec_stamp_write(stamp, (const char *const[]){ out }, 1, &e) < 0)) {
 		json_decref(j);
 		ec_die_err(&e);
 	}

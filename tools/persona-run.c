@@ -33,7 +33,8 @@
 
 static const char usage_text[] =
     "usage: persona-run --persona NAME [--task-dir DIR] [--spool DIR] [--config FILE]\n"
-    "                   [--no-cache] [--skip REASON] -o OUT REQUEST [EARLIER-OUTPUT ...]\n"
+    "                   [--no-cache] [--skip REASON] [--stamp FILE] -o OUT REQUEST\n"
+    "                   [EARLIER-OUTPUT ...]\n"
     "       persona-run --health [NAME ...]\n";
 
 static void
@@ -50,6 +51,7 @@ usage(int code)
 		    "  -n, --no-cache      neither read nor write the cache\n"
 		    "      --skip REASON   write a `skipped` output with REASON and stop\n"
 		    "  -o, --output FILE   the output: canonical for a rules persona, raw for a command\n"
+		    "      --stamp FILE    touch FILE after a successful run (for make)\n"
 		    "      --health        check that each persona (default: all) is available\n"
 		    "  -h, --help          this help\n"
 		    "  -V, --version       print the version\n\n"
@@ -198,12 +200,11 @@ upstream_hash(const json_t *input, char out[17])
 
 /* A PersonaOutput that carries no review: skipped or failed. New reference. */
 static json_t *
-empty_output(const run *r, const char *status, const char *etype, const char *msg, int retries,
-    long long ms)
+empty_output(const run *r, const char *status, const char *etype, const char *msg, int retries)
 {
 	json_t *o = json_pack("{s:{s:s, s:i, s:s, s:I}, s:[], s:[], s:{s:s, s:s}, s:f, s:{s:s, s:i, s:s}}",
 	    "persona", "name", r->persona, "reviewOrder", r->order, "status", status,
-	    "executionTime", (json_int_t)ms, "insights", "recommendations",
+	    "executionTime", (json_int_t)0, "insights", "recommendations",
 	    "costAnalysis", "category", r->persona, "amount", "0 person-days",
 	    "confidence", 0.0, "metadata", "model", "none", "tokens", 0, "version",
 	    r->p && r->p->version ? r->p->version : "0");
@@ -241,8 +242,7 @@ run_rules(const run *r, const ec_persona *p, const json_t *input, attempt *a)
 		snprintf(a->msg, sizeof a->msg, "%s", e.msg);
 		return NULL;
 	}
-	/* Time the review itself, not the loading: a built-in persona's executionTime
-	 * is then 0 ms on any sane machine, and its output reproducible. */
+	/* Time the review itself, not the loading (the attempt's durationMs). */
 	t0 = ec_mono_ms();
 	o = ec_rules_apply(rb, input, &e);
 	a->ms = ec_mono_ms() - t0;
@@ -320,10 +320,11 @@ attempt_once(const run *r, const ec_persona *p, const json_t *input, const char 
 			snprintf(a->msg, sizeof a->msg, "%s", e.msg);
 		}
 	}
+	/* The time is the attempt's, logged with it in checkpoints.jsonl; it never
+	 * goes into the output, whose bytes must be a function of its inputs alone
+	 * (make compares them: a clock in them would rerun every later persona). */
 	if (a->ms < 0)
 		a->ms = ec_mono_ms() - t0;
-	if (o)
-		json_object_set_new(json_object_get(o, "persona"), "executionTime", json_integer(a->ms));
 	return o;
 }
 
@@ -345,8 +346,8 @@ write_output(const run *r, const json_t *o, const char *raw, size_t rawlen, ec_e
 	 * output did not come from the command (cache, fallback, failure) the canonical
 	 * JSON stands in for it: it normalizes to itself. */
 	if (raw)
-		return ec_write_atomic(r->out, raw, rawlen, EC_W_FSYNC | EC_W_IFCHANGED, e) < 0 ? -1 : 0;
-	return ec_json_write(r->out, o, EC_W_FSYNC | EC_W_IFCHANGED, e) < 0 ? -1 : 0;
+		return ec_write_atomic(r->out, raw, rawlen, EC_W_IFCHANGED, e) < 0 ? -1 : 0;
+	return ec_json_write(r->out, o, EC_W_IFCHANGED, e) < 0 ? -1 : 0;
 }
 
 static void
@@ -473,7 +474,7 @@ static int
 execute(run *r, const json_t *input, ec_err *e)
 {
 	char key[65], up[17], xx[17], *input_text = ec_json_dumps(input), *raw = NULL;
-	long long now = (long long)time(NULL);
+	long long now = (long long)time(NULL), t0 = ec_mono_ms();
 	int maxr = (int)ec_json_get_int(r->cfg, "coordination.maxRetries", 3), k, expired = 0;
 	int use_cache = !r->no_cache && !ec_json_get_bool(r->request, "options.noCache", 0);
 	long long ttl = ec_json_get_int(r->cfg, "coordination.cacheTTL", 86400);
@@ -546,7 +547,7 @@ execute(run *r, const json_t *input, ec_err *e)
 		return ec_fail(e, EC_EXIT_TEMP, "required persona '%s' failed after %d attempt%s: %s: %s",
 		    r->persona, maxr, maxr == 1 ? "" : "s", a.etype, a.msg);
 	}
-	o = empty_output(r, "failed", a.etype ? a.etype : ET_SYSTEM, a.msg, maxr - 1, a.ms);
+	o = empty_output(r, "failed", a.etype ? a.etype : ET_SYSTEM, a.msg, maxr - 1);
 done:
 	free(input_text);
 	/* after-persona hooks see every output, cached or fresh; what they return must
@@ -575,7 +576,8 @@ done:
 		json_decref(o);
 		return -1;
 	}
-	record(r, "after", 0, NULL, xx);
+	a = (attempt){ .ms = ec_mono_ms() - t0 };     /* the persona's wall time, logged */
+	record(r, "after", 0, &a, xx);
 	free(raw);
 	json_decref(o);
 	return 0;
@@ -593,12 +595,13 @@ main(int argc, char *argv[])
 		{ "persona", required_argument, NULL, 'p' },
 		{ "skip", required_argument, NULL, 'S' },
 		{ "spool", required_argument, NULL, 's' },
+		{ "stamp", required_argument, NULL, 'T' },
 		{ "task-dir", required_argument, NULL, 'd' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	run r = { .task_dir = "." };
-	const char *config = NULL, *skip = NULL, *spool = NULL;
+	const char *config = NULL, *skip = NULL, *spool = NULL, *stamp = NULL;
 	json_t **earlier = NULL, *input;
 	char inpath[PATH_MAX];
 	int c, do_health = 0, rc;
@@ -620,6 +623,7 @@ main(int argc, char *argv[])
 		case 'p': r.persona = optarg; break;
 		case 'S': skip = optarg; break;
 		case 's': spool = optarg; break;
+		case 'T': stamp = optarg; break;
 		case 'V': printf("persona-run %s\n", EC_VERSION); return EC_EXIT_OK;
 		default: usage(EC_EXIT_USAGE);
 		}
@@ -674,10 +678,12 @@ main(int argc, char *argv[])
 	}
 	input = NULL;
 	if (skip) {
-		json_t *o = empty_output(&r, "skipped", ET_UNAVAILABLE, ec_plan_skip_reason(skip), -1, 0);
-		record(&r, "skipped", 0, NULL, NULL);
-		if (ec_json_write(r.out, o, EC_W_FSYNC | EC_W_IFCHANGED, &e) < 0)
+		json_t *o = empty_output(&r, "skipped", ET_UNAVAILABLE, ec_plan_skip_reason(skip), -1);
+		char xx[17];
+		hash_of(o, NULL, 0, xx);
+		if (ec_json_write(r.out, o, EC_W_IFCHANGED, &e) < 0)
 			ec_die_err(&e);
+		record(&r, "skipped", 0, NULL, xx);
 		json_decref(o);
 		goto done;
 	}
@@ -704,6 +710,8 @@ main(int argc, char *argv[])
 		ec_die_err(&e);
 	}
 done:
+	if (stamp && ec_stamp_write(stamp, (const char *const[]){ r.out }, 1, &e) < 0)
+		ec_die_err(&e);
 	for (int i = 0; i < argc - optind - 1; i++)
 		json_decref(earlier[i]);
 	free(earlier);

@@ -217,6 +217,14 @@ int ec_write_output(const char *path, const void *buf, size_t len, int flags, ec
 int ec_mkdir_p(const char *path, unsigned mode, ec_err *e);
 /* fsync a directory by path. */
 int ec_fsync_dir(const char *dir, ec_err *e);
+
+/* stamp.c: make's stamps, holding the xxh3 of what they stand for. */
+/* Write stamp (atomically, unsynced) with one "XXH3  NAME" line for each file. */
+int ec_stamp_write(const char *stamp, const char *const *files, size_t n, ec_err *e);
+/* Check the stamps of the task STATE/ID (.parse.stamp, personas/.*.stamp) against
+ * the outputs they list; remove each that does not hold, with the outputs that do
+ * not match, so make redoes them. Returns how many were removed. */
+int ec_stamps_check(const char *spool, const char *state, const char *id);
 /* Append one line atomically (single write(2), O_APPEND); line must end in '\n'.
  * The file is created 0644 if missing. For a path the caller names; a spool file
  * is appended to with ec_spool_append. */

@@ -28,7 +28,7 @@ typedef struct output {
 	int present;            /* the file exists and reads as a PersonaOutput */
 	const char *status;     /* persona.status, one of output_statuses */
 	char xxh3[17];
-	double exec;            /* persona.executionTime */
+	double exec;            /* the logged durationMs, else persona.executionTime */
 	int has_exec;           /* 1 a real, 2 an integer */
 	long long mtime;        /* milliseconds */
 } output;
@@ -575,11 +575,16 @@ ec_state_workflow(const ec_task_state *t, int warn, ec_err *e)
 		if (read_output(t, p->stem, &o, warn, e) < 0)
 			goto fail;
 		for (size_t k = 0; k < t->ev.n; k++) {
+			const json_t *ms;
 			if (strcmp(t->ev.v[k].persona, p->name))
 				continue;
 			lastev = &t->ev.v[k];
 			if (!strcmp(lastev->event, "before"))
 				attempts++;
+			/* The measured time is logged, never in the output (persona-run). */
+			if (o.present && !strcmp(lastev->event, "after") &&
+			    (ms = json_object_get(lastev->j, "durationMs")) && json_is_number(ms))
+				o.exec = json_number_value(ms), o.has_exec = json_is_integer(ms) ? 2 : 1;
 		}
 		if (o.present)
 			status = o.status;

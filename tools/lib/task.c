@@ -292,6 +292,15 @@ ec_task_start(const char *id, const ec_task_opts *o, ec_task_job *j, ec_err *e)
 			goto fail;
 		j->state = "active";
 	}
+	/* Steps' outputs are not synced (stamp.c): what a power loss tore is redone. */
+	{
+		int torn = ec_stamps_check(o->spool, j->state, id);
+		if (torn)
+			ec_warn("%s: %d step%s redone: %s did not match the xxh3 in %s stamp%s "
+			    "(an interrupted write)", id, torn, torn == 1 ? "" : "s",
+			    torn == 1 ? "its output" : "their outputs", torn == 1 ? "its" : "their",
+			    torn == 1 ? "" : "s");
+	}
 	if (start_make(j, o, e) < 0)
 		goto fail;
 	return 0;
