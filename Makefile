@@ -189,8 +189,20 @@ install: all
 	install -d $(DESTDIR)$(DATADIR)/examples
 	install -m 755 examples/personas/agent-persona $(DESTDIR)$(DATADIR)/examples/
 
-bench: all
-	$(Q)bash tests/bench/run.sh
+# The floor's two probes (tests/bench/floor.c): a trivial static program to spawn,
+# and the timer of spawns and durable writes.
+BENCH_PROGS := $(OUT)/bench/noop $(OUT)/bench/floor
+$(OUT)/bench/noop: tests/bench/noop.c
+	$(call say,CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O2 -static -o $@ $<
+$(OUT)/bench/floor: tests/bench/floor.c
+	$(call say,CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -o $@ $<
+
+bench: all $(BENCH_PROGS)
+	$(Q)EC_BENCH_BIN=$(CURDIR)/$(OUT)/bench bash tests/bench/run.sh
 
 # How the built-in personas do on tests/corpus/ (tune and check splits) and the
 # examples: recall, irrelevant advice, silence, duplicates, volume. Printed only.

@@ -198,7 +198,7 @@ setup() {
 
 @test "a persona excluded by the request is planned as skipped, with the reason" {
 	run -0 epic-parse --plan "$BATS_TEST_TMPDIR/plan.mk" good/full.json
-	run -0 grep 'personas/05-accessibility-advocate.json: PERSONA_KIND := skip' "$BATS_TEST_TMPDIR/plan.mk"
+	run -0 grep 'personas/.05-accessibility-advocate.stamp: PERSONA_KIND := skip' "$BATS_TEST_TMPDIR/plan.mk"
 	run -0 grep 'PERSONA_SKIP := excluded' "$BATS_TEST_TMPDIR/plan.mk"
 }
 
@@ -213,14 +213,14 @@ setup() {
 
 @test "the plan is a valid make fragment: make orders the personas by their dependencies" {
 	run -0 epic-parse --plan "$BATS_TEST_TMPDIR/plan.mk" good/full.json
-	printf 'include plan.mk\n%%.json:\n\t@echo $@\nepic-request.json:\n\n' > "$BATS_TEST_TMPDIR/Makefile"
+	printf 'include plan.mk\n%%.stamp:\n\t@echo $@\nepic-request.json:\nFORCE:\n\n' > "$BATS_TEST_TMPDIR/Makefile"
 	: > "$BATS_TEST_TMPDIR/epic-request.json"
 	cd "$BATS_TEST_TMPDIR"
 	run -0 make -s -rR -f Makefile personas/07-legal-review.json personas/06-devops-engineer.json
-	assert_line --index 0 personas/01-product-owner.json
-	assert_line --index 1 personas/02-architect.json
-	assert_line --index 2 personas/07-legal-review.json
-	assert_line --index 3 personas/03-security-specialist.json
+	assert_line --index 0 personas/.01-product-owner.stamp
+	assert_line --index 1 personas/.02-architect.stamp
+	assert_line --index 2 personas/.07-legal-review.stamp
+	assert_line --index 3 personas/.03-security-specialist.stamp
 }
 
 @test "the shipped examples all parse with the shipped registry" {
@@ -233,15 +233,15 @@ setup() {
 
 @test "a persona's inputs are every persona it builds on, transitively, in review order" {
 	run -0 epic-parse --plan "$BATS_TEST_TMPDIR/plan.mk" good/heading.md
-	run -0 grep '^personas/04-performance-specialist.json: PERSONA_DEPS' "$BATS_TEST_TMPDIR/plan.mk"
-	assert_output "personas/04-performance-specialist.json: PERSONA_DEPS := personas/01-product-owner.json personas/02-architect.json personas/03-security-specialist.json"
+	run -0 grep '^personas/.04-performance-specialist.stamp: PERSONA_DEPS' "$BATS_TEST_TMPDIR/plan.mk"
+	assert_output "personas/.04-performance-specialist.stamp: PERSONA_DEPS := personas/01-product-owner.json personas/02-architect.json personas/03-security-specialist.json"
 }
 
 @test "the config overrides a registration's dependencies, timeout and required flag" {
 	printf 'personas:\n  performance-specialist:\n    dependencies: [architect]\n    timeout: 7\n    required: true\n' > "$BATS_TEST_TMPDIR/c.yml"
 	run -0 epic-parse --config "$BATS_TEST_TMPDIR/c.yml" --plan "$BATS_TEST_TMPDIR/plan.mk" good/heading.md
-	run -0 grep '^personas/04-performance-specialist.json: PERSONA_DEPS' "$BATS_TEST_TMPDIR/plan.mk"
-	assert_output "personas/04-performance-specialist.json: PERSONA_DEPS := personas/01-product-owner.json personas/02-architect.json"
+	run -0 grep '^personas/.04-performance-specialist.stamp: PERSONA_DEPS' "$BATS_TEST_TMPDIR/plan.mk"
+	assert_output "personas/.04-performance-specialist.stamp: PERSONA_DEPS := personas/01-product-owner.json personas/02-architect.json"
 	run -0 jq -c '.personas[] | select(.name == "performance-specialist") | [.required, .timeout, .dependencies]' \
 		"$BATS_TEST_TMPDIR/plan.json"
 	assert_output '[true,7,["architect"]]'
@@ -258,8 +258,8 @@ setup() {
 	[ -e "$ROOT/pipeline/personas/product-owner.json" ] || skip "no shipped registrations yet"
 	run -0 epic-parse --config "$ROOT/pipeline/profiles/parallel.yml" --plan "$BATS_TEST_TMPDIR/plan.mk" good/heading.md
 	for p in 03-security-specialist 04-performance-specialist 05-accessibility-advocate; do
-		run -0 grep "^personas/$p.json: PERSONA_DEPS" "$BATS_TEST_TMPDIR/plan.mk"
-		assert_output "personas/$p.json: PERSONA_DEPS := personas/01-product-owner.json personas/02-architect.json"
+		run -0 grep "^personas/.$p.stamp: PERSONA_DEPS" "$BATS_TEST_TMPDIR/plan.mk"
+		assert_output "personas/.$p.stamp: PERSONA_DEPS := personas/01-product-owner.json personas/02-architect.json"
 	done
 }
 

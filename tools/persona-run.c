@@ -304,6 +304,7 @@ attempt_once(const run *r, const ec_persona *p, const json_t *input, const char 
 {
 	json_t *o = NULL;
 	long long t0 = ec_mono_ms();
+	char *text = NULL;
 
 	a->etype = NULL;
 	a->msg[0] = '\0';
@@ -311,7 +312,10 @@ attempt_once(const run *r, const ec_persona *p, const json_t *input, const char 
 	*raw = NULL;
 	if (!p || p->rules_path)
 		o = run_rules(r, p, input, a);
-	else if (run_child(r, p->command, input_text, strlen(input_text),
+	else if (!input_text && !(input_text = text = ec_json_dumps(input))) {
+		a->etype = ET_SYSTEM;
+		snprintf(a->msg, sizeof a->msg, "out of memory");
+	} else if (run_child(r, p->command, input_text, strlen(input_text),
 	    r->timeout, raw, rawlen, a) == 0) {
 		ec_norm_opts no = { r->persona, r->order, p->version, NULL };
 		ec_err e;
@@ -325,6 +329,7 @@ attempt_once(const run *r, const ec_persona *p, const json_t *input, const char 
 	 * (make compares them: a clock in them would rerun every later persona). */
 	if (a->ms < 0)
 		a->ms = ec_mono_ms() - t0;
+	free(text);
 	return o;
 }
 
@@ -473,7 +478,10 @@ health(run *r, char **names, int n)
 static int
 execute(run *r, const json_t *input, ec_err *e)
 {
-	char key[65], up[17], xx[17], *input_text = ec_json_dumps(input), *raw = NULL;
+	/* The input as text is what a command persona reads; a rules persona needs
+	 * none (a megabyte on a large request). */
+	char key[65], up[17], xx[17], *raw = NULL;
+	char *input_text = r->p && !r->p->rules_path ? ec_json_dumps(input) : NULL;
 	long long now = (long long)time(NULL), t0 = ec_mono_ms();
 	int maxr = (int)ec_json_get_int(r->cfg, "coordination.maxRetries", 3), k, expired = 0;
 	int use_cache = !r->no_cache && !ec_json_get_bool(r->request, "options.noCache", 0);

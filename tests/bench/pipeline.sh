@@ -33,23 +33,51 @@ done
 echo "== the pipeline: per epic, built-in personas, the 14 examples =="
 spool="$work/spool"
 export EPIC_SPOOL="$spool"
-# Processes: the distinct pids strace sees (epic itself, make, and every tool).
-processes() {
-	strace -f -qq -o "$work/trace" -e trace=execve "$bin/epic" run -q "$1" > /dev/null
-	awk '{print $1}' "$work/trace" | sort -u | wc -l
+# Processes: the distinct pids strace sees (epic itself, make, and every tool);
+# syncs: every fsync-like call any of them makes.
+procs=10 syncs=6
+trace() {
+	strace -f -qq -o "$work/trace" -e trace=execve,fsync,fdatasync,sync,syncfs,msync "$bin/epic" run -q "$1" > /dev/null
+	procs=$(grep -E ' execve\(' "$work/trace" | awk '{print $1}' | sort -u | wc -l)
+	syncs=$(grep -cE ' (fsync|fdatasync|sync|syncfs|msync)\(' "$work/trace" || true)
 }
 if command -v strace >/dev/null; then
 	req="$root/examples/requests/01-checkout-payments.json"
+	trace "$req"
 	printf '  %-34s %8d (epic + make + epic-parse + 6 persona-run + epic-aggregate)\n' \
-		"processes per epic, cold:" "$(processes "$req")"
-	printf '  %-34s %8d (epic + make)\n' "processes per epic, no-op rerun:" "$(processes "$req")"
+		"processes per epic, cold:" "$procs"
+	printf '  %-34s %8d\n' "fsyncs per epic, cold:" "$syncs"
+	cold_procs=$procs cold_syncs=$syncs
+	trace "$req"
+	printf '  %-34s %8d (epic + make)\n' "processes per epic, no-op rerun:" "$procs"
+	printf '  %-34s %8d\n' "fsyncs per epic, no-op rerun:" "$syncs"
+	procs=$cold_procs syncs=$cold_syncs
 else
-	echo "  (strace not installed: process counts skipped)"
+	echo "  (strace not installed: counts not measured; the floor assumes 10 processes, 6 fsyncs)"
 fi
 rm -rf "$spool"
 for f in "$root"/examples/requests/*; do
 	t0=$(now_us); "$bin/epic" run -q "$f" > /dev/null; echo $(( $(now_us) - t0 ))
-done | median | awk '{printf "  %-34s %8.1f ms (median over the examples; cache cold)\n", "cold time per epic:", $1 / 1000}'
+done | median > "$work/cold"
+awk '{printf "  %-34s %8.1f ms (median over the examples; cache cold)\n", "cold time per epic:", $1 / 1000}' "$work/cold"
+# The floor of a cold epic: its processes started as trivial static programs, and
+# its fsyncs as durable atomic writes (each of which is two: file and directory).
+if [ -x "${EC_BENCH_BIN:-}/floor" ]; then
+	mkdir -p "$work/floor"
+	"$EC_BENCH_BIN/floor" "$EC_BENCH_BIN/noop" "$work/floor" 300 > "$work/floor.txt"
+	spawn=$(awk '$1 == "spawn_us" {print $2}' "$work/floor.txt")
+	dwrite=$(awk '$1 == "durable_write_us" {print $2}' "$work/floor.txt")
+	printf '  %-34s %8d us (fork, exec, exit, wait of a static no-op)\n' "floor: one trivial spawn:" "$spawn"
+	printf '  %-34s %8d us (write 8 KiB, fsync, rename, fsync dir)\n' "floor: one durable atomic write:" "$dwrite"
+	awk -v p="$procs" -v f="$syncs" -v s="$spawn" -v w="$dwrite" -v c="$(cat "$work/cold")" 'BEGIN {
+		floor = p * s + f / 2 * w
+		printf "  %-34s %8.1f ms (%d spawns + %d fsyncs = %g durable writes)\n", "floor of a cold epic:", floor / 1000, p, f, f / 2
+		printf "  %-34s %8.2f x\n", "cold epic / its floor:", c / floor
+	}' | tee "$work/floor-ratio.txt"
+	awk -v p="$procs" -v f="$syncs" -v s="$spawn" -v w="$dwrite" 'BEGIN { print p * s + f / 2 * w }' > "$1/floor-us"
+else
+	echo "  (make bench builds the floor probes: EC_BENCH_BIN unset, floor skipped)"
+fi
 for f in "$root"/examples/requests/*; do
 	t0=$(now_us); "$bin/epic" run -q "$f" > /dev/null; echo $(( $(now_us) - t0 ))
 done | median | awk '{printf "  %-34s %8.1f ms\n", "no-op rerun time per epic:", $1 / 1000}'

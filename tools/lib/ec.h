@@ -4,7 +4,8 @@
  * Concerns, one file each: err.c (exit codes, error struct, messages for main),
  * chars.c (UTF-8), clock.c (time), buf.c (a growable string), events.c (a task's
  * event log), verdict.c (a tool's verdict on its input, error.json), file.c
- * (bounded reads, atomic durable writes), open.c (the one way to open a spool
+ * (bounded reads, atomic durable writes), stamp.c (make's stamps, holding the
+ * xxh3 of what they stand for, checked on resume), open.c (the one way to open a spool
  * entry), json.c (Jansson load/dump with positions, bounded numbers), hash.c +
  * sha256.c (XXH3, SHA-256), schema.c (JSON Schema subset validator over the
  * embedded schemas/), yaml.c + config.c (the config file), spool.c (spool

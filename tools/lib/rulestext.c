@@ -460,6 +460,20 @@ eng_tokenise(ctx *c, const char *text, size_t n)
 	size_t nids;
 
 	c->text = text;
+	/* Count the words first, so the tokens take exactly their room: a doubling
+	 * vector reserves up to twice that, megabytes on a large request. */
+	{
+		size_t words = 0;
+		for (size_t k = i; k < n; k = eng_word_start(s, word_end(s, k, n), n))
+			words++;
+		if (words > c->capt) {
+			tok *nt = realloc(c->t, words * sizeof *c->t);
+			if (!nt)
+				return eng_oom(c);
+			c->t = nt;
+			c->capt = words;
+		}
+	}
 	while (i < n) {
 		size_t end = word_end(s, i, n);
 		long raw;

@@ -1,0 +1,118 @@
+/*
+ * floor.c - the two costs a cold epic cannot go below on this machine, for make
+ * bench (issue 12): starting a trivial statically linked program (fork, exec,
+ * exit, wait: what each tool in an epic's process tree costs before it does any
+ * work) and one durable atomic write (a temporary file, write, fsync, rename, fsync
+ * of the directory: what each synced file costs). Prints the medians in
+ * microseconds:
+ *
+ *     floor NOOP-STATIC-BINARY DIR [ROUNDS]
+ *     spawn_us 1104
+ *     durable_write_us 812
+ *
+ * and, for the peak memory of a tool, "floor --rss PROGRAM ARG..." runs it (stdout
+ * to /dev/null) and prints "rss_kib N exit S": the child's ru_maxrss from wait4.
+ */
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static long long
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int
+cmp(const void *a, const void *b)
+{
+	long long x = *(const long long *)a, y = *(const long long *)b;
+
+	return (x > y) - (x < y);
+}
+
+static long long
+median(long long *v, int n)
+{
+	qsort(v, (size_t)n, sizeof *v, cmp);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static int
+rss(char *argv[])
+{
+	posix_spawn_file_actions_t fa;
+	struct rusage ru;
+	pid_t pid;
+	int st;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	if (posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ) != 0 ||
+	    wait4(pid, &st, 0, &ru) != pid) {
+		perror(argv[0]);
+		return 111;
+	}
+	printf("rss_kib %ld exit %d\n", ru.ru_maxrss, WIFEXITED(st) ? WEXITSTATUS(st) : 128);
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	if (argc > 2 && !strcmp(argv[1], "--rss"))
+		return rss(argv + 2);
+	int rounds = argc > 3 ? atoi(argv[3]) : 200;
+	long long *t;
+	char buf[8192], tmp[4096], dst[4096];
+
+	if (argc < 3 || rounds < 1) {
+		fprintf(stderr, "usage: floor NOOP-STATIC-BINARY DIR [ROUNDS]\n");
+		return 2;
+	}
+	if (!(t = calloc((size_t)rounds, sizeof *t)))
+		return 111;
+	for (int i = 0; i < rounds; i++) {
+		char *av[] = { argv[1], NULL };
+		long long t0 = now_us();
+		pid_t pid;
+		int st;
+		if (posix_spawn(&pid, argv[1], NULL, NULL, av, environ) != 0 ||
+		    waitpid(pid, &st, 0) != pid) {
+			perror(argv[1]);
+			return 111;
+		}
+		t[i] = now_us() - t0;
+	}
+	printf("spawn_us %lld\n", median(t, rounds));
+	/* The size of a typical persona output. */
+	memset(buf, 'x', sizeof buf);
+	snprintf(tmp, sizeof tmp, "%s/.floor.tmp", argv[2]);
+	snprintf(dst, sizeof dst, "%s/floor.json", argv[2]);
+	for (int i = 0; i < rounds; i++) {
+		long long t0 = now_us();
+		int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644), dfd;
+		if (fd < 0 || write(fd, buf, sizeof buf) != (ssize_t)sizeof buf || fsync(fd) < 0 ||
+		    close(fd) < 0 || rename(tmp, dst) < 0 ||
+		    (dfd = open(argv[2], O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 || fsync(dfd) < 0) {
+			perror(argv[2]);
+			return 111;
+		}
+		close(dfd);
+		t[i] = now_us() - t0;
+	}
+	printf("durable_write_us %lld\n", median(t, rounds));
+	free(t);
+	return 0;
+}
