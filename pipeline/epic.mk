@@ -12,8 +12,11 @@
 # running make again, and only what is missing or out of date is redone. A persona's
 # output depends on the normalized request, its registration and rule base, and the
 # outputs of the personas it depends on (plan.mk lists them), so editing one rule base
-# reruns exactly that persona and the ones after it. Tools write a file only when its
-# bytes change, so nothing downstream reruns for nothing.
+# reruns that persona, and the ones after it when its output changed. Tools write a
+# file only when its bytes change (no clock in any of them: timings go to
+# checkpoints.jsonl) and touch a stamp every time, so nothing downstream reruns for
+# nothing and the next run is a no-op. Outputs are not synced; their stamps record
+# their xxh3, which the launcher checks before it resumes a task (stamp.c).
 #
 # Every recipe is one plain command with no shell metacharacters: make execs it
 # directly, without a shell, so a built-in epic costs make + epic-parse + one
