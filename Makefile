@@ -6,6 +6,7 @@
 #   make demo       install what is missing, build, run the examples through ./spool
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make bench      print the benchmark figures
+#   make bench-peers the same epic through LangGraph JS, side by side (needs npm)
 #
 # Quiet by default; V=1 shows the full command lines.
 MAKEFLAGS += -rR
@@ -52,7 +53,7 @@ LIBOBJ  := $(patsubst tools/lib/%.c,$(OUT)/lib/%.o,$(LIBSRC)) $(OUT)/lib/schemas
 SCHEMAS := $(sort $(wildcard schemas/*.schema.json))
 PROGS   := $(addprefix $(BIN)/,$(TOOLS))
 
-.PHONY: all clean check check-asan test deps demo install bench eval corpus-known
+.PHONY: all clean check check-asan test deps demo install bench bench-peers eval corpus-known
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -203,6 +204,10 @@ $(OUT)/bench/floor: tests/bench/floor.c
 
 bench: all $(BENCH_PROGS)
 	$(Q)EC_BENCH_BIN=$(CURDIR)/$(OUT)/bench bash tests/bench/run.sh
+
+# LangGraph JS side by side (optional: installs its npm packages under tests/bench/peers/).
+bench-peers: all
+	$(Q)bash tests/bench/peers/run.sh
 
 # How the built-in personas do on tests/corpus/ (tune and check splits) and the
 # examples: recall, irrelevant advice, silence, duplicates, volume. Printed only.

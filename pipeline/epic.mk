@@ -25,7 +25,8 @@
 MAKEFLAGS += -rR
 .SUFFIXES:
 .DELETE_ON_ERROR:
-.SECONDARY:
+# No .SECONDARY: a stamp that is missing (lost, or removed by the launcher's check)
+# must be remade, not taken as an intermediate file that may stay missing.
 .DEFAULT_GOAL := epic.json
 
 # Paths never pass through make syntax: the launcher (epic run, the watcher) puts

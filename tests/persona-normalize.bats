@@ -56,6 +56,17 @@ args_for() {
 	[[ "$stderr" == "persona-normalize: too many arguments: expected one raw output file"* ]]
 }
 
+@test "--stamp records the xxh3 of the canonical output, for make's stamp idiom" {
+	out="$BATS_TEST_TMPDIR/out.json"
+	run -0 persona-normalize $DEFAULT_ARGS --stamp "$BATS_TEST_TMPDIR/.stamp" -o "$out" clean.raw
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/.stamp")" "$(ec-test xxh3 < "$out")  $out"
+	# Rejected: neither output nor stamp.
+	rm "$out" "$BATS_TEST_TMPDIR/.stamp"
+	run -1 persona-normalize $DEFAULT_ARGS --stamp "$BATS_TEST_TMPDIR/.stamp" -o "$out" binary-garbage.raw
+	assert_file_not_exist "$out"
+	assert_file_not_exist "$BATS_TEST_TMPDIR/.stamp"
+}
+
 @test "the corpus has at least 30 messy outputs, each with exactly one expectation" {
 	local n=0 f b
 	for f in *.raw; do

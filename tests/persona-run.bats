@@ -62,6 +62,23 @@ calls() { [ -f "$STATE/calls" ] && wc -l < "$STATE/calls" || echo 0; }
 	assert_no_temp_files "$TASK"
 }
 
+@test "--stamp records the output's xxh3; the output carries no clock and the wall time is logged" {
+	run -0 persona-run --persona product-owner --stamp personas/.01-product-owner.stamp \
+		-o personas/01-product-owner.json epic-request.json
+	want="$(ec-test xxh3 < personas/01-product-owner.json)  personas/01-product-owner.json"
+	assert_equal "$(cat personas/.01-product-owner.stamp)" "$want"
+	run -0 jq .persona.executionTime personas/01-product-owner.json
+	assert_output 0
+	run -0 jq -s '[.[] | select(.event == "after")] | length == 1 and (.[0].durationMs | type) == "number"' checkpoints.jsonl
+	assert_output true
+	# A rerun that changes no byte leaves the output alone and touches the stamp.
+	touch -d '-1 hour' personas/01-product-owner.json personas/.01-product-owner.stamp
+	run -0 persona-run --no-cache --persona product-owner --stamp personas/.01-product-owner.stamp \
+		-o personas/01-product-owner.json epic-request.json
+	[ personas/.01-product-owner.stamp -nt personas/01-product-owner.json ] || fail "stamp not touched or output rewritten"
+	assert_equal "$(cat personas/.01-product-owner.stamp)" "$want"
+}
+
 @test "the PersonaInput accumulates the earlier personas' insights, signals and recommendations" {
 	run -0 persona-run --persona product-owner -o personas/01-product-owner.json epic-request.json
 	run -0 persona-run --persona architect -o personas/02-architect.json epic-request.json personas/01-product-owner.json

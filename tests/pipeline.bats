@@ -163,6 +163,18 @@ task_dir() { ls -d "$EPIC_SPOOL"/$1/*/ | head -1; }
 	diff -u "$BATS_TEST_TMPDIR/ref.json" <(stable "$dir/epic.json")
 }
 
+@test "a stamp naming a file outside its task is not followed: the stamp goes, the file stays" {
+	epic run -q "$REQ" > /dev/null
+	dir=$(task_dir done)
+	echo keep > "$BATS_TEST_TMPDIR/victim"
+	printf '0000000000000000  ../../../victim\n' > "$dir/personas/.02-architect.stamp"
+	printf '0000000000000000  %s\n' "$BATS_TEST_TMPDIR/victim" > "$dir/personas/.03-security-specialist.stamp"
+	run -0 --separate-stderr epic run -q "$REQ"
+	[[ $stderr == *"2 steps redone"* ]] || fail "expected the two bad stamps redone: $stderr"
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/victim")" keep
+	assert_equal "$(cat "$dir/personas/.02-architect.stamp")" "$(ec-test xxh3 < "$dir/personas/02-architect.json")  personas/02-architect.json"
+}
+
 @test "an interrupted task resumes to the same epic.json, without redoing finished personas" {
 	epic run -q "$REQ" > /dev/null
 	ref=$(task_dir done)

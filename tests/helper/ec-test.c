@@ -16,6 +16,7 @@
  *   ec-test make-escape PATH...  per path: escaped for make, or "refused"
  *   ec-test abspath PATH...      per path: made absolute against the cwd
  *   ec-test utf8                 stdin: the offset of the first byte that is not UTF-8, or -1
+ *   ec-test xxh3                 stdin: its XXH3-64 in hex, as stamps and checkpoints hold it
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -223,6 +224,19 @@ utf8(void)
 	return 0;
 }
 
+/* The XXH3 of standard input, as the tools record it (stamps, checkpoints). */
+static int
+xxh3(void)
+{
+	size_t len;
+	char *buf = input(&len), hex[17];
+
+	ec_xxh3_hex(buf, len, hex);
+	printf("%s\n", hex);
+	free(buf);
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -249,6 +263,8 @@ main(int argc, char *argv[])
 		return schema(argv[2]);
 	if (!strcmp(cmd, "utf8"))
 		return utf8();
+	if (!strcmp(cmd, "xxh3"))
+		return xxh3();
 	if (!strcmp(cmd, "id") || !strcmp(cmd, "make-escape") || !strcmp(cmd, "abspath")) {
 		for (int i = 2; i < argc; i++) {
 			if (cmd[0] == 'i')
@@ -262,6 +278,6 @@ main(int argc, char *argv[])
 		return 0;
 	}
 	fprintf(stderr, "usage: ec-test pii|sanitize line|text|cut N|effort|days MIN MAX|extract|"
-	    "events|yaml|schema NAME|utf8|id ID...|make-escape PATH...|abspath PATH...\n");
+	    "events|yaml|schema NAME|utf8|xxh3|id ID...|make-escape PATH...|abspath PATH...\n");
 	return EC_EXIT_USAGE;
 }
