@@ -3,7 +3,8 @@
 #     make -C spool/active/ID -f pipeline/epic.mk [-jN]
 #
 # request.{json,txt,md}  the request as dropped
-#   -> epic-request.json + plan.mk          (epic-parse; plan.mk is included below)
+#   -> epic-request.json + plan.mk          (epic-parse; plan.mk is included below;
+#      + plan.json + config.json             the plan and the config, resolved once)
 #   -> personas/NN-NAME.json                (persona-run; for a command persona via
 #                                            NN-NAME.raw.json and persona-normalize)
 #   -> epic.json                            (epic-aggregate)
@@ -61,9 +62,9 @@ TASK_ID := $(lastword $(subst /, ,$(CURDIR)))
 # would be empty there, and an edited registration would never re-plan.
 include plan.mk
 
-.parse.stamp: $(REQUEST) $(EPIC_PLAN_SOURCES) $(if $(and $(wildcard epic-request.json),$(wildcard plan.json)),,FORCE)
+.parse.stamp: $(REQUEST) $(EPIC_PLAN_SOURCES) $(if $(and $(wildcard epic-request.json),$(wildcard plan.json),$(wildcard config.json)),,FORCE)
 	$(T)epic-parse --task-id $(TASK_ID) --stamp $@ --plan plan.mk -o epic-request.json $(REQUEST)
-epic-request.json plan.mk plan.json: .parse.stamp ;
+epic-request.json plan.mk plan.json config.json: .parse.stamp ;
 
 # One recipe for every persona; plan.mk sets PERSONA, PERSONA_KIND, PERSONA_DEPS, ...
 # for each persona's stamp, personas/.NN-NAME.stamp, on which personas/NN-NAME.json
@@ -72,13 +73,14 @@ epic-request.json plan.mk plan.json: .parse.stamp ;
 # The stamp holds the xxh3 of the output (stamp.c). A command persona's raw answer
 # goes to NN-NAME.raw.json and is normalized into NN-NAME.json; a built-in one is
 # canonical by construction.
-RUN_OPTS = --persona $(PERSONA)
+# config.json is the config epic-parse resolved for this task: read as it is.
+RUN_OPTS = --persona $(PERSONA) --config config.json
 personas/.%.stamp:
 	$(T)persona-run $(RUN_OPTS) $(if $(PERSONA_SKIP),--skip $(PERSONA_SKIP),) $(if $(filter command,$(PERSONA_KIND)),-o personas/$*.raw.json,--stamp $@ -o personas/$*.json) epic-request.json $(PERSONA_DEPS)
 	$(if $(filter command,$(PERSONA_KIND)),$(T)persona-normalize --persona $(PERSONA) --order $(PERSONA_ORDER) $(if $(PERSONA_PREFIX),--id-prefix $(PERSONA_PREFIX),) --stamp $@ -o personas/$*.json personas/$*.raw.json,)
 
 epic.json: epic-request.json $(EPIC_OUTPUTS)
-	$(T)epic-aggregate --checkpoints checkpoints.jsonl -o $@ epic-request.json $(EPIC_OUTPUTS)
+	$(T)epic-aggregate --config config.json --checkpoints checkpoints.jsonl -o $@ epic-request.json $(EPIC_OUTPUTS)
 
 # A prerequisite that is never up to date: plan.mk adds it to a stamp whose output
 # is missing, so a deleted output is remade even though its stamp is newer.

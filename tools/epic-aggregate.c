@@ -134,12 +134,8 @@ load_request(agg *a, const char *file, ec_err *e)
 	static const char *const set_by_parse[] = { "taskId", "title", "mode", NULL };
 
 	a->reqname = strcmp(file, "-") ? file : "<stdin>";
-	if (!(a->request = ec_json_load_file(file, EC_MAX_REQUEST_BYTES, e)))
+	if (!(a->request = ec_json_load_valid(file, EC_MAX_REQUEST_BYTES, "epic-request", e)))
 		return -1;
-	if (ec_schema_validate("epic-request", a->request, NULL, e) < 0) {
-		ec_err_prefix(e, "%s", a->reqname);
-		return -1;
-	}
 	for (const char *const *k = set_by_parse; *k; k++)
 		if (!json_object_get(a->request, *k))
 			return ec_fail(e, EC_EXIT_REJECT, "%s: $.%s: expected a request normalized by "
@@ -155,15 +151,12 @@ load_outputs(agg *a, char **files, size_t n, ec_err *e)
 		return ec_fail(e, EC_EXIT_TEMP, "out of memory");
 	for (size_t i = 0; i < n; i++) {
 		const char *name = strcmp(files[i], "-") ? files[i] : "<stdin>";
-		json_t *o = ec_json_load_file(files[i], EC_MAX_JSON_BYTES, e);
+		/* Checked here unless its persona's stamp vouches for it (stamp.c). */
+		json_t *o = ec_json_load_valid(files[i], EC_MAX_JSON_BYTES, "persona-output", e);
 		if (!o)
 			return -1;
 		a->outs[a->nout] = o;
 		a->files[a->nout++] = name;
-		if (ec_schema_validate("persona-output", o, NULL, e) < 0) {
-			ec_err_prefix(e, "%s", name);
-			return -1;
-		}
 		for (size_t k = 0; k < i; k++)
 			if (strcmp(ec_json_get_str(o, "persona.name", ""),
 			    ec_json_get_str(a->outs[k], "persona.name", "")) == 0)

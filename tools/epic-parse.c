@@ -422,14 +422,14 @@ emit_rules_sources(ec_buf *b, const char *rules_path, ec_err *e)
 	return 0;
 }
 
-/* plan.json, beside plan.mk. */
+/* The file name beside plan.mk (plan.json, config.json) into buf. */
 static void
-plan_json_path(const char *plan_mk, char *buf, size_t cap)
+beside_plan(const char *plan_mk, const char *name, char *buf, size_t cap)
 {
 	const char *slash = strrchr(plan_mk, '/');
 
-	snprintf(buf, cap, "%.*s%splan.json", slash ? (int)(slash - plan_mk) : 0, plan_mk,
-	    slash ? "/" : "");
+	snprintf(buf, cap, "%.*s%s%s", slash ? (int)(slash - plan_mk) : 0, plan_mk,
+	    slash ? "/" : "", name);
 }
 
 /*
@@ -538,10 +538,17 @@ write_plan(req *r, const json_t *request, const char *out, ec_err *e)
 	if (rc >= 0) {
 		char jpath[4096];
 		json_t *pj = ec_plan_json(v, n, request);
-		plan_json_path(out, jpath, sizeof jpath);
+		beside_plan(out, "plan.json", jpath, sizeof jpath);
 		rc = pj ? ec_json_write(jpath, pj, EC_W_IFCHANGED, e) :
 		    ec_fail(e, EC_EXIT_TEMP, "out of memory");
 		json_decref(pj);
+	}
+	/* config.json beside it: the config resolved once for the task (checked,
+	 * defaults filled), which the later tools read as it is (config.c). */
+	if (rc >= 0) {
+		char cpath[4096];
+		beside_plan(out, "config.json", cpath, sizeof cpath);
+		rc = ec_json_write(cpath, r->cfg, EC_W_IFCHANGED, e);
 	}
 	free(v);
 	return rc < 0 ? -1 : 0;
@@ -777,15 +784,17 @@ main(int argc, char *argv[])
 	/* The stamp says "parsed at this time" even when nothing changed, so make's
 	 * next run sees its prerequisites up to date (the stamp idiom of epic.mk). */
 	if (stamp) {
-		char jpath[4096];
-		const char *files[3];
+		char jpath[4096], cpath[4096];
+		const char *files[4];
 		size_t nf = 0;
 		if (strcmp(out, "-"))
 			files[nf++] = out;
 		if (plan) {
-			plan_json_path(plan, jpath, sizeof jpath);
+			beside_plan(plan, "plan.json", jpath, sizeof jpath);
+			beside_plan(plan, "config.json", cpath, sizeof cpath);
 			files[nf++] = plan;
 			files[nf++] = jpath;
+			files[nf++] = cpath;
 		}
 		if (ec_stamp_write(stamp, files, nf, &e) < 0)
 			ec_die_err(&e);

@@ -4,7 +4,9 @@
  * YAML in, validated against schemas/config.schema.json, defaults filled from the
  * same schema: the schema is the one place the keys, their types, ranges and
  * defaults are written down. An unknown key or a bad value is an error naming the
- * file:line:col and the key path, never a silent fallback.
+ * file:line:col and the key path, never a silent fallback. A task resolves its
+ * config once: epic-parse writes the result as the task's config.json, which the
+ * later tools read as it is.
  */
 #include <ctype.h>
 #include <limits.h>
@@ -94,7 +96,12 @@ ec_config_load(const char *path, ec_err *e)
 		ec_err_prefix(e, "config");
 		return NULL;
 	}
-	cfg = ec_config_loadb(buf, len, path, e);
+	/* A task's config.json, which epic-parse resolved (checked, defaults filled)
+	 * and stamped: read as it is, not resolved again by every tool (stamp.c). */
+	if (ec_stamp_vouches(path, buf, len))
+		cfg = ec_json_loadb(buf, len, path, e);
+	else
+		cfg = ec_config_loadb(buf, len, path, e);
 	free(buf);
 	return cfg;
 }

@@ -226,6 +226,12 @@ int ec_stamp_write(const char *stamp, const char *const *files, size_t n, ec_err
  * the outputs they list; remove each that does not hold, with the outputs that do
  * not match, so make redoes them. Returns how many were removed. */
 int ec_stamps_check(const char *spool, const char *state, const char *id);
+/* Does a stamp beside path (its own .NAME.stamp, else .parse.stamp) record exactly
+ * these bytes under path's name? Then one of our tools wrote and checked them. */
+int ec_stamp_vouches(const char *path, const void *buf, size_t len);
+/* Load JSON from path (or "-") and check it against schema, unless a stamp vouches
+ * for its bytes; errors name the file. New reference, or NULL with e. */
+json_t *ec_json_load_valid(const char *path, size_t max, const char *schema, ec_err *e);
 /* Append one line atomically (single write(2), O_APPEND); line must end in '\n'.
  * The file is created 0644 if missing. For a path the caller names; a spool file
  * is appended to with ec_spool_append. */

@@ -298,16 +298,15 @@ ec_plan_json(const ec_plan_step *v, size_t n, const json_t *request)
 	return plan;
 }
 
-int
-ec_plan_from_json(const json_t *plan, const ec_registry *reg, ec_plan_step **out, size_t *nout,
+/* The steps of a plan already checked against its schema. */
+static int
+plan_steps(const json_t *plan, const ec_registry *reg, ec_plan_step **out, size_t *nout,
     ec_err *e)
 {
 	json_t *steps = json_object_get(plan, "personas"), *x;
 	size_t n = json_array_size(steps), i;
 	ec_plan_step *v;
 
-	if (ec_schema_validate("plan", plan, NULL, e) < 0)
-		return -1;
 	if (!(v = calloc(n + 1, sizeof *v)))
 		return ec_fail(e, EC_EXIT_TEMP, "out of memory");
 	json_array_foreach(steps, i, x) {
@@ -330,6 +329,15 @@ ec_plan_from_json(const json_t *plan, const ec_registry *reg, ec_plan_step **out
 }
 
 int
+ec_plan_from_json(const json_t *plan, const ec_registry *reg, ec_plan_step **out, size_t *nout,
+    ec_err *e)
+{
+	if (ec_schema_validate("plan", plan, NULL, e) < 0)
+		return -1;
+	return plan_steps(plan, reg, out, nout, e);
+}
+
+int
 ec_plan_load(const char *request_path, const ec_registry *reg, const json_t *cfg,
     const json_t *request, ec_plan_step **out, size_t *nout, ec_err *e)
 {
@@ -343,10 +351,11 @@ ec_plan_load(const char *request_path, const ec_registry *reg, const json_t *cfg
 		snprintf(path, sizeof path, "%.*s%splan.json", slash ? (int)(slash - request_path) : 0,
 		    request_path, slash ? "/" : "");
 		if (ec_exists(path)) {
-			if (!(plan = ec_json_load_file(path, EC_MAX_JSON_BYTES, e)))
+			/* Checked unless epic-parse's stamp vouches for it (stamp.c). */
+			if (!(plan = ec_json_load_valid(path, EC_MAX_JSON_BYTES, "plan", e)))
 				return -1;
 			if (strcmp(ec_json_get_str(plan, "taskId", ""), ec_json_get_str(request, "taskId", "")) == 0) {
-				r = ec_plan_from_json(plan, reg, out, nout, e);
+				r = plan_steps(plan, reg, out, nout, e);
 				if (r < 0)
 					ec_err_prefix(e, "%s", path);
 				json_decref(plan);

@@ -13,12 +13,22 @@
  * starts make on a task it checks every stamp against its outputs
  * (ec_stamps_check), and removes a stamp that does not match, with the outputs that
  * do not: make then redoes exactly those steps, and nothing torn is ever read.
+ *
+ * The same record lets a later tool of the task trust what an earlier one wrote
+ * (ec_json_load_valid): bytes a stamp vouches for were checked by the tool that
+ * wrote them (epic-parse, the engine, persona-normalize), so they are not checked
+ * against their schema again at every hop. What comes from outside (a request as
+ * dropped, a registration, a rule base, a command persona's raw answer, the config)
+ * has no stamp and is always checked. Only the task's owner can write in a task
+ * directory (active/ and done/ are 0700), and a stamp must be the owner's too.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ec.h"
@@ -144,4 +154,73 @@ ec_stamps_check(const char *spool, const char *state, const char *id)
 	}
 	closedir(dir);
 	return removed;
+}
+
+/* Does the stamp at spath list a file named base (its last component) with hex? */
+static int
+stamp_lists(const char *spath, const char *base, const char *hex)
+{
+	int fd = open(spath, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC), found = 0;
+	char *text, *line, *save = NULL;
+	struct stat st;
+	size_t len;
+
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    !(text = ec_read_fd(fd, spath, STAMP_MAX_BYTES, &len, NULL))) {
+		close(fd);
+		return 0;
+	}
+	close(fd);
+	for (line = strtok_r(text, "\n", &save); line && !found; line = strtok_r(NULL, "\n", &save)) {
+		const char *name, *b;
+		if (strlen(line) < 19 || line[16] != ' ' || line[17] != ' ')
+			break;
+		name = line + 18;
+		b = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+		found = !strcmp(b, base) && !strncmp(line, hex, 16);
+	}
+	free(text);
+	return found;
+}
+
+int
+ec_stamp_vouches(const char *path, const void *buf, size_t len)
+{
+	const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path, *dot;
+	char hex[17], spath[PATH_MAX];
+	int dl = slash ? (int)(slash - path) + 1 : 0;
+
+	if (!strcmp(path, "-") || !*base)
+		return 0;
+	ec_xxh3_hex(buf, len, hex);
+	/* A persona's own stamp, personas/.NN-NAME.stamp for personas/NN-NAME.json. */
+	if ((dot = strrchr(base, '.')) && dot > base &&
+	    snprintf(spath, sizeof spath, "%.*s.%.*s.stamp", dl, path, (int)(dot - base), base) <
+	    (int)sizeof spath && stamp_lists(spath, base, hex))
+		return 1;
+	/* epic-parse's, for the normalized request and the plan. */
+	return snprintf(spath, sizeof spath, "%.*s.parse.stamp", dl, path) < (int)sizeof spath &&
+	    stamp_lists(spath, base, hex);
+}
+
+json_t *
+ec_json_load_valid(const char *path, size_t max, const char *schema, ec_err *e)
+{
+	const char *name = strcmp(path, "-") ? path : "<stdin>";
+	size_t len;
+	char *buf = ec_read_file(path, max, &len, e);
+	json_t *j;
+
+	if (!buf)
+		return NULL;
+	j = ec_json_loadb(buf, len, name, e);
+	if (j && !ec_stamp_vouches(path, buf, len) && ec_schema_validate(schema, j, NULL, e) < 0) {
+		ec_err_prefix(e, "%s", name);
+		json_decref(j);
+		j = NULL;
+	}
+	free(buf);
+	return j;
 }
