@@ -197,6 +197,9 @@ int ec_verdict_class(int code);
  * the limit. Caller frees.
  */
 char *ec_read_file(const char *path, size_t max, size_t *len, ec_err *e);
+/* A regular file of the effective user's, not through a symbolic link, or NULL:
+ * for what only we may have written (a stamp). Caller frees. */
+char *ec_read_own_file(const char *path, size_t max, size_t *len);
 /* The same from an open descriptor (name for messages); the caller closes fd. */
 char *ec_read_fd(int fd, const char *name, size_t max, size_t *len, ec_err *e);
 /* Flags for ec_write_atomic. */

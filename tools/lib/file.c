@@ -98,6 +98,21 @@ ec_read_file(const char *path, size_t max, size_t *len, ec_err *e)
 	return buf;
 }
 
+char *
+ec_read_own_file(const char *path, size_t max, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	char *buf = NULL;
+
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid())
+		buf = ec_read_fd(fd, path, max, len, NULL);
+	close(fd);
+	return buf;
+}
+
 /* Split path into its directory (malloc'd, "." if none). */
 static char *
 dirname_of(const char *path)

@@ -28,7 +28,6 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ec.h"
@@ -160,19 +159,12 @@ ec_stamps_check(const char *spool, const char *state, const char *id)
 static int
 stamp_lists(const char *spath, const char *base, const char *hex)
 {
-	int fd = open(spath, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC), found = 0;
 	char *text, *line, *save = NULL;
-	struct stat st;
 	size_t len;
+	int found = 0;
 
-	if (fd < 0)
+	if (!(text = ec_read_own_file(spath, STAMP_MAX_BYTES, &len)))
 		return 0;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-	    !(text = ec_read_fd(fd, spath, STAMP_MAX_BYTES, &len, NULL))) {
-		close(fd);
-		return 0;
-	}
-	close(fd);
 	for (line = strtok_r(text, "\n", &save); line && !found; line = strtok_r(NULL, "\n", &save)) {
 		const char *name, *b;
 		if (strlen(line) < 19 || line[16] != ' ' || line[17] != ' ')
