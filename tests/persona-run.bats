@@ -79,6 +79,32 @@ calls() { [ -f "$STATE/calls" ] && wc -l < "$STATE/calls" || echo 0; }
 	assert_equal "$(cat personas/.01-product-owner.stamp)" "$want"
 }
 
+@test "a rule base is checked and merged once per content, kept in the spool, and the kept copy gives the same output" {
+	cp -r "$ROOT/pipeline/personas" "$BATS_TEST_TMPDIR/shipped"
+	export EPIC_PERSONA_PATH="$BATS_TEST_TMPDIR/shipped"
+	run -0 persona-run --no-cache --persona product-owner -o "$BATS_TEST_TMPDIR/a.json" epic-request.json
+	run -0 bash -c "ls '$EPIC_SPOOL'/cache/rulebases/*.m1 | wc -l"
+	assert_output 1
+	kept=$(ls "$EPIC_SPOOL"/cache/rulebases/*.m1)
+	run -0 jq -e '.synonyms | length > 0' "$kept"
+	# The kept copy is what the second run reads: a rule changed in it shows.
+	jq -c '(.rules[] | select(.insight) | .insight) |= . + " (kept)"' "$kept" > "$BATS_TEST_TMPDIR/k" && cp "$BATS_TEST_TMPDIR/k" "$kept"
+	run -0 persona-run --no-cache --persona product-owner -o "$BATS_TEST_TMPDIR/b.json" epic-request.json
+	run -0 jq -r '[.insights[] | select(endswith("(kept)"))] | length > 0' "$BATS_TEST_TMPDIR/b.json"
+	assert_output true
+	# A kept copy that is not JSON is loaded again from the rule base, and replaced.
+	echo '{"cut' > "$kept"
+	run -0 persona-run --no-cache --persona product-owner -o "$BATS_TEST_TMPDIR/c.json" epic-request.json
+	cmp "$BATS_TEST_TMPDIR/a.json" "$BATS_TEST_TMPDIR/c.json"
+	run -0 jq -e . "$kept"
+	# Editing the rule base is a new fingerprint: a new kept copy.
+	jq '.version = "9.9.9"' "$EPIC_PERSONA_PATH/rules/product-owner.json" > "$BATS_TEST_TMPDIR/rb"
+	mv "$BATS_TEST_TMPDIR/rb" "$EPIC_PERSONA_PATH/rules/product-owner.json"
+	run -0 persona-run --no-cache --persona product-owner -o "$BATS_TEST_TMPDIR/d.json" epic-request.json
+	run -0 bash -c "ls '$EPIC_SPOOL'/cache/rulebases/*.m1 | wc -l"
+	assert_output 2
+}
+
 @test "the PersonaInput accumulates the earlier personas' insights, signals and recommendations" {
 	run -0 persona-run --persona product-owner -o personas/01-product-owner.json epic-request.json
 	run -0 persona-run --persona architect -o personas/02-architect.json epic-request.json personas/01-product-owner.json

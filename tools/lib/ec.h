@@ -540,8 +540,9 @@ int ec_rules_vocabulary(const char *rules_path, char *out, size_t cap);
 /* The XXH3 of a rule base's bytes and of the vocabulary beside it (its version for
  * the cache). */
 void ec_rules_fingerprint(const char *path, const char *text, size_t len, char fp[17]);
-/* Load a registered rule base's bytes (text, with fingerprint fp): with a spool, the
- * schema is checked once per fingerprint (a mark in cache/rulebases/). New reference. */
+/* Load a registered rule base's bytes (text, with fingerprint fp): with a spool, it
+ * is checked and merged with its vocabulary once per fingerprint, and kept so in
+ * cache/rulebases/. New reference. */
 json_t *ec_rules_load_kept(const char *path, const char *text, size_t len, const char *fp,
     const char *spool, ec_err *e);
 

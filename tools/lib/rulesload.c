@@ -1,6 +1,6 @@
 /*
  * rulesload.c - a rule base from a file or bytes: parsed, checked against the
- * schema (once per content with a spool: cache/rulebases/FP), the shared vocabulary
+ * schema (once per content with a spool: cache/rulebases/FP.*), the shared vocabulary
  * it names merged in (concepts, discounted sections, quantities, answers), and
  * compiled once so that what the schema cannot say (duplicate ids, unknown groups,
  * min > max) is caught at load, not at the first epic.
@@ -127,26 +127,41 @@ ec_rules_fingerprint(const char *path, const char *text, size_t len, char fp[17]
 }
 
 /*
- * A registered rule base's bytes, loaded. Checking 80 rules against the schema costs
- * more than applying them, so with a spool the verdict is kept per fingerprint
- * (cache/rulebases/FP): the same bytes are checked once, an edited file again.
+ * A registered rule base's bytes, loaded. Checking 80 rules against the schema,
+ * reading the shared vocabulary and merging it in cost more than applying them,
+ * so with a spool the result is kept per fingerprint (which covers both files):
+ * cache/rulebases/FP.RULES_CACHE_FORMAT holds the rule base as checked and merged,
+ * compact, in its own key order. The same bytes are checked once; an edited file,
+ * or a kept copy that is not JSON, is loaded and kept again.
  */
+#define RULES_CACHE_FORMAT "m1"         /* bump when what is kept changes */
+#define RULES_CACHE_MAX (8u << 20)
+
 json_t *
 ec_rules_load_kept(const char *path, const char *text, size_t len, const char *fp,
     const char *spool, ec_err *e)
 {
-	char mark[PATH_MAX], dir[PATH_MAX];
-	int trusted;
+	char rel[64], dir[PATH_MAX], mark[PATH_MAX + 64], *kept, *dump;
+	size_t klen;
 	json_t *rb;
 
 	if (!spool)
 		return ec_rules_loadb(text, len, path, 0, e);
+	snprintf(rel, sizeof rel, "cache/rulebases/%s.%s", fp, RULES_CACHE_FORMAT);
+	if ((kept = ec_spool_read(spool, rel, RULES_CACHE_MAX, &klen, 0, NULL))) {
+		rb = ec_json_loadb(kept, klen, rel, NULL);
+		free(kept);
+		if (rb)
+			return rb;
+	}
+	if (!(rb = ec_rules_loadb(text, len, path, 0, e)))
+		return NULL;
 	snprintf(dir, sizeof dir, "%s/cache/rulebases", spool);
-	snprintf(mark, sizeof mark, "%s/%s", dir, fp);
-	trusted = ec_exists(mark);
-	rb = ec_rules_loadb(text, len, path, trusted, e);
-	if (rb && !trusted && ec_mkdir_p(dir, 0755, NULL) == 0)
-		ec_write_atomic(mark, "", 0, 0, NULL);
+	snprintf(mark, sizeof mark, "%s/%s", spool, rel);
+	/* No JSON_SORT_KEYS: the merged order is the order the engine saw. */
+	if ((dump = json_dumps(rb, JSON_COMPACT | JSON_ENCODE_ANY)) && ec_mkdir_p(dir, 0755, NULL) == 0)
+		ec_write_atomic(mark, dump, strlen(dump), 0, NULL);
+	free(dump);
 	return rb;
 }
 
