@@ -83,25 +83,34 @@ calls() { [ -f "$STATE/calls" ] && wc -l < "$STATE/calls" || echo 0; }
 	cp -r "$ROOT/pipeline/personas" "$BATS_TEST_TMPDIR/shipped"
 	export EPIC_PERSONA_PATH="$BATS_TEST_TMPDIR/shipped"
 	run -0 persona-run --no-cache --persona product-owner -o "$BATS_TEST_TMPDIR/a.json" epic-request.json
-	run -0 bash -c "ls '$EPIC_SPOOL'/cache/rulebases/*.m1 | wc -l"
+	run -0 bash -c "ls '$EPIC_SPOOL'/cache/rulebases/*.b1 | wc -l"
 	assert_output 1
-	kept=$(ls "$EPIC_SPOOL"/cache/rulebases/*.m1)
-	run -0 jq -e '.synonyms | length > 0' "$kept"
+	kept=$(ls "$EPIC_SPOOL"/cache/rulebases/*.b1)
+	# Merged with the vocabulary: its concepts are synonym groups.
+	ec-test jsonbin-decode < "$kept" > "$BATS_TEST_TMPDIR/k.json"
+	run -0 jq -e '(.synonyms | has("slow")) and (.rules | length > 10)' "$BATS_TEST_TMPDIR/k.json"
 	# The kept copy is what the second run reads: a rule changed in it shows.
-	jq -c '(.rules[] | select(.insight) | .insight) |= . + " (kept)"' "$kept" > "$BATS_TEST_TMPDIR/k" && cp "$BATS_TEST_TMPDIR/k" "$kept"
+	jq -c '(.rules[] | select(.insight) | .insight) |= . + " (kept)"' "$BATS_TEST_TMPDIR/k.json" |
+		ec-test jsonbin-encode > "$kept"
 	run -0 persona-run --no-cache --persona product-owner -o "$BATS_TEST_TMPDIR/b.json" epic-request.json
 	run -0 jq -r '[.insights[] | select(endswith("(kept)"))] | length > 0' "$BATS_TEST_TMPDIR/b.json"
 	assert_output true
-	# A kept copy that is not JSON is loaded again from the rule base, and replaced.
-	echo '{"cut' > "$kept"
+	# A kept copy cut short, or with a byte changed, is loaded again from the rule
+	# base, and replaced.
+	head -c 5000 "$kept" > "$BATS_TEST_TMPDIR/cut" && cp "$BATS_TEST_TMPDIR/cut" "$kept"
+	run -1 ec-test jsonbin-decode < "$kept"
 	run -0 persona-run --no-cache --persona product-owner -o "$BATS_TEST_TMPDIR/c.json" epic-request.json
 	cmp "$BATS_TEST_TMPDIR/a.json" "$BATS_TEST_TMPDIR/c.json"
-	run -0 jq -e . "$kept"
+	printf 'X' | dd of="$kept" bs=1 seek=3000 conv=notrunc status=none
+	run -1 ec-test jsonbin-decode < "$kept"
+	run -0 persona-run --no-cache --persona product-owner -o "$BATS_TEST_TMPDIR/c.json" epic-request.json
+	cmp "$BATS_TEST_TMPDIR/a.json" "$BATS_TEST_TMPDIR/c.json"
+	run -0 ec-test jsonbin-decode < "$kept"
 	# Editing the rule base is a new fingerprint: a new kept copy.
 	jq '.version = "9.9.9"' "$EPIC_PERSONA_PATH/rules/product-owner.json" > "$BATS_TEST_TMPDIR/rb"
 	mv "$BATS_TEST_TMPDIR/rb" "$EPIC_PERSONA_PATH/rules/product-owner.json"
 	run -0 persona-run --no-cache --persona product-owner -o "$BATS_TEST_TMPDIR/d.json" epic-request.json
-	run -0 bash -c "ls '$EPIC_SPOOL'/cache/rulebases/*.m1 | wc -l"
+	run -0 bash -c "ls '$EPIC_SPOOL'/cache/rulebases/*.b1 | wc -l"
 	assert_output 2
 }
 

@@ -42,6 +42,12 @@ seeds() {
 		done ;;
 	fuzz_deferred)
 		cp tests/fuzz/seeds/deferred/* "$dir/" ;;
+	fuzz_jsonbin)
+		# Payloads (the 14-byte header cut off) of the rule bases and the vocabulary.
+		[ -x bin/ec-test ] || return 0
+		for f in pipeline/personas/rules/*.json; do
+			bin/ec-test jsonbin-encode < "$f" | tail -c +15 > "$dir/$(basename "$f" .json).bin"
+		done ;;
 	esac
 }
 

@@ -17,6 +17,7 @@
  *   ec-test abspath PATH...      per path: made absolute against the cwd
  *   ec-test utf8                 stdin: the offset of the first byte that is not UTF-8, or -1
  *   ec-test xxh3                 stdin: its XXH3-64 in hex, as stamps and checkpoints hold it
+ *   ec-test jsonbin-encode       stdin JSON -> the binary form (jsonbin.c); -decode: back
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -224,6 +225,29 @@ utf8(void)
 	return 0;
 }
 
+/* stdin JSON -> jsonbin on stdout (encode), or jsonbin -> JSON (decode; exit 1 when
+ * the bytes are not a value ec_jsonbin_encode wrote). */
+static int
+jsonbin(int enc)
+{
+	size_t len, olen;
+	char *buf = input(&len), *out;
+	json_t *j;
+	ec_err e;
+
+	if (enc) {
+		if (!(j = ec_json_loadb(buf, len, "<stdin>", &e)))
+			ec_die_err(&e);
+		out = ec_jsonbin_encode(j, &olen);
+		fwrite(out, 1, olen, stdout);
+		free(out);
+	} else if ((j = ec_jsonbin_decode(buf, len)))
+		ec_json_write(NULL, j, 0, &e);
+	free(buf);
+	json_decref(j);
+	return j ? 0 : 1;
+}
+
 /* The XXH3 of standard input, as the tools record it (stamps, checkpoints). */
 static int
 xxh3(void)
@@ -265,6 +289,8 @@ main(int argc, char *argv[])
 		return utf8();
 	if (!strcmp(cmd, "xxh3"))
 		return xxh3();
+	if (!strcmp(cmd, "jsonbin-encode") || !strcmp(cmd, "jsonbin-decode"))
+		return jsonbin(cmd[8] == 'e');
 	if (!strcmp(cmd, "id") || !strcmp(cmd, "make-escape") || !strcmp(cmd, "abspath")) {
 		for (int i = 2; i < argc; i++) {
 			if (cmd[0] == 'i')
@@ -278,6 +304,6 @@ main(int argc, char *argv[])
 		return 0;
 	}
 	fprintf(stderr, "usage: ec-test pii|sanitize line|text|cut N|effort|days MIN MAX|extract|"
-	    "events|yaml|schema NAME|utf8|xxh3|id ID...|make-escape PATH...|abspath PATH...\n");
+	    "events|yaml|schema NAME|utf8|xxh3|jsonbin-encode|jsonbin-decode|id ID...|make-escape PATH...|abspath PATH...\n");
 	return EC_EXIT_USAGE;
 }

@@ -6,7 +6,8 @@
  * event log), verdict.c (a tool's verdict on its input, error.json), file.c
  * (bounded reads, atomic durable writes), stamp.c (make's stamps, holding the
  * xxh3 of what they stand for, checked on resume), open.c (the one way to open a spool
- * entry), json.c (Jansson load/dump with positions, bounded numbers), hash.c +
+ * entry), json.c (Jansson load/dump with positions, bounded numbers), jsonbin.c
+ * (a JSON value kept in binary, read back fast), hash.c +
  * sha256.c (XXH3, SHA-256), schema.c (JSON Schema subset validator over the
  * embedded schemas/), yaml.c + config.c (the config file), spool.c (spool
  * places, the drop protocol, the one id rule), claim.c (taking a request out of
@@ -276,6 +277,13 @@ char *ec_basename_noext(const char *path);
 /* The extension (without the dot) of a path's base name, or "". Borrowed. */
 const char *ec_extension(const char *path);
 
+/* jsonbin.c: a JSON value kept in binary, for what the tools keep for themselves. */
+/* The value as bytes (malloc'd; *len their count), or NULL when memory ran out. */
+char *ec_jsonbin_encode(const json_t *j, size_t *len);
+/* The value back, or NULL when the bytes are not exactly what ec_jsonbin_encode
+ * wrote (cut, changed, another format). New reference. */
+json_t *ec_jsonbin_decode(const char *buf, size_t len);
+
 /* json.c */
 /*
  * Parse JSON text (REJECT_DUPLICATES, no NUL, depth <= EC_MAX_JSON_DEPTH).
@@ -542,7 +550,7 @@ int ec_rules_vocabulary(const char *rules_path, char *out, size_t cap);
 void ec_rules_fingerprint(const char *path, const char *text, size_t len, char fp[17]);
 /* Load a registered rule base's bytes (text, with fingerprint fp): with a spool, it
  * is checked and merged with its vocabulary once per fingerprint, and kept so in
- * cache/rulebases/. New reference. */
+ * cache/rulebases/ (in binary). New reference. */
 json_t *ec_rules_load_kept(const char *path, const char *text, size_t len, const char *fp,
     const char *spool, ec_err *e);
 
