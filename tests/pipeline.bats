@@ -20,6 +20,14 @@ stable() {
 	jq -S 'del(.epic.metadata.createdAt, .epic.metadata.completedAt, .epic.metadata.totalExecutionTime)' "$1"
 }
 task_dir() { ls -d "$EPIC_SPOOL"/$1/*/ | head -1; }
+PERSONAS="product-owner architect security-specialist performance-specialist accessibility-advocate devops-engineer"
+# How many times persona $2 ran in task $1: its "after" events, one per persona-run
+# that finished. runs_now DIR keeps every persona's count in n0.
+runs() { grep '"event":"after"' "$1/checkpoints.jsonl" | grep -c "\"persona\":\"$2\"" || true; }
+runs_now() {
+	declare -gA n0
+	for p in $PERSONAS; do n0[$p]=$(runs "$1" $p); done
+}
 
 @test "epic run reviews an epic: EpicResponse on stdout, the task in done/" {
 	run -0 --separate-stderr epic run -q "$REQ"
@@ -54,21 +62,17 @@ task_dir() { ls -d "$EPIC_SPOOL"/$1/*/ | head -1; }
 @test "editing one rule base reruns exactly that persona and the ones after it" {
 	epic run -q "$REQ" > /dev/null
 	dir=$(task_dir done)
-	count() { grep '"event":"before"' "$dir/checkpoints.jsonl" | grep -c "\"persona\":\"$1\"" || true; }
-	declare -A n0
-	for p in product-owner architect security-specialist performance-specialist accessibility-advocate devops-engineer; do
-		n0[$p]=$(count $p)
-	done
+	runs_now "$dir"
 	# Change what the performance persona says on this epic.
 	jq '.rules |= map(if .insight then .insight += " (edited)" else . end)' \
 		"$REG/rules/performance-specialist.json" > "$BATS_TEST_TMPDIR/rb" &&
 		mv "$BATS_TEST_TMPDIR/rb" "$REG/rules/performance-specialist.json"
 	run -0 epic run -q "$REQ"
 	for p in product-owner architect security-specialist; do
-		[ "$(count $p)" = "${n0[$p]}" ] || fail "$p was executed again"
+		[ "$(runs "$dir" $p)" = "${n0[$p]}" ] || fail "$p was executed again"
 	done
 	for p in performance-specialist accessibility-advocate devops-engineer; do
-		[ "$(count $p)" = "$(( ${n0[$p]} + 1 ))" ] || fail "$p was not executed exactly once more"
+		[ "$(runs "$dir" $p)" = "$(( ${n0[$p]} + 1 ))" ] || fail "$p was not executed exactly once more"
 	done
 	run -0 jq -r '[.epic.personas[] | select(.persona.name == "performance-specialist") | .insights[] | select(endswith("(edited)"))] | length > 0' "$dir/epic.json"
 	assert_output true
@@ -77,25 +81,20 @@ task_dir() { ls -d "$EPIC_SPOOL"/$1/*/ | head -1; }
 @test "a whitespace-only edit of a rule base reruns that persona alone; the next rerun runs none" {
 	epic run -q "$REQ" > /dev/null
 	dir=$(task_dir done)
-	# "after" is logged once per persona-run that finished: a count of executions.
-	runs() { grep '"event":"after"' "$dir/checkpoints.jsonl" | grep -c "\"persona\":\"$1\"" || true; }
-	declare -A n0
-	for p in product-owner architect security-specialist performance-specialist accessibility-advocate devops-engineer; do
-		n0[$p]=$(runs $p)
-	done
+	runs_now "$dir"
 	cp "$dir/epic.json" "$BATS_TEST_TMPDIR/epic1.json"
 	jq . "$REG/rules/performance-specialist.json" > "$BATS_TEST_TMPDIR/rb"
 	! cmp -s "$BATS_TEST_TMPDIR/rb" "$REG/rules/performance-specialist.json" || fail "jq . changed no byte"
 	mv "$BATS_TEST_TMPDIR/rb" "$REG/rules/performance-specialist.json"
 	run -0 epic run -q "$REQ"
 	for p in product-owner architect security-specialist accessibility-advocate devops-engineer; do
-		[ "$(runs $p)" = "${n0[$p]}" ] || fail "$p was executed again"
+		[ "$(runs "$dir" $p)" = "${n0[$p]}" ] || fail "$p was executed again"
 	done
-	[ "$(runs performance-specialist)" = "$(( ${n0[performance-specialist]} + 1 ))" ] ||
+	[ "$(runs "$dir" performance-specialist)" = "$(( ${n0[performance-specialist]} + 1 ))" ] ||
 		fail "performance-specialist was not executed exactly once more"
 	cmp "$dir/epic.json" "$BATS_TEST_TMPDIR/epic1.json"
 	run -0 epic run -q "$REQ"
-	[ "$(runs performance-specialist)" = "$(( ${n0[performance-specialist]} + 1 ))" ] ||
+	[ "$(runs "$dir" performance-specialist)" = "$(( ${n0[performance-specialist]} + 1 ))" ] ||
 		fail "the rerun after the edit executed the persona again"
 	if command -v strace >/dev/null; then
 		strace -f -qq -o "$BATS_TEST_TMPDIR/trace" -e trace=execve epic run -q "$REQ" > /dev/null
@@ -144,8 +143,7 @@ task_dir() { ls -d "$EPIC_SPOOL"/$1/*/ | head -1; }
 	rm "$dir/epic.json"
 	: > "$dir/personas/04-performance-specialist.json"
 	touch -d '+2 seconds' "$dir/personas/04-performance-specialist.json"
-	runs() { grep -c '"event":"after"' "$dir/checkpoints.jsonl" 2>/dev/null || grep -c '"event":"after"' "$EPIC_SPOOL/done/$id/checkpoints.jsonl"; }
-	before=$(runs)
+	before=$(grep -c '"event":"after"' "$dir/checkpoints.jsonl")
 	run -0 --separate-stderr epic resume "$id"
 	assert_equal "$stderr" "epic: $id: 1 step redone: its output did not match the xxh3 in its stamp (an interrupted write)"
 	diff -u "$BATS_TEST_TMPDIR/ref.json" <(stable "$EPIC_SPOOL/done/$id/epic.json")
