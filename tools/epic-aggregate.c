@@ -13,8 +13,9 @@
  * The result depends on the inputs only: no clock (the timestamps come from the
  * task's checkpoints or from the inputs' mtimes), no randomness, and everything
  * without an inherent order is sorted, so the same inputs give the same bytes and
- * make's write-if-changed reruns stay quiet. The result is checked against
- * schemas/epic-response before it is written; a mismatch is a bug (exit 111).
+ * make's write-if-changed reruns stay quiet. The result (but for the persona
+ * outputs it embeds unchanged) is checked against schemas/epic-response before it
+ * is written; a mismatch is a bug (exit 111).
  */
 #include <getopt.h>
 #include <limits.h>
@@ -909,6 +910,29 @@ agg_free(agg *a)
 	ec_registry_free(&a->reg);
 }
 
+/*
+ * The result as this tool made it, against the EpicResponse schema: all of it but
+ * the persona outputs it embeds (half the work), which were checked, or vouched for
+ * by their stamps, as they were read, and are embedded unchanged.
+ */
+static int
+self_check(const json_t *resp, char *bad, ec_err *e)
+{
+	json_t *shallow = json_copy((json_t *)resp), *epic = json_copy(json_object_get(resp, "epic"));
+	int r;
+
+	if (!shallow || !epic) {
+		json_decref(shallow);
+		json_decref(epic);
+		return ec_fail(e, EC_EXIT_TEMP, "out of memory");
+	}
+	json_object_set_new(epic, "personas", json_array());
+	json_object_set_new(shallow, "epic", epic);
+	r = ec_schema_validate("epic-response", shallow, bad, e);
+	json_decref(shallow);
+	return r;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -983,7 +1007,7 @@ main(int argc, char *argv[])
 		ec_die_err(&e);
 	}
 	/* An invalid result is a bug here, never the input's fault: say so, write nothing. */
-	if (ec_schema_validate("epic-response", resp, bad, &e) < 0) {
+	if (self_check(resp, bad, &e) < 0) {
 		json_decref(resp);
 		agg_free(&a);
 		ec_die(EC_EXIT_TEMP, "internal error: the result does not match the EpicResponse schema: %s",
