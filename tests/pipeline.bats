@@ -173,6 +173,22 @@ runs_now() {
 	assert_equal "$(cat "$dir/personas/.02-architect.stamp")" "$(ec-test xxh3 < "$dir/personas/02-architect.json")  personas/02-architect.json"
 }
 
+@test "registrations and the config are checked once per content; changed bytes are checked again" {
+	epic run -q "$REQ" > /dev/null
+	run -0 bash -c "ls '$EPIC_SPOOL/cache/valid' | grep -c '^persona-registration\.'"
+	assert_output 6
+	# A kept pass never covers other bytes: a registration made invalid is refused.
+	cp "$REG/architect.json" "$BATS_TEST_TMPDIR/architect.json"
+	jq '.timeout = "soon"' "$BATS_TEST_TMPDIR/architect.json" > "$REG/architect.json"
+	run -1 --separate-stderr epic run -q "$ROOT/examples/requests/04-notifications.json"
+	[[ $stderr == *"architect.json"*"timeout"* ]] || fail "the bad registration was not named: $stderr"
+	# Put back, its pass is kept still: nothing to check again.
+	cp "$BATS_TEST_TMPDIR/architect.json" "$REG/architect.json"
+	n=$(ls "$EPIC_SPOOL/cache/valid" | wc -l)
+	run -0 epic run -q "$ROOT/examples/requests/04-notifications.json"
+	assert_equal "$(ls "$EPIC_SPOOL/cache/valid" | wc -l)" "$n"
+}
+
 @test "an interrupted task resumes to the same epic.json, without redoing finished personas" {
 	epic run -q "$REQ" > /dev/null
 	ref=$(task_dir done)

@@ -68,7 +68,7 @@ ec_config_loadb(const char *buf, size_t len, const char *name, ec_err *e)
 		json_decref(cfg);
 		cfg = json_object();
 	}
-	if (ec_schema_validate("config", cfg, bad, e) < 0) {
+	if (ec_schema_validate_kept("config", cfg, buf, len, bad, e) < 0) {
 		const char *lc = lines ? where(lines, bad) : NULL;
 		ec_err_prefix(e, "%s%s%s", name, lc ? ":" : "", lc ? lc : "");
 		json_decref(lines);

@@ -349,6 +349,12 @@ int ec_schema_validate(const char *name, const json_t *doc, char *bad_path, ec_e
 int ec_schema_apply_defaults(const char *name, json_t *doc, ec_err *e);
 /* The embedded schema text by NAME, or NULL. Borrowed, NUL-terminated. */
 const char *ec_schema_text(const char *name);
+/* ec_schema_validate of doc, parsed from bytes, remembered per content: a pass is
+ * kept as an empty file in the spool's cache/valid/ (named by the schema's and the
+ * bytes' XXH3), so what every tool of a task reads (registrations, the config) is
+ * checked once. */
+int ec_schema_validate_kept(const char *name, const json_t *doc, const void *bytes, size_t len,
+    char *bad_path, ec_err *e);
 
 /* yaml.c */
 /*

@@ -106,14 +106,20 @@ ec_registry_free(ec_registry *r)
 static int
 load_one(const char *path, ec_persona *p, ec_err *e)
 {
-	json_t *j = ec_json_load_file(path, REG_MAX_BYTES, e), *x;
+	size_t len, i;
+	char *buf = ec_read_file(path, REG_MAX_BYTES, &len, e), want[PATH_MAX];
+	json_t *j = buf ? ec_json_loadb(buf, len, path, e) : NULL, *x;
 	const char *base = strrchr(path, '/');
-	char want[PATH_MAX];
-	size_t i;
+	int bad;
 
-	if (!j)
+	if (!j) {
+		free(buf);
 		return -1;
-	if (ec_schema_validate("persona-registration", j, NULL, e) < 0) {
+	}
+	/* Every tool of a task reads the registry: checked once per content. */
+	bad = ec_schema_validate_kept("persona-registration", j, buf, len, NULL, e) < 0;
+	free(buf);
+	if (bad) {
 		ec_err_prefix(e, "%s", path);
 		json_decref(j);
 		return -1;

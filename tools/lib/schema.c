@@ -11,10 +11,12 @@
  * Errors name the JSON path of the first wrong field and what was expected:
  * "$.options.excludePersonas[2]: expected a persona name, got \"../x\"".
  */
+#include <fcntl.h>
 #include <regex.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ec.h"
 
@@ -462,6 +464,37 @@ ec_schema_validate(const char *name, const json_t *doc, char *bad_path, ec_err *
 		if (bad_path)
 			snprintf(bad_path, PATHCAP, "%s", c.bad);
 		return -1;
+	}
+	return 0;
+}
+
+int
+ec_schema_validate_kept(const char *name, const json_t *doc, const void *bytes, size_t len,
+    char *bad_path, ec_err *e)
+{
+	const char *spool = ec_spool_root(NULL), *text = ec_schema_text(name);
+	char rel[200], sh[17], dh[17], dir[PATH_MAX];
+	int fd;
+
+	if (!text)
+		return ec_schema_validate(name, doc, bad_path, e);
+	ec_xxh3_hex(text, strlen(text), sh);
+	ec_xxh3_hex(bytes, len, dh);
+	snprintf(rel, sizeof rel, "cache/valid/%s.%s.%s", name, sh, dh);
+	if ((fd = ec_spool_open(spool, rel, O_RDONLY, 0, NULL, NULL)) >= 0) {
+		close(fd);
+		return 0;
+	}
+	if (ec_schema_validate(name, doc, bad_path, e) < 0)
+		return -1;
+	/* Kept only in a spool that has a cache already: checking makes no spool. */
+	snprintf(dir, sizeof dir, "%s/cache", spool);
+	if (ec_exists(dir)) {
+		char mark[PATH_MAX + 200];
+		snprintf(dir, sizeof dir, "%s/cache/valid", spool);
+		snprintf(mark, sizeof mark, "%s/%s", spool, rel);
+		if (ec_mkdir_p(dir, 0755, NULL) == 0)
+			ec_write_atomic(mark, "", 0, 0, NULL);
 	}
 	return 0;
 }
