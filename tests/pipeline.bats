@@ -187,6 +187,20 @@ runs_now() {
 	n=$(ls "$EPIC_SPOOL/cache/valid" | wc -l)
 	run -0 epic run -q "$ROOT/examples/requests/04-notifications.json"
 	assert_equal "$(ls "$EPIC_SPOOL/cache/valid" | wc -l)" "$n"
+	# The config is resolved once per content too, and a bad one is never kept.
+	run -0 bash -c "ls '$EPIC_SPOOL/cache/valid' | grep -c '^config-resolved\.'"
+	assert_output 1
+	printf 'coordination:\n  maxRetries: lots\n' > "$BATS_TEST_TMPDIR/bad.yml"
+	run -1 --separate-stderr epic run -q --config "$BATS_TEST_TMPDIR/bad.yml" "$ROOT/examples/requests/03-file-uploads.txt"
+	[[ $stderr == *"bad.yml:2:"*"maxRetries"* ]] || fail "the bad config was not named: $stderr"
+	run -1 --separate-stderr epic run -q --config "$BATS_TEST_TMPDIR/bad.yml" "$ROOT/examples/requests/03-file-uploads.txt"
+	[[ $stderr == *"bad.yml:2:"*"maxRetries"* ]] || fail "the bad config passed the second time: $stderr"
+	printf 'coordination:\n  maxRetries: 1\n' > "$BATS_TEST_TMPDIR/good.yml"
+	run -0 epic run -q --config "$BATS_TEST_TMPDIR/good.yml" "$ROOT/examples/requests/03-file-uploads.txt"
+	run -0 bash -c "ls '$EPIC_SPOOL/cache/valid' | grep -c '^config-resolved\.'"
+	assert_output 2
+	run -0 jq .coordination.maxRetries "$EPIC_SPOOL/done/$(ls "$EPIC_SPOOL/done" | grep file-uploads)/config.json"
+	assert_output 1
 }
 
 @test "an interrupted task resumes to the same epic.json, without redoing finished personas" {

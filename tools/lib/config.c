@@ -4,9 +4,9 @@
  * YAML in, validated against schemas/config.schema.json, defaults filled from the
  * same schema: the schema is the one place the keys, their types, ranges and
  * defaults are written down. An unknown key or a bad value is an error naming the
- * file:line:col and the key path, never a silent fallback. A task resolves its
- * config once: epic-parse writes the result as the task's config.json, which the
- * later tools read as it is.
+ * file:line:col and the key path, never a silent fallback. The result is kept per
+ * content in the spool's cache/valid/ (in binary, jsonbin.c), and a task's tools
+ * read the task's config.json, which epic-parse resolved and stamped, as it is.
  */
 #include <ctype.h>
 #include <limits.h>
@@ -56,19 +56,72 @@ ec_config_path(const char *opt)
 	return ec_exists(dflt) ? dflt : NULL;
 }
 
+/*
+ * The config resolved from these bytes (checked, defaults filled), as kept in the
+ * spool's cache/valid/ by an earlier process, or NULL. The name holds the XXH3 of
+ * the config schema (which also gives the defaults) and of the bytes.
+ */
+static void
+kept_name(const char *buf, size_t len, char *rel, size_t cap)
+{
+	const char *schema = ec_schema_text("config");
+	char sh[17], dh[17];
+
+	ec_xxh3_hex(schema ? schema : "", schema ? strlen(schema) : 0, sh);
+	ec_xxh3_hex(buf, len, dh);
+	snprintf(rel, cap, "cache/valid/config-resolved.%s.%s", sh, dh);
+}
+
+static json_t *
+kept_config(const char *buf, size_t len)
+{
+	char rel[200], *kept;
+	size_t klen;
+	json_t *cfg;
+
+	kept_name(buf, len, rel, sizeof rel);
+	if (!(kept = ec_spool_read(ec_spool_root(NULL), rel, CONFIG_MAX_BYTES * 4, &klen, 0, NULL)))
+		return NULL;
+	cfg = ec_jsonbin_decode(kept, klen);
+	free(kept);
+	return cfg;
+}
+
+/* Keep the resolved config, in a spool that has a cache already. */
+static void
+keep_config(const char *buf, size_t len, const json_t *cfg)
+{
+	const char *spool = ec_spool_root(NULL);
+	char rel[200], dir[PATH_MAX], path[PATH_MAX + 200], *bin;
+	size_t blen;
+
+	snprintf(dir, sizeof dir, "%s/cache", spool);
+	if (!ec_exists(dir))
+		return;
+	kept_name(buf, len, rel, sizeof rel);
+	snprintf(dir, sizeof dir, "%s/cache/valid", spool);
+	snprintf(path, sizeof path, "%s/%s", spool, rel);
+	if ((bin = ec_jsonbin_encode(cfg, &blen)) && ec_mkdir_p(dir, 0755, NULL) == 0)
+		ec_write_atomic(path, bin, blen, 0, NULL);
+	free(bin);
+}
+
 json_t *
 ec_config_loadb(const char *buf, size_t len, const char *name, ec_err *e)
 {
 	char bad[512];
 	json_t *cfg, *lines = NULL;
 
+	/* Every tool of a task starts by reading the config: resolved once per content. */
+	if ((cfg = kept_config(buf, len)))
+		return cfg;
 	if (!(cfg = ec_yaml_loadb(buf, len, name, &lines, e)))
 		return NULL;
 	if (json_is_null(cfg)) {
 		json_decref(cfg);
 		cfg = json_object();
 	}
-	if (ec_schema_validate_kept("config", cfg, buf, len, bad, e) < 0) {
+	if (ec_schema_validate("config", cfg, bad, e) < 0) {
 		const char *lc = lines ? where(lines, bad) : NULL;
 		ec_err_prefix(e, "%s%s%s", name, lc ? ":" : "", lc ? lc : "");
 		json_decref(lines);
@@ -77,6 +130,7 @@ ec_config_loadb(const char *buf, size_t len, const char *name, ec_err *e)
 	}
 	json_decref(lines);
 	ec_schema_apply_defaults("config", cfg, e);
+	keep_config(buf, len, cfg);
 	return cfg;
 }
 
