@@ -174,6 +174,19 @@ calls() { [ -f "$STATE/calls" ] && wc -l < "$STATE/calls" || echo 0; }
 	assert_output "A test rule base: it now says that."
 }
 
+@test "a rule base's vocabulary, whatever its name, is in its fingerprint and in the plan's prerequisites" {
+	cp "$FIX/persona-rules/facts/facts.json" "$FIX/persona-rules/facts/vocabulary.json" "$REG/rules/"
+	jq '.rules = "rules/facts.json"' "$FIX/registry/product-owner.json" > "$REG/product-owner.json"
+	run -0 epic-parse --task-id t1 --plan plan.mk -o epic-request.json "$ROOT/examples/requests/04-notifications.json"
+	run -0 grep -c "^personas/.01-product-owner.stamp: .*rules/vocabulary.json" plan.mk
+	persona-run --persona product-owner -o personas/01.json epic-request.json
+	jq '.concepts += {"added": ["added words"]}' "$REG/rules/vocabulary.json" > "$BATS_TEST_TMPDIR/v" &&
+		mv "$BATS_TEST_TMPDIR/v" "$REG/rules/vocabulary.json"
+	run -0 persona-run --persona product-owner -o personas/01.json epic-request.json
+	run -0 jq -s '[.[] | select(.persona == "product-owner") | .event] | map(select(. == "cache-hit")) | length' checkpoints.jsonl
+	assert_output 0
+}
+
 @test "a changed upstream review is a cache miss" {
 	persona-run --persona product-owner -o personas/01.json epic-request.json
 	persona-run --persona architect -o personas/02.json epic-request.json personas/01.json

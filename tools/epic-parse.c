@@ -409,8 +409,8 @@ static int
 emit_rules_sources(ec_buf *b, const char *rules_path, ec_err *e)
 {
 	char voc[4096];
-	const char *files[2] = { rules_path, ec_rules_vocabulary(rules_path, voc, sizeof voc) ?
-	    voc : NULL };
+	const char *files[2] = { rules_path, ec_rules_vocabulary(rules_path, NULL, 0, voc,
+	    sizeof voc) ? voc : NULL };
 
 	for (int k = 0; k < 2 && files[k]; k++) {
 		char *esc = mk_escape(files[k], e);

@@ -5,6 +5,7 @@
  * compiled once so that what the schema cannot say (duplicate ids, unknown groups,
  * min > max) is caught at load, not at the first epic.
  */
+#include <ctype.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,13 +86,55 @@ concepts_merge(json_t *rb, const char *path, int trusted, ec_err *e)
 	return 0;
 }
 
+/*
+ * The file name the rule base's "concepts" key holds, into name (cap > 64), found
+ * in its text without parsing it (what make and the fingerprint need must not cost
+ * a parse): the first "concepts" key whose value is a string a vocabulary may be
+ * named (the schema's pattern). 0 when there is none.
+ */
+static int
+named_vocabulary(const char *text, size_t len, char *name, size_t cap)
+{
+	static const char key[] = "\"concepts\"";
+	const char *p = text, *end = text + len;
+
+	while ((p = memmem(p, (size_t)(end - p), key, sizeof key - 1))) {
+		const char *v = p + sizeof key - 1, *q;
+		p = v;
+		while (v < end && strchr(" \t\r\n", *v))
+			v++;
+		if (v >= end || *v++ != ':')
+			continue;
+		while (v < end && strchr(" \t\r\n", *v))
+			v++;
+		if (v >= end || *v++ != '"')
+			continue;
+		for (q = v; q < end && q - v < 64 && (isalnum((unsigned char)*q) || strchr("._-", *q)); q++)
+			;
+		if (q < end && *q == '"' && q - v > 5 && !memcmp(q - 5, ".json", 5) &&
+		    (size_t)(q - v) < cap && isalnum((unsigned char)*v)) {
+			snprintf(name, cap, "%.*s", (int)(q - v), v);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 int
-ec_rules_vocabulary(const char *rules_path, char *out, size_t cap)
+ec_rules_vocabulary(const char *rules_path, const char *text, size_t len, char *out, size_t cap)
 {
 	const char *slash = strrchr(rules_path, '/');
-	int n = snprintf(out, cap, "%.*s/concepts.json", slash ? (int)(slash - rules_path) : 1,
-	    slash ? rules_path : ".");
+	char name[80] = "concepts.json", *own = NULL;
+	int n;
 
+	/* The one the rule base names; without a name, concepts.json if it is there. */
+	if (!text && (own = ec_read_file(rules_path, EC_MAX_JSON_BYTES, &len, NULL)))
+		text = own;
+	if (text)
+		named_vocabulary(text, len, name, sizeof name);
+	free(own);
+	n = snprintf(out, cap, "%.*s/%s", slash ? (int)(slash - rules_path) : 1,
+	    slash ? rules_path : ".", name);
 	if (n < 0 || (size_t)n >= cap || !ec_exists(out)) {
 		*out = '\0';
 		return 0;
@@ -111,7 +154,7 @@ ec_rules_fingerprint(const char *path, const char *text, size_t len, char fp[17]
 	size_t vlen;
 	ec_err e;
 
-	if (!ec_rules_vocabulary(path, voc_path, sizeof voc_path) ||
+	if (!ec_rules_vocabulary(path, text, len, voc_path, sizeof voc_path) ||
 	    !(voc = ec_read_file(voc_path, EC_MAX_JSON_BYTES, &vlen, &e))) {
 		ec_xxh3_hex(text, len, fp);
 		return;
