@@ -150,6 +150,13 @@ runs_now() {
 	after=$(grep -c '"event":"after"' "$EPIC_SPOOL/done/$id/checkpoints.jsonl")
 	# The torn persona and, since its file is new, the two after it.
 	[ $((after - before)) = 3 ] || fail "$((after - before)) personas rerun, expected 3"
+	# A stamp emptied by a power loss vouches for nothing: its persona runs again.
+	dir="$EPIC_SPOOL/done/$id"
+	before=$(grep -c '"event":"after"' "$dir/checkpoints.jsonl")
+	: > "$dir/personas/.06-devops-engineer.stamp"
+	run -0 --separate-stderr epic run -q "$REQ"
+	[[ $stderr == *"1 step redone"* ]] || fail "no word of the emptied stamp: $stderr"
+	[ $(( $(grep -c '"event":"after"' "$dir/checkpoints.jsonl") - before )) = 1 ] || fail "expected one persona rerun"
 	# A torn normalized request: epic-parse runs again.
 	dir="$EPIC_SPOOL/done/$id"
 	: > "$dir/epic-request.json"

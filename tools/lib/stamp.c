@@ -90,8 +90,8 @@ check_stamp(const char *spool, const char *task, const char *rel)
 
 	if (!(text = ec_spool_read(spool, rel, STAMP_MAX_BYTES, &len, 0, NULL)))
 		return 0;       /* gone, or not a file of ours: make judges it */
-	if (len && text[len - 1] != '\n')
-		bad = 1;        /* cut short */
+	if (!len || text[len - 1] != '\n')
+		bad = 1;        /* cut short, or emptied by a power loss: vouches for nothing */
 	for (line = strtok_r(text, "\n", &save); line && !bad; line = strtok_r(NULL, "\n", &save)) {
 		char hex[17], *name = line + 18, *buf;
 		size_t blen;
