@@ -127,14 +127,16 @@ ec_proc_run(ec_proc *p)
 		dup2(op[1], 1);
 		if (p->err_fd >= 0)
 			dup2(p->err_fd, 2);
-		limit(RLIMIT_AS, p->mem_limit);
-		limit(RLIMIT_CPU, p->cpu_limit);
 		for (const char *const *e = p->env; e && *e; e++)
 			putenv((char *)*e);
 		/* A persona or a hook is judged by its caller: its own exit must never
 		 * pass for the pipeline's verdict (verdict.c). */
 		unsetenv("EPIC_ERROR_FILE");
 		signal(SIGPIPE, SIG_DFL);
+		/* The limits last: putenv may allocate, and under a sanitizer's reserved
+		 * address space any allocation after RLIMIT_AS fails. */
+		limit(RLIMIT_AS, p->mem_limit);
+		limit(RLIMIT_CPU, p->cpu_limit);
 		execvp(p->argv[0], p->argv);
 		dprintf(2, "%s: cannot run '%s': %s\n", ec_progname, p->argv[0], strerror(errno));
 		_exit(127);
