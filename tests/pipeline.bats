@@ -20,6 +20,8 @@ stable() {
 	jq -S 'del(.epic.metadata.createdAt, .epic.metadata.completedAt, .epic.metadata.totalExecutionTime)' "$1"
 }
 task_dir() { ls -d "$EPIC_SPOOL"/$1/*/ | head -1; }
+# strace -f of a command; LeakSanitizer cannot run under ptrace (the ASan pass).
+traced() { ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" strace -f -qq "$@"; }
 PERSONAS="product-owner architect security-specialist performance-specialist accessibility-advocate devops-engineer"
 # How many times persona $2 ran in task $1: its "after" events, one per persona-run
 # that finished. runs_now DIR keeps every persona's count in n0.
@@ -97,7 +99,7 @@ runs_now() {
 	[ "$(runs "$dir" performance-specialist)" = "$(( ${n0[performance-specialist]} + 1 ))" ] ||
 		fail "the rerun after the edit executed the persona again"
 	if command -v strace >/dev/null; then
-		strace -f -qq -o "$BATS_TEST_TMPDIR/trace" -e trace=execve epic run -q "$REQ" > /dev/null
+		traced -o "$BATS_TEST_TMPDIR/trace" -e trace=execve epic run -q "$REQ" > /dev/null
 		run -0 bash -c "awk '{print \$1}' '$BATS_TEST_TMPDIR/trace' | sort -u | wc -l"
 		assert_output 2      # epic and make
 	fi
@@ -124,7 +126,7 @@ runs_now() {
 
 @test "a cold epic syncs at most 8 times: the request, the result and the state renames" {
 	command -v strace >/dev/null || skip "needs strace"
-	strace -f -qq -o "$BATS_TEST_TMPDIR/trace" -e trace=fsync,fdatasync,sync,syncfs,msync \
+	traced -o "$BATS_TEST_TMPDIR/trace" -e trace=fsync,fdatasync,sync,syncfs,msync \
 		epic run -q "$REQ" > /dev/null
 	run -0 bash -c "grep -cE '(fsync|fdatasync|sync|syncfs|msync)\\(' '$BATS_TEST_TMPDIR/trace'"
 	[ "$output" -le 8 ] || fail "$output syncs per cold epic, expected at most 8"
