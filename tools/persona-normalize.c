@@ -36,7 +36,8 @@ usage(int code)
 		    "  -i, --id-prefix PREFIX      prefix of new recommendation ids (default: from\n"
 		    "                              the persona name, e.g. SEC)\n"
 		    "  -o, --output FILE           write to FILE atomically (default stdout)\n"
-		    "      --stamp FILE            touch FILE after a successful run (for make)\n"
+		    "      --stamp FILE            after writing, put the output's xxh3 in FILE\n"
+		    "                              (make's stamp; a launcher checks it on resume)\n"
 		    "  -h, --help                  this help\n"
 		    "  -V, --version               print the version\n\n"
 		    "Exit: 0 ok, 1 output rejected, 2 usage, 111 temporary failure.\n", stdout);
