@@ -62,6 +62,8 @@ TASK_ID := $(lastword $(subst /, ,$(CURDIR)))
 # would be empty there, and an edited registration would never re-plan.
 include plan.mk
 
+# (A launcher runs this very command itself for a task never parsed, so that make
+# need not re-execute after making plan.mk: parse_first in tools/lib/task.c.)
 .parse.stamp: $(REQUEST) $(EPIC_PLAN_SOURCES) $(if $(and $(wildcard epic-request.json),$(wildcard plan.json),$(wildcard config.json)),,FORCE)
 	$(T)epic-parse --task-id $(TASK_ID) --stamp $@ --plan plan.mk -o epic-request.json $(REQUEST)
 epic-request.json plan.mk plan.json config.json: .parse.stamp ;

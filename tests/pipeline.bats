@@ -133,6 +133,17 @@ runs_now() {
 	[ "$output" -ge 5 ] || fail "$output syncs: the request, epic.json and the move must be synced"
 }
 
+@test "a cold epic is ten processes, make starts once: the launcher parses before make" {
+	command -v strace >/dev/null || skip "needs strace"
+	traced -o "$BATS_TEST_TMPDIR/trace" -e trace=execve epic run -q "$REQ" > /dev/null
+	run -0 bash -c "grep -v ENOENT '$BATS_TEST_TMPDIR/trace' | grep -c 'execve(\"[^\"]*/make\"'"
+	assert_output 1     # not re-executed after plan.mk is made
+	run -0 bash -c "grep -v ENOENT '$BATS_TEST_TMPDIR/trace' | grep -c 'execve(\"[^\"]*/epic-parse\"'"
+	assert_output 1     # by the launcher, and make found it done
+	run -0 bash -c "awk '/execve\(/ && !/ENOENT/ {print \$1}' '$BATS_TEST_TMPDIR/trace' | sort -u | wc -l"
+	assert_output 10
+}
+
 @test "after a power loss tore unsynced outputs, resume checks the stamps and redoes exactly those" {
 	epic run -q "$REQ" > /dev/null
 	ref=$(task_dir done)
