@@ -738,9 +738,10 @@ typedef struct ec_task_job {
 	char dir[4096];         /* the task directory, updated as it moves */
 	const char *state;      /* where it is: active, done, failed or deferred */
 	int lock_fd;            /* held while the task runs */
-	pid_t pid;              /* make */
-	int pidfd;              /* readable when make exits; -1 without pidfd support */
+	pid_t pid;              /* make, or epic-parse before it (parsing) */
+	int pidfd;              /* readable when it exits; -1 without pidfd support */
 	int status;             /* make's wait status */
+	int parsing;            /* the launcher runs epic-parse before make (task.c) */
 	int exited, timed_out, stopped, timeout;
 	long long deadline;     /* the workflow timeout, epoch seconds */
 	off_t progress_off;

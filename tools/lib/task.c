@@ -203,59 +203,51 @@ pipeline_child(const ec_task_job *j, const ec_task_opts *o, const char *errp, in
 }
 
 /*
- * A task never parsed (no plan.mk yet): run epic-parse here first, with exactly
- * the arguments of epic.mk's .parse.stamp recipe, so that make finds plan.mk made
+ * The request of a task never parsed (no plan.mk yet), or NULL. Such a task starts
+ * with epic-parse run by the launcher itself, with exactly the arguments of
+ * epic.mk's .parse.stamp recipe, and make after it: make then finds plan.mk made
  * and does not re-execute itself after making it (a second start of make, ~2.5 ms
- * of a cold epic). The process count stays the same: epic-parse runs once either
- * way. How it ended is make's to judge: after a failure there is no stamp, so make
- * runs the recipe again and fails the same way, leaving error.json.
+ * of a cold epic), and the process count stays the same. How the parse ended is
+ * make's to judge: after a failure there is no stamp, so make runs the recipe
+ * again and fails the same way, leaving error.json.
  */
-static void
-parse_first(ec_task_job *j, const ec_task_opts *o, const char *errp, int logfd)
+static const char *
+unparsed_request(const ec_task_job *j)
 {
 	static const char *const names[] = { "request.json", "request.md", "request.txt", NULL };
-	const char *const *n;
-	char plan[PATH_MAX + 16], req[PATH_MAX + 16];
-	pid_t pid;
-	int st;
+	char path[PATH_MAX + 16];
 
-	snprintf(plan, sizeof plan, "%s/plan.mk", j->dir);
-	if (ec_exists(plan))
-		return;
-	for (n = names; *n; n++) {
-		snprintf(req, sizeof req, "%s/%s", j->dir, *n);
-		if (ec_exists(req))
-			break;
+	snprintf(path, sizeof path, "%s/plan.mk", j->dir);
+	if (ec_exists(path))
+		return NULL;
+	for (const char *const *n = names; *n; n++) {
+		snprintf(path, sizeof path, "%s/%s", j->dir, *n);
+		if (ec_exists(path))
+			return *n;
 	}
-	if (!*n || (pid = fork()) < 0)
-		return;
-	if (pid == 0) {
-		char *argv[] = { "epic-parse", "--task-id", j->id, "--stamp", ".parse.stamp", "--plan",
-		    "plan.mk", "-o", "epic-request.json", (char *)*n, NULL };
-		pipeline_child(j, o, errp, logfd);
-		if (chdir(j->dir) == 0)
-			execvp(argv[0], argv);
-		_exit(127);
-	}
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
+	return NULL;
 }
 
-/* Start make on the task in j->dir, in a process group of its own. */
+/*
+ * Start the task's next process in j->dir, in a process group of its own: epic-parse
+ * for a task never parsed (j->parsing), else make. The workflow timeout runs from
+ * the first.
+ */
 static int
-start_make(ec_task_job *j, const ec_task_opts *o, ec_err *e)
+start_next(ec_task_job *j, const ec_task_opts *o, ec_err *e)
 {
 	char mk[PATH_MAX], jobs[32], rel[EC_MAX_ID + 32], errp[PATH_MAX];
-	int logfd;
+	const char *req = j->parsing ? NULL : unparsed_request(j);
+	int logfd, first = !j->parsing;
 
 	snprintf(mk, sizeof mk, "%s/epic.mk", ec_datadir());
 	snprintf(jobs, sizeof jobs, "-j%d", o->jobs > 0 ? o->jobs : 1);
 	snprintf(errp, sizeof errp, "%s/error.json", j->dir);
-	unlink(errp);   /* a new run; the old verdict no longer stands */
+	if (first)
+		unlink(errp);   /* a new run; the old verdict no longer stands */
 	task_rel(j, "task.log", rel, sizeof rel);
 	if ((logfd = ec_spool_open(o->spool, rel, O_WRONLY | O_APPEND | O_CREAT, 0, NULL, e)) < 0)
 		return -1;
-	parse_first(j, o, errp, logfd);
 	if ((j->pid = fork()) < 0) {
 		close(logfd);
 		return ec_fail(e, EC_EXIT_TEMP, "cannot fork: %s", strerror(errno));
@@ -263,17 +255,25 @@ start_make(ec_task_job *j, const ec_task_opts *o, ec_err *e)
 	if (j->pid == 0) {
 		char *argv[] = { "make", "-s", "--no-print-directory", "-C", j->dir, "-f", mk,
 		    jobs, NULL };
+		char *pargv[] = { "epic-parse", "--task-id", j->id, "--stamp", ".parse.stamp",
+		    "--plan", "plan.mk", "-o", "epic-request.json", (char *)req, NULL };
 		pipeline_child(j, o, errp, logfd);
-		execvp("make", argv);
-		dprintf(2, "epic: cannot run make: %s\n", strerror(errno));
+		if (req && chdir(j->dir) == 0)
+			execvp(pargv[0], pargv);
+		else if (!req)
+			execvp("make", argv);
+		dprintf(2, "epic: cannot run %s: %s\n", req ? "epic-parse" : "make", strerror(errno));
 		_exit(127);
 	}
 	setpgid(j->pid, j->pid);
 	close(logfd);
-	/* A pidfd becomes readable the moment make exits: launchers poll on it. */
+	j->parsing = req != NULL;
+	/* A pidfd becomes readable the moment the child exits: launchers poll on it. */
 	j->pidfd = (int)syscall(SYS_pidfd_open, j->pid, 0);
-	j->deadline = (long long)time(NULL) + (o->timeout > 0 ? o->timeout : 1800);
-	j->timeout = o->timeout > 0 ? o->timeout : 1800;
+	if (first) {
+		j->deadline = (long long)time(NULL) + (o->timeout > 0 ? o->timeout : 1800);
+		j->timeout = o->timeout > 0 ? o->timeout : 1800;
+	}
 	return 0;
 }
 
@@ -350,7 +350,7 @@ ec_task_start(const char *id, const ec_task_opts *o, ec_task_job *j, ec_err *e)
 			    torn == 1 ? "its output" : "their outputs", torn == 1 ? "its" : "their",
 			    torn == 1 ? "" : "s");
 	}
-	if (start_make(j, o, e) < 0)
+	if (start_next(j, o, e) < 0)
 		goto fail;
 	return 0;
 fail:
@@ -367,6 +367,17 @@ ec_task_poll(ec_task_job *j, const ec_task_opts *o)
 	if (o->progress)
 		progress(o->spool, j, &j->progress_off);
 	if (w == j->pid || (w < 0 && errno != EINTR)) {
+		/* The launcher's epic-parse has ended: make next, whatever its status. */
+		if (j->parsing && w == j->pid) {
+			ec_err e;
+			if (j->pidfd >= 0)
+				close(j->pidfd);
+			j->pidfd = -1;
+			if (start_next(j, o, &e) == 0)
+				return 0;
+			ec_warn("%s: %s", j->id, e.msg);
+			j->status = 127 << 8;
+		}
 		j->exited = 1;
 		return 1;
 	}
