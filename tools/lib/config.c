@@ -87,22 +87,16 @@ kept_config(const char *buf, size_t len)
 	return cfg;
 }
 
-/* Keep the resolved config, in a spool that has a cache already. */
+/* Keep the resolved config (ec_spool_keep). */
 static void
 keep_config(const char *buf, size_t len, const json_t *cfg)
 {
-	const char *spool = ec_spool_root(NULL);
-	char rel[200], dir[PATH_MAX], path[PATH_MAX + 200], *bin;
+	char rel[200], *bin;
 	size_t blen;
 
-	snprintf(dir, sizeof dir, "%s/cache", spool);
-	if (!ec_exists(dir))
-		return;
 	kept_name(buf, len, rel, sizeof rel);
-	snprintf(dir, sizeof dir, "%s/cache/valid", spool);
-	snprintf(path, sizeof path, "%s/%s", spool, rel);
-	if ((bin = ec_jsonbin_encode(cfg, &blen)) && ec_mkdir_p(dir, 0755, NULL) == 0)
-		ec_write_atomic(path, bin, blen, 0, NULL);
+	if ((bin = ec_jsonbin_encode(cfg, &blen)))
+		ec_spool_keep(ec_spool_root(NULL), rel, bin, blen);
 	free(bin);
 }
 

@@ -270,6 +270,10 @@ char *ec_spool_read(const char *spool, const char *rel, size_t max, size_t *len,
 json_t *ec_spool_json(const char *spool, const char *rel, size_t max, ec_err *e);
 /* Append a line to the spool file rel (created 0600 if missing), as ec_append_line. */
 int ec_spool_append(const char *spool, const char *rel, const char *line, size_t len, ec_err *e);
+/* Keep what a tool worked out for the next ones, as the spool file rel
+ * ("cache/valid/NAME"), atomically and unsynced, its directory made if need be;
+ * only in a spool that has a cache already (keeping makes no spool). Best effort. */
+void ec_spool_keep(const char *spool, const char *rel, const void *buf, size_t len);
 /* 1 if path exists (any type), 0 if not. */
 int ec_exists(const char *path);
 /* Base name without directories and without the last extension, malloc'd. */

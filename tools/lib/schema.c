@@ -473,7 +473,7 @@ ec_schema_validate_kept(const char *name, const json_t *doc, const void *bytes, 
     char *bad_path, ec_err *e)
 {
 	const char *spool = ec_spool_root(NULL), *text = ec_schema_text(name);
-	char rel[200], sh[17], dh[17], dir[PATH_MAX];
+	char rel[200], sh[17], dh[17];
 	int fd;
 
 	if (!text)
@@ -487,15 +487,7 @@ ec_schema_validate_kept(const char *name, const json_t *doc, const void *bytes, 
 	}
 	if (ec_schema_validate(name, doc, bad_path, e) < 0)
 		return -1;
-	/* Kept only in a spool that has a cache already: checking makes no spool. */
-	snprintf(dir, sizeof dir, "%s/cache", spool);
-	if (ec_exists(dir)) {
-		char mark[PATH_MAX + 200];
-		snprintf(dir, sizeof dir, "%s/cache/valid", spool);
-		snprintf(mark, sizeof mark, "%s/%s", spool, rel);
-		if (ec_mkdir_p(dir, 0755, NULL) == 0)
-			ec_write_atomic(mark, "", 0, 0, NULL);
-	}
+	ec_spool_keep(spool, rel, "", 0);
 	return 0;
 }
 

@@ -335,3 +335,21 @@ ec_task_id(const char *base, const void *content, size_t len, char *out, size_t 
 	ec_xxh3_hex(content, len, hex);
 	return (size_t)snprintf(out, cap, "%s-%.8s", name, hex) < cap ? 0 : -1;
 }
+
+void
+ec_spool_keep(const char *spool, const char *rel, const void *buf, size_t len)
+{
+	char path[PATH_MAX + 256], *slash;
+
+	snprintf(path, sizeof path, "%s/cache", spool);
+	if (!ec_exists(path))
+		return;
+	snprintf(path, sizeof path, "%s/%s", spool, rel);
+	if (!(slash = strrchr(path, '/')))
+		return;
+	*slash = '\0';
+	if (ec_mkdir_p(path, 0755, NULL) < 0)
+		return;
+	*slash = '/';
+	ec_write_atomic(path, buf, len, 0, NULL);
+}

@@ -60,6 +60,18 @@ ec_stamp_write(const char *stamp, const char *const *files, size_t n, ec_err *e)
 	return r < 0 ? -1 : 0;
 }
 
+/* The name a stamp's line "XXH3  NAME" holds (its hash into hex), or NULL when the
+ * line is not one. */
+static const char *
+stamp_line(const char *line, char hex[17])
+{
+	if (strlen(line) < 19 || line[16] != ' ' || line[17] != ' ')
+		return NULL;
+	memcpy(hex, line, 16);
+	hex[16] = '\0';
+	return line + 18;
+}
+
 /* Is name a plain path inside the task directory (no '/' first, no "..")? */
 static int
 inside(const char *name)
@@ -93,14 +105,13 @@ check_stamp(const char *spool, const char *task, const char *rel)
 	if (!len || text[len - 1] != '\n')
 		bad = 1;        /* cut short, or emptied by a power loss: vouches for nothing */
 	for (line = strtok_r(text, "\n", &save); line && !bad; line = strtok_r(NULL, "\n", &save)) {
-		char hex[17], *name = line + 18, *buf;
+		char hex[17], *buf;
+		const char *name = stamp_line(line, hex);
 		size_t blen;
-		if (strlen(line) < 19 || line[16] != ' ' || line[17] != ' ' || !inside(name)) {
+		if (!name || !inside(name)) {
 			bad = 1;
 			break;
 		}
-		memcpy(hex, line, 16);
-		hex[16] = '\0';
 		snprintf(path, sizeof path, "%s/%s", task, name);
 		if (!(buf = ec_spool_read(spool, path, EC_MAX_JSON_BYTES, &blen, 0, NULL))) {
 			bad = 1;
@@ -166,12 +177,12 @@ stamp_lists(const char *spath, const char *base, const char *hex)
 	if (!(text = ec_read_own_file(spath, STAMP_MAX_BYTES, &len)))
 		return 0;
 	for (line = strtok_r(text, "\n", &save); line && !found; line = strtok_r(NULL, "\n", &save)) {
-		const char *name, *b;
-		if (strlen(line) < 19 || line[16] != ' ' || line[17] != ' ')
+		char at[17];
+		const char *name = stamp_line(line, at), *b;
+		if (!name)
 			break;
-		name = line + 18;
 		b = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
-		found = !strcmp(b, base) && !strncmp(line, hex, 16);
+		found = !strcmp(b, base) && !strcmp(at, hex);
 	}
 	free(text);
 	return found;

@@ -202,6 +202,33 @@ pipeline_child(const ec_task_job *j, const ec_task_opts *o, const char *errp, in
 	fcntl(j->lock_fd, F_SETFD, 0);
 }
 
+/* Is name in the task a regular file of ours (ec_spool_open: no link, no FIFO)? */
+static int
+task_has(const char *spool, const ec_task_job *j, const char *name)
+{
+	char rel[EC_MAX_ID + 32];
+	int fd;
+
+	task_rel(j, name, rel, sizeof rel);
+	if ((fd = ec_spool_open(spool, rel, O_RDONLY, 0, NULL, NULL)) < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
+
+/* The task's request (request.json, .md or .txt, the order epic.mk takes them in),
+ * or NULL when it holds none. */
+static const char *
+request_of(const char *spool, const ec_task_job *j)
+{
+	static const char *const names[] = { "request.json", "request.md", "request.txt", NULL };
+
+	for (const char *const *n = names; *n; n++)
+		if (task_has(spool, j, *n))
+			return *n;
+	return NULL;
+}
+
 /*
  * The request of a task never parsed (no plan.mk yet), or NULL. Such a task starts
  * with epic-parse run by the launcher itself, with exactly the arguments of
@@ -212,20 +239,9 @@ pipeline_child(const ec_task_job *j, const ec_task_opts *o, const char *errp, in
  * again and fails the same way, leaving error.json.
  */
 static const char *
-unparsed_request(const ec_task_job *j)
+unparsed_request(const char *spool, const ec_task_job *j)
 {
-	static const char *const names[] = { "request.json", "request.md", "request.txt", NULL };
-	char path[PATH_MAX + 16];
-
-	snprintf(path, sizeof path, "%s/plan.mk", j->dir);
-	if (ec_exists(path))
-		return NULL;
-	for (const char *const *n = names; *n; n++) {
-		snprintf(path, sizeof path, "%s/%s", j->dir, *n);
-		if (ec_exists(path))
-			return *n;
-	}
-	return NULL;
+	return task_has(spool, j, "plan.mk") ? NULL : request_of(spool, j);
 }
 
 /*
@@ -237,7 +253,7 @@ static int
 start_next(ec_task_job *j, const ec_task_opts *o, ec_err *e)
 {
 	char mk[PATH_MAX], jobs[32], rel[EC_MAX_ID + 32], errp[PATH_MAX];
-	const char *req = j->parsing ? NULL : unparsed_request(j);
+	const char *req = j->parsing ? NULL : unparsed_request(o->spool, j);
 	int logfd, first = !j->parsing;
 
 	snprintf(mk, sizeof mk, "%s/epic.mk", ec_datadir());
@@ -273,24 +289,6 @@ start_next(ec_task_job *j, const ec_task_opts *o, ec_err *e)
 	if (first) {
 		j->deadline = (long long)time(NULL) + (o->timeout > 0 ? o->timeout : 1800);
 		j->timeout = o->timeout > 0 ? o->timeout : 1800;
-	}
-	return 0;
-}
-
-/* Does the task hold a request (request.json, .md or .txt, a regular file of ours)? */
-static int
-has_request(const char *spool, const ec_task_job *j)
-{
-	static const char *const names[] = { "request.json", "request.md", "request.txt", NULL };
-
-	for (const char *const *n = names; *n; n++) {
-		char rel[EC_MAX_ID + 32];
-		int fd;
-		task_rel(j, *n, rel, sizeof rel);
-		if ((fd = ec_spool_open(spool, rel, O_RDONLY, 0, NULL, NULL)) >= 0) {
-			close(fd);
-			return 1;
-		}
 	}
 	return 0;
 }
@@ -332,7 +330,7 @@ ec_task_start(const char *id, const ec_task_opts *o, ec_task_job *j, ec_err *e)
 	}
 	/* What was rejected when it was claimed (a FIFO, a link: request.rejected) has
 	 * no request to run, and never will. */
-	if (!has_request(o->spool, j)) {
+	if (!request_of(o->spool, j)) {
 		ec_fail(e, EC_EXIT_REJECT, "task '%s' has no request to run (see its error.json)", id);
 		goto fail;
 	}
