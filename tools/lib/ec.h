@@ -710,6 +710,25 @@ json_t *ec_cache_get(const char *spool, const char *key, const char *version,
 int ec_cache_put(const char *spool, const char *key, const char *version,
     const char *upstream, long long ttl, long long now, const json_t *output, ec_err *e);
 
+/* result.c: a finished epic (an EpicResponse), for the views a person reads. */
+/*
+ * Load the result arg names: a file (or "-", stdin), else a task id (its epic.json
+ * in done/), else with arg NULL the most recently finished task in done/. Checked
+ * against schemas/epic-response. name gets what was read, for messages. New
+ * reference; NULL with e (EC_EXIT_REJECT: no such file or task, not finished, not
+ * an EpicResponse; EC_EXIT_TEMP: I/O).
+ */
+json_t *ec_result_load(const char *spool, const char *arg, char *name, size_t cap, ec_err *e);
+/* The recommendations in the order people act on them: blocking first, then by
+ * priority (critical first), then by id. New reference (an array of the same
+ * objects); NULL when memory ran out. */
+json_t *ec_result_ordered(const json_t *result);
+/* The recommendation of result with this id, or NULL. Borrowed. */
+json_t *ec_result_rec(const json_t *result, const char *id);
+/* A public https URL where the cited reference can be read (pipeline/
+ * references.json, the longest matching prefix), or NULL. Borrowed. */
+const char *ec_reference_url(const char *ref);
+
 /* task.c: one task directory through the pipeline (epic run, the watcher). */
 typedef struct ec_task_opts {
 	const char *spool;      /* the spool root */
