@@ -312,6 +312,30 @@ ajv_validate() {
 	assert_output "EUR 1,600 - 2,400"
 }
 
+@test "a request that names its currency and day rate wins over the config; a currency alone takes the config's rate" {
+	printf 'costs:\n  dayRate: 1234.5\n  currency: USD\n' > "$BATS_TEST_TMPDIR/usd.yml"
+	jq '.metadata.currency = "GBP" | .metadata.dayRate = 500' request.json > "$BATS_TEST_TMPDIR/gbp.json"
+	run -0 --separate-stderr epic-aggregate --config "$BATS_TEST_TMPDIR/usd.yml" -o "$OUT" "$BATS_TEST_TMPDIR/gbp.json" "$OPS"
+	run -0 jq -c '.epic.budget, .epic.totalCostBreakdown.money, .summary.estimatedTotalCost' "$OUT"
+	assert_output $'"GBP 1,000 - 1,500"\n{"currency":"GBP","max":1500,"min":1000}\n"2-3 person-days (GBP 1,000 - 1,500)"'
+	jq '.metadata.currency = "CHF"' request.json > "$BATS_TEST_TMPDIR/chf.json"
+	run -0 --separate-stderr epic-aggregate --config "$BATS_TEST_TMPDIR/usd.yml" -o "$OUT" "$BATS_TEST_TMPDIR/chf.json" "$OPS"
+	run -0 jq -r '.epic.budget' "$OUT"
+	assert_output "CHF 2,469 - 3,704"
+}
+
+@test "the roadmap's phases carry their items' titles, and the critical path is named as such" {
+	aggregate "$PO" "$ARC" "$SEC" "$PERF" "$A11Y" "$OPS"
+	# every title is the title of the recommendation with the id beside it
+	run -0 jq -r '.epic as $e | [$e.implementationRoadmap[] | [.items, .itemTitles] | transpose[]
+	    | . as [$id, $t] | ($e.recommendations[] | select(.id == $id) | .title) == $t] | unique' "$OUT"
+	assert_output $'[\n  true\n]'
+	run -0 jq '[.epic.implementationRoadmap[] | (.items | length) == (.itemTitles | length)] | all' "$OUT"
+	assert_output true
+	run -0 jq -r '.epic | .criticalPathDuration == .estimatedDuration and (.criticalPathDuration | length > 0)' "$OUT"
+	assert_output true
+}
+
 @test "priority: the request's when it has one, else derived from the recommendations" {
 	run -0 --separate-stderr epic-aggregate request-priority.json "$PO" "$ARC" "$SEC"
 	run -0 jq -r .epic.priority <<<"$output"

@@ -422,7 +422,7 @@ roadmap(agg *a)
 		size_t n = 0;
 		double smin = 0, smax = 0, lmin = 0, lmax = 0;
 		char name[128], dur[64];
-		json_t *items = json_array();
+		json_t *items = json_array(), *titles = json_array();
 		for (size_t i = 0; i < a->m.nr; i++)
 			if (a->m.r[i].phase == ph)
 				v[n++] = i;
@@ -430,6 +430,7 @@ roadmap(agg *a)
 		for (size_t k = 0; k < n; k++) {
 			const ec_rm_rec *r = &a->m.r[v[k]];
 			json_array_append_new(items, json_string(ec_roadmap_id(&a->m, v[k])));
+			json_array_append(titles, json_object_get(a->m.it[r->first].j, "title"));
 			smin += r->emin, smax += r->emax;
 			if (r->emin > lmin)
 				lmin = r->emin;
@@ -445,8 +446,9 @@ roadmap(agg *a)
 		else
 			snprintf(name, sizeof name, "Phase %d: Improvements that build on phase %d", ph, ph - 1);
 		ec_effort_duration_text(dur, sizeof dur, lmin, lmax);
-		json_array_append_new(rm, json_pack("{s:i, s:s, s:o, s:o, s:s}", "phase", ph, "name", name,
-		    "items", items, "effortDays", range(smin, smax), "duration", dur));
+		json_array_append_new(rm, json_pack("{s:i, s:s, s:o, s:o, s:o, s:s}", "phase", ph,
+		    "name", name, "items", items, "itemTitles", titles, "effortDays", range(smin, smax),
+		    "duration", dur));
 	}
 	free(v);
 	return rm;
@@ -820,13 +822,18 @@ response(agg *a, const char *created, const char *completed, ec_err *e)
 {
 	json_t *q = a->request, *recs = json_array(), *personas = json_array(), *gapv, *rm, *cost, *riskv;
 	json_t *skipped = json_array(), *g, *resp;
-	const char *cur = ec_json_get_str(a->cfg, "costs.currency", "EUR");
-	json_t *ratej = ec_json_get(a->cfg, "costs.dayRate");
-	double rate = json_is_number(ratej) ? json_number_value(ratej) : 800, tmin, tmax, exec = 0;
+	/* The request's own currency and day rate win over the config's (schema doc). */
+	const char *cur = ec_json_get_str(a->request, "metadata.currency",
+	    ec_json_get_str(a->cfg, "costs.currency", "EUR"));
+	json_t *ratej = ec_json_get(a->request, "metadata.dayRate");
+	double rate, tmin, tmax, exec = 0;
 	const char *status = "complete";
 	size_t i, completed_n = 0, blocking = 0;
 	char hex[17], id[32], dur[64], budget[128], total[256], days[96];
 
+	if (!json_is_number(ratej))
+		ratej = ec_json_get(a->cfg, "costs.dayRate");
+	rate = json_is_number(ratej) ? json_number_value(ratej) : 800;
 	for (i = 0; i < a->m.nr; i++) {
 		json_array_append_new(recs, recommendation(a, i));
 		blocking += a->m.r[i].blocking == 1;
@@ -860,7 +867,7 @@ response(agg *a, const char *created, const char *completed, ec_err *e)
 	ec_budget_text(budget, sizeof budget, cur, ec_round2(tmin * rate), ec_round2(tmax * rate));
 	ec_effort_days_text(days, sizeof days, tmin, tmax);
 	snprintf(total, sizeof total, "%s (%s)", days, budget);
-	resp = json_pack("{s:{s:s, s:O, s:O, s:s, s:s, s:s, s:s,"
+	resp = json_pack("{s:{s:s, s:O, s:O, s:s, s:s, s:s, s:s, s:s,"
 	    " s:{s:s, s:s, s:O, s:b, s:o, s:O, s:o},"
 	    " s:o, s:o*, s:o*, s:o*, s:o, s:o},"
 	    " s:{s:I, s:I, s:I, s:s, s:I, s:o}}",
@@ -870,6 +877,7 @@ response(agg *a, const char *created, const char *completed, ec_err *e)
 	    "description", json_object_get(q, "description"),
 	    "priority", ec_json_get_str(q, "metadata.priority", derive_priority(a)),
 	    "estimatedDuration", dur,
+	    "criticalPathDuration", dur,
 	    "budget", budget,
 	    "status", status,
 	    "metadata",
