@@ -16,6 +16,10 @@ PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
 DATADIR ?= $(PREFIX)/share/epic-creator
+# Where systemd looks for units and tmpfiles.d entries under PREFIX (both search
+# /usr/local/lib/...); installed there, they are not enabled: systemctl does that.
+SYSTEMDDIR  ?= $(PREFIX)/lib/systemd/system
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 VERSION := 0.1.0
 
 # Built-in variables are off (-R), so a default CC must be set here.
@@ -191,8 +195,18 @@ install: all
 	for m in man/*.7; do [ -e "$$m" ] && install -m 644 $$m $(DESTDIR)$(MANDIR)/man7/; done; true
 	cp -R pipeline/. $(DESTDIR)$(DATADIR)/
 	install -m 644 $(SCHEMAS) $(DESTDIR)$(DATADIR)/schemas/
-	install -d $(DESTDIR)$(DATADIR)/examples
-	install -m 755 examples/personas/agent-persona $(DESTDIR)$(DATADIR)/examples/
+	install -d $(DESTDIR)$(DATADIR)/examples/personas $(DESTDIR)$(DATADIR)/examples/cron \
+	  $(DESTDIR)$(DATADIR)/examples/systemd $(DESTDIR)$(SYSTEMDDIR) $(DESTDIR)$(TMPFILESDIR)
+	install -m 755 examples/personas/agent-persona $(DESTDIR)$(DATADIR)/examples/personas/
+	install -m 644 examples/personas/agent-persona.json.example $(DESTDIR)$(DATADIR)/examples/personas/
+	install -m 644 examples/README.md $(DESTDIR)$(DATADIR)/examples/
+	cp -R examples/hooks $(DESTDIR)$(DATADIR)/examples/
+	sed 's|/usr/local/bin|$(BINDIR)|g' examples/cron/crontab > $(DESTDIR)$(DATADIR)/examples/cron/crontab
+	for u in examples/systemd/*.service examples/systemd/*.timer; do \
+	  sed 's|/usr/local/bin|$(BINDIR)|g' $$u > $(DESTDIR)$(DATADIR)/examples/systemd/$${u##*/} && \
+	  install -m 644 $(DESTDIR)$(DATADIR)/examples/systemd/$${u##*/} $(DESTDIR)$(SYSTEMDDIR)/ || exit 1; done
+	install -m 644 examples/systemd/epic-creator.tmpfiles $(DESTDIR)$(DATADIR)/examples/systemd/
+	install -m 644 examples/systemd/epic-creator.tmpfiles $(DESTDIR)$(TMPFILESDIR)/epic-creator.conf
 
 # The floor's two probes (tests/bench/floor.c): a trivial static program to spawn,
 # and the timer of spawns and durable writes.
