@@ -179,7 +179,8 @@ deps:
 	  if [ "$$(id -u)" = 0 ]; then echo "installing:$$missing"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq$$missing >/dev/null || exit 1; \
 	  else echo "missing packages; run: sudo apt-get install$$missing" >&2; exit 1; fi; fi
-	$(Q)if [ -f tests/package.json ] && [ ! -d tests/node_modules ]; then \
+	$(Q)if [ -f tests/package.json ] && { [ ! -d tests/node_modules ] || \
+	  [ tests/package-lock.json -nt tests/node_modules/.package-lock.json ]; }; then \
 	  npm ci --prefix tests --no-audit --no-fund --silent || exit 1; fi
 
 demo: deps
