@@ -126,6 +126,12 @@ void ec_utf8_fix(char *s);
 void ec_utf8_trim(char *s);
 /* Is s (may be NULL: no) one of the strings of the NULL-terminated list? */
 int ec_in_list(const char *const *list, const char *s);
+/* The index of the name of names[0..n-1] nearest to s, for a "did you mean": the
+ * least edit distance (case folded, a swap of neighbours counting one) to a name,
+ * a prefix of it or one of its '-'/'_' separated words, at most a third of s (none
+ * for s of one or two letters: only exact prefixes); ties go to the nearer whole
+ * name, then to the first. -1 when none is that close (or s is empty). */
+int ec_nearest(const char *s, const char *const *names, size_t n);
 /* Offset of the first byte of buf that does not start a well-formed UTF-8 sequence
  * (overlong forms and surrogates included), or -1 if all of it is UTF-8. */
 long ec_utf8_invalid_at(const char *buf, size_t len);
