@@ -251,47 +251,68 @@ registered_list(const ec_registry *reg, int first, char *out, size_t cap)
  * check. A mistake there is the command line's, so it is a usage error (exit 2)
  * said in one line with the nearest name, before anything is made in the spool;
  * the same mistake inside a request file stays that request's rejection.
+ * 0, or the exit code with the line in msg (cap bytes).
  */
-static void
-check_exclude(const front *f, const json_t *req, const char *list)
+static int
+check_exclude(const front *f, const json_t *req, const char *list, char *msg, size_t cap)
 {
 	json_t *custom = json_object_get(json_object_get(req, "options"), "customPersonas");
-	char *copy = strdup(list), *tok, *save = NULL, names[2048];
+	char *copy, *tok, *save = NULL, names[2048];
 	const char **cand;
 	ec_registry reg;
 	ec_err e;
 
-	if (!copy || ec_registry_load(&reg, &e) < 0 || ec_registry_configure(&reg, f->cfg, &e) < 0)
-		ec_die_err(&e);
-	if (!(cand = calloc(reg.n + 1, sizeof *cand)))
-		ec_die(EC_EXIT_TEMP, "out of memory");
+	*msg = '\0';
+	if (ec_registry_load(&reg, &e) < 0) {
+		snprintf(msg, cap, "%s", e.msg);
+		return e.code;
+	}
+	if (ec_registry_configure(&reg, f->cfg, &e) < 0) {
+		ec_registry_free(&reg);
+		snprintf(msg, cap, "%s", e.msg);
+		return e.code;
+	}
+	copy = strdup(list);
+	cand = calloc(reg.n + 1, sizeof *cand);
+	if (!copy || !cand) {
+		free(copy);
+		free(cand);
+		ec_registry_free(&reg);
+		snprintf(msg, cap, "out of memory");
+		return EC_EXIT_TEMP;
+	}
 	for (size_t i = 0; i < reg.n; i++)
 		cand[i] = reg.v[i].name;
-	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+	for (tok = strtok_r(copy, ",", &save); tok && !*msg;
+	    tok = strtok_r(NULL, ",", &save)) {
 		const ec_persona *p = ec_registry_find(&reg, tok);
+		json_t *pc;
+		int k;
 		if (!p && json_object_get(custom, tok))
 			continue;       /* epic-parse judges the request's own personas */
 		if (!p) {
-			int k = ec_nearest(tok, cand, reg.n);
+			k = ec_nearest(tok, cand, reg.n);
 			registered_list(&reg, k, names, sizeof names);
 			if (k >= 0)
-				ec_die(EC_EXIT_USAGE, "unknown persona '%s' in --exclude: did you mean '%s'? %s",
-				    tok, cand[k], names);
-			ec_die(EC_EXIT_USAGE, "unknown persona '%s' in --exclude: %s", tok, names);
-		}
-		if (p->required) {
-			json_t *pc = json_object_get(json_object_get(f->cfg, "personas"), p->name);
+				snprintf(msg, cap, "unknown persona '%s' in --exclude: did you mean "
+				    "'%s'? %s", tok, cand[k], names);
+			else
+				snprintf(msg, cap, "unknown persona '%s' in --exclude: %s", tok, names);
+		} else if (p->required) {
+			pc = json_object_get(json_object_get(f->cfg, "personas"), p->name);
 			if (f->config && json_is_true(json_object_get(pc, "required")))
-				ec_die(EC_EXIT_USAGE, "cannot exclude '%s': it is required "
+				snprintf(msg, cap, "cannot exclude '%s': it is required "
 				    "(personas.%s.required in %s)", p->name, p->name, f->config);
-			ec_die(EC_EXIT_USAGE, "cannot exclude '%s': it is required (by its registration "
-			    "%s; personas.%s.required: false in the config changes that)", p->name,
-			    p->reg_path, p->name);
+			else
+				snprintf(msg, cap, "cannot exclude '%s': it is required (by its "
+				    "registration %s; personas.%s.required: false in the config changes "
+				    "that)", p->name, p->reg_path, p->name);
 		}
 	}
 	free(cand);
 	free(copy);
 	ec_registry_free(&reg);
+	return *msg ? EC_EXIT_USAGE : 0;
 }
 
 /* Apply the command line's overrides to the request, which becomes JSON. */
@@ -301,7 +322,8 @@ override(const front *f, char *buf, size_t *len, const char *file, const overrid
 {
 	json_t *req, *opts;
 	ec_err e;
-	char *out;
+	char *out, msg[4096];
+	int rc;
 
 	if (!strcmp(*ext, "json")) {
 		if (!(req = ec_json_loadb(buf, *len, strcmp(file, "-") ? file : "<stdin>", &e)))
@@ -310,8 +332,11 @@ override(const front *f, char *buf, size_t *len, const char *file, const overrid
 			ec_die(EC_EXIT_REJECT, "%s: $: expected an object (an EpicRequest)", file);
 	} else
 		req = json_pack("{s:s%}", "description", buf, *len);
-	if (o->exclude)
-		check_exclude(f, req, o->exclude);
+	if (o->exclude && (rc = check_exclude(f, req, o->exclude, msg, sizeof msg))) {
+		json_decref(req);
+		free(buf);
+		ec_die(rc, "%s", msg);
+	}
 	if (o->mode)
 		json_object_set_new(req, "mode", json_string(o->mode));
 	if (o->enforce)

@@ -468,6 +468,7 @@ check_registered(const run *r, char **names, int n)
 				if ((pass == 0) == ((int)i == first))
 					o += snprintf(list + o, sizeof list - (size_t)o, "%s%s", o ? ", " : "",
 					    cand[i]);
+		free(cand);
 		ec_die(EC_EXIT_REJECT, "no persona '%s' is registered (registered: %s)", names[k],
 		    r->reg.n ? list : "none");
 	}
