@@ -185,6 +185,10 @@ on_tty() {
 	# -q with stdout on the terminal: only the done line, the command's output.
 	on_tty epic run -q "$TXT"
 	assert_output --regexp $'^done: [^\r]*/epic.json \\([0-9]+ recommendations, [0-9]+ blocking\\) — epic show [^ ]+\r$'
+	# -o - asks for the JSON on the terminal all the same.
+	on_tty epic run -q -o - "$TXT"
+	assert_output --partial '"epic": {'
+	refute_output --partial 'done: '
 }
 
 @test "the done line names --spool when the spool is not the one epic show finds" {
