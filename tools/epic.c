@@ -117,7 +117,69 @@ check_output(const char *out)
 	free(dir);
 }
 
-/* Run the task and report: the EpicResponse on success, one line otherwise. */
+/* s as one shell word: as it is when it is plain, else in single quotes. */
+static void
+shell_word(const char *s, char *out, size_t cap)
+{
+	size_t o = 0;
+	int plain = *s != '\0';
+
+	for (const char *c = s; *c; c++)
+		plain &= ec_is_alnum((unsigned char)*c) || strchr("/._-+:,@%=", *c) != NULL;
+	if (plain) {
+		snprintf(out, cap, "%s", s);
+		return;
+	}
+	out[o++] = '\'';
+	for (const char *c = s; *c && o + 6 < cap; c++) {
+		if (*c == '\'') {
+			memcpy(out + o, "'\\''", 4);
+			o += 4;
+		} else
+			out[o++] = *c;
+	}
+	out[o++] = '\'';
+	out[o] = '\0';
+}
+
+/*
+ * The one line that says where a finished task's result is and how to read it:
+ * "done: SPOOL/done/ID/epic.json (N recommendations, B blocking) — epic show ID",
+ * with --spool when the spool is not the one epic show finds by itself. Written
+ * to fp (stdout on a terminal instead of the JSON, else stderr after the
+ * progress). Everything in it is escaped for the terminal.
+ */
+static void
+say_done(FILE *fp, const front *f, const char *id, const char *buf, size_t len)
+{
+	json_t *res = ec_json_loadb(buf, len, "epic.json", NULL);
+	char path[PATH_MAX + 64], esc[4 * (PATH_MAX + 64)], spool[2 * PATH_MAX], hint[2 * PATH_MAX + 32];
+	long long n = ec_json_get_int(res, "summary.totalRecommendations", -1);
+	long long b = ec_json_get_int(res, "summary.blockingCount", 0);
+
+	snprintf(path, sizeof path, "%s/done/%s/epic.json", f->spool, id);
+	ec_escape_controls(path, esc, sizeof esc);
+	hint[0] = '\0';
+	if (strcmp(f->spool, ec_spool_root(NULL)) != 0) {
+		shell_word(f->spool, spool, sizeof spool);
+		snprintf(hint, sizeof hint, " --spool %s", spool);
+		ec_escape_controls(hint, spool, sizeof spool);
+		snprintf(hint, sizeof hint, "%s", spool);
+	}
+	if (n >= 0)
+		fprintf(fp, "done: %s (%lld recommendation%s, %lld blocking) \u2014 epic show%s %s\n",
+		    esc, n, n == 1 ? "" : "s", b, hint, id);
+	else
+		fprintf(fp, "done: %s \u2014 epic show%s %s\n", esc, hint, id);
+	fflush(fp);
+	json_decref(res);
+}
+
+/*
+ * Run the task and report: the EpicResponse on success (on stdout unless -o, but
+ * on a terminal only the line that says where it is: nobody reads 100 KB of JSON
+ * there), one line otherwise. With progress on, the same line ends the progress.
+ */
 static int
 run_task(front *f, const char *id)
 {
@@ -128,6 +190,7 @@ run_task(front *f, const char *id)
 		.timeout = (int)ec_json_get_int(f->cfg, "coordination.workflowTimeout", 1800),
 		.progress = !f->quiet && isatty(2), .stop = &stop_requested,
 	};
+	int to_terminal = !f->out && isatty(1);
 	ec_err e;
 	size_t len;
 	char *buf;
@@ -138,18 +201,22 @@ run_task(front *f, const char *id)
 	rc = ec_task_run(id, &o, dir, sizeof dir, &e);
 	if (rc != 0) {
 		ec_warn("%s", e.msg);
-		if (rc == EC_EXIT_TEMP)
+		if (rc == EC_EXIT_TEMP && *dir)
 			ec_warn("the task is kept in '%s'; resume it with: epic resume %s", dir, id);
-		else if (rc == EC_EXIT_REJECT)
+		else if (rc == EC_EXIT_REJECT && *dir)
 			ec_warn("the request and the reason are in '%s'", dir);
 		return rc;
 	}
 	snprintf(path, sizeof path, "done/%s/epic.json", id);
 	if (!(buf = ec_spool_read(f->spool, path, EC_MAX_JSON_BYTES, &len, 0, &e)) ||
-	    ec_write_output(f->out, buf, len, EC_W_FSYNC, &e) < 0) {
+	    (!to_terminal && ec_write_output(f->out, buf, len, EC_W_FSYNC, &e) < 0)) {
 		free(buf);
 		ec_die_err(&e);
 	}
+	if (to_terminal)
+		say_done(stdout, f, id, buf, len);
+	else if (o.progress)
+		say_done(stderr, f, id, buf, len);
 	free(buf);
 	return EC_EXIT_OK;
 }
@@ -160,13 +227,103 @@ typedef struct overrides {
 	int enforce;
 } overrides;
 
+/*
+ * "registered: a, b, ..." into out: the registered personas, the one at index
+ * first (the nearest to what was typed) before the others, which keep the review
+ * order.
+ */
+static void
+registered_list(const ec_registry *reg, int first, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	o += (size_t)snprintf(out, cap, "registered:");
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < reg->n && o < cap; i++)
+			if ((pass == 0) == ((int)i == first))
+				o += (size_t)snprintf(out + o, cap - o, "%s %s", o > 11 ? "," : "",
+				    reg->v[i].name);
+}
+
+/*
+ * --exclude names personas: each must be registered (or a custom persona of the
+ * request) and not required, per the registry and the config, as epic-parse will
+ * check. A mistake there is the command line's, so it is a usage error (exit 2)
+ * said in one line with the nearest name, before anything is made in the spool;
+ * the same mistake inside a request file stays that request's rejection.
+ * 0, or the exit code with the line in msg (cap bytes).
+ */
+static int
+check_exclude(const front *f, const json_t *req, const char *list, char *msg, size_t cap)
+{
+	json_t *custom = json_object_get(json_object_get(req, "options"), "customPersonas");
+	char *copy, *tok, *save = NULL, names[2048];
+	const char **cand;
+	ec_registry reg;
+	ec_err e;
+
+	*msg = '\0';
+	if (ec_registry_load(&reg, &e) < 0) {
+		snprintf(msg, cap, "%s", e.msg);
+		return e.code;
+	}
+	if (ec_registry_configure(&reg, f->cfg, &e) < 0) {
+		ec_registry_free(&reg);
+		snprintf(msg, cap, "%s", e.msg);
+		return e.code;
+	}
+	copy = strdup(list);
+	cand = calloc(reg.n + 1, sizeof *cand);
+	if (!copy || !cand) {
+		free(copy);
+		free(cand);
+		ec_registry_free(&reg);
+		snprintf(msg, cap, "out of memory");
+		return EC_EXIT_TEMP;
+	}
+	for (size_t i = 0; i < reg.n; i++)
+		cand[i] = reg.v[i].name;
+	for (tok = strtok_r(copy, ",", &save); tok && !*msg;
+	    tok = strtok_r(NULL, ",", &save)) {
+		const ec_persona *p = ec_registry_find(&reg, tok);
+		json_t *pc;
+		int k;
+		if (!p && json_object_get(custom, tok))
+			continue;       /* epic-parse judges the request's own personas */
+		if (!p) {
+			k = ec_nearest(tok, cand, reg.n);
+			registered_list(&reg, k, names, sizeof names);
+			if (k >= 0)
+				snprintf(msg, cap, "unknown persona '%s' in --exclude: did you mean "
+				    "'%s'? %s", tok, cand[k], names);
+			else
+				snprintf(msg, cap, "unknown persona '%s' in --exclude: %s", tok, names);
+		} else if (p->required) {
+			pc = json_object_get(json_object_get(f->cfg, "personas"), p->name);
+			if (f->config && json_is_true(json_object_get(pc, "required")))
+				snprintf(msg, cap, "cannot exclude '%s': it is required "
+				    "(personas.%s.required in %s)", p->name, p->name, f->config);
+			else
+				snprintf(msg, cap, "cannot exclude '%s': it is required (by its "
+				    "registration %s; personas.%s.required: false in the config changes "
+				    "that)", p->name, p->reg_path, p->name);
+		}
+	}
+	free(cand);
+	free(copy);
+	ec_registry_free(&reg);
+	return *msg ? EC_EXIT_USAGE : 0;
+}
+
 /* Apply the command line's overrides to the request, which becomes JSON. */
 static char *
-override(char *buf, size_t *len, const char *file, const overrides *o, const char **ext)
+override(const front *f, char *buf, size_t *len, const char *file, const overrides *o,
+    const char **ext)
 {
 	json_t *req, *opts;
 	ec_err e;
-	char *out;
+	char *out, msg[4096];
+	int rc;
 
 	if (!strcmp(*ext, "json")) {
 		if (!(req = ec_json_loadb(buf, *len, strcmp(file, "-") ? file : "<stdin>", &e)))
@@ -175,6 +332,11 @@ override(char *buf, size_t *len, const char *file, const overrides *o, const cha
 			ec_die(EC_EXIT_REJECT, "%s: $: expected an object (an EpicRequest)", file);
 	} else
 		req = json_pack("{s:s%}", "description", buf, *len);
+	if (o->exclude && (rc = check_exclude(f, req, o->exclude, msg, sizeof msg))) {
+		json_decref(req);
+		free(buf);
+		ec_die(rc, "%s", msg);
+	}
 	if (o->mode)
 		json_object_set_new(req, "mode", json_string(o->mode));
 	if (o->enforce)
@@ -197,6 +359,35 @@ override(char *buf, size_t *len, const char *file, const overrides *o, const cha
 	*len = strlen(out);
 	*ext = "json";
 	return out;
+}
+
+/*
+ * The request's bytes from file, or from standard input for "-". A person at a
+ * terminal is told that it is waiting for the epic there; an empty standard input
+ * (nothing, or only white space: an early Ctrl-D, a forgotten redirection) is a
+ * usage error with nothing made in the spool. An empty *file* is a request, and is
+ * rejected like any other bad one (failed/, exit 1), as the watcher would.
+ */
+static char *
+read_request(const char *file, size_t *len, ec_err *e)
+{
+	char *buf;
+	size_t i;
+
+	if (strcmp(file, "-") != 0)
+		return ec_read_file(file, EC_MAX_REQUEST_BYTES, len, e);
+	if (isatty(0))
+		ec_warn("reading the epic from standard input (end with Ctrl-D; epic run --help for more)");
+	if (!(buf = ec_read_file("-", EC_MAX_REQUEST_BYTES, len, e)))
+		return NULL;
+	for (i = 0; i < *len && ec_is_space((unsigned char)buf[i]); i++)
+		;
+	if (i == *len) {
+		free(buf);
+		ec_fail(e, EC_EXIT_USAGE, "empty request on standard input");
+		return NULL;
+	}
+	return buf;
 }
 
 static int
@@ -254,11 +445,11 @@ cmd_run(int argc, char *argv[])
 		usage(EC_EXIT_USAGE);
 	check_output(f.out);
 	front_init(&f);
-	if (!(buf = ec_read_file(file, EC_MAX_REQUEST_BYTES, &len, &e)))
+	if (!(buf = read_request(file, &len, &e)))
 		ec_die_err(&e);
 	ext = ec_request_ext(file, buf, len);
 	if (o.mode || o.enforce || o.exclude || o.select)
-		buf = override(buf, &len, file, &o, &ext);
+		buf = override(&f, buf, &len, file, &o, &ext);
 	base = strcmp(file, "-") ? ec_basename_noext(file) : strdup("stdin");
 	if (ec_task_id(base, buf, len, id, sizeof id) < 0)
 		ec_die(EC_EXIT_REJECT, "%s: cannot derive a task id", file);
@@ -302,6 +493,12 @@ cmd_resume(int argc, char *argv[])
 	check_id(argv[optind]);
 	check_output(f.out);
 	front_init(&f);
+	{
+		/* Not a task: that one line, and no hint about resuming or where it is. */
+		char dir[PATH_MAX];
+		if (!ec_task_find(f.spool, argv[optind], dir, sizeof dir))
+			ec_die(EC_EXIT_REJECT, "no task '%s' in '%s'", argv[optind], f.spool);
+	}
 	c = run_task(&f, argv[optind]);
 	json_decref(f.cfg);
 	return c;

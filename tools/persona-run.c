@@ -35,7 +35,7 @@ static const char usage_text[] =
     "usage: persona-run --persona NAME [--task-dir DIR] [--spool DIR] [--config FILE]\n"
     "                   [--no-cache] [--skip REASON] [--stamp FILE] -o OUT REQUEST\n"
     "                   [EARLIER-OUTPUT ...]\n"
-    "       persona-run --health [NAME ...]\n";
+    "       persona-run --health [--persona NAME] [NAME ...]\n";
 
 static void
 usage(int code)
@@ -53,7 +53,8 @@ usage(int code)
 		    "  -o, --output FILE   the output: canonical for a rules persona, raw for a command\n"
 		    "      --stamp FILE    after a successful run, write the xxh3 of what was written\n"
 		    "                      to FILE (make's stamp; a launcher checks it on resume)\n"
-		    "      --health        check that each persona (default: all) is available\n"
+		    "      --health        check that each persona (default: all; or NAME, or\n"
+		    "                      --persona NAME) is available: JSON name -> true/false\n"
 		    "  -h, --help          this help\n"
 		    "  -V, --version       print the version\n\n"
 		    "Exit: 0 ok (also: an optional persona failed, its output says so), 1 input\n"
@@ -442,7 +443,40 @@ resolve(run *r, ec_err *e)
 	return 0;
 }
 
-/* --health: each persona (or the named ones) is available? */
+/*
+ * A name given to --health that no registration has is the caller's mistake, not
+ * an unavailable persona: exit 1 with the registered names, the nearest to it
+ * first, before anything is checked.
+ */
+static void
+check_registered(const run *r, char **names, int n)
+{
+	const char **cand = calloc(r->reg.n + 1, sizeof *cand);
+	char list[2048];
+
+	if (!cand)
+		ec_die(EC_EXIT_TEMP, "out of memory");
+	for (size_t i = 0; i < r->reg.n; i++)
+		cand[i] = r->reg.v[i].name;
+	for (int k = 0; k < n; k++) {
+		int first, o = 0;
+		if (ec_registry_find(&r->reg, names[k]))
+			continue;
+		first = ec_nearest(names[k], cand, r->reg.n);
+		for (int pass = 0; pass < 2; pass++)
+			for (size_t i = 0; i < r->reg.n && o < (int)sizeof list; i++)
+				if ((pass == 0) == ((int)i == first))
+					o += snprintf(list + o, sizeof list - (size_t)o, "%s%s", o ? ", " : "",
+					    cand[i]);
+		free(cand);
+		ec_die(EC_EXIT_REJECT, "no persona '%s' is registered (registered: %s)", names[k],
+		    r->reg.n ? list : "none");
+	}
+	free(cand);
+}
+
+/* --health: each persona (or the named ones) is available? A rule base loads, a
+ * command answers its own --health with exit 0. */
 static int
 health(run *r, char **names, int n)
 {
@@ -450,6 +484,7 @@ health(run *r, char **names, int n)
 	json_t *res = json_object();
 	ec_err e;
 
+	check_registered(r, names, n);
 	for (size_t i = 0; i < r->reg.n; i++) {
 		const ec_persona *p = &r->reg.v[i];
 		int want = n == 0, ok = 0;
@@ -483,12 +518,6 @@ health(run *r, char **names, int n)
 		json_object_set_new(res, p->name, json_boolean(ok));
 		bad += !ok;
 	}
-	for (int k = 0; k < n; k++)
-		if (!ec_registry_find(&r->reg, names[k])) {
-			ec_warn("no persona '%s' is registered", names[k]);
-			json_object_set_new(res, names[k], json_false());
-			bad++;
-		}
 	ec_json_write(NULL, res, 0, &e);
 	json_decref(res);
 	return bad ? EC_EXIT_TEMP : EC_EXIT_OK;
@@ -661,7 +690,16 @@ main(int argc, char *argv[])
 	if (ec_registry_load(&r.reg, &e) < 0 || ec_registry_configure(&r.reg, r.cfg, &e) < 0)
 		ec_die_err(&e);
 	if (do_health) {
-		rc = health(&r, argv + optind, argc - optind);
+		/* --health NAME ..., and --health --persona NAME the same. */
+		int n = argc - optind;
+		char **names = calloc((size_t)n + 2, sizeof *names);
+		if (!names)
+			ec_die(EC_EXIT_TEMP, "out of memory");
+		memcpy(names, argv + optind, (size_t)n * sizeof *names);
+		if (r.persona)
+			names[n++] = (char *)r.persona;
+		rc = health(&r, names, n);
+		free(names);
 		json_decref(r.cfg);
 		ec_registry_free(&r.reg);
 		ec_exit(rc ? rc : ec_close_stdout());

@@ -18,6 +18,7 @@
  *   ec-test utf8                 stdin: the offset of the first byte that is not UTF-8, or -1
  *   ec-test xxh3                 stdin: its XXH3-64 in hex, as stamps and checkpoints hold it
  *   ec-test jsonbin-encode       stdin JSON -> the binary form (jsonbin.c); -decode: back
+ *   ec-test nearest S NAME...    the NAME nearest to S (ec_nearest), or "none"
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -291,6 +292,11 @@ main(int argc, char *argv[])
 		return xxh3();
 	if (!strcmp(cmd, "jsonbin-encode") || !strcmp(cmd, "jsonbin-decode"))
 		return jsonbin(cmd[8] == 'e');
+	if (!strcmp(cmd, "nearest") && argc >= 3) {
+		int i = ec_nearest(argv[2], (const char *const *)argv + 3, (size_t)(argc - 3));
+		printf("%s\n", i < 0 ? "none" : argv[3 + i]);
+		return 0;
+	}
 	if (!strcmp(cmd, "id") || !strcmp(cmd, "make-escape") || !strcmp(cmd, "abspath")) {
 		for (int i = 2; i < argc; i++) {
 			if (cmd[0] == 'i')
@@ -304,6 +310,6 @@ main(int argc, char *argv[])
 		return 0;
 	}
 	fprintf(stderr, "usage: ec-test pii|sanitize line|text|cut N|effort|days MIN MAX|extract|"
-	    "events|yaml|schema NAME|utf8|xxh3|jsonbin-encode|jsonbin-decode|id ID...|make-escape PATH...|abspath PATH...\n");
+	    "events|yaml|schema NAME|utf8|xxh3|jsonbin-encode|jsonbin-decode|nearest S NAME...|id ID...|make-escape PATH...|abspath PATH...\n");
 	return EC_EXIT_USAGE;
 }

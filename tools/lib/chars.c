@@ -128,3 +128,93 @@ ec_in_list(const char *const *list, const char *s)
 			return 1;
 	return 0;
 }
+
+/* Longest name ec_nearest compares; longer strings are never "near". */
+#define NEAR_MAX 64
+
+/*
+ * The optimal string alignment distance (Levenshtein plus the transposition of two
+ * neighbours, case folded) between s and t, and through *prefix the least distance
+ * between s and any prefix of t: "securty" is 1 from a prefix of
+ * "security-specialist" though 12 from the whole. -1 when either is too long.
+ */
+static int
+osa(const char *s, size_t m, const char *t, size_t n, int *prefix)
+{
+	int d[NEAR_MAX + 1][NEAR_MAX + 1];
+
+	if (m > NEAR_MAX || n > NEAR_MAX)
+		return -1;
+	for (size_t i = 0; i <= m; i++)
+		d[i][0] = (int)i;
+	for (size_t j = 0; j <= n; j++)
+		d[0][j] = (int)j;
+	for (size_t i = 1; i <= m; i++)
+		for (size_t j = 1; j <= n; j++) {
+			int cost = ec_lower((unsigned char)s[i - 1]) != ec_lower((unsigned char)t[j - 1]);
+			int v = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			if (d[i - 1][j - 1] + cost < v)
+				v = d[i - 1][j - 1] + cost;
+			if (i > 1 && j > 1 && ec_lower((unsigned char)s[i - 1]) == ec_lower((unsigned char)t[j - 2]) &&
+			    ec_lower((unsigned char)s[i - 2]) == ec_lower((unsigned char)t[j - 1]) &&
+			    d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
+		}
+	*prefix = d[m][0];
+	for (size_t j = 1; j <= n; j++)
+		if (d[m][j] < *prefix)
+			*prefix = d[m][j];
+	return d[m][n];
+}
+
+/*
+ * How far s is from name, for a "did you mean": the least distance to the name,
+ * to a prefix of it, or to one of its '-' or '_' separated words (so "owner" finds
+ * "product-owner"). *whole gets the distance to the whole name, the tie-breaker.
+ */
+static int
+near_score(const char *s, size_t m, const char *name, int *whole)
+{
+	int best, p, w;
+	const char *word = name;
+
+	if ((*whole = osa(s, m, name, strlen(name), &best)) < 0)
+		return -1;
+	for (const char *c = name;; c++) {
+		if (*c == '-' || *c == '_' || !*c) {
+			if (c > word && word != name && (w = osa(s, m, word, (size_t)(c - word), &p)) >= 0 &&
+			    w < best)
+				best = w;
+			if (!*c)
+				break;
+			word = c + 1;
+		}
+	}
+	return best;
+}
+
+int
+ec_nearest(const char *s, const char *const *names, size_t n)
+{
+	size_t m = s ? strlen(s) : 0;
+	/* A third of what was typed may be wrong: none of one or two letters, one of
+	 * three or four, two of five to seven, at most three. */
+	int limit = m < 3 ? 0 : m < 5 ? 1 : m < 8 ? 2 : 3, best = -1, best_score = 0, best_whole = 0;
+
+	if (m == 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		int whole, score;
+		if (!names[i] || (score = near_score(s, m, names[i], &whole)) < 0 || score > limit)
+			continue;
+		if (best < 0 || score < best_score || (score == best_score && whole < best_whole)) {
+			best = (int)i;
+			best_score = score;
+			best_whole = whole;
+		}
+	}
+	return best;
+}

@@ -21,7 +21,8 @@
  * sanitize.c (text from outside made fit to keep), effort.c (effort and money,
  * read and written), extract.c (the JSON in an agent's text),
  * roadmap.c (recommendations merged, ordered and phased), cache.c (the persona
- * output cache), task.c (a task through its pipeline), proc.c (children as
+ * output cache), task.c (a task through its pipeline), progress.c (a task's
+ * progress on a terminal: the one part that prints, when asked to), proc.c (children as
  * filters), hooks.c (the plugin points), state.c (a task's WorkflowState from
  * its files).
  *
@@ -126,6 +127,12 @@ void ec_utf8_fix(char *s);
 void ec_utf8_trim(char *s);
 /* Is s (may be NULL: no) one of the strings of the NULL-terminated list? */
 int ec_in_list(const char *const *list, const char *s);
+/* The index of the name of names[0..n-1] nearest to s, for a "did you mean": the
+ * least edit distance (case folded, a swap of neighbours counting one) to a name,
+ * a prefix of it or one of its '-'/'_' separated words, at most a third of s (none
+ * for s of one or two letters: only exact prefixes); ties go to the nearer whole
+ * name, then to the first. -1 when none is that close (or s is empty). */
+int ec_nearest(const char *s, const char *const *names, size_t n);
 /* Offset of the first byte of buf that does not start a well-formed UTF-8 sequence
  * (overlong forms and surrogates included), or -1 if all of it is UTF-8. */
 long ec_utf8_invalid_at(const char *buf, size_t len);
@@ -767,7 +774,12 @@ typedef struct ec_task_job {
 	int parsing;            /* the launcher runs epic-parse before make (task.c) */
 	int exited, timed_out, stopped, timeout;
 	long long deadline;     /* the workflow timeout, epoch seconds */
-	off_t progress_off;
+	/* progress.c, with o->progress only: */
+	off_t progress_off;     /* of checkpoints.jsonl, read up to here */
+	json_t *progress_seen;  /* persona -> "running", "done" or "failed" */
+	int progress_total;     /* personas in plan.json; 0 before it exists */
+	int progress_drawn;     /* the status line is on the terminal */
+	long long progress_t0, progress_last;   /* ec_mono_ms(): started, last drawn */
 } ec_task_job;
 /* Lock the task (waiting unless o->nowait), move it to active/ if it was failed or
  * deferred, start make. 0 started; -1 with e (EC_EXIT_TEMP: locked, I/O). */
@@ -786,6 +798,14 @@ int ec_task_verdict(ec_task_job *j, const ec_task_opts *o, ec_err *e);
 int ec_task_settle(ec_task_job *j, const ec_task_opts *o, int rc, ec_err *e);
 /* Both: verdict, then settle. */
 int ec_task_finish(ec_task_job *j, const ec_task_opts *o, ec_err *e);
+
+/* progress.c: the task's progress as one line on stderr, rewritten in place:
+ * "[3/6] security-specialist  2.1 s" (personas done of plan.json's, the one
+ * running, the time so far), from the new lines of its checkpoints.jsonl; a retry
+ * or a failure gets a line of its own. Call update as often as convenient (it
+ * redraws at most every 100 ms); end clears the line and frees what update kept. */
+void ec_progress_update(const char *spool, ec_task_job *j);
+void ec_progress_end(ec_task_job *j);
 
 /*
  * The retry state of a deferred task: attempts made, its submitter, and when the next

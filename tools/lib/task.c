@@ -126,39 +126,6 @@ task_rel(const ec_task_job *j, const char *name, char *rel, size_t cap)
 	snprintf(rel, cap, "%s/%s/%s", j->state, j->id, name);
 }
 
-/* Print progress from new lines of checkpoints.jsonl since *off. */
-static void
-progress(const char *spool, const ec_task_job *j, off_t *off)
-{
-	char rel[EC_MAX_ID + 32];
-	ec_events evs;
-	size_t len;
-	char *buf;
-	int fd;
-
-	task_rel(j, "checkpoints.jsonl", rel, sizeof rel);
-	if ((fd = ec_spool_open(spool, rel, O_RDONLY, 0, NULL, NULL)) < 0)
-		return;
-	buf = lseek(fd, *off, SEEK_SET) == *off ? ec_read_fd(fd, rel, EC_EVENTS_MAX_BYTES, &len, NULL) :
-	    NULL;
-	close(fd);
-	if (!buf || ec_events_parse(buf, len, rel, &evs, NULL, NULL, NULL) < 0) {
-		free(buf);
-		return;
-	}
-	for (size_t i = 0; i < evs.n; i++) {
-		const char *what = evs.v[i].event, *who = evs.v[i].persona;
-		/* ec_warn: a persona's message is outside text, escaped. */
-		if (!strcmp(what, "after") || !strcmp(what, "skipped"))
-			ec_warn("%s: %s %s", j->id, who, !strcmp(what, "after") ? "done" : "skipped");
-		else if (!strcmp(what, "retry") || !strcmp(what, "failed"))
-			ec_warn("%s: %s %s: %s", j->id, who, what, ec_json_get_str(evs.v[i].j, "message", ""));
-	}
-	*off += (off_t)evs.end;     /* a torn last line is read again next time */
-	ec_events_free(&evs);
-	free(buf);
-}
-
 /* path made absolute (ec_abspath), or path itself when that fails. Not freed:
  * for a child about to exec. */
 static const char *
@@ -363,7 +330,7 @@ ec_task_poll(ec_task_job *j, const ec_task_opts *o)
 	pid_t w = waitpid(j->pid, &j->status, WNOHANG);
 
 	if (o->progress)
-		progress(o->spool, j, &j->progress_off);
+		ec_progress_update(o->spool, j);
 	if (w == j->pid || (w < 0 && errno != EINTR)) {
 		/* The launcher's epic-parse has ended: make next, whatever its status. */
 		if (j->parsing && w == j->pid) {
@@ -373,18 +340,21 @@ ec_task_poll(ec_task_job *j, const ec_task_opts *o)
 			j->pidfd = -1;
 			if (start_next(j, o, &e) == 0)
 				return 0;
+			if (o->progress)
+				ec_progress_end(j);
 			ec_warn("%s: %s", j->id, e.msg);
 			j->status = 127 << 8;
 		}
 		j->exited = 1;
-		return 1;
-	}
-	if ((long long)time(NULL) >= j->deadline) {
+	} else if ((long long)time(NULL) >= j->deadline) {
 		ec_proc_kill_group(j->pid, &j->status, MAKE_STOP_GRACE_MS);
 		j->exited = j->timed_out = 1;
-		return 1;
-	}
-	return 0;
+	} else
+		return 0;
+	/* What follows (the verdict, the result) starts on a clean line. */
+	if (o->progress)
+		ec_progress_end(j);
+	return 1;
 }
 
 void
