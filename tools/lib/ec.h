@@ -24,6 +24,10 @@
  * output cache), task.c (a task through its pipeline), proc.c (children as
  * filters), hooks.c (the plugin points), state.c (a task's WorkflowState from
  * its files).
+ * For the tools a person reads a result through: result.c (which result a command
+ * names), export.c (a result as a tracker's backlog: the items, the CSV writer,
+ * descriptions through a markup; one file per format: export-jira.c,
+ * export-github.c, export-azure.c).
  *
  * Library code never prints and never exits: it returns -1 or NULL and fills an
  * ec_err, and only main() decides what to say and with which exit code.
