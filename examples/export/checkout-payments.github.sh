@@ -75,6 +75,7 @@ Out of scope: buy-now-pay-later, wallets (Apple Pay / Google Pay come in a later
 - **External id:** EPIC-162df74c9f8f
 - **Priority:** critical
 - **Estimated duration:** 2-4 weeks
+- **Critical path:** 2-4 weeks
 - **Budget:** EUR 66,800 - 156,000
 - **Estimated total cost:** 83.5-195 person-days (EUR 66,800 - 156,000)
 - **Recommendations:** 51 (17 blocking, 34 suggested)
