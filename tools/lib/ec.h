@@ -987,4 +987,11 @@ int ec_term_page(const char *text, size_t len, int use_pager, ec_err *e);
  * (an unknown level is low). */
 const char *ec_term_level_sgr(const char *level);
 
+/* resultdiff.c: what changed between two results (epic-diff). */
+/* The differences between results a and b (EpicResponses, named na and nb) as the
+ * document epic-diff(1) describes: sides, recommendations added, removed and
+ * changed, cost, risk and roadmap, the count of differences and whether they are
+ * equal. New reference; NULL when memory ran out. */
+json_t *ec_result_diff(const json_t *a, const char *na, const json_t *b, const char *nb);
+
 #endif
