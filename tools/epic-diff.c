@@ -111,7 +111,7 @@ static void
 heading(out *o, const char *s)
 {
 	sgr(o, "1");
-	ec_buf_puts(&o->b, s);
+	ec_term_put_cut(&o->b, s, o->width);
 	reset(o);
 	ec_buf_putc(&o->b, '\n');
 }

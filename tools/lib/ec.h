@@ -951,7 +951,7 @@ int ec_plan_load(const char *request_path, const ec_registry *reg, const json_t 
 
 /* term.c: text for a person at a terminal (epic-show, epic-diff). Colour escapes
  * are the caller's; these functions measure, cut and fold plain text. */
-#define EC_TERM_MIN_WIDTH 20
+#define EC_TERM_MIN_WIDTH 40     /* narrower, the columns of a table would not fit */
 #define EC_TERM_MAX_WIDTH 1000
 /* Whether to colour what goes to fd: when "always" 1, "never" 0, "auto" (or NULL)
  * 1 only on a terminal with NO_COLOR unset or empty and TERM not "dumb"
