@@ -499,8 +499,9 @@ show_more(out *o, const json_t *r, const char *arg, int is_file)
 
 	if (is_file || !id) {
 		char *c = ec_term_clean(arg ? arg : "-");
-		int plain = c && strspn(c, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-		    "0123456789._-/+,:@=") == strlen(c);
+		int plain = c && *c;
+		for (const char *p = c; plain && *p; p++)
+			plain = ec_is_alnum(*p) || strchr("._-/+,:@=", *p);
 		snprintf(buf, sizeof buf, plain ? "%s" : "'%s'", c ? c : "");
 		free(c);
 		what = strdup(buf);

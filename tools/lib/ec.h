@@ -23,7 +23,9 @@
  * roadmap.c (recommendations merged, ordered and phased), cache.c (the persona
  * output cache), task.c (a task through its pipeline), proc.c (children as
  * filters), hooks.c (the plugin points), state.c (a task's WorkflowState from
- * its files).
+ * its files), result.c (a finished epic for the views a person reads), resultdiff.c
+ * (what changed between two results), term.c (text for a person at a terminal:
+ * colour, width, folding, the pager).
  *
  * Library code never prints and never exits: it returns -1 or NULL and fills an
  * ec_err, and only main() decides what to say and with which exit code.
