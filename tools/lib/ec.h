@@ -26,9 +26,10 @@
  * filters), hooks.c (the plugin points), state.c (a task's WorkflowState from
  * its files).
  * For the tools a person reads a result through: result.c (which result a command
- * names), export.c (a result as a tracker's backlog: the items, the CSV writer,
- * descriptions through a markup; one file per format: export-jira.c,
- * export-github.c, export-azure.c).
+ * names), resultdiff.c (what changed between two results), term.c (text for a
+ * person at a terminal: colour, width, folding, the pager), export.c (a result as
+ * a tracker's backlog: the items, the CSV writer, descriptions through a markup;
+ * one file per format: export-jira.c, export-github.c, export-azure.c).
  *
  * Library code never prints and never exits: it returns -1 or NULL and fills an
  * ec_err, and only main() decides what to say and with which exit code.
@@ -1026,5 +1027,50 @@ int ec_export_jira(const ec_export *x, ec_buf *out);    /* Jira Cloud CSV import
 int ec_export_azure(const ec_export *x, ec_buf *out);   /* Azure DevOps work-item CSV */
 /* A POSIX sh script of gh commands; json, if not NULL, gets the REST API array. */
 int ec_export_github(const ec_export *x, ec_buf *script, ec_buf *json);
+
+/* term.c: text for a person at a terminal (epic-show, epic-diff). Colour escapes
+ * are the caller's; these functions measure, cut and fold plain text. */
+#define EC_TERM_MIN_WIDTH 40     /* narrower, the columns of a table would not fit */
+#define EC_TERM_MAX_WIDTH 1000
+/* Whether to colour what goes to fd: when "always" 1, "never" 0, "auto" (or NULL)
+ * 1 only on a terminal with NO_COLOR unset or empty and TERM not "dumb"
+ * (https://no-color.org); -1 when when is none of these. */
+int ec_term_color(const char *when, int fd);
+/* Columns of the terminal on fd (TIOCGWINSZ), else $COLUMNS, else 80; clamped to
+ * EC_TERM_MIN_WIDTH..EC_TERM_MAX_WIDTH. */
+int ec_term_width(int fd);
+/* Lines of the terminal on fd, or 0 when fd is not one. */
+int ec_term_height(int fd);
+/* Columns the first n bytes of UTF-8 s take (wide East Asian characters 2,
+ * combining marks 0, no locale needed). */
+size_t ec_term_cols(const char *s, size_t n);
+/* s (outside text, may be NULL) as one line a terminal cannot be steered by: no
+ * control character or escape sequence, no bidirectional override, white space
+ * collapsed (ec_text_sanitize). malloc'd, or NULL without memory. */
+char *ec_term_clean(const char *s);
+/* Append s (clean, one line) cut to at most cols columns on a character boundary,
+ * ending in an ellipsis when cut. Returns the columns appended. */
+size_t ec_term_put_cut(ec_buf *b, const char *s, size_t cols);
+/* Append s (clean, one line) folded at spaces to width columns, the first line
+ * starting at column at, the others indented by indent spaces; a word longer than
+ * a line is broken on a character boundary. Ends with a newline. Returns the lines. */
+int ec_term_put_fold(ec_buf *b, const char *s, size_t at, size_t width, size_t indent);
+/* The pager command: $EPIC_PAGER, else $PAGER, else "less"; NULL when that is
+ * empty or "cat" (no pager). Borrowed. */
+const char *ec_term_pager(void);
+/* Print text on stdout, through the pager (sh -c, LESS=FRX and LV=-c unless set)
+ * when use_pager, stdout is a terminal and text has more lines than it; straight
+ * when the pager cannot be started. 0, or -1 with e (EC_EXIT_TEMP). */
+int ec_term_page(const char *text, size_t len, int use_pager, ec_err *e);
+/* The SGR parameters ("1;31") that colour a priority or risk level, critical to low
+ * (an unknown level is low). */
+const char *ec_term_level_sgr(const char *level);
+
+/* resultdiff.c: what changed between two results (epic-diff). */
+/* The differences between results a and b (EpicResponses, named na and nb) as the
+ * document epic-diff(1) describes: sides, recommendations added, removed and
+ * changed, cost, risk and roadmap, the count of differences and whether they are
+ * equal. New reference; NULL when memory ran out. */
+json_t *ec_result_diff(const json_t *a, const char *na, const json_t *b, const char *nb);
 
 #endif
