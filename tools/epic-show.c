@@ -511,7 +511,7 @@ show_more(out *o, const json_t *r, const char *arg, int is_file)
 	start(o, "The rest:", 0, "1");
 	snprintf(buf, sizeof buf, "epic render --format html %s", what ? what : "");
 	part(o, " ", buf, "36", 2);
-	snprintf(buf, sizeof buf, "epic export %s", what ? what : "");
+	snprintf(buf, sizeof buf, "epic export --to jira-csv|github|azure-csv|csv %s", what ? what : "");
 	part(o, " \xc2\xb7 ", buf, "36", 2);
 	end(o);
 	free(what);
