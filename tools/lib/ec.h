@@ -949,4 +949,13 @@ int ec_plan_from_json(const json_t *plan, const ec_registry *reg, ec_plan_step *
 int ec_plan_load(const char *request_path, const ec_registry *reg, const json_t *cfg,
     const json_t *request, ec_plan_step **out, size_t *nout, ec_err *e);
 
+/* render.c, render-md.c, render-html.c: a finished epic as one document for people
+ * (epic render). The result is an EpicResponse as ec_result_load returns it; all of
+ * its text is escaped for the format. The document (malloc'd, the caller frees), or
+ * NULL with e (EC_EXIT_TEMP: out of memory). */
+/* CommonMark, with GitHub-style tables. */
+char *ec_render_md(const json_t *result, ec_err *e);
+/* One self-contained HTML page: inline CSS, no script, printable, WCAG 2.2 AA. */
+char *ec_render_html(const json_t *result, ec_err *e);
+
 #endif
