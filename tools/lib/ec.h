@@ -24,6 +24,9 @@
  * output cache), task.c (a task through its pipeline), proc.c (children as
  * filters), hooks.c (the plugin points), state.c (a task's WorkflowState from
  * its files).
+ * result.c (a finished epic, for the views people read), render.c (epic render's
+ * report: what it says, in which order), render-md.c and render-html.c (its two
+ * formats) and rendertext.c (text made fit for a document).
  *
  * Library code never prints and never exits: it returns -1 or NULL and fills an
  * ec_err, and only main() decides what to say and with which exit code.

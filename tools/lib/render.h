@@ -1,5 +1,6 @@
 /*
- * render.h - private to the report renderer (render.c, render-md.c, render-html.c).
+ * render.h - private to the report renderer (render.c, render-md.c, render-html.c,
+ * rendertext.c).
  *
  * render.c walks an EpicResponse once, in the report's order, and says what the
  * document holds through a table of operations (headings, key figures, lists,
