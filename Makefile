@@ -61,7 +61,7 @@ LIBOBJ  := $(patsubst tools/lib/%.c,$(OUT)/lib/%.o,$(LIBSRC)) $(OUT)/lib/schemas
 SCHEMAS := $(sort $(wildcard schemas/*.schema.json))
 PROGS   := $(addprefix $(BIN)/,$(TOOLS))
 
-.PHONY: all clean check check-asan test deps demo install bench bench-peers eval corpus-known
+.PHONY: all clean check check-asan test deps demo install bench bench-peers eval corpus-known examples
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -239,6 +239,17 @@ corpus-known: all
 	$(Q){ echo '# Expectations of tests/corpus/tune/ not met yet (make corpus-known; see tests/corpus.bats).'; \
 	  bash tests/eval/run.sh --known tune; } > tests/corpus/tune.known.tmp
 	$(Q)mv tests/corpus/tune.known.tmp tests/corpus/tune.known
+
+# examples/report.md and examples/report.png: epic render's Markdown and the first
+# screen (1280 wide) of its HTML page, for examples/requests/01-checkout-payments.json.
+examples: all
+	$(Q)tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  EPIC_SPOOL="$$tmp/spool" $(BIN)/epic run -q examples/requests/01-checkout-payments.json > "$$tmp/epic.json" && \
+	  $(BIN)/epic-render --format md -o examples/report.md "$$tmp/epic.json" && \
+	  $(BIN)/epic-render --format html -o "$$tmp/report.html" "$$tmp/epic.json" && \
+	  chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1280,1600 \
+	    --screenshot="$$tmp/report.png" "file://$$tmp/report.html" 2>/dev/null && \
+	  mv -f "$$tmp/report.png" examples/report.png && echo "  wrote examples/report.md examples/report.png"
 
 clean:
 	rm -rf bin build

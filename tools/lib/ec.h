@@ -27,9 +27,11 @@
  * its files).
  * For the tools a person reads a result through: result.c (which result a command
  * names), resultdiff.c (what changed between two results), term.c (text for a
- * person at a terminal: colour, width, folding, the pager), export.c (a result as
- * a tracker's backlog: the items, the CSV writer, descriptions through a markup;
- * one file per format: export-jira.c, export-github.c, export-azure.c).
+ * person at a terminal: colour, width, folding, the pager), render.c (epic
+ * render's report: what it says, in which order), render-md.c and render-html.c
+ * (its two formats) and rendertext.c (text made fit for a document), export.c (a
+ * result as a tracker's backlog: the items, the CSV writer, descriptions through a
+ * markup; one file per format: export-jira.c, export-github.c, export-azure.c).
  *
  * Library code never prints and never exits: it returns -1 or NULL and fills an
  * ec_err, and only main() decides what to say and with which exit code.
@@ -1072,5 +1074,14 @@ const char *ec_term_level_sgr(const char *level);
  * changed, cost, risk and roadmap, the count of differences and whether they are
  * equal. New reference; NULL when memory ran out. */
 json_t *ec_result_diff(const json_t *a, const char *na, const json_t *b, const char *nb);
+
+/* render.c, render-md.c, render-html.c: a finished epic as one document for people
+ * (epic render). The result is an EpicResponse as ec_result_load returns it; all of
+ * its text is escaped for the format. The document (malloc'd, the caller frees), or
+ * NULL with e (EC_EXIT_TEMP: out of memory). */
+/* CommonMark, with GitHub-style tables. */
+char *ec_render_md(const json_t *result, ec_err *e);
+/* One self-contained HTML page: inline CSS, no script, printable, WCAG 2.2 AA. */
+char *ec_render_html(const json_t *result, ec_err *e);
 
 #endif
