@@ -7,6 +7,7 @@
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make bench      print the benchmark figures
 #   make bench-peers the same epic through LangGraph JS, side by side (needs npm)
+#   make examples   regenerate examples/report.{md,png} and examples/export/ (needs chromium)
 #
 # Quiet by default; V=1 shows the full command lines.
 MAKEFLAGS += -rR
@@ -250,6 +251,7 @@ examples: all
 	  chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1280,1600 \
 	    --screenshot="$$tmp/report.png" "file://$$tmp/report.html" 2>/dev/null && \
 	  mv -f "$$tmp/report.png" examples/report.png && echo "  wrote examples/report.md examples/report.png"
+	$(Q)EPIC_BIN=$(CURDIR)/$(BIN) sh examples/export/regenerate.sh && echo "  wrote examples/export/"
 
 clean:
 	rm -rf bin build

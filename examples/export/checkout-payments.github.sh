@@ -115,8 +115,8 @@ The epic takes card payments through a payment service provider. Persist every p
 #### References
 
 - ISO/IEC 25010:2023 Reliability
-- [OWASP ASVS v5.0.0-13.1.3](https://github.com/OWASP/ASVS/tree/v5.0.0)
-- [OWASP ASVS v5.0.0-2.3.3](https://github.com/OWASP/ASVS/tree/v5.0.0)
+- [OWASP ASVS v5.0.0-13.1.3](https://github.com/OWASP/ASVS/tree/v5.0.0/5.0/en)
+- [OWASP ASVS v5.0.0-2.3.3](https://github.com/OWASP/ASVS/tree/v5.0.0/5.0/en)
 
 <!-- epic-creator: EPIC-162df74c9f8f/ARC-026 -->
 EPIC_EXPORT_BODY
@@ -150,7 +150,7 @@ Parts of the payment lifecycle in this epic complete asynchronously at the provi
 - [Google SRE: Data Integrity: What You Read Is What You Wrote](https://sre.google/sre-book/data-integrity/)
 - [Google SRE: Monitoring Distributed Systems](https://sre.google/sre-book/monitoring-distributed-systems/)
 - ISO/IEC 25010:2023 Reliability
-- [OWASP ASVS v5.0.0-2.3.3](https://github.com/OWASP/ASVS/tree/v5.0.0)
+- [OWASP ASVS v5.0.0-2.3.3](https://github.com/OWASP/ASVS/tree/v5.0.0/5.0/en)
 
 <!-- epic-creator: EPIC-162df74c9f8f/ARC-028 -->
 EPIC_EXPORT_BODY
@@ -180,8 +180,8 @@ The epic depends on PSP. Call it only through an adapter you own, with connect a
 - [Google SRE: Addressing Cascading Failures](https://sre.google/sre-book/addressing-cascading-failures/)
 - [Google SRE: Service Level Objectives](https://sre.google/sre-book/service-level-objectives/)
 - [OWASP API Security Top 10:2023 API10](https://owasp.org/API-Security/editions/2023/en/0x11-t10/)
-- [OWASP ASVS v5.0.0-13.1.3](https://github.com/OWASP/ASVS/tree/v5.0.0)
-- [OWASP ASVS v5.0.0-16.5.2](https://github.com/OWASP/ASVS/tree/v5.0.0)
+- [OWASP ASVS v5.0.0-13.1.3](https://github.com/OWASP/ASVS/tree/v5.0.0/5.0/en)
+- [OWASP ASVS v5.0.0-16.5.2](https://github.com/OWASP/ASVS/tree/v5.0.0/5.0/en)
 
 <!-- epic-creator: EPIC-162df74c9f8f/ARC-037 -->
 EPIC_EXPORT_BODY
@@ -209,7 +209,7 @@ The epic keeps data that cannot be recreated (payment attempts, PostgreSQL). Ena
 #### References
 
 - [Google SRE: Data Integrity: What You Read Is What You Wrote](https://sre.google/sre-book/data-integrity/)
-- [Twelve-Factor: IV Backing services](https://12factor.net/)
+- [Twelve-Factor: IV Backing services](https://12factor.net/backing-services)
 
 <!-- epic-creator: EPIC-162df74c9f8f/OPS-011 -->
 EPIC_EXPORT_BODY
@@ -238,7 +238,7 @@ The epic plans to keep the full card number. That is not a necessary requirement
 
 - [Google SRE: Data Integrity: What You Read Is What You Wrote](https://sre.google/sre-book/data-integrity/)
 - INCOSE GfWR 2019 C1 Necessary
-- [OWASP ASVS v5.0.0-14.2.6](https://github.com/OWASP/ASVS/tree/v5.0.0)
+- [OWASP ASVS v5.0.0-14.2.6](https://github.com/OWASP/ASVS/tree/v5.0.0/5.0/en)
 - [OWASP Top 10:2025 A04](https://owasp.org/Top10/2025/)
 - [PCI DSS v4.0 Req 3](https://www.pcisecuritystandards.org/standards/pci-dss/)
 - [PCI DSS v4.0 Req 3.2.1](https://www.pcisecuritystandards.org/standards/pci-dss/)
@@ -271,9 +271,9 @@ The flow shows content in a layer or frame (3-D Secure): move focus into it when
 
 #### References
 
-- [WCAG 2.2 SC 2.1.2 (A)](https://www.w3.org/TR/WCAG22/)
-- [WCAG 2.2 SC 2.4.3 (A)](https://www.w3.org/TR/WCAG22/)
-- [WCAG 2.2 SC 4.1.2 (A)](https://www.w3.org/TR/WCAG22/)
+- [WCAG 2.2 SC 2.1.2 (A)](https://www.w3.org/WAI/WCAG22/Understanding/no-keyboard-trap.html)
+- [WCAG 2.2 SC 2.4.3 (A)](https://www.w3.org/WAI/WCAG22/Understanding/focus-order.html)
+- [WCAG 2.2 SC 4.1.2 (A)](https://www.w3.org/WAI/WCAG22/Understanding/name-role-value.html)
 
 <!-- epic-creator: EPIC-162df74c9f8f/A11Y-011 -->
 EPIC_EXPORT_BODY
@@ -300,8 +300,8 @@ Part of the user interface comes from a third party (hosted payment page) and yo
 
 #### References
 
-- [WCAG 2.2 SC 2.1.1 (A)](https://www.w3.org/TR/WCAG22/)
-- [WCAG 2.2 SC 4.1.2 (A)](https://www.w3.org/TR/WCAG22/)
+- [WCAG 2.2 SC 2.1.1 (A)](https://www.w3.org/WAI/WCAG22/Understanding/keyboard.html)
+- [WCAG 2.2 SC 4.1.2 (A)](https://www.w3.org/WAI/WCAG22/Understanding/name-role-value.html)
 
 <!-- epic-creator: EPIC-162df74c9f8f/A11Y-012 -->
 EPIC_EXPORT_BODY
@@ -328,7 +328,7 @@ Authentication is part of this epic (3-D Secure): no step may depend on memorisi
 
 #### References
 
-- [WCAG 2.2 SC 3.3.8 (AA)](https://www.w3.org/TR/WCAG22/)
+- [WCAG 2.2 SC 3.3.8 (AA)](https://www.w3.org/WAI/WCAG22/Understanding/accessible-authentication-minimum.html)
 
 <!-- epic-creator: EPIC-162df74c9f8f/A11Y-018 -->
 EPIC_EXPORT_BODY
@@ -388,7 +388,7 @@ Before the new or changed service (API) takes real traffic, export latency (succ
 #### References
 
 - [Google SRE: Monitoring Distributed Systems](https://sre.google/sre-book/monitoring-distributed-systems/)
-- [Twelve-Factor: XI Logs](https://12factor.net/)
+- [Twelve-Factor: XI Logs](https://12factor.net/logs)
 
 <!-- epic-creator: EPIC-162df74c9f8f/OPS-020 -->
 EPIC_EXPORT_BODY
@@ -509,10 +509,10 @@ With the stated peak (peak, per minute, Black Friday), review a capacity plan (f
 #### References
 
 - [Google SRE: Handling Overload](https://sre.google/sre-book/handling-overload/)
-- [Google SRE: Introduction (Demand Forecasting and Capacity Planning)](https://sre.google/books/)
+- [Google SRE: Introduction (Demand Forecasting and Capacity Planning)](https://sre.google/sre-book/introduction/)
 - [Google SRE: Monitoring Distributed Systems](https://sre.google/sre-book/monitoring-distributed-systems/)
 - [Google SRE: Reliable Product Launches at Scale](https://sre.google/sre-book/reliable-product-launches/)
-- [Twelve-Factor: VIII Concurrency](https://12factor.net/)
+- [Twelve-Factor: VIII Concurrency](https://12factor.net/concurrency)
 
 <!-- epic-creator: EPIC-162df74c9f8f/PERF-059 -->
 EPIC_EXPORT_BODY
@@ -604,12 +604,12 @@ The epic uses external credentials (PSP, PSP's). Store every API key, client sec
 
 #### References
 
-- [OWASP ASVS v5.0.0-13.1.4](https://github.com/OWASP/ASVS/tree/v5.0.0)
-- [OWASP ASVS v5.0.0-13.2.1](https://github.com/OWASP/ASVS/tree/v5.0.0)
-- [OWASP ASVS v5.0.0-13.3.1](https://github.com/OWASP/ASVS/tree/v5.0.0)
-- [OWASP ASVS v5.0.0-13.3.2](https://github.com/OWASP/ASVS/tree/v5.0.0)
-- [OWASP ASVS v5.0.0-13.3.4](https://github.com/OWASP/ASVS/tree/v5.0.0)
-- [Twelve-Factor: III Config](https://12factor.net/)
+- [OWASP ASVS v5.0.0-13.1.4](https://github.com/OWASP/ASVS/tree/v5.0.0/5.0/en)
+- [OWASP ASVS v5.0.0-13.2.1](https://github.com/OWASP/ASVS/tree/v5.0.0/5.0/en)
+- [OWASP ASVS v5.0.0-13.3.1](https://github.com/OWASP/ASVS/tree/v5.0.0/5.0/en)
+- [OWASP ASVS v5.0.0-13.3.2](https://github.com/OWASP/ASVS/tree/v5.0.0/5.0/en)
+- [OWASP ASVS v5.0.0-13.3.4](https://github.com/OWASP/ASVS/tree/v5.0.0/5.0/en)
+- [Twelve-Factor: III Config](https://12factor.net/config)
 
 <!-- epic-creator: EPIC-162df74c9f8f/SEC-040 -->
 EPIC_EXPORT_BODY
@@ -636,8 +636,8 @@ The epic introduces interactive components (modal): whether built or bought, eac
 
 #### References
 
-- [WCAG 2.2 SC 1.3.1 (A)](https://www.w3.org/TR/WCAG22/)
-- [WCAG 2.2 SC 4.1.2 (A)](https://www.w3.org/TR/WCAG22/)
+- [WCAG 2.2 SC 1.3.1 (A)](https://www.w3.org/WAI/WCAG22/Understanding/info-and-relationships.html)
+- [WCAG 2.2 SC 4.1.2 (A)](https://www.w3.org/WAI/WCAG22/Understanding/name-role-value.html)
 
 <!-- epic-creator: EPIC-162df74c9f8f/A11Y-010 -->
 EPIC_EXPORT_BODY
@@ -664,8 +664,8 @@ Check text against 4.5:1 (3:1 for large text) and input borders, icons, badges, 
 
 #### References
 
-- [WCAG 2.2 SC 1.4.11 (AA)](https://www.w3.org/TR/WCAG22/)
-- [WCAG 2.2 SC 1.4.3 (AA)](https://www.w3.org/TR/WCAG22/)
+- [WCAG 2.2 SC 1.4.11 (AA)](https://www.w3.org/WAI/WCAG22/Understanding/non-text-contrast.html)
+- [WCAG 2.2 SC 1.4.3 (AA)](https://www.w3.org/WAI/WCAG22/Understanding/contrast-minimum.html)
 
 <!-- epic-creator: EPIC-162df74c9f8f/A11Y-013 -->
 EPIC_EXPORT_BODY
@@ -692,9 +692,9 @@ Data entry is part of this epic (enters the, checkout page, tick): every field n
 
 #### References
 
-- [WCAG 2.2 SC 1.3.1 (A)](https://www.w3.org/TR/WCAG22/)
-- [WCAG 2.2 SC 3.3.1 (A)](https://www.w3.org/TR/WCAG22/)
-- [WCAG 2.2 SC 3.3.2 (A)](https://www.w3.org/TR/WCAG22/)
+- [WCAG 2.2 SC 1.3.1 (A)](https://www.w3.org/WAI/WCAG22/Understanding/info-and-relationships.html)
+- [WCAG 2.2 SC 3.3.1 (A)](https://www.w3.org/WAI/WCAG22/Understanding/error-identification.html)
+- [WCAG 2.2 SC 3.3.2 (A)](https://www.w3.org/WAI/WCAG22/Understanding/labels-or-instructions.html)
 
 <!-- epic-creator: EPIC-162df74c9f8f/A11Y-019 -->
 EPIC_EXPORT_BODY
@@ -721,7 +721,7 @@ The epic has submissions with legal, financial or data consequences (payments): 
 
 #### References
 
-- [WCAG 2.2 SC 3.3.4 (AA)](https://www.w3.org/TR/WCAG22/)
+- [WCAG 2.2 SC 3.3.4 (AA)](https://www.w3.org/WAI/WCAG22/Understanding/error-prevention-legal-financial-data.html)
 
 <!-- epic-creator: EPIC-162df74c9f8f/A11Y-024 -->
 EPIC_EXPORT_BODY
@@ -748,9 +748,9 @@ The epic sends messages users must read and act on (confirmation email): build e
 
 #### References
 
-- [WCAG 2.2 SC 1.3.1 (A)](https://www.w3.org/TR/WCAG22/)
-- [WCAG 2.2 SC 2.4.4 (A)](https://www.w3.org/TR/WCAG22/)
-- [WCAG 2.2 SC 3.1.1 (A)](https://www.w3.org/TR/WCAG22/)
+- [WCAG 2.2 SC 1.3.1 (A)](https://www.w3.org/WAI/WCAG22/Understanding/info-and-relationships.html)
+- [WCAG 2.2 SC 2.4.4 (A)](https://www.w3.org/WAI/WCAG22/Understanding/link-purpose-in-context.html)
+- [WCAG 2.2 SC 3.1.1 (A)](https://www.w3.org/WAI/WCAG22/Understanding/language-of-page.html)
 
 <!-- epic-creator: EPIC-162df74c9f8f/A11Y-037 -->
 EPIC_EXPORT_BODY
@@ -778,7 +778,7 @@ The epic serves a broad or contractual audience (customers): plan an independent
 #### References
 
 - [WCAG 2.2 Conformance Requirements (Level AA)](https://www.w3.org/TR/WCAG22/)
-- [WCAG 2.2 SC 4.1.2 (A)](https://www.w3.org/TR/WCAG22/)
+- [WCAG 2.2 SC 4.1.2 (A)](https://www.w3.org/WAI/WCAG22/Understanding/name-role-value.html)
 
 <!-- epic-creator: EPIC-162df74c9f8f/A11Y-060 -->
 EPIC_EXPORT_BODY
@@ -834,8 +834,8 @@ The epic includes actions with legal or financial weight (refunds). Emit a struc
 #### References
 
 - [GDPR Art. 5](https://eur-lex.europa.eu/eli/reg/2016/679/oj)
-- [OWASP ASVS v5.0.0-16.2.1](https://github.com/OWASP/ASVS/tree/v5.0.0)
-- [OWASP ASVS v5.0.0-16.4.2](https://github.com/OWASP/ASVS/tree/v5.0.0)
+- [OWASP ASVS v5.0.0-16.2.1](https://github.com/OWASP/ASVS/tree/v5.0.0/5.0/en)
+- [OWASP ASVS v5.0.0-16.4.2](https://github.com/OWASP/ASVS/tree/v5.0.0/5.0/en)
 
 <!-- epic-creator: EPIC-162df74c9f8f/ARC-075 -->
 EPIC_EXPORT_BODY
@@ -864,8 +864,8 @@ The epic depends on parts that can fail, stall or run out of resources (API, bac
 
 - [Google SRE: Addressing Cascading Failures](https://sre.google/sre-book/addressing-cascading-failures/)
 - ISO/IEC 25010:2023 Reliability
-- [OWASP ASVS v5.0.0-16.5.2](https://github.com/OWASP/ASVS/tree/v5.0.0)
-- [OWASP ASVS v5.0.0-16.5.3](https://github.com/OWASP/ASVS/tree/v5.0.0)
+- [OWASP ASVS v5.0.0-16.5.2](https://github.com/OWASP/ASVS/tree/v5.0.0/5.0/en)
+- [OWASP ASVS v5.0.0-16.5.3](https://github.com/OWASP/ASVS/tree/v5.0.0/5.0/en)
 
 <!-- epic-creator: EPIC-162df74c9f8f/ARC-080 -->
 EPIC_EXPORT_BODY
@@ -893,7 +893,7 @@ The epic introduces or reshapes stored entities (expiry date, table). Write down
 #### References
 
 - ISO/IEC 25010:2023 Maintainability
-- [OWASP ASVS v5.0.0-14.1.1](https://github.com/OWASP/ASVS/tree/v5.0.0)
+- [OWASP ASVS v5.0.0-14.1.1](https://github.com/OWASP/ASVS/tree/v5.0.0/5.0/en)
 
 <!-- epic-creator: EPIC-162df74c9f8f/ARC-089 -->
 EPIC_EXPORT_BODY
@@ -978,7 +978,7 @@ Exports over this much data must not run inside a web request. Queue them as job
 #### References
 
 - [OWASP API Security Top 10:2023 API4](https://owasp.org/API-Security/editions/2023/en/0x11-t10/)
-- [OWASP ASVS v5.0.0-15.1.3](https://github.com/OWASP/ASVS/tree/v5.0.0)
+- [OWASP ASVS v5.0.0-15.1.3](https://github.com/OWASP/ASVS/tree/v5.0.0/5.0/en)
 
 <!-- epic-creator: EPIC-162df74c9f8f/PERF-023 -->
 EPIC_EXPORT_BODY
@@ -1118,9 +1118,9 @@ The epic has distinct staff or admin roles (Customer service agents, back office
 #### References
 
 - [OWASP API Security Top 10:2023 API5](https://owasp.org/API-Security/editions/2023/en/0x11-t10/)
-- [OWASP ASVS v5.0.0-8.1.1](https://github.com/OWASP/ASVS/tree/v5.0.0)
-- [OWASP ASVS v5.0.0-8.2.1](https://github.com/OWASP/ASVS/tree/v5.0.0)
-- [OWASP ASVS v5.0.0-8.3.1](https://github.com/OWASP/ASVS/tree/v5.0.0)
+- [OWASP ASVS v5.0.0-8.1.1](https://github.com/OWASP/ASVS/tree/v5.0.0/5.0/en)
+- [OWASP ASVS v5.0.0-8.2.1](https://github.com/OWASP/ASVS/tree/v5.0.0/5.0/en)
+- [OWASP ASVS v5.0.0-8.3.1](https://github.com/OWASP/ASVS/tree/v5.0.0/5.0/en)
 - [OWASP Top 10:2025 A01](https://owasp.org/Top10/2025/)
 
 <!-- epic-creator: EPIC-162df74c9f8f/SEC-014 -->
@@ -1148,9 +1148,9 @@ The epic has sensitive account or payment actions (saved cards, refunds), exactl
 
 #### References
 
-- [OWASP ASVS v5.0.0-6.3.7](https://github.com/OWASP/ASVS/tree/v5.0.0)
-- [OWASP ASVS v5.0.0-7.5.1](https://github.com/OWASP/ASVS/tree/v5.0.0)
-- [OWASP ASVS v5.0.0-7.5.3](https://github.com/OWASP/ASVS/tree/v5.0.0)
+- [OWASP ASVS v5.0.0-6.3.7](https://github.com/OWASP/ASVS/tree/v5.0.0/5.0/en)
+- [OWASP ASVS v5.0.0-7.5.1](https://github.com/OWASP/ASVS/tree/v5.0.0/5.0/en)
+- [OWASP ASVS v5.0.0-7.5.3](https://github.com/OWASP/ASVS/tree/v5.0.0/5.0/en)
 - [OWASP Top 10:2025 A07](https://owasp.org/Top10/2025/)
 
 <!-- epic-creator: EPIC-162df74c9f8f/SEC-017 -->
@@ -1183,10 +1183,10 @@ The epic takes payments (Checkout, card payments, saved cards). Take amount and 
 #### References
 
 - [OWASP API Security Top 10:2023 API6](https://owasp.org/API-Security/editions/2023/en/0x11-t10/)
-- [OWASP ASVS v5.0.0-16.5.3](https://github.com/OWASP/ASVS/tree/v5.0.0)
-- [OWASP ASVS v5.0.0-2.2.3](https://github.com/OWASP/ASVS/tree/v5.0.0)
-- [OWASP ASVS v5.0.0-2.3.1](https://github.com/OWASP/ASVS/tree/v5.0.0)
-- [OWASP ASVS v5.0.0-2.3.3](https://github.com/OWASP/ASVS/tree/v5.0.0)
+- [OWASP ASVS v5.0.0-16.5.3](https://github.com/OWASP/ASVS/tree/v5.0.0/5.0/en)
+- [OWASP ASVS v5.0.0-2.2.3](https://github.com/OWASP/ASVS/tree/v5.0.0/5.0/en)
+- [OWASP ASVS v5.0.0-2.3.1](https://github.com/OWASP/ASVS/tree/v5.0.0/5.0/en)
+- [OWASP ASVS v5.0.0-2.3.3](https://github.com/OWASP/ASVS/tree/v5.0.0/5.0/en)
 - [OWASP Top 10:2025 A06](https://owasp.org/Top10/2025/)
 - [OWASP Top 10:2025 A10](https://owasp.org/Top10/2025/)
 
@@ -1216,8 +1216,8 @@ Machines outside the core system take jobs and return results (Registered, agent
 #### References
 
 - [OWASP API Security Top 10:2023 API10](https://owasp.org/API-Security/editions/2023/en/0x11-t10/)
-- [OWASP ASVS v5.0.0-13.2.1](https://github.com/OWASP/ASVS/tree/v5.0.0)
-- [OWASP ASVS v5.0.0-13.2.2](https://github.com/OWASP/ASVS/tree/v5.0.0)
+- [OWASP ASVS v5.0.0-13.2.1](https://github.com/OWASP/ASVS/tree/v5.0.0/5.0/en)
+- [OWASP ASVS v5.0.0-13.2.2](https://github.com/OWASP/ASVS/tree/v5.0.0/5.0/en)
 - [OWASP Top 10:2025 A08](https://owasp.org/Top10/2025/)
 
 <!-- epic-creator: EPIC-162df74c9f8f/SEC-125 -->
@@ -1245,7 +1245,7 @@ Touch use is expected (on mobile): every pointer target must be at least 24x24 C
 
 #### References
 
-- [WCAG 2.2 SC 2.5.8 (AA)](https://www.w3.org/TR/WCAG22/)
+- [WCAG 2.2 SC 2.5.8 (AA)](https://www.w3.org/WAI/WCAG22/Understanding/target-size-minimum.html)
 
 <!-- epic-creator: EPIC-162df74c9f8f/A11Y-049 -->
 EPIC_EXPORT_BODY
@@ -1273,8 +1273,8 @@ The epic has to grow with load or data (peak, per minute, Black Friday). Keep re
 #### References
 
 - [Google SRE: Handling Overload](https://sre.google/sre-book/handling-overload/)
-- [Twelve-Factor: VI Processes](https://12factor.net/)
-- [Twelve-Factor: VIII Concurrency](https://12factor.net/)
+- [Twelve-Factor: VI Processes](https://12factor.net/processes)
+- [Twelve-Factor: VIII Concurrency](https://12factor.net/concurrency)
 
 <!-- epic-creator: EPIC-162df74c9f8f/ARC-072 -->
 EPIC_EXPORT_BODY
@@ -1301,9 +1301,9 @@ Data in this epic is large or grows without end (quantity:volume, component:data
 
 #### References
 
-- [Google SRE: Introduction (Demand Forecasting and Capacity Planning)](https://sre.google/books/)
+- [Google SRE: Introduction (Demand Forecasting and Capacity Planning)](https://sre.google/sre-book/introduction/)
 - ISO/IEC 25010:2023 Performance efficiency
-- [OWASP ASVS v5.0.0-15.1.3](https://github.com/OWASP/ASVS/tree/v5.0.0)
+- [OWASP ASVS v5.0.0-15.1.3](https://github.com/OWASP/ASVS/tree/v5.0.0/5.0/en)
 
 <!-- epic-creator: EPIC-162df74c9f8f/ARC-076 -->
 EPIC_EXPORT_BODY
@@ -1367,7 +1367,7 @@ These pages face the public (web shop) and are reached from anywhere, on any net
 #### References
 
 - [Core Web Vitals: LCP](https://web.dev/articles/lcp)
-- [Core Web Vitals: TTFB (diagnostic)](https://web.dev/articles/vitals)
+- [Core Web Vitals: TTFB (diagnostic)](https://web.dev/articles/ttfb)
 
 <!-- epic-creator: EPIC-162df74c9f8f/PERF-011 -->
 EPIC_EXPORT_BODY
@@ -1478,7 +1478,7 @@ The epic produces spreadsheet exports (exports, report, CSV). Escape cells that 
 
 #### References
 
-- [OWASP ASVS v5.0.0-1.2.10](https://github.com/OWASP/ASVS/tree/v5.0.0)
+- [OWASP ASVS v5.0.0-1.2.10](https://github.com/OWASP/ASVS/tree/v5.0.0/5.0/en)
 - [OWASP Top 10:2025 A05](https://owasp.org/Top10/2025/)
 
 <!-- epic-creator: EPIC-162df74c9f8f/SEC-024 -->
@@ -1506,9 +1506,9 @@ Logs would otherwise capture sensitive data (card payments). Log identifiers ins
 
 #### References
 
-- [OWASP ASVS v5.0.0-14.2.4](https://github.com/OWASP/ASVS/tree/v5.0.0)
-- [OWASP ASVS v5.0.0-16.2.5](https://github.com/OWASP/ASVS/tree/v5.0.0)
-- [OWASP ASVS v5.0.0-16.4.1](https://github.com/OWASP/ASVS/tree/v5.0.0)
+- [OWASP ASVS v5.0.0-14.2.4](https://github.com/OWASP/ASVS/tree/v5.0.0/5.0/en)
+- [OWASP ASVS v5.0.0-16.2.5](https://github.com/OWASP/ASVS/tree/v5.0.0/5.0/en)
+- [OWASP ASVS v5.0.0-16.4.1](https://github.com/OWASP/ASVS/tree/v5.0.0/5.0/en)
 - [OWASP Top 10:2025 A09](https://owasp.org/Top10/2025/)
 
 <!-- epic-creator: EPIC-162df74c9f8f/SEC-046 -->
@@ -1565,10 +1565,10 @@ Different roles read and write sensitive records through the API (card payments,
 #### References
 
 - [OWASP API Security Top 10:2023 API3](https://owasp.org/API-Security/editions/2023/en/0x11-t10/)
-- [OWASP ASVS v5.0.0-14.2.6](https://github.com/OWASP/ASVS/tree/v5.0.0)
-- [OWASP ASVS v5.0.0-15.3.1](https://github.com/OWASP/ASVS/tree/v5.0.0)
-- [OWASP ASVS v5.0.0-15.3.3](https://github.com/OWASP/ASVS/tree/v5.0.0)
-- [OWASP ASVS v5.0.0-8.2.3](https://github.com/OWASP/ASVS/tree/v5.0.0)
+- [OWASP ASVS v5.0.0-14.2.6](https://github.com/OWASP/ASVS/tree/v5.0.0/5.0/en)
+- [OWASP ASVS v5.0.0-15.3.1](https://github.com/OWASP/ASVS/tree/v5.0.0/5.0/en)
+- [OWASP ASVS v5.0.0-15.3.3](https://github.com/OWASP/ASVS/tree/v5.0.0/5.0/en)
+- [OWASP ASVS v5.0.0-8.2.3](https://github.com/OWASP/ASVS/tree/v5.0.0/5.0/en)
 
 <!-- epic-creator: EPIC-162df74c9f8f/SEC-015 -->
 EPIC_EXPORT_BODY
@@ -1595,12 +1595,12 @@ The web front end (Checkout, web shop) handles authenticated sessions. Send HSTS
 
 #### References
 
-- [OWASP ASVS v5.0.0-3.3.1](https://github.com/OWASP/ASVS/tree/v5.0.0)
-- [OWASP ASVS v5.0.0-3.3.4](https://github.com/OWASP/ASVS/tree/v5.0.0)
-- [OWASP ASVS v5.0.0-3.4.1](https://github.com/OWASP/ASVS/tree/v5.0.0)
-- [OWASP ASVS v5.0.0-3.4.3](https://github.com/OWASP/ASVS/tree/v5.0.0)
-- [OWASP ASVS v5.0.0-3.4.6](https://github.com/OWASP/ASVS/tree/v5.0.0)
-- [OWASP ASVS v5.0.0-3.5.1](https://github.com/OWASP/ASVS/tree/v5.0.0)
+- [OWASP ASVS v5.0.0-3.3.1](https://github.com/OWASP/ASVS/tree/v5.0.0/5.0/en)
+- [OWASP ASVS v5.0.0-3.3.4](https://github.com/OWASP/ASVS/tree/v5.0.0/5.0/en)
+- [OWASP ASVS v5.0.0-3.4.1](https://github.com/OWASP/ASVS/tree/v5.0.0/5.0/en)
+- [OWASP ASVS v5.0.0-3.4.3](https://github.com/OWASP/ASVS/tree/v5.0.0/5.0/en)
+- [OWASP ASVS v5.0.0-3.4.6](https://github.com/OWASP/ASVS/tree/v5.0.0/5.0/en)
+- [OWASP ASVS v5.0.0-3.5.1](https://github.com/OWASP/ASVS/tree/v5.0.0/5.0/en)
 - [OWASP Top 10:2025 A02](https://owasp.org/Top10/2025/)
 
 <!-- epic-creator: EPIC-162df74c9f8f/SEC-070 -->
