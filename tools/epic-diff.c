@@ -56,20 +56,6 @@ typedef struct out {
 	size_t width;
 } out;
 
-static void
-sgr(out *o, const char *code)
-{
-	if (o->color)
-		ec_buf_printf(&o->b, "\033[%sm", code);
-}
-
-static void
-reset(out *o)
-{
-	if (o->color)
-		ec_buf_puts(&o->b, "\033[m");
-}
-
 /* A value for text: a string (cleaned), a range "2-5", a number, or "none".
  * into buf. */
 static void
@@ -100,9 +86,9 @@ static void
 entry(out *o, const char *mark, const char *code, const char *text)
 {
 	ec_buf_puts(&o->b, "  ");
-	sgr(o, code);
+	ec_term_sgr(&o->b, o->color, code);
 	ec_buf_puts(&o->b, mark);
-	reset(o);
+	ec_term_sgr(&o->b, o->color, "");
 	ec_buf_putc(&o->b, ' ');
 	ec_term_put_fold(&o->b, text, 4, o->width, 6);
 }
@@ -110,9 +96,9 @@ entry(out *o, const char *mark, const char *code, const char *text)
 static void
 heading(out *o, const char *s)
 {
-	sgr(o, "1");
+	ec_term_sgr(&o->b, o->color, "1");
 	ec_term_put_cut(&o->b, s, o->width);
-	reset(o);
+	ec_term_sgr(&o->b, o->color, "");
 	ec_buf_putc(&o->b, '\n');
 }
 
@@ -222,9 +208,9 @@ text(const json_t *d, int color, size_t width)
 		const json_t *sd = json_object_get(d, s ? "b" : "a");
 		char *t = ec_term_clean(ec_json_get_str(sd, "title", ""));
 		value_text(v, sizeof v, json_object_get(sd, "name"));
-		sgr(&o, "1");
+		ec_term_sgr(&o.b, o.color, "1");
 		ec_buf_puts(&o.b, s ? "+++ b: " : "--- a: ");
-		reset(&o);
+		ec_term_sgr(&o.b, o.color, "");
 		snprintf(buf, sizeof buf, "%s (%s)", v, t ? t : "");
 		ec_term_put_cut(&o.b, buf, width > 7 ? width - 7 : 1);
 		ec_buf_putc(&o.b, '\n');

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ec.h"
+#include "export.h"
 
 static const char usage_text[] =
     "usage: epic-export --to jira-csv|github|azure-csv|csv [-o FILE] [--json FILE]\n"

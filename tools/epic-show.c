@@ -54,21 +54,6 @@ typedef struct out {
 	size_t col;             /* the column of the line being built (parts) */
 } out;
 
-/* Start colour sgr (SGR parameters) when colouring. */
-static void
-sgr(out *o, const char *code)
-{
-	if (o->color)
-		ec_buf_printf(&o->b, "\033[%sm", code);
-}
-
-static void
-reset(out *o)
-{
-	if (o->color)
-		ec_buf_puts(&o->b, "\033[m");
-}
-
 /* A string of the result as a clean line (never NULL: "" when memory ran out,
  * which ec_buf notices later anyway). Caller frees. */
 static char *
@@ -105,10 +90,10 @@ line(out *o, size_t indent, const char *code, const char *s)
 	for (size_t i = 0; i < indent; i++)
 		ec_buf_putc(&o->b, ' ');
 	if (code)
-		sgr(o, code);
+		ec_term_sgr(&o->b, o->color, code);
 	ec_term_put_cut(&o->b, s, o->width > indent ? o->width - indent : 1);
 	if (code)
-		reset(o);
+		ec_term_sgr(&o->b, o->color, "");
 	ec_buf_putc(&o->b, '\n');
 }
 
@@ -132,10 +117,10 @@ part(out *o, const char *sep, const char *s, const char *code, size_t indent)
 		o->col += sw;
 	}
 	if (code)
-		sgr(o, code);
+		ec_term_sgr(&o->b, o->color, code);
 	o->col += ec_term_put_cut(&o->b, s, o->width > o->col ? o->width - o->col : 1);
 	if (code)
-		reset(o);
+		ec_term_sgr(&o->b, o->color, "");
 }
 
 /* Start a line of parts with a label (padded to lw columns when lw > 0). */
@@ -145,10 +130,10 @@ start(out *o, const char *label, size_t lw, const char *code)
 	size_t w = ec_term_cols(label, strlen(label));
 
 	if (code)
-		sgr(o, code);
+		ec_term_sgr(&o->b, o->color, code);
 	ec_buf_puts(&o->b, label);
 	if (code)
-		reset(o);
+		ec_term_sgr(&o->b, o->color, "");
 	o->col = w;
 	for (; o->col < lw; o->col++)
 		ec_buf_putc(&o->b, ' ');
@@ -254,9 +239,9 @@ show_blocking(out *o, const json_t *r)
 		used = 2 + ec_term_put_cut(&o->b, id, idw);
 		for (; used < 2 + idw + 2; used++)
 			ec_buf_putc(&o->b, ' ');
-		sgr(o, ec_term_level_sgr(prio));
+		ec_term_sgr(&o->b, o->color, ec_term_level_sgr(prio));
 		used += ec_term_put_cut(&o->b, prio, 8);
-		reset(o);
+		ec_term_sgr(&o->b, o->color, "");
 		for (; used < 2 + idw + 2 + 8 + 2; used++)
 			ec_buf_putc(&o->b, ' ');
 		for (t = ec_term_put_cut(&o->b, title, tw); t < tw; t++)
@@ -303,10 +288,10 @@ phase_line(out *o, json_int_t num, const char *name, const char *details)
 	snprintf(pre, sizeof pre, "  %lld  ", (long long)num);
 	ec_buf_puts(&o->b, pre);
 	used = strlen(pre);
-	sgr(o, "1");
+	ec_term_sgr(&o->b, o->color, "1");
 	used += ec_term_put_cut(&o->b, name, o->width > used + dw ? o->width - used - dw :
 	    o->width > used ? 1 : 0);
-	reset(o);
+	ec_term_sgr(&o->b, o->color, "");
 	ec_term_put_cut(&o->b, details, o->width > used ? o->width - used : 0);
 	ec_buf_putc(&o->b, '\n');
 }
@@ -343,9 +328,9 @@ show_roadmap(out *o, const json_t *r)
 			char *t = ec_term_clean(item_title(r, ph, k));
 			size_t used = 4;
 			ec_buf_puts(&o->b, "    ");
-			sgr(o, "2");
+			ec_term_sgr(&o->b, o->color, "2");
 			used += ec_term_put_cut(&o->b, id ? id : "", o->width > 8 ? o->width - 8 : 1);
-			reset(o);
+			ec_term_sgr(&o->b, o->color, "");
 			ec_buf_putc(&o->b, ' ');
 			ec_term_put_cut(&o->b, t ? t : "", o->width > used + 1 ? o->width - used - 1 : 1);
 			ec_buf_putc(&o->b, '\n');
@@ -429,12 +414,12 @@ show_risks(out *o, const json_t *r)
 	size_t i, aw = 4;
 
 	ec_buf_putc(&o->b, '\n');
-	sgr(o, "1");
+	ec_term_sgr(&o->b, o->color, "1");
 	ec_buf_puts(&o->b, "Risks: overall ");
-	reset(o);
-	sgr(o, ec_term_level_sgr(overall));
+	ec_term_sgr(&o->b, o->color, "");
+	ec_term_sgr(&o->b, o->color, ec_term_level_sgr(overall));
 	ec_buf_puts(&o->b, ec_priority_name(ec_priority_rank(overall)));
-	reset(o);
+	ec_term_sgr(&o->b, o->color, "");
 	ec_buf_putc(&o->b, '\n');
 	json_array_foreach(risks, i, k) {
 		size_t w = ec_term_cols(ec_json_get_str(k, "area", ""), 1024);
@@ -449,9 +434,9 @@ show_risks(out *o, const json_t *r)
 		size_t used = 2;
 
 		ec_buf_puts(&o->b, "  ");
-		sgr(o, ec_term_level_sgr(lv));
+		ec_term_sgr(&o->b, o->color, ec_term_level_sgr(lv));
 		used += ec_term_put_cut(&o->b, ec_priority_name(ec_priority_rank(lv)), 8);
-		reset(o);
+		ec_term_sgr(&o->b, o->color, "");
 		for (; used < 12; used++)
 			ec_buf_putc(&o->b, ' ');
 		used += ec_term_put_cut(&o->b, area, aw);
@@ -499,12 +484,10 @@ show_more(out *o, const json_t *r, const char *arg, int is_file)
 
 	if (is_file || !id) {
 		char *c = ec_term_clean(arg ? arg : "-");
-		int plain = c && *c;
-		for (const char *p = c; plain && *p; p++)
-			plain = ec_is_alnum(*p) || strchr("._-/+,:@=", *p);
-		snprintf(buf, sizeof buf, plain ? "%s" : "'%s'", c ? c : "");
+		ec_buf w = { 0 };
+		ec_sh_word(&w, c ? c : "");
 		free(c);
-		what = strdup(buf);
+		what = ec_buf_take(&w);
 	} else
 		what = ec_term_clean(id);
 	ec_buf_putc(&o->b, '\n');

@@ -117,31 +117,6 @@ check_output(const char *out)
 	free(dir);
 }
 
-/* s as one shell word: as it is when it is plain, else in single quotes. */
-static void
-shell_word(const char *s, char *out, size_t cap)
-{
-	size_t o = 0;
-	int plain = *s != '\0';
-
-	for (const char *c = s; *c; c++)
-		plain &= ec_is_alnum((unsigned char)*c) || strchr("/._-+:,@%=", *c) != NULL;
-	if (plain) {
-		snprintf(out, cap, "%s", s);
-		return;
-	}
-	out[o++] = '\'';
-	for (const char *c = s; *c && o + 6 < cap; c++) {
-		if (*c == '\'') {
-			memcpy(out + o, "'\\''", 4);
-			o += 4;
-		} else
-			out[o++] = *c;
-	}
-	out[o++] = '\'';
-	out[o] = '\0';
-}
-
 /*
  * The one line that says where a finished task's result is and how to read it:
  * "done: SPOOL/done/ID/epic.json (N recommendations, B blocking) — epic show ID",
@@ -161,8 +136,12 @@ say_done(FILE *fp, const front *f, const char *id, const char *buf, size_t len)
 	ec_escape_controls(path, esc, sizeof esc);
 	hint[0] = '\0';
 	if (strcmp(f->spool, ec_spool_root(NULL)) != 0) {
-		shell_word(f->spool, spool, sizeof spool);
-		snprintf(hint, sizeof hint, " --spool %s", spool);
+		ec_buf w = { 0 };
+		char *word;
+		ec_sh_word(&w, f->spool);
+		word = ec_buf_take(&w);
+		snprintf(hint, sizeof hint, " --spool %s", word ? word : "?");
+		free(word);
 		ec_escape_controls(hint, spool, sizeof spool);
 		snprintf(hint, sizeof hint, "%s", spool);
 	}

@@ -218,3 +218,21 @@ ec_nearest(const char *s, const char *const *names, size_t n)
 	}
 	return best;
 }
+
+unsigned long
+ec_utf8_cp(const unsigned char *s, size_t n)
+{
+	unsigned long c = n == 1 ? s[0] : n == 2 ? s[0] & 0x1F : n == 3 ? s[0] & 0x0F : s[0] & 0x07;
+
+	for (size_t i = 1; i < n; i++)
+		c = (c << 6) | (s[i] & 0x3F);
+	return c;
+}
+
+int
+ec_cp_unsafe(unsigned long c)
+{
+	return (c < 0x20 && c != '\n' && c != '\t' && c != '\r') || (c >= 0x7F && c <= 0x9F) ||
+	    (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069) || c == 0x200E ||
+	    c == 0x200F || c == 0x061C;
+}

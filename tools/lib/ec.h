@@ -26,12 +26,13 @@
  * filters), hooks.c (the plugin points), state.c (a task's WorkflowState from
  * its files).
  * For the tools a person reads a result through: result.c (which result a command
- * names), resultdiff.c (what changed between two results), term.c (text for a
- * person at a terminal: colour, width, folding, the pager), render.c (epic
- * render's report: what it says, in which order), render-md.c and render-html.c
- * (its two formats) and rendertext.c (text made fit for a document), export.c (a
- * result as a tracker's backlog: the items, the CSV writer, descriptions through a
- * markup; one file per format: export-jira.c, export-github.c, export-azure.c).
+ * names), markup.c (outside text kept text in HTML, Markdown and sh), resultdiff.c
+ * (what changed between two results), term.c (text for a person at a terminal:
+ * colour, width, folding, the pager), render.c (epic render's report: what it
+ * says, in which order), render-md.c and render-html.c (its two formats) and
+ * rendertext.c (text made fit for a document), sharing render.h; export.c (a result as a tracker's backlog: the items, the CSV writer,
+ * descriptions through a markup; one file per format: export-jira.c,
+ * export-github.c, export-azure.c), declared in export.h.
  *
  * Library code never prints and never exits: it returns -1 or NULL and fills an
  * ec_err, and only main() decides what to say and with which exit code.
@@ -140,6 +141,13 @@ int ec_in_list(const char *const *list, const char *s);
  * for s of one or two letters: only exact prefixes); ties go to the nearer whole
  * name, then to the first. -1 when none is that close (or s is empty). */
 int ec_nearest(const char *s, const char *const *names, size_t n);
+/* The code point of the well-formed UTF-8 sequence of n bytes (ec_utf8_seq) at s. */
+unsigned long ec_utf8_cp(const unsigned char *s, size_t n);
+/* Is code point c one that must not reach a reader as it is: a C0 control other
+ * than LF, TAB and CR, DEL, a C1 control, or a bidirectional control (the
+ * embeddings, overrides and isolates, LRM, RLM, ALM: "Trojan Source")? The views
+ * (render, export, show) write U+FFFD instead. */
+int ec_cp_unsafe(unsigned long c);
 /* Offset of the first byte of buf that does not start a well-formed UTF-8 sequence
  * (overlong forms and surrogates included), or -1 if all of it is UTF-8. */
 long ec_utf8_invalid_at(const char *buf, size_t len);
@@ -724,6 +732,18 @@ json_t *ec_cache_get(const char *spool, const char *key, const char *version,
 int ec_cache_put(const char *spool, const char *key, const char *version,
     const char *upstream, long long ttl, long long now, const json_t *output, ec_err *e);
 
+/* markup.c: outside text kept text in a document or a script. */
+/* s with & < > " ' as entities: fit for HTML text and attribute values. */
+void ec_html_put(ec_buf *b, const char *s);
+/* s as Markdown text (CommonMark, GitHub's too): inline punctuation backslash-
+ * escaped, block markers escaped where s or a line of it starts, a single LF a
+ * hard line break, "@name" no mention. */
+void ec_md_put(ec_buf *b, const char *s);
+/* s as one sh word in single quotes (' written '\''). */
+void ec_sh_quote(ec_buf *b, const char *s);
+/* The same, but s as it is when no character of it is special to sh. */
+void ec_sh_word(ec_buf *b, const char *s);
+
 /* result.c: a finished epic (an EpicResponse), for the views a person reads. */
 /*
  * Load the result arg names: a file (or "-", stdin), else a task id (its epic.json
@@ -740,7 +760,9 @@ json_t *ec_result_ordered(const json_t *result);
 /* The recommendation of result with this id, or NULL. Borrowed. */
 json_t *ec_result_rec(const json_t *result, const char *id);
 /* A public https URL where the cited reference can be read (pipeline/
- * references.json, the longest matching prefix), or NULL. Borrowed. */
+ * references.json, the longest matching prefix), or NULL. Borrowed. Only a URL
+ * that any markup takes as it is (no quote, space, bracket, parenthesis, pipe or
+ * angle bracket) is given: the views write it without escaping. */
 const char *ec_reference_url(const char *ref);
 
 /* task.c: one task directory through the pipeline (epic run, the watcher). */
@@ -976,60 +998,6 @@ int ec_plan_from_json(const json_t *plan, const ec_registry *reg, ec_plan_step *
 int ec_plan_load(const char *request_path, const ec_registry *reg, const json_t *cfg,
     const json_t *request, ec_plan_step **out, size_t *nout, ec_err *e);
 
-/* export.c, export-jira.c, export-github.c, export-azure.c: a finished epic as a
- * tracker's import file (epic-export). Text from the result is outside input:
- * ec_export_clean makes it fit for any target, each markup escapes it, each
- * container (CSV, shell) quotes it. Nothing depends on the clock: the same result
- * always exports to the same bytes. */
-typedef struct ec_export {
-	const json_t *result;   /* borrowed, schema-checked (ec_result_load) */
-	json_t *recs;           /* the recommendations in reading order (owned) */
-	size_t n;               /* how many */
-	const char *epic_id;    /* "EPIC-162df74c9f8f" (borrowed) */
-	char **ext;             /* external ids: [0] the epic's, [i] item i's "EPIC-.../SEC-040" */
-	const char *item_type;  /* the items' issue or work-item type; NULL: the format's own */
-} ec_export;
-/* The backlog of result: 0, or -1 with e (out of memory). ec_export_close frees. */
-int ec_export_open(ec_export *x, const json_t *result, ec_err *e);
-void ec_export_close(ec_export *x);
-/* Item i's recommendation (i from 1 to n), or NULL. Borrowed. */
-const json_t *ec_export_rec(const ec_export *x, size_t i);
-/* The item (1..n) of the recommendation with this id, 0 when there is none. */
-size_t ec_export_find(const ec_export *x, const char *id);
-/* s with CR LF made LF, controls (but LF, TAB) made U+FFFD, LF and TAB made a space
- * when one_line, cut to max_chars characters (0: 16000) ending " [...]".
- * malloc'd; NULL without memory. */
-char *ec_export_clean(const char *s, int one_line, size_t max_chars);
-/* The strings of array a joined by sep. malloc'd; NULL without memory. */
-char *ec_export_join(const json_t *a, const char *sep);
-/* Is url (https, no character any markup would need to escape) fit for a link? */
-int ec_export_url_ok(const char *url);
-/* The one CSV writer (RFC 4180): a field, preceded by a comma unless *col is 0,
- * quoted when it holds , " CR or LF; one starting with = + - @ TAB or CR (a
- * spreadsheet formula) gets a leading '. _text cleans s first. _end: CRLF. */
-void ec_export_csv_field(ec_buf *b, int *col, const char *s);
-void ec_export_csv_text(ec_buf *b, int *col, const char *s, int one_line);
-void ec_export_csv_end(ec_buf *b, int *col);
-/* A markup a description is written in: text() escapes cleaned text (LF kept as
- * the markup's line break), link() writes a link to an ec_export_url_ok url, the
- * strings open and close a bold label, a small heading, a list, a list item, a
- * paragraph. */
-typedef struct ec_markup {
-	void (*text)(ec_buf *b, const char *s);
-	void (*link)(ec_buf *b, const char *text, const char *url);
-	const char *b_open, *b_close, *h_open, *h_close, *l_open, *l_close;
-	const char *i_open, *i_close, *p_open, *p_close;
-} ec_markup;
-/* The description of item i in markup m: i 0 is the epic (its text, summary and
- * roadmap), else the recommendation (its text, facts, dependencies, references). */
-void ec_export_describe(ec_buf *b, const ec_markup *m, const ec_export *x, size_t i);
-/* The formats, appended to out; 0, or -1 when memory ran out. */
-int ec_export_csv(const ec_export *x, ec_buf *out);     /* plain CSV, one row per item */
-int ec_export_jira(const ec_export *x, ec_buf *out);    /* Jira Cloud CSV import */
-int ec_export_azure(const ec_export *x, ec_buf *out);   /* Azure DevOps work-item CSV */
-/* A POSIX sh script of gh commands; json, if not NULL, gets the REST API array. */
-int ec_export_github(const ec_export *x, ec_buf *script, ec_buf *json);
-
 /* term.c: text for a person at a terminal (epic-show, epic-diff). Colour escapes
  * are the caller's; these functions measure, cut and fold plain text. */
 #define EC_TERM_MIN_WIDTH 40     /* narrower, the columns of a table would not fit */
@@ -1067,6 +1035,8 @@ int ec_term_page(const char *text, size_t len, int use_pager, ec_err *e);
 /* The SGR parameters ("1;31") that colour a priority or risk level, critical to low
  * (an unknown level is low). */
 const char *ec_term_level_sgr(const char *level);
+/* Select graphic rendition code ("1", "31", "" resets) when color is on. */
+void ec_term_sgr(ec_buf *b, int color, const char *code);
 
 /* resultdiff.c: what changed between two results (epic-diff). */
 /* The differences between results a and b (EpicResponses, named na and nb) as the

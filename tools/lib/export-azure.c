@@ -19,26 +19,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ec.h"
+#include "export.h"
 
 /* Text as HTML: & < > " ' as entities, LF as <br>. */
 static void
 html_text(ec_buf *b, const char *s)
 {
-	for (const char *p = s; *p; p++) {
-		switch (*p) {
-		case '&': ec_buf_puts(b, "&amp;"); break;
-		case '<': ec_buf_puts(b, "&lt;"); break;
-		case '>': ec_buf_puts(b, "&gt;"); break;
-		case '"': ec_buf_puts(b, "&quot;"); break;
-		case '\'': ec_buf_puts(b, "&#39;"); break;
-		case '\n': ec_buf_puts(b, "<br>"); break;
-		default: ec_buf_putc(b, *p);
+	for (const char *nl; (nl = strchr(s, '\n')); s = nl + 1) {
+		char *line = strndup(s, (size_t)(nl - s));
+		if (!line) {
+			b->oom = 1;
+			return;
 		}
+		ec_html_put(b, line);
+		ec_buf_puts(b, "<br>");
+		free(line);
 	}
+	ec_html_put(b, s);
 }
 
-/* <a href="url">text</a>; the url is ec_export_url_ok, its & made &amp;. */
+/* <a href="url">text</a>; the url is one ec_reference_url gives, its & made &amp;. */
 static void
 html_link(ec_buf *b, const char *text, const char *url)
 {

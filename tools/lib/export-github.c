@@ -21,70 +21,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ec.h"
+#include "export.h"
 
-/*
- * Text as GitHub Markdown: the ASCII punctuation that starts inline markup
- * (\ ` * _ [ ] < > | ~ &) backslash-escaped everywhere; a line's indentation
- * dropped (four spaces would start a code block) and its block marker (# > - +
- * =, "1." "1)") escaped, where a line starts (in b, not only in s); a single LF
- * a hard line break, a blank line a new paragraph; an @ before a name gets a WORD JOINER after it, so no one is
- * mentioned (and notified) by an exported text.
- */
 static void
 md_text(ec_buf *b, const char *s)
 {
-	int bol = b->n == 0 || b->p[b->n - 1] == '\n';
-
-	for (const char *p = s; *p; p++) {
-		int blank = 0;
-
-		if (bol) {
-			bol = 0;
-			while (*p == ' ' || *p == '\t')
-				p++;
-			if (!*p)
-				break;
-			blank = *p == '\n';
-			if (strchr("#>-+=", *p))
-				ec_buf_putc(b, '\\');
-			else if (ec_is_digit((unsigned char)*p)) {
-				const char *q = p;
-				while (ec_is_digit((unsigned char)*q))
-					q++;
-				if (*q == '.' || *q == ')') {
-					ec_buf_put(b, p, (size_t)(q - p));
-					ec_buf_putc(b, '\\');
-					p = q;
-				}
-			}
-		}
-		switch (*p) {
-		case '\n': {
-			const char *q = p + 1;
-			while (*q == ' ' || *q == '\t')
-				q++;
-			ec_buf_puts(b, blank || *q == '\n' || !*q ? "\n" : "\\\n");
-			bol = 1;
-			break;
-		}
-		case '\\': case '`': case '*': case '_': case '[': case ']': case '<': case '>':
-		case '|': case '~': case '&':
-			ec_buf_putc(b, '\\');
-			ec_buf_putc(b, *p);
-			break;
-		case '@':
-			ec_buf_putc(b, '@');
-			if (ec_is_alnum((unsigned char)p[1]))
-				ec_buf_puts(b, "\xE2\x81\xA0");
-			break;
-		default:
-			ec_buf_putc(b, *p);
-		}
-	}
+	ec_md_put(b, s);
 }
 
-/* [text](url): the text escaped, the url ec_export_url_ok (no space or paren). */
+/* [text](url): the text escaped, the url as ec_reference_url gives it (no space or paren). */
 static void
 md_link(ec_buf *b, const char *text, const char *url)
 {
@@ -101,19 +46,6 @@ static const ec_markup md = {
 	.l_open = "", .l_close = "\n", .i_open = "- ", .i_close = "\n",
 	.p_open = "", .p_close = "\n\n",
 };
-
-/* s in single quotes for sh: ' is written '\''. */
-static void
-sq(ec_buf *b, const char *s)
-{
-	ec_buf_putc(b, '\'');
-	for (; *s; s++)
-		if (*s == '\'')
-			ec_buf_puts(b, "'\\''");
-		else
-			ec_buf_putc(b, *s);
-	ec_buf_putc(b, '\'');
-}
 
 /* The labels of item i (0: the epic), appended to the array a. */
 static void
@@ -267,9 +199,9 @@ ec_export_github(const ec_export *x, ec_buf *script, ec_buf *jsonout)
 			else if (!strncmp(name, "priority:", 9))
 				color = "FBCA04", what = "Priority given by epic-creator";
 			ec_buf_puts(script, "gh label create ");
-			sq(script, name);
+			ec_sh_quote(script, name);
 			ec_buf_printf(script, " --repo \"$repo\" --force --color %s --description ", color);
-			sq(script, what);
+			ec_sh_quote(script, what);
 			ec_buf_puts(script, " >/dev/null\n");
 		}
 	}
@@ -282,15 +214,15 @@ ec_export_github(const ec_export *x, ec_buf *script, ec_buf *jsonout)
 		ec_buf_printf(script, "\n# %s\ncat >\"$tmp/body\" <<'%s'\n", x->ext[i], delim);
 		ec_buf_puts(script, body);
 		ec_buf_printf(script, "%s\nurl=$(gh issue create --repo \"$repo\" --title ", delim);
-		sq(script, ec_json_get_str(it, "title", ""));
+		ec_sh_quote(script, ec_json_get_str(it, "title", ""));
 		json_array_foreach(json_object_get(it, "labels"), k, l) {
 			ec_buf_puts(script, " --label ");
-			sq(script, json_string_value(l));
+			ec_sh_quote(script, json_string_value(l));
 		}
 		ec_buf_printf(script, " --body-file \"$tmp/body\")\nn%zu=$(number \"$url\")\n", i);
 		ec_buf_printf(script, "id%zu=$(gh api \"repos/$repo/issues/$n%zu\" --jq .id)\n", i, i);
 		ec_buf_puts(script, "printf '%s #%s\\n' ");
-		sq(script, x->ext[i]);
+		ec_sh_quote(script, x->ext[i]);
 		ec_buf_printf(script, " \"$n%zu\" >&2\n", i);
 		if (i)
 			ec_buf_printf(script, "relate \"repos/$repo/issues/$n0/sub_issues\" "

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ec.h"
+#include "export.h"
 
 /*
  * Text in Jira wiki markup: what could start markup is escaped with a

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ec.h"
+#include "export.h"
 
 /* Longest text kept from one field of the result, in characters: an epic's
  * description is its whole request (up to megabytes), and trackers cap a
@@ -75,9 +75,9 @@ ec_export_find(const ec_export *x, const char *id)
 }
 
 /*
- * s as text any target can take: CR LF and a lone CR become LF, other C0
- * controls, DEL and the C1 controls become U+FFFD, and with one_line LF and TAB
- * become a space (a title is one line). At most max_chars characters (0: the
+ * s as text any target can take: CR LF and a lone CR become LF, the characters
+ * ec_cp_unsafe names (controls, bidirectional overrides) become U+FFFD, and with
+ * one_line LF and TAB become a space (a title is one line). At most max_chars characters (0: the
  * default cap) are kept; a cut text ends in " [...]". malloc'd; NULL without
  * memory.
  */
@@ -103,15 +103,12 @@ ec_export_clean(const char *s, int one_line, size_t max_chars)
 				p++;
 			ec_buf_putc(&b, one_line ? ' ' : *p == '\t' ? '\t' : '\n');
 			p++;
-		} else if (*p < 0x20 || *p == 0x7f) {
-			ec_buf_puts(&b, repl);
-			p++;
-		} else if (n == 2 && p[0] == 0xC2 && p[1] < 0xA0) {
-			ec_buf_puts(&b, repl);          /* U+0080..U+009F */
-			p += 2;
 		} else if (n == 0) {
 			ec_buf_puts(&b, repl);          /* not UTF-8 (Jansson never gives it) */
 			p++;
+		} else if (ec_cp_unsafe(ec_utf8_cp(p, n))) {
+			ec_buf_puts(&b, repl);
+			p += n;
 		} else {
 			ec_buf_put(&b, (const char *)p, n);
 			p += n;
@@ -375,7 +372,7 @@ describe_rec(ec_buf *b, const ec_markup *m, const ec_export *x, size_t i)
 			ec_buf_puts(b, m->i_open);
 			if (!c)
 				b->oom = 1;
-			else if (url && ec_export_url_ok(url))
+			else if (url)
 				m->link(b, c, url);
 			else
 				m->text(b, c);
@@ -393,22 +390,6 @@ ec_export_describe(ec_buf *b, const ec_markup *m, const ec_export *x, size_t i)
 		describe_epic(b, m, x);
 	else
 		describe_rec(b, m, x, i);
-}
-
-/*
- * Is url fit to be written into any markup as a link target: https, and only
- * the characters of RFC 3986 that need no escaping in Jira wiki, Markdown, HTML
- * attributes or CSV (no quotes, spaces, brackets, parentheses, pipes, angle
- * brackets)? A reference whose URL is not is cited by name only.
- */
-int
-ec_export_url_ok(const char *url)
-{
-	static const char ok[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "0123456789-._~:/?#@!$&*+,;=%";
-
-	return !strncmp(url, "https://", 8) && url[8] && strspn(url, ok) == strlen(url) &&
-	    strlen(url) < 1000;
 }
 
 /* --- the plain CSV ----------------------------------------------------------- */

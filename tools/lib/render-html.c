@@ -88,16 +88,7 @@ html_escape(ec_buf *b, const char *raw, int keep)
 	ec_buf t = { 0 };
 
 	rd_clean(&t, raw, !keep);
-	for (const char *s = t.p ? t.p : ""; *s; s++) {
-		switch (*s) {
-		case '&': ec_buf_puts(b, "&amp;"); break;
-		case '<': ec_buf_puts(b, "&lt;"); break;
-		case '>': ec_buf_puts(b, "&gt;"); break;
-		case '"': ec_buf_puts(b, "&quot;"); break;
-		case '\'': ec_buf_puts(b, "&#39;"); break;
-		default: ec_buf_putc(b, *s);
-		}
-	}
+	ec_html_put(b, t.p ? t.p : "");
 	if (t.oom)
 		b->oom = 1;
 	free(t.p);
@@ -214,10 +205,6 @@ html_strong(rd *r, const char *s)
 static void
 html_link(rd *r, const char *url, const char *s)
 {
-	if (strncmp(url, "https://", 8)) {
-		html_escape(&r->b, s, 0);
-		return;
-	}
 	ec_buf_puts(&r->b, "<a href=\"");
 	html_escape(&r->b, url, 0);
 	ec_buf_puts(&r->b, "\">");

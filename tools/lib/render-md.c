@@ -18,44 +18,12 @@ static void
 md_escape(ec_buf *b, const char *raw)
 {
 	ec_buf t = { 0 };
-	const char *s;
-	size_t i = 0;
 
 	rd_clean(&t, raw, 1);
-	s = t.p ? t.p : "";
-	/* What would start a block at the beginning of a line: a list marker or
-	 * thematic break ("- ", "+ ", "---", "==="), a quote, an ordered list item
-	 * ("1. ", "2) "). '#' and '*' are escaped everywhere below. */
-	if (s[0] == '>' || (strchr("-+=", s[0]) && s[0] && (!s[1] || s[1] == ' ' || s[1] == s[0])))
-		ec_buf_putc(b, '\\');
-	while (ec_is_digit(s[i]))
-		i++;
-	if (i && i < 10 && (s[i] == '.' || s[i] == ')') && (!s[i + 1] || s[i + 1] == ' ')) {
-		ec_buf_put(b, s, i);
-		ec_buf_putc(b, '\\');
-		s += i;
-	}
-	for (; *s; s++) {
-		if (strchr("\\`*_[]<>|&~#!", *s))
-			ec_buf_putc(b, '\\');
-		ec_buf_putc(b, *s);
-	}
+	ec_md_put(b, t.p ? t.p : "");
 	if (t.oom)
 		b->oom = 1;
 	free(t.p);
-}
-
-/* Is url one to write as a Markdown link destination as it is: https, and only
- * characters that need no escape there (no space, no parenthesis, no angle)? */
-static int
-md_url_ok(const char *url)
-{
-	if (strncmp(url, "https://", 8))
-		return 0;
-	for (const char *p = url; *p; p++)
-		if (!ec_is_alnum(*p) && !strchr("-._~:/?#@!$&'*+,;=%", *p))
-			return 0;
-	return 1;
 }
 
 static void md_begin(rd *r, const char *title)
@@ -101,10 +69,6 @@ static void md_strong(rd *r, const char *s)
 }
 static void md_link(rd *r, const char *url, const char *s)
 {
-	if (!md_url_ok(url)) {
-		md_escape(&r->b, s);
-		return;
-	}
 	ec_buf_putc(&r->b, '[');
 	md_escape(&r->b, s);
 	ec_buf_printf(&r->b, "](%s)", url);

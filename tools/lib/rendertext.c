@@ -8,28 +8,6 @@
 
 #include "render.h"
 
-/* Is code point c one a document must not carry as is: C0 and C1 controls (not
- * LF, TAB, CR), DEL, the bidirectional embeddings, overrides and isolates, which
- * could make a title read differently from its bytes? */
-static int
-unsafe_cp(unsigned long c)
-{
-	return (c < 0x20 && c != '\n' && c != '\t' && c != '\r') || (c >= 0x7F && c <= 0x9F) ||
-	    (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069) || c == 0x200E ||
-	    c == 0x200F || c == 0x061C;
-}
-
-/* The code point of the well-formed sequence of n bytes at s. */
-static unsigned long
-code_point(const unsigned char *s, size_t n)
-{
-	unsigned long c = n == 1 ? s[0] : n == 2 ? s[0] & 0x1F : n == 3 ? s[0] & 0x0F : s[0] & 0x07;
-
-	for (size_t i = 1; i < n; i++)
-		c = (c << 6) | (s[i] & 0x3F);
-	return c;
-}
-
 void
 rd_clean(ec_buf *out, const char *s, int fold)
 {
@@ -38,7 +16,7 @@ rd_clean(ec_buf *out, const char *s, int fold)
 
 	while (*p) {
 		size_t n = ec_utf8_seq(p);
-		unsigned long c = n ? code_point(p, n) : 0xFFFD;
+		unsigned long c = n ? ec_utf8_cp(p, n) : 0xFFFD;
 		int ws = c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == 0x2028 || c == 0x2029;
 
 		if (!n)
@@ -53,7 +31,7 @@ rd_clean(ec_buf *out, const char *s, int fold)
 				if (c == '\r' && p[1] == '\n')
 					p++;
 				ec_buf_putc(out, '\n');
-			} else if (unsafe_cp(c))
+			} else if (ec_cp_unsafe(c))
 				ec_buf_puts(out, "\xEF\xBF\xBD");
 			else
 				ec_buf_put(out, (const char *)p, n);

@@ -154,6 +154,22 @@ ec_result_rec(const json_t *result, const char *id)
 }
 
 /*
+ * Is url fit to be written into any markup as a link target: https, and only
+ * the characters of RFC 3986 that need no escaping in Jira wiki, Markdown, HTML
+ * attributes or CSV? references.json is operators' data: a URL that is not is
+ * left out, and the reference cited by name only.
+ */
+static int
+url_plain(const char *url)
+{
+	static const char ok[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789-._~:/?#@!$&*+,;=%";
+	size_t n = strlen(url);
+
+	return !strncmp(url, "https://", 8) && n > 8 && n < 1000 && strspn(url, ok) == n;
+}
+
+/*
  * References are the names the rule bases cite ("WCAG 2.2 SC 1.4.3 Contrast
  * (Minimum)"); pipeline/references.json maps name prefixes to public URLs, the
  * longest prefix winning. It is operators' data, read once, and a broken file
@@ -183,7 +199,7 @@ ec_reference_url(const char *ref)
 		const char *prefix = ec_json_get_str(r, "prefix", NULL);
 		const char *url = ec_json_get_str(r, "url", NULL);
 		size_t n = prefix ? strlen(prefix) : 0;
-		if (n > best_len && url && !strncmp(url, "https://", 8) && !strncmp(ref, prefix, n)) {
+		if (n > best_len && url && url_plain(url) && !strncmp(ref, prefix, n)) {
 			best = url;
 			best_len = n;
 		}

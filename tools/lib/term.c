@@ -68,17 +68,6 @@ ec_term_height(int fd)
 	return 0;
 }
 
-/* The code point of the well-formed sequence of n bytes at p. */
-static unsigned long
-code_point(const unsigned char *p, size_t n)
-{
-	unsigned long cp = n == 1 ? p[0] : n == 2 ? p[0] & 0x1F : n == 3 ? p[0] & 0x0F : p[0] & 0x07;
-
-	for (size_t k = 1; k < n; k++)
-		cp = (cp << 6) | (p[k] & 0x3F);
-	return cp;
-}
-
 /*
  * Columns one code point takes, without a locale (the tools use none): 0 for
  * combining marks and zero-width characters, 2 for the East Asian wide and
@@ -114,7 +103,7 @@ char_at(const char *p, int *cols)
 		*cols = 1;
 		return 1;
 	}
-	*cols = cp_cols(code_point((const unsigned char *)p, n));
+	*cols = cp_cols(ec_utf8_cp((const unsigned char *)p, n));
 	return n;
 }
 
@@ -362,4 +351,11 @@ ec_term_level_sgr(const char *level)
 	case EC_RM_MEDIUM: return "33";
 	default: return "32";
 	}
+}
+
+void
+ec_term_sgr(ec_buf *b, int color, const char *code)
+{
+	if (color)
+		ec_buf_printf(b, "\033[%sm", code);
 }
