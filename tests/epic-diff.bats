@@ -9,11 +9,7 @@ REQ="$ROOT/examples/requests"
 # Real results of a few examples, made once for the file in their own spool.
 setup_file() {
 	export RES="$BATS_FILE_TMPDIR/res" RSPOOL="$BATS_FILE_TMPDIR/spool"
-	mkdir -p "$RES"
-	for b in 01-checkout-payments.json 04-notifications.json 14-admin-audit-log.txt; do
-		EPIC_SPOOL="$RSPOOL" "$BIN/epic" run -q "$REQ/$b" >"$RES/${b%.*}.json" ||
-			{ echo "epic run $b failed" >&2; return 1; }
-	done
+	example_results "$RES" "$RSPOOL" 01-checkout-payments.json 04-notifications.json 14-admin-audit-log.txt
 }
 
 setup() {

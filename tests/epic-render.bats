@@ -11,13 +11,7 @@ REQ="$ROOT/examples/requests"
 # The real results of all 14 example epics, once for the file: $RES/NAME.json.
 setup_file() {
 	export RES="$BATS_FILE_TMPDIR/results"
-	mkdir -p "$RES"
-	local f b
-	for f in "$REQ"/*; do
-		b=$(basename "$f")
-		EPIC_SPOOL="$BATS_FILE_TMPDIR/spool" "$BIN/epic" run -q "$f" >"$RES/${b%.*}.json" ||
-			return 1
-	done
+	example_results "$RES" "$BATS_FILE_TMPDIR/spool"
 }
 
 # Skip, saying so, when Chromium truly cannot start here.

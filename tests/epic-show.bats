@@ -11,12 +11,7 @@ REQ="$ROOT/examples/requests"
 # Real results of a few examples, made once for the file in their own spool.
 setup_file() {
 	export RES="$BATS_FILE_TMPDIR/res" RSPOOL="$BATS_FILE_TMPDIR/spool"
-	mkdir -p "$RES"
-	for f in "$REQ"/*; do
-		b=$(basename "${f%.*}")
-		EPIC_SPOOL="$RSPOOL" "$BIN/epic" run -q "$f" >"$RES/$b.json" ||
-			{ echo "epic run $f failed" >&2; return 1; }
-	done
+	example_results "$RES" "$RSPOOL"
 }
 
 setup() {

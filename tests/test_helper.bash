@@ -113,3 +113,20 @@ wait_for() {
 	fail "only $(find "$S/$state" -mindepth 1 -maxdepth 1 -type d | wc -l) of $n tasks in $state/"
 }
 
+
+# example_results DIR SPOOL [REQUEST ...]: the EpicResponse of each example request
+# (all of examples/requests/ when none is named; a name is looked up there) as
+# DIR/NAME.json, run for real through `epic run` on SPOOL. For the files that test
+# the views of a result (show, render, export, diff) in their setup_file.
+example_results() {
+	local dir=$1 spool=$2 f b
+	shift 2
+	[ $# -gt 0 ] || set -- "$ROOT"/examples/requests/*
+	mkdir -p "$dir"
+	for f in "$@"; do
+		[[ $f == /* ]] || f="$ROOT/examples/requests/$f"
+		b=$(basename "$f")
+		EPIC_SPOOL="$spool" "$BIN/epic" run -q "$f" >"$dir/${b%.*}.json" ||
+			{ echo "epic run $f failed" >&2; return 1; }
+	done
+}
