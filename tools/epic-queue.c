@@ -248,6 +248,7 @@ status_one(const char *spool, const char *id, int json)
 	else {
 		detail(j, d, sizeof d);
 		printf("%s: %s\n", id, d);
+		r = EC_EXIT_OK;
 	}
 	json_decref(j);
 	return r ? r : ec_close_stdout();

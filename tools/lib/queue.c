@@ -129,8 +129,8 @@ sync_both(const char *spool, int from, const char *fstate, int to, const char *t
 
 /*
  * Move loc's entry to spool/TO/tname by one rename, then sync both directories. A
- * request (not a task) must arrive as the inode that was judged, else it is put
- * back and the move fails (EC_EXIT_TEMP: try again). 0 or -1 with e.
+ * request taken out of incoming/ must arrive as the inode that was judged, else it
+ * is put back and the move fails (EC_EXIT_TEMP: try again). 0 or -1 with e.
  */
 static int
 move_entry(const char *spool, const ec_queue_loc *loc, const char *to, const char *tname,
@@ -154,7 +154,9 @@ move_entry(const char *spool, const ec_queue_loc *loc, const char *to, const cha
 			    "cannot move '%s' to %s/: %s", loc->id, to, strerror(err));
 		goto out;
 	}
-	if (!loc->task && (fstatat(dst, tname, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	/* Only incoming/ is shared; what left it may be taken by a watcher the moment it
+	 * arrives in incoming/ again, so the check is on the way out. */
+	if (!strcmp(loc->state, "incoming") && (fstatat(dst, tname, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    st.st_dev != loc->st.st_dev || st.st_ino != loc->st.st_ino)) {
 		/* Its owner put something else under the name: that goes back. */
 		if (rename_noreplace(dst, tname, from, loc->name) < 0)
