@@ -23,7 +23,8 @@
  * roadmap.c (recommendations merged, ordered and phased), cache.c (the persona
  * output cache), task.c (a task through its pipeline), proc.c (children as
  * filters), hooks.c (the plugin points), state.c (a task's WorkflowState from
- * its files).
+ * its files), queue.c (an operator's moves: hold, release, requeue, delete) and
+ * queuelist.c (the queues as an operator sees them).
  *
  * Library code never prints and never exits: it returns -1 or NULL and fills an
  * ec_err, and only main() decides what to say and with which exit code.

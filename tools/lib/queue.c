@@ -424,7 +424,7 @@ remove_tree(int dfd, const char *name, int depth)
 		errno = EPERM;
 		return -1;
 	}
-	if ((fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+	if ((fd = ec_open_beneath(dfd, name, O_RDONLY, EC_OPEN_DIR, NULL, NULL)) < 0)
 		return -1;
 	if (!(d = fdopendir(fd))) {
 		close(fd);
