@@ -56,7 +56,11 @@ request_at(const char *spool, const char *state, const char *name, ec_queue_loc 
 	if (!buf)
 		return -1;
 	ec_claim_request_id(name, buf, len, loc->id, sizeof loc->id);
-	loc->ext = ec_request_ext(name, buf, len);
+	/* ec_request_ext may point into name, which the caller frees: a static one. */
+	loc->ext = request_exts[0];
+	for (const char *const *x = request_exts; *x; x++)
+		if (!strcmp(*x, ec_request_ext(name, buf, len)))
+			loc->ext = *x;
 	free(buf);
 	return 0;
 }
