@@ -18,7 +18,8 @@
  * (exit 1 or 2 of a tool); deferred/ on a temporary failure (exit 111), retried with
  * exponential backoff up to watcher.taskRetries, then failed/. Requests over their
  * submitter's rate (security.rateLimit, per owner of the file in incoming/) wait in
- * deferred/ too. Nothing is dropped. Every event is in log/audit.jsonl before the
+ * deferred/ too; deferred/ is watched as well, for what an operator releases or
+ * requeues there (epic-queue), and hold/ is never looked into. Nothing is dropped. Every event is in log/audit.jsonl before the
  * move it records.
  */
 #include <dirent.h>
