@@ -18,7 +18,8 @@
  * (exit 1 or 2 of a tool); deferred/ on a temporary failure (exit 111), retried with
  * exponential backoff up to watcher.taskRetries, then failed/. Requests over their
  * submitter's rate (security.rateLimit, per owner of the file in incoming/) wait in
- * deferred/ too. Nothing is dropped. Every event is in log/audit.jsonl before the
+ * deferred/ too; deferred/ is watched as well, for what an operator releases or
+ * requeues there (epic-queue), and hold/ is never looked into. Nothing is dropped. Every event is in log/audit.jsonl before the
  * move it records.
  */
 #include <dirent.h>
@@ -92,6 +93,8 @@ typedef struct watch {
 	ec_task_opts o;
 	int once, jobs_max;
 	int ino, wakefd[2];
+	int wd_deferred;        /* inotify watch of deferred/ (epic requeue, release) */
+	int deferred_changed;   /* something moved into deferred/ or was re-timed there */
 	cand *q;                /* FIFO of candidates */
 	size_t qhead, qlen, qcap;
 	char **seen;            /* open-addressing set of the names in q */
@@ -477,6 +480,17 @@ load_deferred(watch *w)
 	free_ids(ids);
 }
 
+/* Read deferred/ again: the directory is the truth. An operator moves tasks in and
+ * out (epic release, requeue, hold) and re-times them, and a task that could not
+ * be started when it was due (its lock held a moment) is due again. */
+static void
+reload_deferred(watch *w)
+{
+	w->deferred_changed = 0;
+	w->ndue = 0;
+	load_deferred(w);
+}
+
 /* ---- rate limit ------------------------------------------------------------------ */
 
 /*
@@ -813,7 +827,10 @@ read_events(watch *w)
 			if (ev->mask & IN_Q_OVERFLOW) {
 				ec_warn("inotify queue overflowed; rescanning incoming/");
 				rescan(w);
-			} else if (ev->len > 0)
+				w->deferred_changed = 1;
+			} else if (ev->wd == w->wd_deferred)
+				w->deferred_changed = 1;
+			else if (ev->len > 0)
 				enqueue(w, ev->name, 0, (ev->mask & IN_MOVED_TO) != 0);
 			p += sizeof *ev + ev->len;
 		}
@@ -850,7 +867,7 @@ main(int argc, char *argv[])
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	watch w = { .ino = -1 };
+	watch w = { .ino = -1, .wd_deferred = -1 };
 	struct sigaction sa = { .sa_handler = on_signal };
 	char dir[PATH_MAX];
 	long long stop_at = 0;
@@ -903,6 +920,15 @@ main(int argc, char *argv[])
 	if ((w.ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0 ||
 	    inotify_add_watch(w.ino, dir, IN_MOVED_TO | IN_CLOSE_WRITE) < 0)
 		ec_die(EC_EXIT_TEMP, "cannot watch '%s': %s", dir, strerror(errno));
+	/* deferred/ too: what an operator moves there is due without waiting for the
+	 * next rescan. Without it the rescan still finds it. */
+	{
+		char ddir[PATH_MAX];
+		snprintf(ddir, sizeof ddir, "%s/deferred", w.spool);
+		if ((w.wd_deferred = inotify_add_watch(w.ino, ddir, IN_MOVED_TO | IN_MOVED_FROM |
+		    IN_ATTRIB | IN_ONLYDIR)) < 0)
+			ec_warn("cannot watch '%s': %s; it is read at every rescan", ddir, strerror(errno));
+	}
 	clean_tmp(&w);
 	recover_active(&w);
 	load_deferred(&w);
@@ -958,6 +984,7 @@ main(int argc, char *argv[])
 		if (!got_term && now >= w.next_rescan) {
 			rescan(&w);
 			recover_active(&w);     /* tasks whose launcher died since */
+			reload_deferred(&w);
 			ec_claim_recover(w.spool, cfg_int(&w, "watcher.tmpMaxAgeHours", 24) * 3600,
 			    claim_returned, &w);
 		}
@@ -979,6 +1006,8 @@ main(int argc, char *argv[])
 		if (poll(pf, (nfds_t)np, timeout) > 0) {
 			if (pf[0].revents & POLLIN)
 				read_events(&w);
+			if (w.deferred_changed)
+				reload_deferred(&w);
 			if (pf[1].revents & POLLIN) {
 				char drain[64];
 				while (read(w.wakefd[0], drain, sizeof drain) > 0)

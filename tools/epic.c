@@ -3,10 +3,13 @@
  * the program epic-CMD (next to this one, else on $PATH).
  *
  * Built in: run (one request through the whole pipeline, the EpicResponse on
- * stdout, so `epic run - < epic.txt | jq .summary` works), resume, status and
- * personas. `epic run` uses the same spool as the watcher, so one-shot runs share
- * the cache and the audit trail, and a request run twice is the same task.
+ * stdout, so `epic run - < epic.txt | jq .summary` works), resume, personas and
+ * help. status, hold, release, requeue and delete are epic-queue's. A mistyped
+ * command is answered with the nearest known one. `epic run` uses the same spool
+ * as the watcher, so one-shot runs share the cache and the audit trail, and a
+ * request run twice is the same task.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -22,31 +25,148 @@ static const char usage_text[] =
     "usage: epic run [--mode MODE] [--select all|auto] [--enforce-devops] [--exclude P,...]\n"
     "                [-o FILE] [--spool DIR] [--config FILE] [-j N] [FILE | -]\n"
     "       epic resume [--spool DIR] [--config FILE] [-o FILE] ID\n"
-    "       epic status [--spool DIR] [ID]\n"
+    "       epic status [--json] [--spool DIR] [--wait [--timeout S]] [ID]\n"
+    "       epic hold | release | requeue | delete [--spool DIR] ID ...\n"
     "       epic personas\n"
+    "       epic help [CMD]\n"
     "       epic CMD [ARG ...]   (runs epic-CMD)\n";
+
+/* The built-in commands' own usage: synopsis, then what --help adds. */
+static const struct {
+	const char *name, *synopsis, *help;
+} builtins[] = {
+	{ "run",
+	    "usage: epic run [--mode MODE] [--select all|auto] [--enforce-devops] [--exclude P,...]\n"
+	    "                [-o FILE] [--spool DIR] [--config FILE] [-j N] [FILE | -]\n",
+	    "\nReview an epic with the six personas and print the EpicResponse.\n\n"
+	    "  -m, --mode MODE       mvp, standard or enterprise (overrides the request)\n"
+	    "  -S, --select WHICH    all personas, or auto: those the epic gives something\n"
+	    "                        to assess, most relevant first (required ones always)\n"
+	    "  -D, --enforce-devops  make the DevOps recommendations blocking\n"
+	    "  -x, --exclude LIST    comma-separated personas to skip\n"
+	    "  -o, --output FILE     write the EpicResponse to FILE (default stdout)\n"
+	    "  -s, --spool DIR       the spool (default $EPIC_SPOOL, then ./spool)\n"
+	    "  -c, --config FILE     configuration file\n"
+	    "  -j, --jobs N          personas run side by side (default\n"
+	    "                        performance.maxConcurrentPersonas)\n"
+	    "  -q, --quiet           no progress on stderr\n"
+	    "  -h, --help            this help\n\n"
+	    "Exit: 0 done, 1 request rejected (the task is in failed/), 2 usage,\n"
+	    "111 temporary failure (the task is kept: epic resume ID).\n" },
+	{ "resume",
+	    "usage: epic resume [--spool DIR] [--config FILE] [-o FILE] [--quiet] ID\n",
+	    "\nRun the kept task ID again from where it stopped (its make pipeline redoes only\n"
+	    "what is missing or out of date) and print the EpicResponse.\n\n"
+	    "  -o, --output FILE     write the EpicResponse to FILE (default stdout)\n"
+	    "  -s, --spool DIR       the spool (default $EPIC_SPOOL, then ./spool)\n"
+	    "  -c, --config FILE     configuration file\n"
+	    "  -q, --quiet           no progress on stderr\n"
+	    "  -h, --help            this help\n\n"
+	    "Exit: 0 done, 1 rejected or no such task, 2 usage, 111 temporary failure.\n" },
+	{ "personas",
+	    "usage: epic personas\n",
+	    "\nThe registered personas: review order, required or optional, rules or command,\n"
+	    "timeout, version and whether it can run; a table on a terminal, JSON otherwise.\n\n"
+	    "Exit: 0 ok, 1 a registration or the configuration is wrong, 111 I/O.\n" },
+	{ NULL, NULL, NULL },
+};
+
+/* Every command, with what it does: `epic help` lists them and a mistyped command
+ * is matched against them. Those not built in run epic-NAME. */
+static const struct {
+	const char *name, *what;
+} commands[] = {
+	{ "run", "review one request with the personas; print the EpicResponse" },
+	{ "resume", "run a kept task again from where it stopped" },
+	{ "status", "every request and task in every queue; one task; --wait for it" },
+	{ "personas", "the registered personas and whether they can run" },
+	{ "submit", "drop a request into the spool's incoming/ for the watcher" },
+	{ "show", "a finished epic, for people to read" },
+	{ "render", "a finished epic as a document" },
+	{ "export", "a finished epic in another format" },
+	{ "diff", "what changed between two results" },
+	{ "hold", "keep a waiting request or a deferred task from the watcher" },
+	{ "release", "give a held request or task back to the watcher" },
+	{ "requeue", "run a failed, done or deferred task again" },
+	{ "delete", "remove a request or a task that is not running" },
+	{ "watch", "the spool daemon: review every request dropped into the spool" },
+	{ "help", "this overview, or one command's help" },
+	{ NULL, NULL },
+};
+
+/* The commands epic-queue runs (`epic status` is `epic-queue status`). */
+static const char *const queue_cmds[] = { "status", "hold", "release", "requeue", "delete", NULL };
+
+/* The built-in command whose usage usage() prints (main sets it); NULL: all. */
+static const char *help_cmd;
+
+/* Is name an epic-NAME program next to this one (not one of commands[])? */
+static int
+other_tool(const char *name)
+{
+	for (size_t i = 0; commands[i].name; i++)
+		if (!strcmp(commands[i].name, name))
+			return 0;
+	return 1;
+}
+
+/* The programs epic-NAME next to this one that commands[] does not list, sorted:
+ * names into v (cap), their count returned. Each is the caller's to free. */
+static size_t
+other_tools(char **v, size_t cap)
+{
+	struct dirent **names;
+	char path[PATH_MAX];
+	size_t k = 0;
+	int n = scandir(ec_bindir(), &names, NULL, alphasort);
+
+	for (int i = 0; i < n; i++) {
+		const char *nm = names[i]->d_name;
+		snprintf(path, sizeof path, "%s/%s", ec_bindir(), nm);
+		if (k < cap && !strncmp(nm, "epic-", 5) && nm[5] && !strchr(nm, '.') &&
+		    other_tool(nm + 5) && access(path, X_OK) == 0)
+			v[k++] = strdup(nm + 5);
+		free(names[i]);
+	}
+	if (n >= 0)
+		free(names);
+	return k;
+}
 
 static void
 usage(int code)
 {
-	fputs(usage_text, code ? stderr : stdout);
-	if (!code)
-		fputs("\nReview an epic with the six personas and print the EpicResponse.\n\n"
-		    "  -m, --mode MODE       mvp, standard or enterprise (overrides the request)\n"
-		    "  -S, --select WHICH    all personas, or auto: those the epic gives something\n"
-		    "                        to assess, most relevant first (required ones always)\n"
-		    "  -D, --enforce-devops  make the DevOps recommendations blocking\n"
-		    "  -x, --exclude LIST    comma-separated personas to skip\n"
-		    "  -o, --output FILE     write the EpicResponse to FILE (default stdout)\n"
-		    "  -s, --spool DIR       the spool (default $EPIC_SPOOL, then ./spool)\n"
-		    "  -c, --config FILE     configuration file\n"
-		    "  -j, --jobs N          personas run side by side (default\n"
-		    "                        performance.maxConcurrentPersonas)\n"
-		    "  -q, --quiet           no progress on stderr\n"
-		    "  -h, --help            this help\n"
-		    "  -V, --version         print the version\n\n"
-		    "Exit: 0 done, 1 request rejected (the task is in failed/), 2 usage,\n"
-		    "111 temporary failure (the task is kept: epic resume ID).\n", stdout);
+	FILE *f = code ? stderr : stdout;
+	char *other[64];
+	size_t n;
+
+	for (size_t i = 0; help_cmd && builtins[i].name; i++)
+		if (!strcmp(builtins[i].name, help_cmd)) {
+			fputs(builtins[i].synopsis, f);
+			if (!code)
+				fputs(builtins[i].help, f);
+			ec_exit(code);
+		}
+	fputs(usage_text, f);
+	if (code)
+		ec_exit(code);
+	fputs("\nThe front door of epic-creator: review epics with the personas, one at a\n"
+	    "time or through the spool and its watcher. 'epic help CMD' or 'epic CMD --help'\n"
+	    "tells more of each.\n\nCommands:\n", f);
+	for (size_t i = 0; commands[i].name; i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].what);
+	if ((n = other_tools(other, sizeof other / sizeof *other)) > 0) {
+		fputs("\nAlso here (epic-CMD next to epic):\n ", f);
+		for (size_t i = 0; i < n; i++) {
+			fprintf(f, " %s", other[i]);
+			free(other[i]);
+		}
+		fputc('\n', f);
+	}
+	fputs("\n  -h, --help            this help\n"
+	    "  -V, --version         print the version\n\n"
+	    "Exit: 0 ok, 1 input rejected, 2 usage, 111 temporary failure (each command's\n"
+	    "page says more).\n", f);
 	ec_exit(code);
 }
 
@@ -483,57 +603,133 @@ cmd_resume(int argc, char *argv[])
 	return c;
 }
 
-/* exec epic-NAME with args (argv[0] replaced), from our own directory first. */
+/* Run epic-queue CMD with the rest of argv (argv[0] is CMD): status, hold,
+ * release, requeue and delete are its. Its messages say "epic". */
 static int
-exec_sibling(const char *name, char *argv[])
+exec_queue(int argc, char *argv[])
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], **args = calloc((size_t)argc + 2, sizeof *args);
 
-	snprintf(path, sizeof path, "%s/epic-%s", ec_bindir(), name);
-	argv[0] = path;
-	execv(path, argv);
-	snprintf(path, sizeof path, "epic-%s", name);
-	execvp(path, argv);
-	ec_warn("'%s' is not an epic command (no epic-%s): see 'epic --help'", name, name);
-	return EC_EXIT_USAGE;
+	if (!args)
+		ec_die(EC_EXIT_TEMP, "out of memory");
+	args[0] = "epic";
+	memcpy(args + 1, argv, (size_t)argc * sizeof *args);
+	snprintf(path, sizeof path, "%s/epic-queue", ec_bindir());
+	execv(path, args);
+	execvp("epic-queue", args);
+	ec_die(EC_EXIT_TEMP, "cannot run epic-queue: %s", strerror(errno));
 }
 
+/* epic status: epic-queue status, which lists the queues, shows one task (with
+ * epic-checkpoint status, as before) or waits for it. */
 static int
 cmd_status(int argc, char *argv[])
 {
-	const char *spool = NULL;
-	char dir[PATH_MAX], *args[6];
-	int c, n = 0;
+	return exec_queue(argc, argv);
+}
 
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "spool", required_argument, NULL, 's' },
-		{ NULL, 0, NULL, 0 },
-	};
-	while ((c = getopt_long(argc, argv, "hs:", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'h': usage(EC_EXIT_OK); break;
-		case 's': spool = optarg; break;
-		default: usage(EC_EXIT_USAGE);
+/* The optimal string alignment distance of a and b (edits, adjacent swaps
+ * counting one), for suggesting a command; capped at 9 for long strings. */
+static int
+edit_distance(const char *a, const char *b)
+{
+	size_t n = strlen(a), m = strlen(b);
+	int d[24][24];
+
+	if (n > 22 || m > 22)
+		return 9;
+	for (size_t i = 0; i <= n; i++)
+		d[i][0] = (int)i;
+	for (size_t j = 0; j <= m; j++)
+		d[0][j] = (int)j;
+	for (size_t i = 1; i <= n; i++)
+		for (size_t j = 1; j <= m; j++) {
+			int cost = a[i - 1] != b[j - 1], v = d[i - 1][j - 1] + cost;
+			if (d[i - 1][j] + 1 < v)
+				v = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
 		}
+	return d[n][m];
+}
+
+/*
+ * name is no command: say so, with the nearest known one when it is close (one
+ * edit for a short name, two from five letters on, and less than half the
+ * candidate), and exit 2.
+ */
+static void __attribute__((noreturn))
+unknown_command(const char *name)
+{
+	char *other[64];
+	size_t n = other_tools(other, sizeof other / sizeof *other);
+	const char *best = NULL;
+	int bestd = 99, limit = strlen(name) >= 5 ? 2 : 1;
+
+	for (size_t i = 0; commands[i].name; i++) {
+		int d = edit_distance(name, commands[i].name);
+		if (d < bestd && d * 2 < (int)strlen(commands[i].name))
+			best = commands[i].name, bestd = d;
 	}
-	spool = ec_spool_root(spool);
-	args[n++] = "epic-checkpoint";
-	if (optind < argc) {
-		check_id(argv[optind]);
-		if (!ec_task_find(spool, argv[optind], dir, sizeof dir))
-			ec_die(EC_EXIT_REJECT, "no task '%s' in '%s'", argv[optind], spool);
-		args[n++] = "status";
-		if (isatty(1))
-			args[n++] = "--brief";
-		args[n++] = dir;
-	} else {
-		args[n++] = "list";
-		args[n++] = "--spool";
-		args[n++] = (char *)spool;
+	for (size_t i = 0; i < n; i++) {
+		int d = edit_distance(name, other[i]);
+		if (d < bestd && d * 2 < (int)strlen(other[i]))
+			best = other[i], bestd = d;
 	}
-	args[n] = NULL;
-	return exec_sibling("checkpoint", args);
+	if (best && bestd <= limit)
+		ec_warn("'%s' is not an epic command; did you mean '%s'?", name, best);
+	else
+		ec_warn("'%s' is not an epic command; see 'epic help'", name);
+	for (size_t i = 0; i < n; i++)
+		free(other[i]);
+	ec_exit(EC_EXIT_USAGE);
+}
+
+/* Run epic-NAME with argv (argv[0] is NAME), from our own directory first, else
+ * on PATH; a name that is none is unknown_command. */
+static int
+exec_command(const char *name, char *argv[])
+{
+	char path[PATH_MAX], prog[PATH_MAX];
+	size_t n = strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-");
+
+	/* A command is a plain name: never a path, never an option. */
+	if (n == 0 || name[n] != '\0' || name[0] == '-' || n > 64)
+		unknown_command(name);
+	snprintf(path, sizeof path, "%s/epic-%s", ec_bindir(), name);
+	snprintf(prog, sizeof prog, "epic-%s", name);
+	argv[0] = path;
+	execv(path, argv);
+	argv[0] = prog;
+	execvp(prog, argv);
+	unknown_command(name);
+}
+
+/* epic help [CMD]: the overview, a built-in's own usage, or CMD --help. */
+static int
+cmd_help(int argc, char *argv[])
+{
+	char *args[3] = { NULL, "--help", NULL };
+
+	if (argc == 0)
+		usage(EC_EXIT_OK);
+	if (argc > 1) {
+		ec_warn("help takes one command");
+		usage(EC_EXIT_USAGE);
+	}
+	for (size_t i = 0; builtins[i].name; i++)
+		if (!strcmp(builtins[i].name, argv[0])) {
+			help_cmd = argv[0];
+			usage(EC_EXIT_OK);
+		}
+	args[0] = argv[0];
+	if (ec_in_list(queue_cmds, argv[0]))
+		return exec_queue(2, args);
+	return exec_command(argv[0], args);
 }
 
 /*
@@ -613,8 +809,10 @@ main(int argc, char *argv[])
 	if (argc < 2)
 		usage(EC_EXIT_USAGE);
 	cmd = argv[1];
-	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help"))
+	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help"))
 		usage(EC_EXIT_OK);
+	if (!strcmp(cmd, "help"))
+		return cmd_help(argc - 2, argv + 2);
 	if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
 		printf("epic %s\n", EC_VERSION);
 		return EC_EXIT_OK;
@@ -624,13 +822,25 @@ main(int argc, char *argv[])
 		usage(EC_EXIT_USAGE);
 	}
 	if (!strcmp(cmd, "run") || !strcmp(cmd, "resume")) {
-		int rc = cmd[0] == 'r' && cmd[1] == 'u' ? cmd_run(argc - 1, argv + 1) :
+		int rc;
+		help_cmd = cmd;         /* their --help and usage errors: their own usage */
+		rc = cmd[0] == 'r' && cmd[1] == 'u' ? cmd_run(argc - 1, argv + 1) :
 		    cmd_resume(argc - 1, argv + 1);
 		return rc ? rc : ec_close_stdout();
 	}
 	if (!strcmp(cmd, "status"))
 		return cmd_status(argc - 1, argv + 1);
-	if (!strcmp(cmd, "personas"))
+	if (ec_in_list(queue_cmds, cmd))
+		return exec_queue(argc - 1, argv + 1);
+	if (!strcmp(cmd, "personas")) {
+		help_cmd = cmd;
+		if (argc > 2 && (!strcmp(argv[2], "-h") || !strcmp(argv[2], "--help")))
+			usage(EC_EXIT_OK);
+		if (argc > 2) {
+			ec_warn("unexpected argument '%s'", argv[2]);
+			usage(EC_EXIT_USAGE);
+		}
 		return cmd_personas();
-	return exec_sibling(cmd, argv + 1);
+	}
+	return exec_command(cmd, argv + 1);
 }

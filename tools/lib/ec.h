@@ -24,15 +24,17 @@
  * output cache), task.c (a task through its pipeline), progress.c (a task's
  * progress on a terminal: the one part that prints, when asked to), proc.c (children as
  * filters), hooks.c (the plugin points), state.c (a task's WorkflowState from
- * its files).
+ * its files), queue.c (an operator's moves: hold, release, requeue, delete) and
+ * queuelist.c (the queues as an operator sees them), declared in queue.h.
  * For the tools a person reads a result through: result.c (which result a command
  * names), markup.c (outside text kept text in HTML, Markdown and sh), resultdiff.c
  * (what changed between two results), term.c (text for a person at a terminal:
  * colour, width, folding, the pager), render.c (epic render's report: what it
  * says, in which order), render-md.c and render-html.c (its two formats) and
- * rendertext.c (text made fit for a document), sharing render.h; export.c (a result as a tracker's backlog: the items, the CSV writer,
- * descriptions through a markup; one file per format: export-jira.c,
- * export-github.c, export-azure.c), declared in export.h.
+ * rendertext.c (text made fit for a document), sharing render.h; export.c (a
+ * result as a tracker's backlog: the items, the CSV writer, descriptions through a
+ * markup; one file per format: export-jira.c, export-github.c, export-azure.c),
+ * declared in export.h.
  *
  * Library code never prints and never exits: it returns -1 or NULL and fills an
  * ec_err, and only main() decides what to say and with which exit code.
@@ -437,7 +439,7 @@ const char *ec_request_ext(const char *name, const char *buf, size_t len);
  * dir. Borrowed until the next call. */
 const char *ec_spool_root(const char *opt);
 /* Create the root (0710) and tmp/ incoming/ (01730), active/ done/ failed/
- * deferred/ cache/ log/ (0700) under it; only what does not exist yet is created,
+ * deferred/ hold/ cache/ log/ (0700) under it; only what does not exist yet is created,
  * and with exactly those modes (an existing directory's mode is left alone). */
 int ec_spool_init(const char *root, ec_err *e);
 /*

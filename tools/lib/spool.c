@@ -11,7 +11,8 @@
  * write-and-search only for the group (01730: create files, but neither list the
  * directory nor, thanks to the sticky bit, rename or remove another user's file),
  * the root is 0710 (the group may pass through it), and every directory holding
- * results, state or logs is 0700. Modes are set with chmod(2) right after mkdir(2),
+ * results, state or logs is 0700 (hold/ too: a held request is out of its
+ * submitter's reach). Modes are set with chmod(2) right after mkdir(2),
  * because the umask would strip the group's write bit, and only on the directory
  * just created: an operator's later chmod is never undone.
  */
@@ -40,6 +41,7 @@ static const struct {
 	{ "done", 0700 },
 	{ "failed", 0700 },
 	{ "deferred", 0700 },
+	{ "hold", 0700 },
 	{ "cache", 0700 },
 	{ "log", 0700 },
 	{ NULL, 0 },
