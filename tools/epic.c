@@ -44,7 +44,8 @@ static const struct {
 	    "                        to assess, most relevant first (required ones always)\n"
 	    "  -D, --enforce-devops  make the DevOps recommendations blocking\n"
 	    "  -x, --exclude LIST    comma-separated personas to skip\n"
-	    "  -o, --output FILE     write the EpicResponse to FILE (default stdout)\n"
+	    "  -o, --output FILE     write the EpicResponse to FILE (default stdout; on a\n"
+	    "                        terminal only where it is: -o - for the JSON there)\n"
 	    "  -s, --spool DIR       the spool (default $EPIC_SPOOL, then ./spool)\n"
 	    "  -c, --config FILE     configuration file\n"
 	    "  -j, --jobs N          personas run side by side (default\n"
@@ -57,7 +58,8 @@ static const struct {
 	    "usage: epic resume [--spool DIR] [--config FILE] [-o FILE] [--quiet] ID\n",
 	    "\nRun the kept task ID again from where it stopped (its make pipeline redoes only\n"
 	    "what is missing or out of date) and print the EpicResponse.\n\n"
-	    "  -o, --output FILE     write the EpicResponse to FILE (default stdout)\n"
+	    "  -o, --output FILE     write the EpicResponse to FILE (default stdout; on a\n"
+	    "                        terminal only where it is: -o - for the JSON there)\n"
 	    "  -s, --spool DIR       the spool (default $EPIC_SPOOL, then ./spool)\n"
 	    "  -c, --config FILE     configuration file\n"
 	    "  -q, --quiet           no progress on stderr\n"
@@ -81,9 +83,9 @@ static const struct {
 	{ "status", "every request and task in every queue; one task; --wait for it" },
 	{ "personas", "the registered personas and whether they can run" },
 	{ "submit", "drop a request into the spool's incoming/ for the watcher" },
-	{ "show", "a finished epic, for people to read" },
-	{ "render", "a finished epic as a document" },
-	{ "export", "a finished epic in another format" },
+	{ "show", "a finished epic on the terminal, in about sixty lines" },
+	{ "render", "a finished epic as one document: Markdown or accessible HTML" },
+	{ "export", "a finished epic as a backlog: Jira, GitHub, Azure DevOps, CSV" },
 	{ "diff", "what changed between two results" },
 	{ "hold", "keep a waiting request or a deferred task from the watcher" },
 	{ "release", "give a held request or task back to the watcher" },
