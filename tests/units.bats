@@ -123,3 +123,18 @@ $BATS_TEST_TMPDIR/c/d
 	run -0 ec-test utf8 <<< 'fine é'
 	assert_output -1
 }
+
+@test "EPIC_NOW sets the tools' wall clock (RFC 3339 or epoch seconds), which then runs on; a bad value is ignored" {
+	EPIC_NOW=2030-01-02T03:04:05Z run -0 epic submit "$ROOT/examples/requests/04-notifications.json"
+	EPIC_NOW=1893456000 run -0 epic-watch --once
+	run -0 jq -r '.time' "$EPIC_SPOOL/log/audit.jsonl"
+	assert_line --index 0 "2030-01-02T03:04:05.000Z"
+	assert_line --index 1 --regexp '^2030-01-01T00:00:0[0-9]\.[0-9]{3}Z$'
+	# the clock runs on from there: the task took some time after its claim
+	[ "${lines[2]}" \> "${lines[1]}" ] || [ "${lines[2]}" = "${lines[1]}" ]
+	run -0 jq -r '.epic.metadata.completedAt' "$EPIC_SPOOL"/done/*/epic.json
+	assert_output --regexp '^2030-01-01T00:00:0'
+	EPIC_NOW=yesterday run -0 epic submit - <<<"A request submitted with a broken fake clock, to be ignored"
+	run -0 jq -r 'select(.task | startswith("stdin")) | .time' "$EPIC_SPOOL/log/audit.jsonl"
+	refute_output --partial "2030-"
+}

@@ -531,7 +531,7 @@ execute(run *r, const json_t *input, ec_err *e)
 	 * none (a megabyte on a large request). */
 	char key[65], up[17], xx[17], *raw = NULL;
 	char *input_text = r->p && !r->p->rules_path ? ec_json_dumps(input) : NULL;
-	long long now = (long long)time(NULL), t0 = ec_mono_ms();
+	long long now = ec_now_ms() / 1000, t0 = ec_mono_ms();
 	int maxr = (int)ec_json_get_int(r->cfg, "coordination.maxRetries", 3), k, expired = 0;
 	int use_cache = !r->no_cache && !ec_json_get_bool(r->request, "options.noCache", 0);
 	long long ttl = ec_json_get_int(r->cfg, "coordination.cacheTTL", 86400);

@@ -3,18 +3,52 @@
  * and RFC 3339 timestamps (the schemas' date-time) read and written.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "ec.h"
 
+/*
+ * EPIC_NOW, when set, sets the tools' wall clock: an RFC 3339 time or seconds
+ * since the epoch, read at the first call, from which the clock then runs on as
+ * usual (an offset, not a frozen instant, so timers and durations still work). It
+ * exists for tests of what depends on age (retention, cache TTL, health windows)
+ * on real files. A value that is neither is ignored.
+ */
+static long long
+offset_ms(long long real)
+{
+	static int known;
+	static long long offset;
+	const char *s;
+
+	if (!known) {
+		long long fake = -1;
+		known = 1;
+		if ((s = getenv("EPIC_NOW")) && *s) {
+			char *end;
+			long long sec = strtoll(s, &end, 10);
+			if (!*end && sec >= 0 && sec < 253402300800LL)
+				fake = sec * 1000;
+			else if (ec_time_parse_ms(s, &fake) < 0)
+				fake = -1;
+		}
+		if (fake >= 0)
+			offset = fake - real;
+	}
+	return offset;
+}
+
 long long
 ec_now_ms(void)
 {
 	struct timespec ts;
+	long long real;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	real = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return real + offset_ms(real);
 }
 
 long long
@@ -29,13 +63,10 @@ ec_mono_ms(void)
 void
 ec_iso_time(char *buf, size_t cap)
 {
-	struct timespec ts;
-	struct tm tm;
+	char out[32];
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-	    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+	ec_time_format(ec_now_ms(), out);
+	snprintf(buf, cap, "%s", out);
 }
 
 void
