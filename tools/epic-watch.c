@@ -135,7 +135,9 @@ cfg_int(const watch *w, const char *key, long long dflt)
 /*
  * One line per event on stderr (escaped: a name from incoming/ cannot forge a
  * line), and one in log/audit.jsonl. uid is the submitter's ((uid_t)-1: unknown),
- * who the request's own label. Called before the move the event records.
+ * who the request's own label. Called before the move the event records. A task
+ * that failed or was deferred is a warning (journalctl -p warning lists them),
+ * every other event information.
  */
 static void
 event(const watch *w, const char *id, const char *what, uid_t uid, const char *who,
@@ -155,7 +157,10 @@ event(const watch *w, const char *id, const char *what, uid_t uid, const char *w
 		vsnprintf(detail, sizeof detail, fmt, ap);
 		va_end(ap);
 	}
-	ec_warn("%s: %s%s%s", id, what, *detail ? " " : "", detail);
+	if (!strcmp(what, "failed") || !strcmp(what, "deferred"))
+		ec_warn("%s: %s%s%s", id, what, *detail ? " " : "", detail);
+	else
+		ec_info("%s: %s%s%s", id, what, *detail ? " " : "", detail);
 	j = json_pack("{s:s, s:s}", "task", id, "event", what);
 	if (*detail)
 		json_object_set_new(j, "detail", json_string(detail));
@@ -357,7 +362,7 @@ clean_tmp(watch *w)
 		    now - st.st_mtime <= maxage)
 			continue;
 		if (unlinkat(dfd, de->d_name, 0) == 0)
-			ec_warn("removed stale '%s/tmp/%s' (older than watcher.tmpMaxAgeHours)", w->spool,
+			ec_info("removed stale '%s/tmp/%s' (older than watcher.tmpMaxAgeHours)", w->spool,
 			    de->d_name);
 	}
 	closedir(d);
@@ -933,7 +938,7 @@ main(int argc, char *argv[])
 	recover_active(&w);
 	load_deferred(&w);
 	rescan(&w);
-	ec_warn("watching %s (%d at a time%s)", dir, w.jobs_max,
+	ec_info("watching %s (%d at a time%s)", dir, w.jobs_max,
 	    w.once ? ", once" : "");
 
 	for (;;) {
@@ -944,11 +949,11 @@ main(int argc, char *argv[])
 		if (got_hup) {
 			got_hup = 0;
 			load_config(&w);
-			ec_warn("configuration reloaded");
+			ec_info("configuration reloaded");
 		}
 		if (got_term && !stop_at) {
 			stop_at = ec_now_ms() + cfg_int(&w, "watcher.stopGraceSeconds", 30) * 1000;
-			ec_warn("stopping: no more claims; %d running task%s get %lld s", w.nrun,
+			ec_info("stopping: no more claims; %d running task%s get %lld s", w.nrun,
 			    w.nrun == 1 ? "" : "s", cfg_int(&w, "watcher.stopGraceSeconds", 30));
 		}
 		if (!got_term)
@@ -1018,7 +1023,7 @@ main(int argc, char *argv[])
 	{
 		struct rusage ru;
 		getrusage(RUSAGE_SELF, &ru);
-		ec_warn("stopped (peak RSS %ld KiB)", ru.ru_maxrss);
+		ec_info("stopped (peak RSS %ld KiB)", ru.ru_maxrss);
 	}
 	c = w.once && w.n_rejected ? EC_EXIT_REJECT : w.once && w.n_temp ? EC_EXIT_TEMP : EC_EXIT_OK;
 	watch_free(&w);

@@ -92,10 +92,13 @@ void ec_err_prefix(ec_err *e, const char *fmt, ...) __attribute__((format(printf
 /*
  * For main() only: print "prog: msg" to stderr as one line, control characters
  * escaped (ec_escape_controls), so nothing from outside can forge a line of a log.
- * The message is kept as the verdict a later ec_exit() leaves.
+ * The message is kept as the verdict a later ec_exit() leaves. When stderr is the
+ * journal (JOURNAL_STREAM), the line starts with its syslog priority: ec_warn <4>
+ * warning, ec_info <6> information (not kept as the verdict), ec_die <3> error.
  */
 void ec_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* For main() only: ec_warn e->msg and ec_exit with e->code. */
+void ec_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* For main() only: say e->msg (an error) and ec_exit with e->code. */
 void ec_die_err(const ec_err *e) __attribute__((noreturn));
 void ec_die(int code, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
 /* s with control characters (C0, DEL, C1) and bytes that are not UTF-8 written as

@@ -3,13 +3,14 @@
  *
  * Library functions report failure through ec_fail(), which fills an ec_err and
  * returns -1, so a caller writes `return ec_fail(e, EC_EXIT_TEMP, "...")`. Only the
- * ec_warn/ec_die family prints, and only main() calls it.
+ * ec_warn/ec_info/ec_die family prints, and only main() calls it.
  */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ec.h"
 
@@ -106,25 +107,57 @@ ec_last_message(void)
 	return last_msg;
 }
 
-/* Print one escaped line "prog: msg" and keep msg as the verdict. */
-static void
-say(const char *msg)
+/*
+ * Is standard error the journal? systemd says so by setting JOURNAL_STREAM to
+ * the device and inode of the stream it connected (systemd.exec(5)); a child
+ * whose stderr was redirected elsewhere inherits the variable, so it counts
+ * only while stderr is still that very stream. Asked at every line: a tool may
+ * redirect its stderr after it started, and a message is rare.
+ */
+static int
+stderr_is_journal(void)
 {
-	char line[sizeof last_msg * 4];
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	int n = 0;
 
-	snprintf(last_msg, sizeof last_msg, "%s", msg);
+	if (!js || sscanf(js, "%llu:%llu%n", &dev, &ino, &n) != 2 || js[n] != '\0')
+		return 0;
+	return fstat(2, &st) == 0 && (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+}
+
+/*
+ * Print one escaped line "prog: msg", and keep msg as the verdict unless it is
+ * only information. To the journal the line starts with its syslog priority,
+ * "<3>" (error: the tool is about to exit with failure), "<4>" (warning) or "<6>"
+ * (information), which journald takes off and stores as the entry's priority
+ * (sd-daemon(3)); a terminal or a file never sees the prefix.
+ */
+enum { PRIO_ERR = 3, PRIO_WARNING = 4, PRIO_INFO = 6 };
+
+static void
+say(int prio, const char *msg)
+{
+	char line[sizeof last_msg * 4], pre[8] = "";
+
+	if (prio != PRIO_INFO)
+		snprintf(last_msg, sizeof last_msg, "%s", msg);
+	if (stderr_is_journal())
+		snprintf(pre, sizeof pre, "<%d>", prio);
 	ec_escape_controls(msg, line, sizeof line);
-	fprintf(stderr, "%s: %s\n", ec_progname, line);
+	fprintf(stderr, "%s%s: %s\n", pre, ec_progname, line);
 }
 
 /* say() the formatted message. */
 static void
-vsay(const char *fmt, va_list ap)
+vsay(int prio, const char *fmt, va_list ap)
 {
 	char msg[sizeof last_msg];
 
 	vsnprintf(msg, sizeof msg, fmt, ap);
-	say(msg);
+	say(prio, msg);
 }
 
 void
@@ -133,14 +166,24 @@ ec_warn(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsay(fmt, ap);
+	vsay(PRIO_WARNING, fmt, ap);
+	va_end(ap);
+}
+
+void
+ec_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsay(PRIO_INFO, fmt, ap);
 	va_end(ap);
 }
 
 void
 ec_die_err(const ec_err *e)
 {
-	say(e->msg);
+	say(PRIO_ERR, e->msg);
 	ec_exit(e->code ? e->code : EC_EXIT_TEMP);
 }
 
@@ -160,7 +203,7 @@ ec_die(int code, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsay(fmt, ap);
+	vsay(PRIO_ERR, fmt, ap);
 	va_end(ap);
 	ec_exit(code);
 }
