@@ -17,9 +17,11 @@ PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
 DATADIR ?= $(PREFIX)/share/epic-creator
-# Where systemd looks for units and tmpfiles.d entries under PREFIX (both search
-# /usr/local/lib/...); installed there, they are not enabled: systemctl does that.
+# Where systemd looks for units, sysusers.d and tmpfiles.d entries under PREFIX
+# (all search /usr/local/lib/...); installed there, nothing is enabled or created:
+# systemctl, systemd-sysusers and systemd-tmpfiles do that.
 SYSTEMDDIR  ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 VERSION := 0.1.0
 
@@ -199,17 +201,23 @@ install: all
 	cp -R pipeline/. $(DESTDIR)$(DATADIR)/
 	install -m 644 $(SCHEMAS) $(DESTDIR)$(DATADIR)/schemas/
 	install -d $(DESTDIR)$(DATADIR)/examples/personas $(DESTDIR)$(DATADIR)/examples/cron \
-	  $(DESTDIR)$(DATADIR)/examples/systemd $(DESTDIR)$(SYSTEMDDIR) $(DESTDIR)$(TMPFILESDIR)
+	  $(DESTDIR)$(DATADIR)/examples/systemd $(DESTDIR)$(SYSTEMDDIR) $(DESTDIR)$(TMPFILESDIR) \
+	  $(DESTDIR)$(SYSUSERSDIR)
 	install -m 755 examples/personas/agent-persona $(DESTDIR)$(DATADIR)/examples/personas/
 	install -m 644 examples/personas/agent-persona.json.example $(DESTDIR)$(DATADIR)/examples/personas/
 	install -m 644 examples/README.md $(DESTDIR)$(DATADIR)/examples/
 	cp -R examples/hooks $(DESTDIR)$(DATADIR)/examples/
-	sed 's|/usr/local/bin|$(BINDIR)|g' examples/cron/crontab > $(DESTDIR)$(DATADIR)/examples/cron/crontab
+	sed 's|/usr/local/share/epic-creator|$(DATADIR)|g; s|/usr/local/bin|$(BINDIR)|g' examples/cron/crontab \
+	  > $(DESTDIR)$(DATADIR)/examples/cron/crontab
+	sed 's|/usr/local/bin|$(BINDIR)|g' examples/cron/epic-nightly > $(DESTDIR)$(DATADIR)/examples/cron/epic-nightly
+	chmod 755 $(DESTDIR)$(DATADIR)/examples/cron/epic-nightly
 	for u in examples/systemd/*.service examples/systemd/*.timer; do \
 	  sed 's|/usr/local/bin|$(BINDIR)|g' $$u > $(DESTDIR)$(DATADIR)/examples/systemd/$${u##*/} && \
 	  install -m 644 $(DESTDIR)$(DATADIR)/examples/systemd/$${u##*/} $(DESTDIR)$(SYSTEMDDIR)/ || exit 1; done
 	install -m 644 examples/systemd/epic-creator.tmpfiles $(DESTDIR)$(DATADIR)/examples/systemd/
 	install -m 644 examples/systemd/epic-creator.tmpfiles $(DESTDIR)$(TMPFILESDIR)/epic-creator.conf
+	install -m 644 examples/systemd/epic-creator.sysusers $(DESTDIR)$(DATADIR)/examples/systemd/
+	install -m 644 examples/systemd/epic-creator.sysusers $(DESTDIR)$(SYSUSERSDIR)/epic-creator.conf
 
 # The floor's two probes (tests/bench/floor.c): a trivial static program to spawn,
 # and the timer of spawns and durable writes.
