@@ -12,7 +12,7 @@
  * embedded schemas/), yaml.c + config.c (the config file), spool.c (spool
  * places, the drop protocol, the one id rule), claim.c (taking a request out of
  * incoming/), ratelimit.c (a token bucket per submitter), audit.c (the audit
- * log), paths.c (where things are; paths for make), rules.c (the built-in
+ * log, a hash chain; with its rotation and walk declared in audit.h), paths.c (where things are; paths for make), rules.c (the built-in
  * persona engine; rulestext.c, rulesfacts.c, rulescompile.c and rulesload.c share
  * the private rules.h),
  * registry.c (persona registrations), plan.c (the persona plan), normalize.c
