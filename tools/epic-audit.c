@@ -78,9 +78,8 @@ walk_one(const char *spool, const char *rel, const char *path, ec_audit_walk *w,
 		fd = ec_spool_open(spool, rel, O_RDONLY, 0, NULL, e);
 		if (fd < 0)
 			return errno == ENOENT ? 0 : -1;
-	} else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return ec_fail(e, ec_errno_is_temp(errno) ? EC_EXIT_TEMP : EC_EXIT_REJECT,
-		    "cannot open '%s': %s", path, strerror(errno));
+	} else if ((fd = ec_open_read(path, e)) < 0)
+		return -1;
 	r = ec_audit_walk_fd(fd, rel ? rel : path, w, e);
 	close(fd);
 	return r;
