@@ -144,7 +144,8 @@ ec_audit_rotated(const char *spool, long **out, ec_err *e)
 		v[n++] = k;
 	}
 	closedir(dir);
-	qsort(v, n, sizeof *v, cmp_long);
+	if (n > 1)
+		qsort(v, n, sizeof *v, cmp_long);
 	*out = v;
 	return (int)n;
 }
