@@ -16,6 +16,10 @@ setup() {
 	fast_watcher_config 0
 }
 
+teardown() {
+	remove_users
+}
+
 # The SHA-256 of line $1 of file $2 (default the log), without its newline.
 line_sha() { sed -n "${1}p" "${2:-$S/$LOG}" | tr -d '\n' | sha256sum | cut -d' ' -f1; }
 
@@ -93,6 +97,33 @@ submit_n() {
 	assert_output --partial "last SHA-256 $last"
 	run -0 epic audit tail -n 2
 	assert_output "$(tail -n 2 "$S/$LOG")"
+}
+
+@test "a rejected epic run: run, then failed, by epic run; the chain holds" {
+	: >empty.txt
+	run -1 epic run -q empty.txt
+	run -0 jq -c '[.event, .by, .uid]' "$S/$LOG"
+	assert_output - <<-END
+		["run","epic run",$(id -u)]
+		["failed","epic run",$(id -u)]
+	END
+	chain_ok
+	run -0 epic audit verify
+}
+
+@test "a group member's submit writes no line (log/ is the owner's); the watcher's claim records it by uid" {
+	unset EPIC_CONFIG # the test's config is not the member's to read
+	make_users
+	S="$EPIC_SPOOL"
+	run -0 --separate-stderr as "$MEMBER" epic-submit --name member-req - <"$REQ/03-file-uploads.txt"
+	local id=$output
+	[[ "$stderr" == *"queued without an audit line"* ]] || fail "stderr: $stderr"
+	[ "$(wc -l <"$S/$LOG")" -eq 1 ]
+	run -0 epic-watch --once
+	run -0 jq -c --arg t "$id" 'select(.task == $t and .event == "claimed") | .uid' "$S/$LOG"
+	assert_output "$(id -u "$MEMBER")"
+	chain_ok
+	run -0 epic audit verify --spool "$S"
 }
 
 @test "a line never carries an e-mail address: requestedBy and details are redacted" {
