@@ -224,6 +224,28 @@ submit_n() {
 	[ "$(jq -r .prev "$S/$LOG" | sort | uniq -d)" = "" ]
 }
 
+@test "rotation and verify while writers append: no line lost, no false break, one chain" {
+	local pids=() k i bad=0
+	for k in 1 2 3; do
+		(
+			for i in 1 2 3 4 5 6 7 8; do
+				request "$k.$i" | epic-submit --name "c$k-$i" - >/dev/null || exit 1
+			done
+		) &
+		pids+=($!)
+	done
+	for i in 1 2 3 4 5 6; do
+		epic audit rotate --older-than 0 >/dev/null || bad=1
+		epic audit verify >/dev/null || bad=1
+	done
+	for k in "${pids[@]}"; do wait "$k"; done
+	[ "$bad" -eq 0 ] || fail "a rotate or a verify failed while writers appended"
+	[ "$(cat "$S"/log/audit.jsonl* | wc -l)" -eq 24 ]
+	run -0 epic audit verify
+	assert_output --regexp '^24 lines, chain intact'
+	[ "$(cat "$S"/log/audit.jsonl.* | wc -l)" -gt 0 ]
+}
+
 @test "a writer waits for the log's lock (flock on the log), and follows a log replaced meanwhile" {
 	submit_n 2
 	# The lock held for a second: the submit waits for it.
@@ -269,16 +291,20 @@ submit_n() {
 	run -0 epic audit verify "$S/$LOG.1" "$S/$LOG"
 	run -1 epic audit verify "$S/$LOG" "$S/$LOG.1"
 	assert_output "epic-audit: $S/$LOG.1:1: prev does not match the last line of $S/$LOG (a file missing, or out of order)"
+	# The log grown past the rotated file: all of it is walked.
+	submit_n 2
+	run -0 epic audit verify
+	assert_output "7 lines, chain intact, last SHA-256 $(line_sha 4)"
 	# Everything rotated: the empty log's next line chains to the newest rotated file.
 	run -0 epic audit rotate --older-than 0
-	assert_output "2 lines moved to $LOG.2"
+	assert_output "4 lines moved to $LOG.2"
 	[ ! -s "$S/$LOG" ]
 	run -0 epic audit verify
-	assert_output --regexp '^5 lines, chain intact'
+	assert_output --regexp '^7 lines, chain intact'
 	submit_n 1
-	[ "$(jq -r .prev "$S/$LOG")" = "$(line_sha 2 "$S/$LOG.2")" ]
+	[ "$(jq -r .prev "$S/$LOG")" = "$(line_sha 4 "$S/$LOG.2")" ]
 	run -0 epic audit verify
-	assert_output "6 lines, chain intact, last SHA-256 $(line_sha 1)"
+	assert_output "8 lines, chain intact, last SHA-256 $(line_sha 1)"
 	# A rotated file edited breaks the spool's chain there.
 	sed -i '2s/"bytes":/"bytes":1/' "$S/$LOG.1"
 	run -1 epic audit verify
@@ -286,7 +312,7 @@ submit_n() {
 	# The oldest rotated file removed (retention): the chain runs from .2, and says so.
 	rm "$S/$LOG.1"
 	run -0 epic audit verify
-	assert_output "3 lines, chain intact, last SHA-256 $(line_sha 1); it continues SHA-256 $(line_sha 3 whole) (lines before it rotated away)"
+	assert_output "5 lines, chain intact, last SHA-256 $(line_sha 1); it continues SHA-256 $(line_sha 3 whole) (lines before it rotated away)"
 }
 
 @test "verify of a file that cannot be read: exit 1 missing, 111 on an I/O error" {

@@ -67,20 +67,16 @@ usage(int code)
 	ec_exit(code);
 }
 
-/* Walk one file into w: rel beneath the spool (spool mode) or a path as given.
- * A missing spool file is an empty one. Returns as ec_audit_walk_fd. */
+/* Walk a FILE named on the command line into w, as far as its writers finished
+ * when it was opened. Returns as ec_audit_walk_fd. */
 static int
-walk_one(const char *spool, const char *rel, const char *path, ec_audit_walk *w, ec_err *e)
+walk_path(const char *path, ec_audit_walk *w, ec_err *e)
 {
 	int fd, r;
 
-	if (rel) {
-		fd = ec_spool_open(spool, rel, O_RDONLY, 0, NULL, e);
-		if (fd < 0)
-			return errno == ENOENT ? 0 : -1;
-	} else if ((fd = ec_open_read(path, e)) < 0)
+	if ((fd = ec_open_read(path, e)) < 0)
 		return -1;
-	r = ec_audit_walk_fd(fd, rel ? rel : path, w, e);
+	r = ec_audit_walk_fd(fd, path, ec_audit_size(fd), w, e);
 	close(fd);
 	return r;
 }
@@ -94,21 +90,18 @@ cmd_verify(const char *spool, int nfiles, char **files)
 
 	if (nfiles > 0) {
 		for (int i = 0; i < nfiles && r == 0; i++)
-			r = walk_one(NULL, NULL, files[i], &w, &e);
+			r = walk_path(files[i], &w, &e);
 	} else {
-		char rel[64];
-		long *v;
-		int n = ec_audit_rotated(spool, &v, &e);
+		/* The files as they were at one moment: a rotation or an append while we
+		 * walk is no break. */
+		ec_audit_file *v;
+		int n = ec_audit_files(spool, &v, &e);
 
 		if (n < 0)
 			ec_die_err(&e);
-		for (int i = 0; i < n && r == 0; i++) {
-			snprintf(rel, sizeof rel, "%s.%ld", EC_AUDIT_LOG, v[i]);
-			r = walk_one(spool, rel, NULL, &w, &e);
-		}
-		free(v);
-		if (r == 0)
-			r = walk_one(spool, EC_AUDIT_LOG, NULL, &w, &e);
+		for (int i = 0; i < n && r == 0; i++)
+			r = ec_audit_walk_fd(v[i].fd, v[i].name, v[i].size, &w, &e);
+		ec_audit_files_free(v, n);
 	}
 	if (r < 0)
 		ec_die_err(&e);

@@ -315,13 +315,90 @@ ec_audit(const char *spool, json_t *ev, ec_err *e)
 	return 0;
 }
 
+off_t
+ec_audit_size(int fd)
+{
+	struct stat st;
+	int locked = flock(fd, LOCK_SH) == 0, r = fstat(fd, &st);
+
+	if (locked)
+		flock(fd, LOCK_UN);
+	return r == 0 && S_ISREG(st.st_mode) ? st.st_size : -1;
+}
+
+void
+ec_audit_files_free(ec_audit_file *files, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (files[i].fd >= 0)
+			close(files[i].fd);
+	free(files);
+}
+
 int
-ec_audit_walk_fd(int fd, const char *name, ec_audit_walk *w, ec_err *e)
+ec_audit_files(const char *spool, ec_audit_file **files, ec_err *e)
+{
+	int root = ec_spool_rootfd(spool, e), log = -1, n = 0, k, tries;
+	ec_audit_file *v = NULL;
+	struct stat st, now;
+	long *num = NULL;
+
+	*files = NULL;
+	if (root < 0)
+		return errno == ENOENT ? 0 : -1;
+	/* The log, locked shared and still the log: no rotation can start meanwhile. */
+	for (tries = 0; tries < 1000; tries++) {
+		if ((log = ec_spool_open(spool, EC_AUDIT_LOG, O_RDONLY, 0, NULL, e)) < 0) {
+			if (errno != ENOENT)
+				return -1;
+			break;  /* no log: the rotated files alone, if any */
+		}
+		while (flock(log, LOCK_SH) < 0 && errno == EINTR)
+			;
+		if (fstat(log, &st) == 0 && fstatat(root, EC_AUDIT_LOG, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    now.st_dev == st.st_dev && now.st_ino == st.st_ino)
+			break;
+		close(log);
+		log = -1;
+	}
+	if ((k = ec_audit_rotated(spool, &num, e)) < 0 ||
+	    !(v = calloc((size_t)k + 1, sizeof *v))) {
+		if (k >= 0)
+			ec_fail(e, EC_EXIT_TEMP, "out of memory");
+		goto fail;
+	}
+	for (; n < k; n++) {
+		snprintf(v[n].name, sizeof v[n].name, "%s.%ld", EC_AUDIT_LOG, num[n]);
+		if ((v[n].fd = ec_spool_open(spool, v[n].name, O_RDONLY, 0, &now, e)) < 0)
+			goto fail;
+		v[n].size = now.st_size;
+	}
+	if (log >= 0) {
+		snprintf(v[n].name, sizeof v[n].name, "%s", EC_AUDIT_LOG);
+		v[n].fd = log;
+		v[n++].size = st.st_size;
+		flock(log, LOCK_UN);
+		log = -1;
+	}
+	free(num);
+	*files = v;
+	return n;
+fail:
+	if (log >= 0)
+		close(log);
+	free(num);
+	ec_audit_files_free(v, n);
+	return -1;
+}
+
+int
+ec_audit_walk_fd(int fd, const char *name, off_t size, ec_audit_walk *w, ec_err *e)
 {
 	int dfd = dup(fd), r = 0;
 	char *line = NULL;
 	size_t cap = 0;
 	long long ln = 0;
+	off_t done = 0;
 	ssize_t n;
 	FILE *f;
 
@@ -330,11 +407,15 @@ ec_audit_walk_fd(int fd, const char *name, ec_audit_walk *w, ec_err *e)
 			close(dfd);
 		return ec_fail(e, EC_EXIT_TEMP, "cannot read '%s': %s", name, strerror(errno));
 	}
-	while (r == 0 && (n = getline(&line, &cap, f)) > 0) {
+	while (r == 0 && (size < 0 || done < size) && (n = getline(&line, &cap, f)) > 0) {
 		const char *prev;
 		json_error_t je;
 		json_t *j;
 
+		/* What was appended after the snapshot is left for the next walk. */
+		if (size >= 0 && done + n > size)
+			n = (ssize_t)(size - done);
+		done += n;
 		ln++;
 		if (line[n - 1] != '\n') {
 			snprintf(w->why, sizeof w->why, "%s:%lld: truncated: no newline at its end",

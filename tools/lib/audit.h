@@ -25,14 +25,28 @@ typedef struct ec_audit_walk {
 	char prevfile[256];     /* the file walked before this one, for messages */
 } ec_audit_walk;
 /*
- * Walk the lines of the open file fd (name as messages show it), continuing w (zero
- * it before the first file). Each line must be a JSON object ending in a newline
+ * Walk the first size bytes (-1: all) of the open file fd (name as messages show
+ * it), continuing w (zero it before the first file). Each line must be a JSON object ending in a newline
  * whose "prev" is the SHA-256 of the line before it, in this file or at the end of
  * the file walked before; the very first line's prev may be zeros or a hash it
  * continues from (recorded in w->start). Returns 0 intact, 1 broken (w->why names
  * the first broken line), -1 with e (I/O). Does not close fd.
  */
-int ec_audit_walk_fd(int fd, const char *name, ec_audit_walk *w, ec_err *e);
+int ec_audit_walk_fd(int fd, const char *name, off_t size, ec_audit_walk *w, ec_err *e);
+/* How many bytes of fd the writers have finished: its size read under a shared lock
+ * (a line being appended is not half there). -1 if fd is not a regular file. */
+off_t ec_audit_size(int fd);
+/* The chain's files as they were at one moment (under the log's shared lock, so no
+ * rotation or append is half done): the rotated files in order, then the log. */
+typedef struct ec_audit_file {
+	char name[64];          /* "log/audit.jsonl.3", "log/audit.jsonl" */
+	int fd;
+	off_t size;             /* the bytes to walk */
+} ec_audit_file;
+/* Open them into *files (caller frees with ec_audit_files_free). How many (0: no
+ * log yet), or -1 with e. */
+int ec_audit_files(const char *spool, ec_audit_file **files, ec_err *e);
+void ec_audit_files_free(ec_audit_file *files, int n);
 /* The rotated files' numbers (audit.jsonl.N) in log/, ascending, into *out (caller
  * frees). Returns how many, or -1 with e. */
 int ec_audit_rotated(const char *spool, long **out, ec_err *e);
