@@ -315,6 +315,24 @@ submit_n() {
 	assert_output "5 lines, chain intact, last SHA-256 $(line_sha 1); it continues SHA-256 $(line_sha 3 whole) (lines before it rotated away)"
 }
 
+@test "a rotation cut short by a crash (lines in both files): verify names it, the next rotate finishes it" {
+	submit_n 5
+	cp "$S/$LOG" whole
+	# As if the crash came between writing log/audit.jsonl.1 and replacing the log.
+	head -n 3 whole >"$S/$LOG.1"
+	run -1 epic audit verify
+	assert_output "epic-audit: $LOG:1: prev does not match the last line of $LOG.1 (a file missing, or out of order)"
+	run -0 epic audit rotate --older-than 36500
+	assert_output "3 lines moved to $LOG.1"
+	diff -u <(tail -n 2 whole) "$S/$LOG"
+	run -0 epic audit verify
+	assert_output "5 lines, chain intact, last SHA-256 $(line_sha 5 whole)"
+	# Nothing more to finish, nothing old enough: nothing happens.
+	run -0 epic audit rotate --older-than 36500
+	assert_output "nothing to rotate"
+	diff -u <(tail -n 2 whole) "$S/$LOG"
+}
+
 @test "verify of a file that cannot be read: exit 1 missing, 111 on an I/O error" {
 	run -1 epic audit verify nosuch.jsonl
 	assert_output "epic-audit: cannot open 'nosuch.jsonl': No such file or directory"

@@ -461,6 +461,37 @@ ec_audit_walk_fd(int fd, const char *name, off_t size, ec_audit_walk *w, ec_err 
 	return r;
 }
 
+/*
+ * A rotation a crash cut short leaves the moved lines both in the newest rotated
+ * file and at the head of the log (buf, len bytes). An intact chain never starts
+ * the log with the rotated file's bytes (its first line would have to hash to its
+ * own last line), so when it does, finish the rotation: drop them from the log.
+ * Returns the lines dropped (0: nothing to finish), or -1 with e.
+ */
+static long
+finish_interrupted(const char *spool, const char *name, const char *buf, size_t len, ec_err *e)
+{
+	char rel[64], *old;
+	size_t olen;
+	long *v, lines = 0;
+	int n = ec_audit_rotated(spool, &v, e);
+
+	if (n <= 0)
+		return n;
+	snprintf(rel, sizeof rel, "%s.%ld", EC_AUDIT_LOG, v[n - 1]);
+	free(v);
+	if (!(old = ec_spool_read(spool, rel, ROTATE_MAX, &olen, 0, e)))
+		return -1;
+	if (olen > 0 && olen <= len && !memcmp(old, buf, olen) && old[olen - 1] == '\n') {
+		for (size_t i = 0; i < olen; i++)
+			lines += old[i] == '\n';
+		if (ec_write_atomic(name, buf + olen, len - olen, EC_W_FSYNC | EC_W_MODE_PRIVATE, e) < 0)
+			lines = -1;
+	}
+	free(old);
+	return lines;
+}
+
 long
 ec_audit_rotate(const char *spool, long long older_than_ms, ec_err *e)
 {
@@ -477,6 +508,11 @@ ec_audit_rotate(const char *spool, long long older_than_ms, ec_err *e)
 	if (!(buf = ec_read_fd(fd, name, ROTATE_MAX, &len, e))) {
 		close(fd);
 		return -1;
+	}
+	if ((count = finish_interrupted(spool, name, buf, len, e)) != 0) {
+		free(buf);
+		close(fd);
+		return count;
 	}
 	/* The leading run of complete lines whose time is before the cutoff. */
 	while (at < len) {
@@ -510,7 +546,8 @@ ec_audit_rotate(const char *spool, long long older_than_ms, ec_err *e)
 	next = n ? v[n - 1] + 1 : 1;
 	free(v);
 	/* The rotated file first: a crash between the two leaves the moved lines in both
-	 * files (verify then breaks at the log's line 1), never in neither. */
+	 * files (verify then breaks at the log's line 1), never in neither; the next
+	 * rotation finishes the job (finish_interrupted). */
 	snprintf(path, sizeof path, "%s.%ld", name, next);
 	if (ec_write_atomic(path, buf, moved, EC_W_FSYNC | EC_W_MODE_PRIVATE, e) < 0 ||
 	    ec_write_atomic(name, buf + moved, len - moved, EC_W_FSYNC | EC_W_MODE_PRIVATE, e) < 0) {

@@ -58,8 +58,9 @@ int ec_audit_rotated(const char *spool, long **out, ec_err *e);
  * moves (the chain's order is kept); the first kept line's prev is the hash of the
  * last moved one, and a writer that finds log/audit.jsonl empty chains to the
  * newest rotated file's last line: verify over .1 ... .N and the log in order, or
- * over the log alone, both pass. Returns the number of lines moved (0: nothing to
- * do, no file made), or -1 with e.
+ * over the log alone, both pass. A rotation a crash cut short (the moved lines in
+ * both files) is finished first, and that is all this call does. Returns the number
+ * of lines moved (0: nothing to do, no file made), or -1 with e.
  */
 long ec_audit_rotate(const char *spool, long long older_than_ms, ec_err *e);
 
