@@ -92,6 +92,7 @@ static const struct {
 	{ "requeue", "run a failed, done or deferred task again" },
 	{ "delete", "remove a request or a task that is not running" },
 	{ "watch", "the spool daemon: review every request dropped into the spool" },
+	{ "audit", "the audit log: verify its hash chain, show its end, rotate it" },
 	{ "help", "this overview, or one command's help" },
 	{ NULL, NULL },
 };
@@ -281,8 +282,24 @@ say_done(FILE *fp, const front *f, const char *id, const char *buf, size_t len)
  * on a terminal only the line that says where it is: nobody reads 100 KB of JSON
  * there), one line otherwise. With progress on, the same line ends the progress.
  */
+/* One audit line of a one-shot run, with ids and states only (no request text):
+ * "run" or "resume" before the task runs, "done", "failed" or "stopped" (kept, to
+ * resume) after, by "epic run" or "epic resume". A line that cannot be written is a
+ * warning: the run is not undone for it. */
+static void
+audit_run(const front *f, const char *id, const char *event, const char *cmd)
+{
+	json_t *j = json_pack("{s:s, s:s, s:I, s:s}", "event", event, "task", id,
+	    "uid", (json_int_t)getuid(), "by", cmd);
+	ec_err e;
+
+	if (j && ec_audit(f->spool, j, &e) < 0)
+		ec_warn("%s", e.msg);
+	json_decref(j);
+}
+
 static int
-run_task(front *f, const char *id)
+run_task(front *f, const char *id, const char *cmd)
 {
 	char dir[PATH_MAX], path[PATH_MAX + 16];
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -299,7 +316,9 @@ run_task(front *f, const char *id)
 
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	audit_run(f, id, strcmp(cmd, "epic resume") ? "run" : "resume", cmd);
 	rc = ec_task_run(id, &o, dir, sizeof dir, &e);
+	audit_run(f, id, rc == 0 ? "done" : rc == EC_EXIT_TEMP ? "stopped" : "failed", cmd);
 	if (rc != 0) {
 		ec_warn("%s", e.msg);
 		if (rc == EC_EXIT_TEMP && *dir)
@@ -558,7 +577,7 @@ cmd_run(int argc, char *argv[])
 	if (ec_task_create(f.spool, id, ext, buf, len, &e) < 0)
 		ec_die_err(&e);
 	free(buf);
-	c = run_task(&f, id);
+	c = run_task(&f, id, "epic run");
 	json_decref(f.cfg);
 	return c;
 }
@@ -600,7 +619,7 @@ cmd_resume(int argc, char *argv[])
 		if (!ec_task_find(f.spool, argv[optind], dir, sizeof dir))
 			ec_die(EC_EXIT_REJECT, "no task '%s' in '%s'", argv[optind], f.spool);
 	}
-	c = run_task(&f, argv[optind]);
+	c = run_task(&f, argv[optind], "epic resume");
 	json_decref(f.cfg);
 	return c;
 }

@@ -12,7 +12,8 @@
  * embedded schemas/), yaml.c + config.c (the config file), spool.c (spool
  * places, the drop protocol, the one id rule), claim.c (taking a request out of
  * incoming/), ratelimit.c (a token bucket per submitter), audit.c (the audit
- * log), paths.c (where things are; paths for make), rules.c (the built-in
+ * log, a hash chain; its walk and rotation declared in audit.h), paths.c
+ * (where things are; paths for make), rules.c (the built-in
  * persona engine; rulestext.c, rulesfacts.c, rulescompile.c and rulesload.c share
  * the private rules.h),
  * registry.c (persona registrations), plan.c (the persona plan), normalize.c
@@ -228,6 +229,9 @@ char *ec_read_file(const char *path, size_t max, size_t *len, ec_err *e);
 /* A regular file of the effective user's, not through a symbolic link, or NULL:
  * for what only we may have written (a stamp). Caller frees. */
 char *ec_read_own_file(const char *path, size_t max, size_t *len);
+/* Open a file the caller names (a path, "-" = a duplicate of stdin) to read it as
+ * a stream: the descriptor, or -1 with e (EC_EXIT_REJECT missing, else as errno). */
+int ec_open_read(const char *path, ec_err *e);
 /* The same from an open descriptor (name for messages); the caller closes fd. */
 char *ec_read_fd(int fd, const char *name, size_t max, size_t *len, ec_err *e);
 /* Flags for ec_write_atomic. */

@@ -316,6 +316,17 @@ ec_append_fd(int fd, const char *name, const char *line, size_t len, ec_err *e)
 }
 
 int
+ec_open_read(const char *path, ec_err *e)
+{
+	int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : fcntl(0, F_DUPFD_CLOEXEC, 0);
+
+	if (fd < 0)
+		return ec_fail(e, errno == ENOENT || !ec_errno_is_temp(errno) ? EC_EXIT_REJECT :
+		    EC_EXIT_TEMP, "cannot open '%s': %s", path, strerror(errno));
+	return fd;
+}
+
+int
 ec_append_line(const char *path, const char *line, size_t len, ec_err *e)
 {
 	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
