@@ -536,6 +536,11 @@ ec_health_check(const char *spool, const json_t *cfg, long long window_ms, ec_er
 
 	if (!s)
 		return ec_fail(e, EC_EXIT_TEMP, "out of memory"), NULL;
+	/* No spool is no answer (UNKNOWN to Nagios), not an empty healthy one. */
+	if (ec_spool_rootfd(spool, e) < 0) {
+		free(s);
+		return NULL;
+	}
 	ec_time_format(now, when);
 	h = json_pack("{s:{}, s:{}, s:{}, s:{}, s:{}, s:[], s:[], s:s, s:I}", "personaAvailability",
 	    "averageResponseTime", "errorRate", "personaRuns", "responseTimeBaseline", "alerts",
