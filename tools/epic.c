@@ -92,6 +92,7 @@ static const struct {
 	{ "requeue", "run a failed, done or deferred task again" },
 	{ "delete", "remove a request or a task that is not running" },
 	{ "watch", "the spool daemon: review every request dropped into the spool" },
+	{ "health", "is the pipeline healthy? JSON, a Nagios check, Prometheus metrics" },
 	{ "help", "this overview, or one command's help" },
 	{ NULL, NULL },
 };
