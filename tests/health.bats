@@ -258,3 +258,35 @@ need_promtool() {
 	run -3 epic-health --nagios --spool "$BATS_TEST_TMPDIR/nospool"
 	assert_line --index 0 --partial "EPIC-CREATOR UNKNOWN - "
 }
+
+@test "a large log is read from where the window starts, and nothing in it is missed" {
+	local now old d3 recent
+	now=$(date +%s)
+	old=$(date -u -d "@$((now - 9 * 86400))" +%Y-%m-%dT%H:%M:%S.000Z)
+	d3=$(date -u -d "@$((now - 3 * 86400))" +%Y-%m-%dT%H:%M:%S.000Z)
+	recent=$(date -u -d "@$((now - 60))" +%Y-%m-%dT%H:%M:%S.000Z)
+	mkdir -p "$S/log"
+	# 3 MiB of lines 9 days old (out of every window), then 3 days old, then recent.
+	awk -v t="$old" 'BEGIN { for (i = 0; i < 20000; i++)
+	    printf "{\"cacheHit\":false,\"durationMs\":9000,\"event\":\"after\",\"persona\":\"architect\",\"task\":\"old%d-0123abcd\",\"time\":\"%s\"}\n", i, t }' \
+		> "$S/log/metrics.jsonl"
+	awk -v t="$d3" 'BEGIN { for (i = 0; i < 5001; i++)
+	    printf "{\"cacheHit\":false,\"durationMs\":200,\"event\":\"after\",\"persona\":\"architect\",\"task\":\"d%d-0123abcd\",\"time\":\"%s\"}\n", i, t }' \
+		>> "$S/log/metrics.jsonl"
+	awk -v t="$recent" 'BEGIN { for (i = 0; i < 7; i++)
+	    printf "{\"cacheHit\":false,\"durationMs\":100,\"event\":\"after\",\"persona\":\"architect\",\"task\":\"r%d-0123abcd\",\"time\":\"%s\"}\n", i, t }' \
+		>> "$S/log/metrics.jsonl"
+	[ "$(stat -c %s "$S/log/metrics.jsonl")" -gt 3000000 ]
+	run -0 epic-health --json
+	run -0 jq -r '.personaRuns.architect, .averageResponseTime.architect, .responseTimeBaseline.architect' <<< "$output"
+	assert_output $'7\n100\n200'
+	run -0 jq -r .samples.architect "$S/log/health-baseline.json"
+	assert_output 5008
+	# With the baseline kept, a window of a day still finds exactly the recent runs.
+	run -0 epic-health --json --window 1d
+	run -0 jq -r .personaRuns.architect <<< "$output"
+	assert_output 7
+	run -0 epic-health --json --window 4d
+	run -0 jq -r .personaRuns.architect <<< "$output"
+	assert_output 5008
+}

@@ -36,6 +36,9 @@
 #define BASELINE_DAYS   7
 #define BASELINE_FLOOR  100.0   /* ms: a baseline below counts as this (noise) */
 #define MAX_PERSONAS    256
+#define SEEK_MIN_BYTES  (1 << 20)       /* a smaller log is read whole */
+#define SEEK_PROBE      8192            /* bytes read to find a line's time */
+#define SEEK_SLACK_MS   (10 * 60 * 1000LL)
 
 enum { ST_OK, ST_WARNING, ST_CRITICAL };
 static const char *const st_name[] = { "ok", "warning", "critical" };
@@ -199,16 +202,66 @@ out:
 	json_decref(j);
 }
 
-/* Read log/metrics.jsonl into s. A missing log is no data. 0 or -1 with e. */
+/* The time of the first whole line at or after offset at, or -1 (none, not one). */
+static long long
+time_after(int fd, off_t at)
+{
+	char buf[SEEK_PROBE + 1], *nl, *t;
+	ssize_t n = pread(fd, buf, SEEK_PROBE, at);
+	long long ms;
+
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	if (!(nl = strchr(buf, '\n')) || !(t = strstr(nl, "\"time\":\"")))
+		return -1;
+	t += 8;
+	if (!strchr(t, '"'))
+		return -1;
+	*strchr(t, '"') = '\0';
+	return ec_time_parse_ms(t, &ms) == 0 ? ms : -1;
+}
+
+/*
+ * Where to start reading a large log for lines from from_ms on: the log is
+ * appended to in time order (a run's lines when it ends; SEEK_SLACK_MS allows for
+ * watchers that append at once), so a binary search on byte offsets finds the
+ * place without reading what came before. A probe that finds no time moves left:
+ * at worst more is read, never less. Returns an offset at a line start or 0.
+ */
+static off_t
+seek_start(int fd, off_t size, long long from_ms)
+{
+	off_t lo = 0, hi = size;
+	char c;
+
+	while (hi - lo > SEEK_PROBE) {
+		off_t mid = lo + (hi - lo) / 2;
+		long long t = time_after(fd, mid);
+		if (t >= 0 && t < from_ms - SEEK_SLACK_MS)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	/* Back to the start of the line lo is in. */
+	while (lo > 0 && pread(fd, &c, 1, lo - 1) == 1 && c != '\n')
+		lo--;
+	return lo;
+}
+
+/* Read log/metrics.jsonl into s (from where the window or the baseline needs it).
+ * A missing log is no data. 0 or -1 with e. */
 static int
 read_metrics(const char *spool, scan *s, ec_err *e)
 {
 	ec_err e2;
-	int fd = ec_spool_open(spool, "log/metrics.jsonl", O_RDONLY, EC_OPEN_ANY_OWNER, NULL, &e2);
+	struct stat st;
+	int fd = ec_spool_open(spool, "log/metrics.jsonl", O_RDONLY, EC_OPEN_ANY_OWNER, &st, &e2);
 	FILE *f;
 	char *buf = NULL;
 	size_t cap = 0;
 	ssize_t n;
+	off_t at = 0;
 
 	if (fd < 0) {
 		if (errno == ENOENT)
@@ -216,7 +269,9 @@ read_metrics(const char *spool, scan *s, ec_err *e)
 		*e = e2;
 		return -1;
 	}
-	if (!(f = fdopen(fd, "r"))) {
+	if (st.st_size > SEEK_MIN_BYTES)
+		at = seek_start(fd, st.st_size, s->base_from_ms ? s->base_from_ms : s->from_ms);
+	if (lseek(fd, at, SEEK_SET) < 0 || !(f = fdopen(fd, "r"))) {
 		close(fd);
 		return ec_fail(e, EC_EXIT_TEMP, "cannot read '%s/log/metrics.jsonl': %s", spool,
 		    strerror(errno));
