@@ -290,3 +290,21 @@ need_promtool() {
 	run -0 jq -r .personaRuns.architect <<< "$output"
 	assert_output 5008
 }
+
+@test "lines of two runs interleaved in the log (two watchers) are still one run each" {
+	local t
+	t=$(date -u +%Y-%m-%dT%H:%M:%S.000Z)
+	mkdir -p "$S/log"
+	line() {
+		printf '{"cacheHit":false,"durationMs":%d,"event":"%s","persona":"architect","task":"%s-0123abcd","time":"%s"}\n' \
+			"$3" "$2" "$1" "$t" >> "$S/log/metrics.jsonl"
+	}
+	# A failed optional persona logs failed, then after (its empty output).
+	line a failed 0
+	line b after 40
+	line a after 900
+	line b skipped 0
+	run -0 epic-health --json
+	run -0 jq -c '[.personaRuns.architect, .errorRate.architect, .averageResponseTime.architect]' <<< "$output"
+	assert_output '[2,0.5,40]'
+}

@@ -5,8 +5,9 @@
  *
  * The figures come from log/metrics.jsonl, where the watcher writes one line per
  * persona event of each task run it finished (after, cache-hit, failed, skipped),
- * all lines of one run with the same "time" and "task". One run of one persona is
- * the group of its lines there: failed if any line says failed (an optional
+ * all lines of one run with the same "time" and "task" (and interleaved with another
+ * watcher's at most within a minute). One run of one persona is the group of its
+ * lines there: failed if any line says failed (an optional
  * persona that failed also has an "after" for its empty output), a cache hit if
  * one says cache-hit, else a run whose "after" gives its duration; skipped alone is
  * no run. Cache hits and failures are left out of the response times, so neither
@@ -22,6 +23,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -36,6 +38,7 @@
 #define BASELINE_DAYS   7
 #define BASELINE_FLOOR  100.0   /* ms: a baseline below counts as this (noise) */
 #define MAX_PERSONAS    256
+#define RUN_SPREAD_MS   60000           /* a run's lines are logged within this */
 #define SEEK_MIN_BYTES  (1 << 20)       /* a smaller log is read whole */
 #define SEEK_PROBE      8192            /* bytes read to find a line's time */
 #define SEEK_SLACK_MS   (10 * 60 * 1000LL)
@@ -60,8 +63,10 @@ typedef struct pstat {
 	size_t ndur, capdur;
 } pstat;
 
-/* One persona's lines of the task run being read. */
+/* One persona's lines of one task run (same time, same task) being read. */
 typedef struct pitem {
+	char key[128];          /* "TIME TASK" */
+	long long at;           /* TIME in ms */
 	int p;                  /* index into the stats */
 	int failed, hit, after;
 	double ms;
@@ -70,10 +75,8 @@ typedef struct pitem {
 typedef struct scan {
 	pstat v[MAX_PERSONAS];
 	int n;
-	pitem cur[MAX_PERSONAS];
+	pitem cur[MAX_PERSONAS];        /* runs whose lines may still come */
 	int ncur;
-	char key[256];          /* time and task of the run in cur */
-	long long key_ms;
 	long long from_ms, base_from_ms;        /* window start; baseline start (0: none) */
 } scan;
 
@@ -118,16 +121,24 @@ stat_of(scan *s, const char *name)
 	return s->n++;
 }
 
-/* The run in cur is complete: count it. */
+/* Count the runs in cur whose lines are all read: those logged before, when
+ * (a run's lines are appended within moments of each other, also by watchers that
+ * share the log and interleave), or all of them (when LLONG_MAX). */
 static void
-flush(scan *s)
+flush(scan *s, long long before)
 {
+	int kept = 0;
+
 	for (int i = 0; i < s->ncur; i++) {
 		pitem *it = &s->cur[i];
 		pstat *p = &s->v[it->p];
+		if (it->at >= before) {
+			s->cur[kept++] = *it;
+			continue;
+		}
 		if (!it->failed && !it->hit && !it->after)
 			continue;               /* skipped: no run */
-		if (s->key_ms >= s->from_ms) {
+		if (it->at >= s->from_ms) {
 			p->runs++;
 			if (it->failed)
 				p->fails++;
@@ -138,7 +149,7 @@ flush(scan *s)
 				p->sum_ms += it->ms;
 			}
 		}
-		if (s->base_from_ms && s->key_ms >= s->base_from_ms && !it->failed && !it->hit &&
+		if (s->base_from_ms && it->at >= s->base_from_ms && !it->failed && !it->hit &&
 		    it->ms >= 0) {
 			if (p->ndur == p->capdur) {
 				size_t cap = p->capdur ? p->capdur * 2 : 64;
@@ -150,7 +161,7 @@ flush(scan *s)
 			p->dur[p->ndur++] = it->ms;
 		}
 	}
-	s->ncur = 0;
+	s->ncur = kept;
 }
 
 /* One line of metrics.jsonl. A line that is not what the watcher writes is
@@ -174,19 +185,17 @@ line(scan *s, const char *buf, size_t len)
 	    ec_time_parse_ms(when, &ms) < 0 || ms < (s->base_from_ms ? s->base_from_ms : s->from_ms))
 		goto out;
 	snprintf(key, sizeof key, "%s %s", when, task);
-	if (strcmp(key, s->key)) {
-		flush(s);
-		snprintf(s->key, sizeof s->key, "%s", key);
-		s->key_ms = ms;
-	}
 	if ((p = stat_of(s, persona)) < 0)
 		goto out;
-	for (k = 0; k < s->ncur && s->cur[k].p != p; k++)
+	for (k = 0; k < s->ncur && (s->cur[k].p != p || strcmp(s->cur[k].key, key)); k++)
 		;
 	if (k == s->ncur) {
+		flush(s, ms - RUN_SPREAD_MS);
 		if (s->ncur == MAX_PERSONAS)
-			goto out;
-		s->cur[s->ncur++] = (pitem){ .p = p, .ms = -1 };
+			flush(s, LLONG_MAX);
+		k = s->ncur++;
+		s->cur[k] = (pitem){ .at = ms, .p = p, .ms = -1 };
+		snprintf(s->cur[k].key, sizeof s->cur[k].key, "%s", key);
 	}
 	if (!strcmp(ev, "failed"))
 		s->cur[k].failed = 1;
@@ -278,7 +287,7 @@ read_metrics(const char *spool, scan *s, ec_err *e)
 	}
 	while ((n = getline(&buf, &cap, f)) > 0)
 		line(s, buf, (size_t)n);
-	flush(s);
+	flush(s, LLONG_MAX);
 	n = ferror(f);
 	free(buf);
 	fclose(f);
@@ -484,6 +493,8 @@ check_runs(scan *s, const json_t *cfg, const json_t *base, json_t *h, int *worst
 	for (int i = 0; i < s->n; i++) {
 		pstat *p = &s->v[i];
 		json_t *m = json_object_get(json_object_get(base, "medianMs"), p->name);
+		if (!json_is_number(m) || !(json_number_value(m) >= 0 && json_number_value(m) < 1e12))
+			m = NULL;       /* not what baseline_make writes: no baseline */
 		if (json_is_number(m))
 			json_object_set_new(bl, p->name, ec_json_number(ec_round2(json_number_value(m))));
 		if (!p->runs)
