@@ -308,3 +308,24 @@ need_promtool() {
 	run -0 jq -c '[.personaRuns.architect, .errorRate.architect, .averageResponseTime.architect]' <<< "$output"
 	assert_output '[2,0.5,40]'
 }
+
+@test "a running watcher writes the .prom file at once, then at most once a minute" {
+	need_promtool
+	local id i
+	fast_watcher_config 0 "  prometheusFile: $PWD/epic.prom" alerts: '  cacheHitRateMin: 0'
+	watcher
+	for i in $(seq 1 100); do [ -f epic.prom ] && break; sleep 0.05; done
+	assert_file_exist epic.prom
+	run -0 promtool check metrics < epic.prom
+	grep -qx 'epic_creator_queue_depth 0' epic.prom
+	cp epic.prom first.prom
+	request w > w.txt
+	id=$(epic-submit w.txt)
+	epic status --wait --timeout 60 "$id"
+	sleep 1.5
+	# The run is in the log, not yet in the file: a minute has not passed.
+	run -0 epic-health --prometheus
+	assert_output --partial 'epic_creator_persona_runs{persona="architect"} 1'
+	cmp first.prom epic.prom
+	refute grep -q 'persona_runs' epic.prom
+}
