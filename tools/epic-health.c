@@ -50,7 +50,8 @@ usage(int code)
 		    "  -o, --output FILE     write to FILE atomically instead of stdout\n"
 		    "  -h, --help            this help\n"
 		    "  -V, --version         print the version\n\n"
-		    "Exit: 0 checked (whatever the status), 1 the config was rejected, 2 usage,\n"
+		    "Exit: 0 checked (whatever the status), 1 the config was rejected or there is\n"
+		    "no spool, 2 usage, "
 		    "111 temporary failure (I/O); with --nagios the plugin codes 0-3 instead.\n", f);
 	ec_exit(code && nagios ? NAGIOS_UNKNOWN : code);
 }
