@@ -51,8 +51,8 @@ usage(int code)
 		    "  -h, --help            this help\n"
 		    "  -V, --version         print the version\n\n"
 		    "Exit: 0 checked (whatever the status), 1 the config was rejected or there is\n"
-		    "no spool, 2 usage, "
-		    "111 temporary failure (I/O); with --nagios the plugin codes 0-3 instead.\n", f);
+		    "no spool, 2 usage, 111 temporary failure (I/O); with --nagios the plugin\n"
+		    "codes 0-3 instead.\n", f);
 	ec_exit(code && nagios ? NAGIOS_UNKNOWN : code);
 }
 
