@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "ec.h"
+#include "health.h"
 
 static const char usage_text[] =
     "usage: epic-watch [--spool DIR] [--config FILE] [--once] [-j N]\n";
@@ -107,6 +108,7 @@ typedef struct watch {
 	int nrun;
 	ec_ratelimit rate;      /* per submitter (security.rateLimit) */
 	long long next_rescan;
+	long long next_prom;    /* when watcher.prometheusFile is due again (ms) */
 	int n_rejected, n_temp;
 } watch;
 
@@ -735,6 +737,23 @@ metrics(const watch *w, const running *r, const char *status)
 	json_decref(j);
 }
 
+/* watcher.prometheusFile, when configured: epic health's metrics written there at
+ * most once a minute (force: now, at the end of a --once run). A failure is said
+ * once per attempt and never stops the watcher. */
+static void
+prometheus(watch *w, int force)
+{
+	const char *path = ec_json_get_str(w->cfg, "watcher.prometheusFile", NULL);
+	long long now = ec_now_ms();
+	ec_err e;
+
+	if (!path || (!force && now < w->next_prom))
+		return;
+	w->next_prom = now + 60000;
+	if (ec_health_write_prometheus(w->spool, w->cfg, path, &e) < 0)
+		ec_warn("cannot write the metrics to '%s': %s", path, e.msg);
+}
+
 /*
  * A task's make has ended: its verdict, the audit event, then the move (done/,
  * failed/), or a deferral for a temporary failure, or failed/ after the last retry.
@@ -958,6 +977,7 @@ main(int argc, char *argv[])
 		}
 		if (!got_term)
 			fill(&w);
+		prometheus(&w, 0);
 		now = ec_now_ms();
 		if (got_term && now >= stop_at)
 			for (int i = 0; i < w.nrun; i++)
@@ -1020,6 +1040,8 @@ main(int argc, char *argv[])
 			}
 		}
 	}
+	if (w.once)
+		prometheus(&w, 1);
 	{
 		struct rusage ru;
 		getrusage(RUSAGE_SELF, &ru);

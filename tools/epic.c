@@ -93,6 +93,7 @@ static const struct {
 	{ "delete", "remove a request or a task that is not running" },
 	{ "watch", "the spool daemon: review every request dropped into the spool" },
 	{ "audit", "the audit log: verify its hash chain, show its end, rotate it" },
+	{ "health", "is the pipeline healthy? JSON, a Nagios check, Prometheus metrics" },
 	{ "help", "this overview, or one command's help" },
 	{ NULL, NULL },
 };

@@ -35,7 +35,8 @@
  * rendertext.c (text made fit for a document), sharing render.h; export.c (a
  * result as a tracker's backlog: the items, the CSV writer, descriptions through a
  * markup; one file per format: export-jira.c, export-github.c, export-azure.c),
- * declared in export.h.
+ * declared in export.h; health.c (the spool's health for epic-health and the
+ * watcher's Prometheus file), declared in health.h.
  *
  * Library code never prints and never exits: it returns -1 or NULL and fills an
  * ec_err, and only main() decides what to say and with which exit code.
