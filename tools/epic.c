@@ -91,6 +91,7 @@ static const struct {
 	{ "release", "give a held request or task back to the watcher" },
 	{ "requeue", "run a failed, done or deferred task again" },
 	{ "delete", "remove a request or a task that is not running" },
+	{ "cache", "the persona output cache: stats, purge, verify" },
 	{ "watch", "the spool daemon: review every request dropped into the spool" },
 	{ "help", "this overview, or one command's help" },
 	{ NULL, NULL },
