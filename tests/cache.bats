@@ -240,3 +240,28 @@ entries() { (cd "$S" && find cache -mindepth 2 -path 'cache/[0-9a-f][0-9a-f]/*' 
 	[ -d "$S/cache/rulebases" ]
 	run -0 epic cache verify
 }
+
+@test "purge: a reader that has an entry open reads on; the entry is gone for the next" {
+	review 01-checkout-payments.json
+	key=$(entries | head -1)
+	cp "$S/$key" "$BATS_TEST_TMPDIR/before.json"
+	exec 7<"$S/$key"
+	run -0 epic cache purge --all
+	[ ! -e "$S/$key" ]
+	cat <&7 > "$BATS_TEST_TMPDIR/read.json"
+	exec 7<&-
+	cmp "$BATS_TEST_TMPDIR/before.json" "$BATS_TEST_TMPDIR/read.json"
+}
+
+@test "purge --stale with a registration that does not load: exit 1, nothing removed" {
+	review 01-checkout-payments.json
+	entries > before.list
+	echo '{ broken' > "$REG/architect.json"
+	run -1 --separate-stderr epic cache purge --stale
+	[[ "${stderr_lines[0]}" == "epic-cache: "*architect.json* ]] || fail "${stderr_lines[*]}"
+	entries | diff -u before.list -
+	# stats still counts, without judging staleness
+	run -0 --separate-stderr epic cache stats
+	assert_equal "$(jq -c '[.entries, .stale]' <<<"$output")" '[6,null]'
+	[[ "${stderr_lines[0]}" == "epic-cache: stale entries not judged: "* ]]
+}

@@ -167,6 +167,7 @@ judge(ec_centry *ent, int sfd, const versions *vs, long long ttl, long long now)
 		return errno == ENOENT ? 1 : (bad(ent, "cannot look at it: %s", strerror(errno)), 0);
 	ent->size = (long long)st.st_size;
 	ent->created = (long long)st.st_mtime;
+	ent->dev = st.st_dev, ent->ino = st.st_ino;
 	if (S_ISLNK(st.st_mode))
 		return bad(ent, "%s", "a symbolic link, not an entry"), 0;
 	if (S_ISDIR(st.st_mode)) {
@@ -289,6 +290,7 @@ ec_cache_scan(const char *spool, const ec_registry *reg, long long ttl, long lon
 		}
 		ent->size = (long long)st.st_size;
 		ent->created = (long long)st.st_mtime;
+		ent->dev = st.st_dev, ent->ino = st.st_ino;
 		bad(ent, "%s", S_ISLNK(st.st_mode) ? "a symbolic link, not a cache directory" :
 		    "not a cache directory");
 	}
@@ -497,6 +499,7 @@ ec_cache_remove(const char *spool, const ec_centry *ent, ec_err *e)
 {
 	char tmp[NAME_MAX + 1];
 	const char *leaf;
+	struct stat st;
 	int fd, r = 0;
 
 	if (ent->dir)
@@ -508,6 +511,10 @@ ec_cache_remove(const char *spool, const ec_centry *ent, ec_err *e)
 	if (renameat(fd, leaf, fd, tmp) < 0)
 		r = errno == ENOENT ? 1 : ec_fail(e, EC_EXIT_TEMP, "cannot rename '%s' away: %s", ent->rel,
 		    strerror(errno));
+	else if (fstatat(fd, tmp, &st, AT_SYMLINK_NOFOLLOW) == 0 && ent->ino &&
+	    (st.st_ino != ent->ino || st.st_dev != ent->dev) &&
+	    renameat2(fd, tmp, fd, leaf, RENAME_NOREPLACE) == 0)
+		r = 1;  /* written since it was judged: not what was chosen */
 	else if (unlinkat(fd, tmp, 0) < 0)
 		r = ec_fail(e, EC_EXIT_TEMP, "cannot remove '%s': %s", ent->rel, strerror(errno));
 	close(fd);

@@ -18,6 +18,8 @@ typedef struct ec_centry {
 	char name[NAME_MAX + 1];        /* its name in the shard, or "" */
 	char rel[2 * NAME_MAX + 16];    /* "cache/SHARD/NAME", for messages */
 	long long size;                 /* bytes (lstat) */
+	dev_t dev;                      /* the file judged (lstat), so a removal can */
+	ino_t ino;                      /* tell it from one written since */
 	long long created;              /* createdAt, seconds; the mtime when unreadable */
 	int bad;                        /* not a sound entry: why says what is wrong */
 	int dir;                        /* a directory (a bad one: never purged, only set aside) */
@@ -59,7 +61,9 @@ void ec_cache_hits(const char *spool, long long *hits, long long *misses, const 
 /*
  * Remove entry ent: renamed to a dot-name in its directory first (readers skip those;
  * one that has it open reads on), then unlinked; a symbolic link is removed, never
- * followed. A bad directory is not removed (EC_EXIT_REJECT). 0, 1 already gone, or -1
+ * followed. What was renamed is the file judged, or, when a writer replaced it since,
+ * that newer file is put back (unless a newer still is there) and 1 returned. A bad
+ * directory is not removed (EC_EXIT_REJECT). 0, 1 already gone or replaced, or -1
  * with e.
  */
 int ec_cache_remove(const char *spool, const ec_centry *ent, ec_err *e);
