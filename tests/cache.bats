@@ -17,6 +17,10 @@ setup() {
 	export EPIC_CONFIG="$BATS_TEST_TMPDIR/epic.yml"
 }
 
+teardown() {
+	[ -z "${IMMUTABLE:-}" ] || chattr -i "$IMMUTABLE" 2>/dev/null || true
+}
+
 # review FILE [NAME]: epic run of an example (under another name: a new task of the
 # same request), at the clock $NOW when set.
 review() {
@@ -264,4 +268,18 @@ entries() { (cd "$S" && find cache -mindepth 2 -path 'cache/[0-9a-f][0-9a-f]/*' 
 	run -0 --separate-stderr epic cache stats
 	assert_equal "$(jq -c '[.entries, .stale]' <<<"$output")" '[6,null]'
 	[[ "${stderr_lines[0]}" == "epic-cache: stale entries not judged: "* ]]
+}
+
+@test "purge: an entry that cannot be renamed away is a temporary failure (exit 111), the rest go" {
+	[ "$(id -u)" = 0 ] && command -v chattr >/dev/null || skip "needs root and chattr"
+	review 01-checkout-payments.json
+	key=$(entries | head -1)
+	IMMUTABLE="$S/$(dirname "$key")"
+	chattr +i "$IMMUTABLE" 2>/dev/null || skip "chattr +i does not work here"
+	run -111 --separate-stderr epic cache purge --all
+	assert_equal "${stderr_lines[0]}" "epic-cache: cannot rename '$key' away: Operation not permitted"
+	chattr -i "$IMMUTABLE"
+	assert_equal "$(entries)" "$key"
+	run -0 epic cache purge --all
+	[ -z "$(entries)" ]
 }

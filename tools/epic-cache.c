@@ -27,7 +27,7 @@ static const struct sub {
 	    "  -J, --json            JSON even on a terminal\n"
 	    "  -c, --config FILE     the configuration (its cacheTTL)\n" },
 	{ "purge", "[--older-than AGE] [--expired] [--stale] [--all] [--dry-run] [--json]\n"
-	    "                 [--config FILE] [--spool DIR]",
+	    "                        [--config FILE] [--spool DIR]",
 	    "Remove the entries that match any of the criteria given (one at least), and\n"
 	    "what is not an entry at all (a symbolic link, a name that is no key, what does\n"
 	    "not parse). Each entry is renamed away and then unlinked: a reader that has it\n"
