@@ -283,3 +283,23 @@ entries() { (cd "$S" && find cache -mindepth 2 -path 'cache/[0-9a-f][0-9a-f]/*' 
 	run -0 epic cache purge --all
 	[ -z "$(entries)" ]
 }
+
+@test "verify: an entry in another key's directory, one too large to read, a foreign file" {
+	review 01-checkout-payments.json
+	key=$(entries | head -1)
+	name=${key##*/}
+	other=$([ "${name:0:2}" = 00 ] && echo 01 || echo 00)
+	mkdir -p "$S/cache/$other"
+	cp "$S/$key" "$S/cache/$other/$name"
+	big=cache/$other/$other$(printf '%062d' 5).json
+	head -c 9000000 /dev/zero | tr '\0' ' ' > "$S/$big"
+	echo 'hello' > "$S/cache/$other/notes.txt"
+	run -1 --separate-stderr epic cache verify
+	err=$(printf '%s\n' "${stderr_lines[@]}")
+	grep -qxF "epic-cache: cache/$other/$name: in another key's directory (its name's first two digits)" <<<"$err" || fail "$err"
+	grep -qxF "epic-cache: $big: larger than a reader takes (8 MiB)" <<<"$err" || fail "$err"
+	grep -qxF "epic-cache: cache/$other/notes.txt: not named by a key (64 hex digits and .json)" <<<"$err" || fail "$err"
+	assert_equal "$(jq .corrupt <<<"$output")" 3
+	[ -e "$S/$key" ]
+	run -0 epic cache verify
+}

@@ -106,16 +106,18 @@ add(ec_cscan *s, const char *shard, const char *name)
 	return ent;
 }
 
-static void
+/* Mark ent bad, saying why (fmt has one %s, for arg). Returns 0, for judge's returns. */
+static int
 bad(ec_centry *ent, const char *fmt, const char *arg)
 {
 	ent->bad = 1;
 	snprintf(ent->why, sizeof ent->why, fmt, arg);
+	return 0;
 }
 
 /* The fields cache.c writes and relies on, with the key the name says; what is
- * wrong into ent (bad), else persona, created, expired and stale. */
-static void
+ * wrong into ent (bad), else persona, created, expired and stale. Returns 0. */
+static int
 judge_json(ec_centry *ent, const json_t *j, const versions *vs, long long ttl, long long now)
 {
 	static const char *const strs[] = { "key", "version", "upstream", NULL };
@@ -150,6 +152,7 @@ judge_json(ec_centry *ent, const json_t *j, const versions *vs, long long ttl, l
 	ent->created = ec_json_get_int(j, "createdAt", 0);
 	ent->expired = now >= ent->created + ttl;
 	ent->stale = is_stale(vs, ent->persona, ec_json_get_str(j, "version", ""));
+	return 0;
 }
 
 /* Judge the entry name of shard (open as sfd). 0, or 1 when it vanished meanwhile. */
@@ -164,27 +167,27 @@ judge(ec_centry *ent, int sfd, const versions *vs, long long ttl, long long now)
 	int fd, line, col, at;
 
 	if (fstatat(sfd, ent->name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? 1 : (bad(ent, "cannot look at it: %s", strerror(errno)), 0);
+		return errno == ENOENT ? 1 : bad(ent, "cannot look at it: %s", strerror(errno));
 	ent->size = (long long)st.st_size;
 	ent->created = (long long)st.st_mtime;
 	ent->dev = st.st_dev, ent->ino = st.st_ino;
 	if (S_ISLNK(st.st_mode))
-		return bad(ent, "%s", "a symbolic link, not an entry"), 0;
+		return bad(ent, "%s", "a symbolic link, not an entry");
 	if (S_ISDIR(st.st_mode)) {
 		ent->dir = 1;
-		return bad(ent, "%s", "a directory, not an entry"), 0;
+		return bad(ent, "%s", "a directory, not an entry");
 	}
 	if (!key_name(ent->name))
-		return bad(ent, "%s", "not named by a key (64 hex digits and .json)"), 0;
+		return bad(ent, "%s", "not named by a key (64 hex digits and .json)");
 	if (strlen(ent->shard) != 2 || strncmp(ent->name, ent->shard, 2))
-		return bad(ent, "%s", "in another key's directory (its name's first two digits)"), 0;
+		return bad(ent, "%s", "in another key's directory (its name's first two digits)");
 	if ((fd = ec_open_beneath(sfd, ent->name, O_RDONLY, 0, NULL, &e)) < 0)
-		return errno == ENOENT ? 1 : (bad(ent, "%s", e.msg), 0);
+		return errno == ENOENT ? 1 : bad(ent, "%s", e.msg);
 	buf = ec_read_fd(fd, "", EC_CACHE_ENTRY_MAX, &len, &e);
 	close(fd);
 	if (!buf)
 		return bad(ent, "%s", e.code == EC_EXIT_REJECT ? "larger than a reader takes (8 MiB)" :
-		    e.msg), 0;
+		    e.msg);
 	j = ec_json_loadb(buf, len, "", &e);
 	free(buf);
 	if (!j) {
@@ -220,7 +223,7 @@ scan_shard(ec_cscan *s, int cfd, const char *shard, const versions *vs, long lon
 		if (!(ent = add(s, shard, "")))
 			return ec_fail(e, EC_EXIT_TEMP, "out of memory");
 		ent->dir = 1;
-		return bad(ent, "%s", e2.msg), 0;
+		return bad(ent, "%s", e2.msg);
 	}
 	if ((dfd = dup(sfd)) < 0 || !(d = fdopendir(dfd))) {
 		if (dfd >= 0)
