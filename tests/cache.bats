@@ -64,7 +64,7 @@ entries() { (cd "$S" && find cache -mindepth 2 -path 'cache/[0-9a-f][0-9a-f]/*' 
 	n=$(entries | wc -l)
 	[ "$n" -eq 12 ] || fail "expected 12 entries, find says $n"
 	assert_equal "$(jq .entries <<<"$stats")" "$n"
-	bytes=$(cd "$S" && entries | xargs stat -c %s | paste -sd+ | bc)
+	bytes=$(cd "$S" && entries | xargs stat -c %s | awk '{ s += $1 } END { print s }')
 	assert_equal "$(jq .bytes <<<"$stats")" "$bytes"
 	assert_equal "$(jq -c '[.bad, .expired, .stale, .ttl]' <<<"$stats")" '[0,0,0,3600]'
 	assert_equal "$(jq -c '.personas | map_values(.entries) | [.[]] | unique' <<<"$stats")" '[2]'
