@@ -91,6 +91,7 @@ static const struct {
 	{ "release", "give a held request or task back to the watcher" },
 	{ "requeue", "run a failed, done or deferred task again" },
 	{ "delete", "remove a request or a task that is not running" },
+	{ "cache", "the persona output cache: stats, purge, verify" },
 	{ "watch", "the spool daemon: review every request dropped into the spool" },
 	{ "audit", "the audit log: verify its hash chain, show its end, rotate it" },
 	{ "health", "is the pipeline healthy? JSON, a Nagios check, Prometheus metrics" },

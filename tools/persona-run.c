@@ -186,15 +186,21 @@ build_input(run *r, json_t *const *earlier, size_t nearlier)
 	return in;
 }
 
-/* The xxh3 of the PersonaInput's upstream part: what earlier personas said. */
+/* The xxh3 of the PersonaInput's upstream part: what earlier personas said, and
+ * the context less its taskId, which differs between two tasks of one request and
+ * says nothing of the epic: with it no task could be served what another computed. */
 static void
 upstream_hash(const json_t *input, char out[17])
 {
-	json_t *up = json_pack("{s:O?, s:O?, s:O?}",
+	json_t *ctx = json_deep_copy(ec_json_get(input, "epic.context"));
+	json_t *up = json_pack("{s:O?, s:O?, s:o?}",
 	    "previousPersonas", ec_json_get(input, "epic.previousPersonas"),
 	    "accumulatedInsights", ec_json_get(input, "epic.accumulatedInsights"),
-	    "context", ec_json_get(input, "epic.context"));
-	char *s = ec_json_dumps_line(up);
+	    "context", ctx);
+	char *s;
+
+	json_object_del(ctx, "taskId");
+	s = ec_json_dumps_line(up);
 	ec_xxh3_hex(s ? s : "", s ? strlen(s) : 0, out);
 	free(s);
 	json_decref(up);
