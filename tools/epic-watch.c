@@ -135,7 +135,7 @@ cfg_int(const watch *w, const char *key, long long dflt)
 /*
  * One line per event on stderr (escaped: a name from incoming/ cannot forge a
  * line), and one in log/audit.jsonl. uid is the submitter's ((uid_t)-1: unknown),
- * who the request's own label. Called before the move the event records.
+ * who the request's own label (not written). Called before the move the event records.
  */
 static void
 event(const watch *w, const char *id, const char *what, uid_t uid, const char *who,
@@ -161,8 +161,10 @@ event(const watch *w, const char *id, const char *what, uid_t uid, const char *w
 		json_object_set_new(j, "detail", json_string(detail));
 	if (uid != (uid_t)-1)
 		json_object_set_new(j, "uid", json_integer((json_int_t)uid));
-	if (who && *who)
-		json_object_set_new(j, "requestedBy", json_string(who));
+	/* who (metadata.requestedBy) is a person's name: personal data, which the
+	 * audit log (hash-chained, never edited: epic-forget cannot take it out) must
+	 * not hold. The task id and the uid identify the request well enough. */
+	(void)who;
 	if (ec_audit(w->spool, j, &e) < 0)
 		ec_warn("%s", e.msg);
 	json_decref(j);

@@ -25,7 +25,11 @@
  * progress on a terminal: the one part that prints, when asked to), proc.c (children as
  * filters), hooks.c (the plugin points), state.c (a task's WorkflowState from
  * its files), queue.c (an operator's moves: hold, release, requeue, delete) and
- * queuelist.c (the queues as an operator sees them), declared in queue.h.
+ * queuelist.c (the queues as an operator sees them), declared in queue.h;
+ * trash.c (how an entry leaves the spool for good: renamed into tmp/, then removed
+ * without following a link), declared in trash.h; retention.c (epic purge and epic
+ * forget: what the retention: limits and the right to erasure remove), declared in
+ * retention.h.
  * For the tools a person reads a result through: result.c (which result a command
  * names), markup.c (outside text kept text in HTML, Markdown and sh), resultdiff.c
  * (what changed between two results), term.c (text for a person at a terminal:
