@@ -107,6 +107,7 @@ typedef struct watch {
 	int nrun;
 	ec_ratelimit rate;      /* per submitter (security.rateLimit) */
 	long long next_rescan;
+	long long started, next_purge;  /* ms: the daily purge (daily_purge) */
 	int n_rejected, n_temp;
 } watch;
 
@@ -732,6 +733,52 @@ metrics(const watch *w, const running *r, const char *status)
 	json_decref(j);
 }
 
+/* ---- the daily purge --------------------------------------------------------- */
+
+/*
+ * Once every watcher.purgeHours (0: never), a running watcher applies the
+ * retention: limits by running `epic-purge --quiet` (its own process: the watcher
+ * links none of it) and waits for it, at most PURGE_TIMEOUT_S. When it last ran is
+ * log/purge.last's, which every epic-purge writes (so an operator's purge counts
+ * too); with no record, the first purge is due purgeHours after this watcher
+ * started, so starting one never removes anything at once. --once never purges:
+ * the nightly unit and the crontab run `epic purge` after it.
+ */
+#define PURGE_TIMEOUT_S 3600
+
+static void
+daily_purge(watch *w)
+{
+	long long every = cfg_int(w, "watcher.purgeHours", 24) * 3600 * 1000, now = ec_now_ms(), last;
+	char path[PATH_MAX];
+	json_t *rec;
+
+	if (every <= 0 || w->once || now < w->next_purge)
+		return;
+	rec = ec_spool_json(w->spool, "log/purge.last", 1 << 16, NULL);
+	last = ec_json_get_int(rec, "timeMs", w->started);
+	json_decref(rec);
+	if (now < last + every) {
+		w->next_purge = last + every;
+		return;
+	}
+	snprintf(path, sizeof path, "%s/epic-purge", ec_bindir());
+	{
+		char *argv[] = { path, "--quiet", "--spool", (char *)w->spool,
+			w->config_arg ? "--config" : NULL, (char *)w->config_arg, NULL };
+		ec_proc p = { .argv = argv, .timeout = PURGE_TIMEOUT_S, .out_cap = 1 << 20,
+			.err_fd = -1 };
+		if (ec_proc_run(&p) < 0) {
+			ec_warn("purge failed: %s (tried again in an hour)", p.msg);
+			w->next_purge = now + (every < 3600000 ? every : 3600000);
+			return;
+		}
+		free(p.out);
+	}
+	ec_warn("purged (retention:, every %lld h)", every / 3600000);
+	w->next_purge = now + every;
+}
+
 /*
  * A task's make has ended: its verdict, the audit event, then the move (done/,
  * failed/), or a deferral for a temporary failure, or failed/ after the last retry.
@@ -931,6 +978,7 @@ main(int argc, char *argv[])
 		    IN_ATTRIB | IN_ONLYDIR)) < 0)
 			ec_warn("cannot watch '%s': %s; it is read at every rescan", ddir, strerror(errno));
 	}
+	w.started = ec_now_ms();
 	clean_tmp(&w);
 	recover_active(&w);
 	load_deferred(&w);
@@ -989,6 +1037,7 @@ main(int argc, char *argv[])
 			reload_deferred(&w);
 			ec_claim_recover(w.spool, cfg_int(&w, "watcher.tmpMaxAgeHours", 24) * 3600,
 			    claim_returned, &w);
+			daily_purge(&w);
 		}
 		/* Sleep until an event, a signal, a task's end, or the next thing due. */
 		pf[np++] = (struct pollfd){ w.ino, POLLIN, 0 };

@@ -91,6 +91,8 @@ static const struct {
 	{ "release", "give a held request or task back to the watcher" },
 	{ "requeue", "run a failed, done or deferred task again" },
 	{ "delete", "remove a request or a task that is not running" },
+	{ "purge", "apply the config's retention: limits: old results, cache, metrics" },
+	{ "forget", "erase every trace of one person's requests, or of one task" },
 	{ "watch", "the spool daemon: review every request dropped into the spool" },
 	{ "help", "this overview, or one command's help" },
 	{ NULL, NULL },
