@@ -28,7 +28,8 @@
  * count and is only made due now. A done task reruns incrementally (make).
  *
  * Delete renames the entry into tmp/ under a dot-name no tool takes, syncs, and
- * only then removes it, never following a link: a crash in between leaves nothing
+ * only then removes it (trash.c, shared with epic purge and forget), never
+ * following a link: a crash in between leaves nothing
  * half-removed in a queue, and the next delete sweeps what was left.
  */
 #include <dirent.h>

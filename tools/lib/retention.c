@@ -420,7 +420,7 @@ ec_purge(const ec_retention_opts *o, json_t *counts, ec_err *e)
 	long long failed = ec_json_get_int(o->cfg, "retention.failedDays", 30);
 	long long logd = ec_json_get_int(o->cfg, "retention.logDays", 365);
 	long long cache = ec_json_get_int(o->cfg, "retention.cacheDays", 7);
-	long long cutoff, dropped_ms;
+	long long cutoff;
 	static const char *const kinds[] = { "done", "failed", "cache", "valid", "rulebases",
 		"metricsLines", "skippedRunning", NULL };
 	long dropped = 0;
@@ -453,16 +453,14 @@ ec_purge(const ec_retention_opts *o, json_t *counts, ec_err *e)
 		 *
 		 * Until then purge leaves audit.jsonl whole, whatever logDays says.
 		 */
-		(void)cutoff;
 	}
 	if (o->dry_run)
 		return 0;
 	if (audit(o, "purge", NULL, counts, NULL, e) < 0)
 		return -1;
 	/* When it last ran, for the watcher's daily purge. */
-	dropped_ms = o->now_ms;
 	snprintf(path, sizeof path, "%s/%s", o->spool, EC_PURGE_RECORD);
-	rec = json_pack("{s:I, s:O}", "timeMs", (json_int_t)dropped_ms, "removed", counts);
+	rec = json_pack("{s:I, s:O}", "timeMs", (json_int_t)o->now_ms, "removed", counts);
 	r = rec ? ec_json_write(path, rec, EC_W_MODE_PRIVATE, e) : ec_fail(e, EC_EXIT_TEMP, "out of memory");
 	json_decref(rec);
 	return r < 0 ? -1 : 0;
