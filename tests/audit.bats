@@ -126,7 +126,7 @@ submit_n() {
 	run -0 epic audit verify --spool "$S"
 }
 
-@test "a line never carries an e-mail address: requestedBy and details are redacted" {
+@test "a line never carries an e-mail address or the requester's name (the log is never edited: epic forget could not erase them)" {
 	jq '.metadata.requestedBy = "Mara Quell <mara.quell@example.com>, +44 20 7946 0958"' \
 		"$REQ/01-checkout-payments.json" >req.json
 	run -0 epic-submit req.json
@@ -135,8 +135,8 @@ submit_n() {
 	[ "$output" -ge 2 ]
 	run grep -E '@|7946' "$S/$LOG"
 	refute_output
-	run -0 jq -r 'select(.event == "submitted") | .requestedBy' "$S/$LOG"
-	assert_output --partial "Mara Quell"
+	run grep -E 'Mara|Quell' "$S/$LOG"
+	refute_output
 	run -0 epic audit verify
 }
 

@@ -39,6 +39,8 @@ load test_helper
 	run -0 grep -h '^ExecStart=' "$p/lib/systemd/system/epic-watch.service" "$p/lib/systemd/system/epic-watch-nightly.service"
 	assert_line "ExecStart=$p/bin/epic-watch --spool /var/spool/epic-creator"
 	assert_line "ExecStart=$p/bin/epic-watch --spool /var/spool/epic-creator --once"
+	run -0 grep -h '^ExecStopPost=' "$p/lib/systemd/system/epic-watch-nightly.service"
+	assert_output "ExecStopPost=$p/bin/epic purge --spool /var/spool/epic-creator"
 	run -0 grep -c "$p/bin" "$p/share/epic-creator/examples/cron/crontab"
 	# cron runs the installed wrapper, which finds the installed tools first
 	assert_file_executable "$p/share/epic-creator/examples/cron/epic-nightly"

@@ -20,9 +20,6 @@
 
 #include "ec.h"
 
-/* requestedBy is copied into the audit line up to this many bytes. */
-#define REQUESTED_BY_MAX 256
-
 static const char usage_text[] =
     "usage: epic-submit [--spool DIR] [--config FILE] [--name NAME] [FILE | -]\n";
 
@@ -57,41 +54,25 @@ user_name(void)
 }
 
 /*
- * Append the "submitted" event to log/audit.jsonl with one write. requestedBy is
- * taken from a JSON request that has it (cut on a UTF-8 boundary), quietly
- * nothing otherwise: judging the request is the pipeline's job. dup says the same
- * request was already waiting. 0 or -1 (e filled).
+ * Append the "submitted" event to log/audit.jsonl with one write: the task id, the
+ * file, its size and the submitting user. Not metadata.requestedBy: a person's name
+ * is personal data, and the audit log is hash-chained and never edited, so what is
+ * in it could not be erased (epic-forget). dup says the same request was already
+ * waiting. 0 or -1 (e filled).
  */
 static int
-audit(const char *spool, const char *id, const char *ext, const char *buf, size_t len,
-    int dup, ec_err *e)
+audit(const char *spool, const char *id, const char *ext, size_t len, int dup, ec_err *e)
 {
-	char file[EC_MAX_ID + 32], when[32], by[REQUESTED_BY_MAX + 1];
-	const char *rb = NULL;
-	json_t *req = NULL, *ev;
+	char file[EC_MAX_ID + 32], when[32];
+	json_t *ev;
 	int r;
 
 	snprintf(file, sizeof file, "incoming/%s.%s", id, ext);
 	ec_iso_time(when, sizeof when);
-	if (!strcmp(ext, "json") && (req = ec_json_loadb(buf, len, "request", NULL)) &&
-	    (rb = ec_json_get_str(req, "metadata.requestedBy", NULL))) {
-		size_t n = strlen(rb);
-		if (n > REQUESTED_BY_MAX) {
-			n = REQUESTED_BY_MAX;
-			while (n > 0 && ((unsigned char)rb[n] & 0xC0) == 0x80)
-				n--;
-		}
-		memcpy(by, rb, n);
-		by[n] = '\0';
-		rb = by;
-	}
 	ev = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "time", when, "event", "submitted",
 	    "task", id, "file", file, "bytes", (json_int_t)len, "user", user_name());
-	json_decref(req);
 	if (!ev)
 		return ec_fail(e, EC_EXIT_TEMP, "out of memory");
-	if (rb)
-		json_object_set_new(ev, "requestedBy", json_string(rb));
 	if (dup)
 		json_object_set_new(ev, "duplicate", json_true());
 	r = ec_audit(spool, ev, e);
@@ -173,7 +154,7 @@ main(int argc, char *argv[])
 	}
 	/* The request is queued; the audit line is a record, not a condition: a
 	 * submitter may be allowed to drop requests and nothing else (log/ is 0700). */
-	if (audit(spool, id, ext, buf, len, r == 1, &e) < 0)
+	if (audit(spool, id, ext, len, r == 1, &e) < 0)
 		ec_warn("%s (the request is queued without an audit line)", e.msg);
 	free(buf);
 	printf("%s\n", id);

@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "ec.h"
+#include "retention.h"
 #include "health.h"
 
 static const char usage_text[] =
@@ -109,6 +110,7 @@ typedef struct watch {
 	ec_ratelimit rate;      /* per submitter (security.rateLimit) */
 	long long next_rescan;
 	long long next_prom;    /* when watcher.prometheusFile is due again (ms) */
+	long long started, next_purge;  /* ms: the daily purge (daily_purge) */
 	int n_rejected, n_temp;
 } watch;
 
@@ -137,9 +139,9 @@ cfg_int(const watch *w, const char *key, long long dflt)
 /*
  * One line per event on stderr (escaped: a name from incoming/ cannot forge a
  * line), and one in log/audit.jsonl. uid is the submitter's ((uid_t)-1: unknown),
- * who the request's own label. Called before the move the event records. A task
- * that failed or was deferred is a warning (journalctl -p warning lists them),
- * every other event information.
+ * who the request's own label (not written). Called before the move the event
+ * records. A task that failed or was deferred is a warning (journalctl -p warning
+ * lists them), every other event information.
  */
 static void
 event(const watch *w, const char *id, const char *what, uid_t uid, const char *who,
@@ -168,8 +170,10 @@ event(const watch *w, const char *id, const char *what, uid_t uid, const char *w
 		json_object_set_new(j, "detail", json_string(detail));
 	if (uid != (uid_t)-1)
 		json_object_set_new(j, "uid", json_integer((json_int_t)uid));
-	if (who && *who)
-		json_object_set_new(j, "requestedBy", json_string(who));
+	/* who (metadata.requestedBy) is a person's name: personal data, which the
+	 * audit log (hash-chained, never edited: epic-forget cannot take it out) must
+	 * not hold. The task id and the uid identify the request well enough. */
+	(void)who;
 	if (ec_audit(w->spool, j, &e) < 0)
 		ec_warn("%s", e.msg);
 	json_decref(j);
@@ -754,6 +758,22 @@ prometheus(watch *w, int force)
 		ec_warn("cannot write the metrics to '%s': %s", path, e.msg);
 }
 
+/* The daily purge, when it is due (retention.c says when and runs it). */
+static void
+daily_purge(watch *w)
+{
+	long long every = cfg_int(w, "watcher.purgeHours", 24) * 3600 * 1000;
+	char msg[512];
+
+	if (w->once)
+		return;         /* the nightly unit and the crontab run epic purge after it */
+	switch (ec_purge_when_due(w->spool, w->config_arg, every, w->started, &w->next_purge,
+	    msg, sizeof msg)) {
+	case 1: ec_info("purged (retention:, every %lld h)", every / 3600000); break;
+	case -1: ec_warn("purge failed: %s (tried again in an hour)", msg); break;
+	}
+}
+
 /*
  * A task's make has ended: its verdict, the audit event, then the move (done/,
  * failed/), or a deferral for a temporary failure, or failed/ after the last retry.
@@ -953,6 +973,7 @@ main(int argc, char *argv[])
 		    IN_ATTRIB | IN_ONLYDIR)) < 0)
 			ec_warn("cannot watch '%s': %s; it is read at every rescan", ddir, strerror(errno));
 	}
+	w.started = ec_now_ms();
 	clean_tmp(&w);
 	recover_active(&w);
 	load_deferred(&w);
@@ -1012,6 +1033,7 @@ main(int argc, char *argv[])
 			reload_deferred(&w);
 			ec_claim_recover(w.spool, cfg_int(&w, "watcher.tmpMaxAgeHours", 24) * 3600,
 			    claim_returned, &w);
+			daily_purge(&w);
 		}
 		/* Sleep until an event, a signal, a task's end, or the next thing due. */
 		pf[np++] = (struct pollfd){ w.ino, POLLIN, 0 };

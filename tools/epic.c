@@ -92,6 +92,8 @@ static const struct {
 	{ "requeue", "run a failed, done or deferred task again" },
 	{ "delete", "remove a request or a task that is not running" },
 	{ "cache", "the persona output cache: stats, purge, verify" },
+	{ "purge", "apply the config's retention: limits: old results, cache, metrics" },
+	{ "forget", "erase every trace of one person's requests, or of one task" },
 	{ "watch", "the spool daemon: review every request dropped into the spool" },
 	{ "audit", "the audit log: verify its hash chain, show its end, rotate it" },
 	{ "health", "is the pipeline healthy? JSON, a Nagios check, Prometheus metrics" },

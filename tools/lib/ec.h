@@ -29,6 +29,10 @@
  * queuelist.c (the queues as an operator sees them), declared in queue.h;
  * cacheadmin.c (the persona output cache as an operator sees, prunes and checks
  * it), declared in cacheadmin.h.
+ * trash.c (how an entry leaves the spool for good: renamed into tmp/, then removed
+ * without following a link), declared in trash.h; retention.c (epic purge and epic
+ * forget: what the retention: limits and the right to erasure remove), declared in
+ * retention.h.
  * For the tools a person reads a result through: result.c (which result a command
  * names), markup.c (outside text kept text in HTML, Markdown and sh), resultdiff.c
  * (what changed between two results), term.c (text for a person at a terminal:

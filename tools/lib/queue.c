@@ -28,7 +28,8 @@
  * count and is only made due now. A done task reruns incrementally (make).
  *
  * Delete renames the entry into tmp/ under a dot-name no tool takes, syncs, and
- * only then removes it, never following a link: a crash in between leaves nothing
+ * only then removes it (trash.c, shared with epic purge and forget), never
+ * following a link: a crash in between leaves nothing
  * half-removed in a queue, and the next delete sweeps what was left.
  */
 #include <dirent.h>
@@ -43,9 +44,7 @@
 #include <unistd.h>
 
 #include "queue.h"
-
-/* Deepest directory a delete descends into (a task has personas/ and no more). */
-#define TRASH_MAX_DEPTH 8
+#include "trash.h"
 
 /* The operator's uid, named in the audit line. */
 static json_int_t
@@ -403,63 +402,6 @@ ec_queue_requeue(const char *spool, const char *id, ec_queue_loc *was, ec_err *e
 	return r;
 }
 
-/*
- * Remove name in directory dfd and everything under it, never following a
- * symbolic link (unlinkat removes the link itself) and never entering a directory
- * that is not ours. 0, or -1 with errno (what could not be removed stays).
- */
-static int
-remove_tree(int dfd, const char *name, int depth)
-{
-	struct stat st;
-	struct dirent *de;
-	DIR *d;
-	int fd, r = 0;
-
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? 0 : -1;
-	if (!S_ISDIR(st.st_mode))
-		return unlinkat(dfd, name, 0);
-	if (depth > TRASH_MAX_DEPTH || st.st_uid != geteuid()) {
-		errno = EPERM;
-		return -1;
-	}
-	if ((fd = ec_open_beneath(dfd, name, O_RDONLY, EC_OPEN_DIR, NULL, NULL)) < 0)
-		return -1;
-	if (!(d = fdopendir(fd))) {
-		close(fd);
-		return -1;
-	}
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
-		    remove_tree(fd, de->d_name, depth + 1) < 0)
-			r = -1;
-	closedir(d);
-	return r < 0 ? -1 : unlinkat(dfd, name, AT_REMOVEDIR);
-}
-
-/* Remove what earlier deletes left in tmp/ (a crash between rename and removal):
- * .trash.* entries of ours. */
-static void
-sweep_trash(int tmpfd)
-{
-	int fd = dup(tmpfd);
-	struct dirent *de;
-	struct stat st;
-	DIR *d;
-
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	while ((de = readdir(d)))
-		if (!strncmp(de->d_name, ".trash.", 7) &&
-		    fstatat(tmpfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_uid == geteuid())
-			remove_tree(tmpfd, de->d_name, 0);
-	closedir(d);
-}
-
 int
 ec_queue_delete(const char *spool, const char *id, ec_queue_loc *was, ec_err *e)
 {
@@ -477,8 +419,7 @@ ec_queue_delete(const char *spool, const char *id, ec_queue_loc *was, ec_err *e)
 		goto out;
 	/* Out of the queue first, in one rename, under a name no other delete takes. */
 	for (int i = 0; ; i++) {
-		snprintf(tname, sizeof tname, ".trash.%s.%ld.%lld.%d", loc.id, (long)getpid(),
-		    ec_now_ms(), i);
+		ec_trash_name(tname, sizeof tname, loc.id, i);
 		if (move_entry(spool, &loc, "tmp", tname, e) == 0)
 			break;
 		if (e->code != EC_EXIT_REJECT || i == 9 || !strstr(e->msg, "exists already"))
@@ -487,8 +428,8 @@ ec_queue_delete(const char *spool, const char *id, ec_queue_loc *was, ec_err *e)
 	r = 0;
 	if ((tmpfd = state_dir(spool, "tmp", NULL)) < 0)
 		goto out;               /* out of every queue: the next delete sweeps it */
-	remove_tree(tmpfd, tname, 0);
-	sweep_trash(tmpfd);
+	ec_trash_remove(tmpfd, tname);
+	ec_trash_sweep(tmpfd);
 out:
 	if (tmpfd >= 0)
 		close(tmpfd);
