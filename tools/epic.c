@@ -757,36 +757,6 @@ cmd_help(int argc, char *argv[])
 	return exec_command(argv[0], args);
 }
 
-/*
- * Can persona p run? Its rule base loads, or its program is there to execute
- * (`persona-run --health` asks a command persona itself).
- */
-static int
-available(const ec_persona *p)
-{
-	ec_err e;
-
-	if (p->rules_path) {
-		json_t *rb = ec_rules_load(p->rules_path, &e);
-		json_decref(rb);
-		return rb != NULL;
-	}
-	if (strchr(p->command[0], '/'))
-		return access(p->command[0], X_OK) == 0;   /* the registry made it absolute */
-	{
-		const char *env = getenv("PATH");
-		char *copy = strdup(env ? env : "/usr/bin:/bin"), *dir, *save = NULL;
-		int ok = 0;
-		for (dir = strtok_r(copy, ":", &save); dir && !ok; dir = strtok_r(NULL, ":", &save)) {
-			char path[PATH_MAX];
-			snprintf(path, sizeof path, "%s/%s", dir, p->command[0]);
-			ok = access(path, X_OK) == 0;
-		}
-		free(copy);
-		return ok;
-	}
-}
-
 /* The registered personas: a table on a terminal, JSON otherwise. */
 static int
 cmd_personas(void)
@@ -806,7 +776,7 @@ cmd_personas(void)
 		if (p->modes & EC_MODE_MVP) json_array_append_new(modes, json_string("mvp"));
 		if (p->modes & EC_MODE_STANDARD) json_array_append_new(modes, json_string("standard"));
 		if (p->modes & EC_MODE_ENTERPRISE) json_array_append_new(modes, json_string("enterprise"));
-		int ok = available(p);
+		int ok = ec_persona_available(p);
 		json_array_append_new(arr, json_pack("{s:s, s:i, s:b, s:i, s:s, s:s, s:o, s:o, s:s, s:b}",
 		    "name", p->name, "reviewOrder", p->review_order, "required", p->required,
 		    "timeout", p->timeout, "version", p->version, "kind", p->rules_path ? "rules" : "command",

@@ -569,6 +569,9 @@ int ec_registry_load(ec_registry *r, ec_err *e);
  * check the result again (unknown names, dependencies, cycles). 0 or -1. */
 int ec_registry_configure(ec_registry *r, const json_t *cfg, ec_err *e);
 const ec_persona *ec_registry_find(const ec_registry *r, const char *name);
+/* Can persona p run: its rule base loads, or its program is there to execute (on
+ * $PATH when it names no directory)? `persona-run --health` asks the program itself. */
+int ec_persona_available(const ec_persona *p);
 void ec_registry_free(ec_registry *r);
 
 /* rules.c: the built-in persona engine. */

@@ -368,37 +368,6 @@ baseline_make(const char *spool, scan *s, long long now)
 	return b;
 }
 
-/* Can persona p run? Its rule base loads, or its program is there to execute (as
- * `epic personas` judges it; `persona-run --health` asks the program itself). */
-static int
-available(const ec_persona *p)
-{
-	const char *env;
-	char *copy, *dir, *save = NULL;
-	int ok = 0;
-
-	if (p->rules_path) {
-		ec_err e;
-		json_t *rb = ec_rules_load(p->rules_path, &e);
-		json_decref(rb);
-		return rb != NULL;
-	}
-	if (!p->command || !p->command[0])
-		return 0;
-	if (strchr(p->command[0], '/'))
-		return access(p->command[0], X_OK) == 0;
-	env = getenv("PATH");
-	if (!(copy = strdup(env ? env : "/usr/bin:/bin")))
-		return 0;
-	for (dir = strtok_r(copy, ":", &save); dir && !ok; dir = strtok_r(NULL, ":", &save)) {
-		char path[PATH_MAX];
-		snprintf(path, sizeof path, "%s/%s", dir, p->command[0]);
-		ok = access(path, X_OK) == 0;
-	}
-	free(copy);
-	return ok;
-}
-
 /* Record one alert: in checks and alerts, and raise *worst. */
 static void
 alert(json_t *h, int *worst, int level, const char *check, const char *persona,
@@ -447,7 +416,7 @@ check_personas(const char *spool, const json_t *cfg, json_t *h, long long now, i
 		const char *was = json_string_value(json_object_get(since, p->name));
 		long long at = now, secs;
 		char iso[32];
-		int ok = available(p);
+		int ok = ec_persona_available(p);
 		json_object_set_new(av, p->name, json_boolean(ok));
 		if (ok)
 			continue;

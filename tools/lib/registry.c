@@ -327,3 +327,34 @@ ec_registry_load(ec_registry *r, ec_err *e)
 	}
 	return 0;
 }
+
+/* Can persona p run? Its rule base loads, or its program is there to execute (as
+ * `epic personas` judges it; `persona-run --health` asks the program itself). */
+int
+ec_persona_available(const ec_persona *p)
+{
+	const char *env;
+	char *copy, *dir, *save = NULL;
+	int ok = 0;
+
+	if (p->rules_path) {
+		ec_err e;
+		json_t *rb = ec_rules_load(p->rules_path, &e);
+		json_decref(rb);
+		return rb != NULL;
+	}
+	if (!p->command || !p->command[0])
+		return 0;
+	if (strchr(p->command[0], '/'))
+		return access(p->command[0], X_OK) == 0;
+	env = getenv("PATH");
+	if (!(copy = strdup(env ? env : "/usr/bin:/bin")))
+		return 0;
+	for (dir = strtok_r(copy, ":", &save); dir && !ok; dir = strtok_r(NULL, ":", &save)) {
+		char path[PATH_MAX];
+		snprintf(path, sizeof path, "%s/%s", dir, p->command[0]);
+		ok = access(path, X_OK) == 0;
+	}
+	free(copy);
+	return ok;
+}
