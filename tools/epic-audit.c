@@ -19,9 +19,7 @@
 #include "audit.h"
 
 /* The subcommands: name, synopsis (after the program's name), what it does. */
-static const struct sub {
-	const char *name, *synopsis, *help;
-} subs[] = {
+static const ec_sub subs[] = {
 	{ "verify", "[--spool DIR] [FILE ...]",
 	    "Walk the audit log's hash chain: each line's prev must be the SHA-256 of the\n"
 	    "line before it. Without FILE, the rotated files log/audit.jsonl.N in order, then\n"
@@ -38,32 +36,21 @@ static const struct sub {
 };
 
 /* The subcommand being run (NULL: none yet), for usage. */
-static const struct sub *current;
+static const ec_sub *current;
 
 static void
 usage(int code)
 {
-	FILE *f = code ? stderr : stdout;
-	int first = 1;
+	char *t = ec_sub_usage(subs, current, !code,
+	    "The spool's audit log, a hash chain: verify it, show its end, rotate\n"
+	    "it. 'SUBCOMMAND --help' says more.\n",
+	    "\n  -s, --spool DIR    the spool (default $EPIC_SPOOL, then ./spool)\n"
+	    "  -h, --help         this help\n"
+	    "  -V, --version      print the version\n\n"
+	    "Exit: 0 ok, 1 the chain is broken, 2 usage, 111 temporary failure (I/O).\n");
 
-	for (const struct sub *s = subs; s->name; s++) {
-		if (current && s != current)
-			continue;
-		fprintf(f, "%s %s %s %s\n", first ? "usage:" : "      ", ec_progname, s->name,
-		    s->synopsis);
-		first = 0;
-	}
-	if (!code) {
-		if (current)
-			fprintf(f, "\n%s", current->help);
-		else
-			fputs("\nThe spool's audit log, a hash chain: verify it, show its end, rotate\n"
-			    "it. 'SUBCOMMAND --help' says more.\n", f);
-		fputs("\n  -s, --spool DIR    the spool (default $EPIC_SPOOL, then ./spool)\n"
-		    "  -h, --help         this help\n"
-		    "  -V, --version      print the version\n\n"
-		    "Exit: 0 ok, 1 the chain is broken, 2 usage, 111 temporary failure (I/O).\n", f);
-	}
+	fputs(t ? t : "out of memory\n", code ? stderr : stdout);
+	free(t);
 	ec_exit(code);
 }
 
@@ -209,9 +196,7 @@ main(int argc, char *argv[])
 		printf("epic-audit %s\n", EC_VERSION);
 		return EC_EXIT_OK;
 	}
-	for (const struct sub *s = subs; s->name; s++)
-		if (!strcmp(cmd, s->name))
-			current = s;
+	current = ec_sub_find(subs, cmd);
 	if (!current) {
 		ec_warn("unknown subcommand '%s'", cmd);
 		usage(EC_EXIT_USAGE);

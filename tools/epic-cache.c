@@ -15,9 +15,7 @@
 
 #include "cacheadmin.h"
 
-static const struct sub {
-	const char *name, *synopsis, *help;
-} subs[] = {
+static const ec_sub subs[] = {
 	{ "stats", "[--json] [--config FILE] [--spool DIR]",
 	    "What the cache holds: entries and bytes, the oldest and newest, entries per\n"
 	    "persona, how many are expired (past the config's coordination.cacheTTL) or\n"
@@ -52,32 +50,22 @@ static const struct sub {
 	{ NULL, NULL, NULL },
 };
 
-static const struct sub *current;
+static const ec_sub *current;
 
 static void
 usage(int code)
 {
-	FILE *f = code ? stderr : stdout;
-	int first = 1;
+	char *t = ec_sub_usage(subs, current, !code,
+	    "The persona output cache: what it holds, pruning it, checking it.\n"
+	    "'SUBCOMMAND --help' says more.\n",
+	    "\n  -s, --spool DIR       the spool (default $EPIC_SPOOL, then ./spool)\n"
+	    "  -h, --help            this help\n"
+	    "  -V, --version         print the version\n\n"
+	    "Exit: 0 ok, 1 a corrupt entry was found (verify), the configuration or a\n"
+	    "registration is wrong, 2 usage, 111 temporary failure (I/O).\n");
 
-	for (const struct sub *s = subs; s->name; s++) {
-		if (current && s != current)
-			continue;
-		fprintf(f, "%s %s %s %s\n", first ? "usage:" : "      ", ec_progname, s->name, s->synopsis);
-		first = 0;
-	}
-	if (!code) {
-		if (current)
-			fprintf(f, "\n%s", current->help);
-		else
-			fputs("\nThe persona output cache: what it holds, pruning it, checking it.\n"
-			    "'SUBCOMMAND --help' says more.\n", f);
-		fputs("\n  -s, --spool DIR       the spool (default $EPIC_SPOOL, then ./spool)\n"
-		    "  -h, --help            this help\n"
-		    "  -V, --version         print the version\n\n"
-		    "Exit: 0 ok, 1 a corrupt entry was found (verify), the configuration or a\n"
-		    "registration is wrong, 2 usage, 111 temporary failure (I/O).\n", f);
-	}
+	fputs(t ? t : "out of memory\n", code ? stderr : stdout);
+	free(t);
 	ec_exit(code);
 }
 
@@ -433,9 +421,7 @@ main(int argc, char *argv[])
 		printf("epic-cache %s\n", EC_VERSION);
 		return EC_EXIT_OK;
 	}
-	for (const struct sub *s = subs; s->name; s++)
-		if (!strcmp(cmd, s->name))
-			current = s;
+	current = ec_sub_find(subs, cmd);
 	if (!current) {
 		ec_warn("unknown subcommand '%s'", cmd);
 		usage(EC_EXIT_USAGE);

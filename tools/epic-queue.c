@@ -27,9 +27,7 @@
 #define WAIT_RECHECK_MS 2000
 
 /* The subcommands: name, synopsis (after the program's name), what it does. */
-static const struct sub {
-	const char *name, *synopsis, *help;
-} subs[] = {
+static const ec_sub subs[] = {
 	{ "status", "[--json] [--spool DIR] [ID]\n"
 	    "       %s status --wait [--timeout S] [--spool DIR] ID",
 	    "Without ID, list every request and task in every queue: incoming (with the id the\n"
@@ -58,44 +56,23 @@ static const struct sub {
 };
 
 /* The subcommand being run (NULL: none yet), for usage. */
-static const struct sub *current;
-
-/* Print the synopsis of sub, or of all. */
-static void
-synopsis(FILE *f, const struct sub *sub)
-{
-	const char *prog = ec_progname;
-	int first = 1;
-
-	for (const struct sub *s = subs; s->name; s++) {
-		if (sub && s != sub)
-			continue;
-		fprintf(f, "%s %s %s ", first ? "usage:" : "      ", prog, s->name);
-		fprintf(f, s->synopsis, prog);
-		fputc('\n', f);
-		first = 0;
-	}
-}
+static const ec_sub *current;
 
 static void
 usage(int code)
 {
-	FILE *f = code ? stderr : stdout;
+	char *t = ec_sub_usage(subs, current, !code,
+	    "The spool's queues: list them, wait for a task, hold, release, requeue\n"
+	    "or delete requests and tasks. 'SUBCOMMAND --help' says more.\n",
+	    "\n  -s, --spool DIR    the spool (default $EPIC_SPOOL, then ./spool)\n"
+	    "  -h, --help         this help\n"
+	    "  -V, --version      print the version\n\n"
+	    "Exit: 0 ok (--wait: done), 1 no such task, not in a state for this, or\n"
+	    "(--wait) failed, 2 usage, 111 temporary failure (a running task, I/O,\n"
+	    "--wait timed out).\n");
 
-	synopsis(f, current);
-	if (!code) {
-		if (current)
-			fprintf(f, "\n%s", current->help);
-		else
-			fputs("\nThe spool's queues: list them, wait for a task, hold, release, requeue\n"
-			    "or delete requests and tasks. '" "SUBCOMMAND --help' says more.\n", f);
-		fputs("\n  -s, --spool DIR    the spool (default $EPIC_SPOOL, then ./spool)\n"
-		    "  -h, --help         this help\n"
-		    "  -V, --version      print the version\n\n"
-		    "Exit: 0 ok (--wait: done), 1 no such task, not in a state for this, or\n"
-		    "(--wait) failed, 2 usage, 111 temporary failure (a running task, I/O,\n"
-		    "--wait timed out).\n", f);
-	}
+	fputs(t ? t : "out of memory\n", code ? stderr : stdout);
+	free(t);
 	ec_exit(code);
 }
 
@@ -382,9 +359,7 @@ main(int argc, char *argv[])
 		cmd = "status";
 	else if (!strcmp(cmd, "wait"))
 		cmd = "status", wait = 1;
-	for (const struct sub *s = subs; s->name; s++)
-		if (!strcmp(cmd, s->name))
-			current = s;
+	current = ec_sub_find(subs, cmd);
 	if (!current) {
 		ec_warn("unknown subcommand '%s'", cmd);
 		usage(EC_EXIT_USAGE);

@@ -34,7 +34,8 @@
  * forget: what the retention: limits and the right to erasure remove), declared in
  * retention.h.
  * For the tools a person reads a result through: result.c (which result a command
- * names), markup.c (outside text kept text in HTML, Markdown and sh), resultdiff.c
+ * names), markup.c (outside text kept text in HTML, Markdown and sh), sub.c (a
+ * tool's subcommands: the table, the usage made from it), resultdiff.c
  * (what changed between two results), term.c (text for a person at a terminal:
  * colour, width, folding, the pager), render.c (epic render's report: what it
  * says, in which order), render-md.c and render-html.c (its two formats) and
@@ -750,6 +751,20 @@ json_t *ec_cache_get(const char *spool, const char *key, const char *version,
 /* Store an entry atomically (safe under concurrent writers: last rename wins). */
 int ec_cache_put(const char *spool, const char *key, const char *version,
     const char *upstream, long long ttl, long long now, const json_t *output, ec_err *e);
+
+/* sub.c: a tool's subcommands (git-style), as a table ending in { NULL }. */
+typedef struct ec_sub {
+	const char *name;
+	const char *synopsis;   /* after "usage: PROG NAME "; "%s" in it is PROG again */
+	const char *help;       /* what it does, and its own options */
+} ec_sub;
+/* The subcommand called name, or NULL. */
+const ec_sub *ec_sub_find(const ec_sub *subs, const char *name);
+/* The usage text: the synopsis of current (NULL: of every one); when full, then
+ * current's help (or about) and tail (the options all share, the exit codes).
+ * malloc'd; NULL without memory. */
+char *ec_sub_usage(const ec_sub *subs, const ec_sub *current, int full, const char *about,
+    const char *tail);
 
 /* markup.c: outside text kept text in a document or a script. */
 /* s with & < > " ' as entities: fit for HTML text and attribute values. */
