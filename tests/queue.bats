@@ -389,3 +389,17 @@ bin_running() { epic status --json | jq -r --arg id "$1" '.[] | select(.id == $i
 	run -0 epic delete "$id"
 	[ -z "$(ls -A "$EPIC_SPOOL/incoming" | grep -v "$(cat "$SHARED/owner-id")")" ]
 }
+
+@test "a move that fails after its audit line is said in the log too: the same event, failed, and why" {
+	run -0 epic submit "$REQ/04-notifications.json"
+	id=$output
+	run -0 epic hold "$id"
+	# the same request submitted again while the first is held: release finds it taken
+	run -0 epic submit "$REQ/04-notifications.json"
+	run -1 --separate-stderr epic release "$id"
+	assert_equal "$stderr" "epic: cannot move '$id' to incoming/: 'incoming/$id.json' exists already"
+	run -0 jq -c 'select(.event == "release") | {result, to}' "$S/log/audit.jsonl"
+	assert_output $'{"result":null,"to":"incoming"}\n{"result":"failed","to":null}'
+	[ -f "$S/hold/$id.json" ] && [ -f "$S/incoming/$id.json" ]
+	run -0 epic audit verify
+}

@@ -226,6 +226,38 @@ audit(const char *spool, const char *what, const ec_queue_loc *loc, const char *
 	return r;
 }
 
+/*
+ * The audit line of a move is written before it is made (audit above), so a move
+ * that then fails is said too: one more line, the same event with "failed" and
+ * why, so that the log never records a move that did not happen without saying
+ * so. Best effort: e (the move's error) is kept as it is.
+ */
+static void
+audit_failed(const char *spool, const char *what, const ec_queue_loc *loc, const ec_err *e)
+{
+	char why[sizeof e->msg * 4];
+	json_t *j;
+
+	ec_escape_controls(e->msg, why, sizeof why);
+	j = json_pack("{s:s, s:s, s:I, s:s, s:s}", "event", what, "task", loc->id,
+	    "uid", operator_uid(), "result", "failed", "reason", why);
+	ec_audit(spool, j, NULL);
+	json_decref(j);
+}
+
+/* The audit line, then the move; a failed move is said in the log too. */
+static int
+audited_move(const char *spool, const char *what, const ec_queue_loc *loc, const char *to,
+    const char *tname, ec_err *e)
+{
+	if (audit(spool, what, loc, to, e) < 0)
+		return -1;
+	if (move_entry(spool, loc, to, tname, e) == 0)
+		return 0;
+	audit_failed(spool, what, loc, e);
+	return -1;
+}
+
 int
 ec_queue_hold(const char *spool, const char *id, ec_queue_loc *was, ec_err *e)
 {
@@ -248,7 +280,7 @@ ec_queue_hold(const char *spool, const char *id, ec_queue_loc *was, ec_err *e)
 		return -1;
 	/* A request is held under its id, which its name then gives back on release. */
 	snprintf(tname, sizeof tname, loc.task ? "%s" : "%s.%s", loc.id, loc.ext);
-	r = audit(spool, "hold", &loc, "hold", e) < 0 ? -1 : move_entry(spool, &loc, "hold", tname, e);
+	r = audited_move(spool, "hold", &loc, "hold", tname, e);
 	if (lock >= 0)
 		close(lock);
 	return r;
@@ -271,7 +303,7 @@ ec_queue_release(const char *spool, const char *id, ec_queue_loc *was, ec_err *e
 	to = loc.task ? "deferred" : "incoming";
 	if (loc.task && (lock = lock_task(spool, &loc, e)) < 0)
 		return -1;
-	r = audit(spool, "release", &loc, to, e) < 0 ? -1 : move_entry(spool, &loc, to, loc.name, e);
+	r = audited_move(spool, "release", &loc, to, loc.name, e);
 	if (lock >= 0)
 		close(lock);
 	return r;
@@ -397,6 +429,8 @@ ec_queue_requeue(const char *spool, const char *id, ec_queue_loc *was, ec_err *e
 			if (dfd >= 0)
 				close(dfd);
 		}
+		if (r < 0)
+			audit_failed(spool, "requeue", &loc, e);
 	}
 	close(lock);
 	return r;
@@ -422,8 +456,10 @@ ec_queue_delete(const char *spool, const char *id, ec_queue_loc *was, ec_err *e)
 		ec_trash_name(tname, sizeof tname, loc.id, i);
 		if (move_entry(spool, &loc, "tmp", tname, e) == 0)
 			break;
-		if (e->code != EC_EXIT_REJECT || i == 9 || !strstr(e->msg, "exists already"))
+		if (e->code != EC_EXIT_REJECT || i == 9 || !strstr(e->msg, "exists already")) {
+			audit_failed(spool, "delete", &loc, e);
 			goto out;
+		}
 	}
 	r = 0;
 	if ((tmpfd = state_dir(spool, "tmp", NULL)) < 0)
