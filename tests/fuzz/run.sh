@@ -42,6 +42,10 @@ seeds() {
 		done ;;
 	fuzz_deferred)
 		cp tests/fuzz/seeds/deferred/* "$dir/" ;;
+	fuzz_result)
+		# Results: the golden EpicResponse, and a small one made by the tools.
+		cp tests/fixtures/epic-aggregate/golden/expected.json "$dir/golden.json"
+		cp tests/fuzz/seeds/result/* "$dir/" 2>/dev/null || true ;;
 	fuzz_jsonbin)
 		# Payloads (the 14-byte header cut off) of the rule bases and the vocabulary.
 		[ -x bin/ec-test ] || return 0
