@@ -386,48 +386,26 @@ running_task(const watch *w, const char *id)
 	return 0;
 }
 
-/* The task ids in state/ (dot-names are claims and staging, not tasks). malloc'd,
- * NULL-terminated; NULL if the directory cannot be read. */
+/* The task ids in state/ (dot-names are claims and staging, not tasks), sorted.
+ * NULL-terminated (ec_names_free); NULL if the directory cannot be read. */
 static char **
 task_ids(const watch *w, const char *state)
 {
 	int dfd = ec_spool_open(w->spool, state, O_RDONLY, EC_OPEN_DIR, NULL, NULL);
-	char **ids = NULL;
-	size_t n = 0, cap = 0;
-	DIR *d;
-	struct dirent *de;
+	char **ids = dfd < 0 ? NULL : ec_dir_names(dfd);
+	size_t n = 0;
 
-	if (dfd < 0)
-		return NULL;
-	if (!(d = fdopendir(dfd))) {
+	if (dfd >= 0)
 		close(dfd);
-		return NULL;
+	for (size_t i = 0; ids && ids[i]; i++) {
+		if (ec_id_valid(ids[i]))
+			ids[n++] = ids[i];
+		else
+			free(ids[i]);
 	}
-	while ((de = readdir(d))) {
-		if (!ec_id_valid(de->d_name))
-			continue;
-		if (n + 1 >= cap) {
-			char **nids = realloc(ids, (cap = cap ? cap * 2 : 64) * sizeof *ids);
-			if (!nids)
-				break;
-			ids = nids;
-		}
-		if ((ids[n] = strdup(de->d_name)))
-			n++;
-	}
-	closedir(d);
-	if (!ids && (ids = malloc(sizeof *ids)) == NULL)
-		return NULL;
-	ids[n] = NULL;
+	if (ids)
+		ids[n] = NULL;
 	return ids;
-}
-
-static void
-free_ids(char **ids)
-{
-	for (char **p = ids; p && *p; p++)
-		free(*p);
-	free(ids);
 }
 
 /* Tasks in active/ whose lock nobody holds were left by a dead launcher: resume. */
@@ -449,7 +427,7 @@ recover_active(watch *w)
 		}
 		close(fd);
 	}
-	free_ids(ids);
+	ec_names_free(ids);
 }
 
 /*
@@ -488,7 +466,7 @@ load_deferred(watch *w)
 		}
 		add_due(w, *id, at, attempts, uid);
 	}
-	free_ids(ids);
+	ec_names_free(ids);
 }
 
 /* Read deferred/ again: the directory is the truth. An operator moves tasks in and

@@ -261,6 +261,12 @@ int ec_write_output(const char *path, const void *buf, size_t len, int flags, ec
 int ec_mkdir_p(const char *path, unsigned mode, ec_err *e);
 /* fsync a directory by path. */
 int ec_fsync_dir(const char *dir, ec_err *e);
+/* The names in the open directory dfd (left open and where it was: a dup is
+ * read), sorted, without dot-names (".", "..", temps, claims, trash), read in
+ * whole: the caller may rename entries away while it walks them. NULL-terminated,
+ * malloc'd (ec_names_free); NULL with errno when the directory cannot be read. */
+char **ec_dir_names(int dfd);
+void ec_names_free(char **names);
 
 /* stamp.c: make's stamps, holding the xxh3 of what they stand for. */
 /* Write stamp (atomically, unsynced) with one "XXH3  NAME" line for each file. */

@@ -7,6 +7,7 @@
  * either the old file or the new one, plus at worst a stray dot-temp; never a
  * half-written file under the real name.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -370,4 +371,52 @@ ec_extension(const char *path)
 	b = b ? b + 1 : path;
 	dot = strrchr(b, '.');
 	return dot && dot != b ? dot + 1 : "";
+}
+
+static int
+cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+char **
+ec_dir_names(int dfd)
+{
+	int fd = dup(dfd);
+	size_t n = 0, cap = 16;
+	char **v = malloc(cap * sizeof *v);
+	struct dirent *de;
+	DIR *d;
+
+	if (fd < 0 || !v || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		free(v);
+		return NULL;
+	}
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (n + 1 >= cap) {
+			char **nv = realloc(v, (cap *= 2) * sizeof *v);
+			if (!nv)
+				break;
+			v = nv;
+		}
+		if (!(v[n] = strdup(de->d_name)))
+			break;
+		n++;
+	}
+	v[n] = NULL;
+	closedir(d);
+	qsort(v, n, sizeof *v, cmp_name);
+	return v;
+}
+
+void
+ec_names_free(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
 }

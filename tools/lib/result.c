@@ -8,7 +8,6 @@
  * edited), so it is checked against schemas/epic-response before any view trusts
  * its shape. A task's result is read through ec_spool_open like every spool file.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -18,40 +17,38 @@
 
 #include "ec.h"
 
-/* The newest done/ID/epic.json (by its mtime) into id; 0, or -1 when there is none. */
+/* The newest done/ID/epic.json (by its mtime; ties: the greater id) into id; 0, or
+ * -1 when there is none. done/ and each result are opened the one way
+ * (ec_spool_open): a symbolic link is nobody's result. */
 static int
 newest_done(const char *spool, char *id, size_t cap)
 {
-	char path[PATH_MAX];
 	struct timespec best = { 0, 0 };
-	struct dirent *d;
-	DIR *dir;
-	int found = -1;
+	int dfd = ec_spool_open(spool, "done", O_RDONLY, EC_OPEN_DIR, NULL, NULL), found = -1;
+	char **names = dfd < 0 ? NULL : ec_dir_names(dfd);
 
-	snprintf(path, sizeof path, "%s/done", spool);
-	if (!(dir = opendir(path)))
-		return -1;
-	while ((d = readdir(dir))) {
+	if (dfd >= 0)
+		close(dfd);
+	for (size_t i = 0; names && names[i]; i++) {
 		char rel[EC_MAX_ID + 32];
 		struct stat st;
 		int fd;
 
-		if (!ec_id_valid(d->d_name))
+		if (!ec_id_valid(names[i]))
 			continue;
-		snprintf(rel, sizeof rel, "done/%s/epic.json", d->d_name);
+		snprintf(rel, sizeof rel, "done/%s/epic.json", names[i]);
 		if ((fd = ec_spool_open(spool, rel, O_RDONLY, 0, &st, NULL)) < 0)
 			continue;
 		close(fd);
+		/* names are sorted: an equal mtime keeps the later (greater) id */
 		if (found < 0 || st.st_mtim.tv_sec > best.tv_sec ||
-		    (st.st_mtim.tv_sec == best.tv_sec && st.st_mtim.tv_nsec > best.tv_nsec) ||
-		    (st.st_mtim.tv_sec == best.tv_sec && st.st_mtim.tv_nsec == best.tv_nsec &&
-		    strcmp(d->d_name, id) > 0)) {
+		    (st.st_mtim.tv_sec == best.tv_sec && st.st_mtim.tv_nsec >= best.tv_nsec)) {
 			best = st.st_mtim;
-			snprintf(id, cap, "%s", d->d_name);
+			snprintf(id, cap, "%s", names[i]);
 			found = 0;
 		}
 	}
-	closedir(dir);
+	ec_names_free(names);
 	return found;
 }
 

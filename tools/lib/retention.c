@@ -91,69 +91,30 @@ warn(const ec_retention_opts *o, const char *fmt, ...)
 	o->warn(msg, o->arg);
 }
 
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /*
- * The names in directory dfd, sorted, without "." and ".." and dot-names (temps,
- * claims, trash: no retention applies to them). Read in whole before anything is
- * renamed away. NULL-terminated, malloc'd (ec_free_names); NULL with errno.
+ * The spool directory rel and its names (ec_dir_names: sorted, no dot-names, which
+ * are temps, claims and trash, to which no retention applies), read in whole before
+ * anything is renamed away. The descriptor, with *names (ec_names_free); -2 when rel
+ * does not exist (a queue that does not exist is empty); -1 with e (EC_EXIT_TEMP).
  */
-static char **
-list_names(int dfd)
-{
-	int fd = dup(dfd);
-	size_t n = 0, cap = 16;
-	char **v = malloc(cap * sizeof *v);
-	struct dirent *de;
-	DIR *d;
-
-	if (fd < 0 || !v || !(d = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
-		free(v);
-		return NULL;
-	}
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		if (n + 1 >= cap) {
-			char **nv = realloc(v, (cap *= 2) * sizeof *v);
-			if (!nv)
-				break;
-			v = nv;
-		}
-		if (!(v[n] = strdup(de->d_name)))
-			break;
-		n++;
-	}
-	v[n] = NULL;
-	closedir(d);
-	qsort(v, n, sizeof *v, cmp_str);
-	return v;
-}
-
-static void
-free_names(char **v)
-{
-	for (size_t i = 0; v && v[i]; i++)
-		free(v[i]);
-	free(v);
-}
-
-/* The spool directory rel, or -1: errno ENOENT (a queue that does not exist is
- * empty; *missing set), else e (EC_EXIT_TEMP). */
 static int
-open_dir(const char *spool, const char *rel, int *missing, ec_err *e)
+listed(const char *spool, const char *rel, char ***names, ec_err *e)
 {
 	int fd = ec_spool_open(spool, rel, O_RDONLY, EC_OPEN_DIR, NULL, e);
 
-	*missing = fd < 0 && errno == ENOENT;
-	if (fd < 0 && e)
-		e->code = EC_EXIT_TEMP;
+	*names = NULL;
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return -2;
+		if (e)
+			e->code = EC_EXIT_TEMP;
+		return -1;
+	}
+	if (!(*names = ec_dir_names(fd))) {
+		ec_fail(e, EC_EXIT_TEMP, "cannot read '%s/%s': %s", spool, rel, strerror(errno));
+		close(fd);
+		return -1;
+	}
 	return fd;
 }
 
@@ -290,16 +251,11 @@ static int
 purge_tasks(const ec_retention_opts *o, const char *state, const char *result, long long cutoff,
     json_t *counts, ec_err *e)
 {
-	int dfd, missing, r = 0;
+	int dfd, r = 0;
 	char **names;
 
-	if ((dfd = open_dir(o->spool, state, &missing, e)) < 0)
-		return missing ? 0 : -1;
-	if (!(names = list_names(dfd))) {
-		close(dfd);
-		return ec_fail(e, EC_EXIT_TEMP, "cannot read '%s/%s': %s", o->spool, state,
-		    strerror(errno));
-	}
+	if ((dfd = listed(o->spool, state, &names, e)) < 0)
+		return dfd == -2 ? 0 : -1;
 	for (size_t i = 0; names[i] && r == 0; i++) {
 		struct stat st;
 		int t;
@@ -315,7 +271,7 @@ purge_tasks(const ec_retention_opts *o, const char *state, const char *result, l
 		} else if (t == 2)
 			count(counts, "skippedRunning", 1);
 	}
-	free_names(names);
+	ec_names_free(names);
 	close(dfd);
 	return r;
 }
@@ -326,15 +282,11 @@ static int
 purge_files(const ec_retention_opts *o, const char *rel, const char *kind, long long cutoff,
     json_t *counts, ec_err *e)
 {
-	int dfd, missing, r = 0;
+	int dfd, r = 0;
 	char **names;
 
-	if ((dfd = open_dir(o->spool, rel, &missing, e)) < 0)
-		return missing ? 0 : -1;
-	if (!(names = list_names(dfd))) {
-		close(dfd);
-		return ec_fail(e, EC_EXIT_TEMP, "cannot read '%s/%s': %s", o->spool, rel, strerror(errno));
-	}
+	if ((dfd = listed(o->spool, rel, &names, e)) < 0)
+		return dfd == -2 ? 0 : -1;
 	for (size_t i = 0; names[i]; i++) {
 		struct stat st;
 		if (fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
@@ -351,7 +303,7 @@ purge_files(const ec_retention_opts *o, const char *rel, const char *kind, long 
 		count(counts, kind, 1);
 		report(o, kind, "%s/%s", rel, names[i]);
 	}
-	free_names(names);
+	ec_names_free(names);
 	close(dfd);
 	return r;
 }
@@ -361,15 +313,12 @@ static int
 purge_cache(const ec_retention_opts *o, long long cutoff, json_t *counts, ec_err *e)
 {
 	char rel[64];
-	int dfd, missing, r = 0;
+	int dfd, r = 0;
 	char **names;
 
-	if ((dfd = open_dir(o->spool, "cache", &missing, e)) < 0)
-		return missing ? 0 : -1;
-	names = list_names(dfd);
+	if ((dfd = listed(o->spool, "cache", &names, e)) < 0)
+		return dfd == -2 ? 0 : -1;
 	close(dfd);
-	if (!names)
-		return ec_fail(e, EC_EXIT_TEMP, "cannot read '%s/cache': %s", o->spool, strerror(errno));
 	for (size_t i = 0; names[i] && r == 0; i++) {
 		const char *n = names[i], *kind;
 		if (strlen(n) == 2 && ec_is_hex(n[0]) && ec_is_hex(n[1]))
@@ -381,7 +330,7 @@ purge_cache(const ec_retention_opts *o, long long cutoff, json_t *counts, ec_err
 		snprintf(rel, sizeof rel, "cache/%s", n);
 		r = purge_files(o, rel, kind, cutoff, counts, e);
 	}
-	free_names(names);
+	ec_names_free(names);
 	return r;
 }
 
@@ -517,7 +466,7 @@ note_cache_keys(forget *f, const char *state, const char *id)
 		return;
 	snprintf(rel, sizeof rel, "%s/%s/personas", state, id);
 	if ((dfd = ec_spool_open(f->o->spool, rel, O_RDONLY, EC_OPEN_DIR, NULL, NULL)) >= 0) {
-		if ((names = list_names(dfd))) {
+		if ((names = ec_dir_names(dfd))) {
 			for (size_t i = 0; names[i]; i++) {
 				const char *n = names[i], *dash = strchr(n, '-'), *dot;
 				char persona[72];
@@ -533,7 +482,7 @@ note_cache_keys(forget *f, const char *state, const char *id)
 				    ec_json_get_str(req, "mode", "standard"), key);
 				json_object_set_new(f->keys, key, json_true());
 			}
-			free_names(names);
+			ec_names_free(names);
 		}
 		close(dfd);
 	}
@@ -560,16 +509,11 @@ static int
 forget_tasks(forget *f, const char *state, ec_err *e)
 {
 	char rel[EC_MAX_ID + 64];
-	int dfd, missing, r = 0;
+	int dfd, r = 0;
 	char **names;
 
-	if ((dfd = open_dir(f->o->spool, state, &missing, e)) < 0)
-		return missing ? 0 : -1;
-	if (!(names = list_names(dfd))) {
-		close(dfd);
-		return ec_fail(e, EC_EXIT_TEMP, "cannot read '%s/%s': %s", f->o->spool, state,
-		    strerror(errno));
-	}
+	if ((dfd = listed(f->o->spool, state, &names, e)) < 0)
+		return dfd == -2 ? 0 : -1;
 	for (size_t i = 0; names[i] && r == 0; i++) {
 		const char *id = names[i];
 		struct stat st;
@@ -601,7 +545,7 @@ forget_tasks(forget *f, const char *state, ec_err *e)
 		else if (t == 2)
 			f->running = 1;
 	}
-	free_names(names);
+	ec_names_free(names);
 	close(dfd);
 	return r;
 }
@@ -611,16 +555,11 @@ forget_tasks(forget *f, const char *state, ec_err *e)
 static int
 forget_requests(forget *f, const char *state, ec_err *e)
 {
-	int dfd, missing, r = 0;
+	int dfd, r = 0;
 	char **names;
 
-	if ((dfd = open_dir(f->o->spool, state, &missing, e)) < 0)
-		return missing ? 0 : -1;
-	if (!(names = list_names(dfd))) {
-		close(dfd);
-		return ec_fail(e, EC_EXIT_TEMP, "cannot read '%s/%s': %s", f->o->spool, state,
-		    strerror(errno));
-	}
+	if ((dfd = listed(f->o->spool, state, &names, e)) < 0)
+		return dfd == -2 ? 0 : -1;
 	for (size_t i = 0; names[i] && r == 0; i++) {
 		const char *name = names[i], *ext = ec_extension(name);
 		char id[EC_MAX_ID + 1];
@@ -652,7 +591,7 @@ forget_requests(forget *f, const char *state, ec_err *e)
 		}
 		erased(f, state, state, name, id);
 	}
-	free_names(names);
+	ec_names_free(names);
 	close(dfd);
 	return r;
 }
