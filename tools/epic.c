@@ -96,6 +96,7 @@ static const struct {
 	{ "forget", "erase every trace of one person's requests, or of one task" },
 	{ "watch", "the spool daemon: review every request dropped into the spool" },
 	{ "audit", "the audit log: verify its hash chain, show its end, rotate it" },
+	{ "key", "the keys of encryption at rest: new, list, rotate, cat" },
 	{ "health", "is the pipeline healthy? JSON, a Nagios check, Prometheus metrics" },
 	{ "help", "this overview, or one command's help" },
 	{ NULL, NULL },

@@ -218,10 +218,15 @@ static int
 settle_request(int dfd, const char *dir, const char *staged, const char *ext,
     const struct stat *st, const char *buf, size_t len, ec_err *e)
 {
-	char final[32], path[PATH_MAX + 40];
+	char final[32], path[PATH_MAX + 40], *kept;
+	size_t klen;
+	int rc;
 
 	snprintf(final, sizeof final, "request.%s", ext);
-	if (st->st_uid == geteuid()) {
+	/* Kept redacted (security.redactRequests) or sealed (encryptAtRest): written
+	 * anew through the file layer, never renamed in as it came. */
+	kept = ec_redact_request(buf, len, ext, &klen);
+	if (st->st_uid == geteuid() && !kept && !ec_crypt_on()) {
 		if (renameat(dfd, staged, dfd, final) < 0)
 			return ec_fail(e, EC_EXIT_TEMP, "cannot rename in '%s': %s", dir, strerror(errno));
 		if (fsync(dfd) < 0 && errno != EINVAL)
@@ -229,7 +234,9 @@ settle_request(int dfd, const char *dir, const char *staged, const char *ext,
 		return 0;
 	}
 	snprintf(path, sizeof path, "%s/%s", dir, final);
-	if (ec_write_atomic(path, buf, len, EC_W_FSYNC, e) < 0)
+	rc = ec_write_atomic(path, kept ? kept : buf, kept ? klen : len, EC_W_FSYNC, e);
+	free(kept);
+	if (rc < 0)
 		return -1;
 	unlinkat(dfd, staged, 0);
 	return 0;

@@ -100,6 +100,18 @@ keep_config(const char *buf, size_t len, const json_t *cfg)
 	free(bin);
 }
 
+/* The process seals what it writes (crypt.c) and redacts the requests it keeps
+ * (pii.c) as the config it read says. */
+static json_t *
+protection(json_t *cfg)
+{
+	json_t *sec = json_object_get(cfg, "security");
+
+	ec_crypt_enable(json_is_true(json_object_get(sec, "encryptAtRest")));
+	ec_pii_redact_requests(json_is_true(json_object_get(sec, "redactRequests")));
+	return cfg;
+}
+
 json_t *
 ec_config_loadb(const char *buf, size_t len, const char *name, ec_err *e)
 {
@@ -108,7 +120,7 @@ ec_config_loadb(const char *buf, size_t len, const char *name, ec_err *e)
 
 	/* Every tool of a task starts by reading the config: resolved once per content. */
 	if ((cfg = kept_config(buf, len)))
-		return cfg;
+		return protection(cfg);
 	if (!(cfg = ec_yaml_loadb(buf, len, name, &lines, e)))
 		return NULL;
 	if (json_is_null(cfg)) {
@@ -125,7 +137,7 @@ ec_config_loadb(const char *buf, size_t len, const char *name, ec_err *e)
 	json_decref(lines);
 	ec_schema_apply_defaults("config", cfg, e);
 	keep_config(buf, len, cfg);
-	return cfg;
+	return protection(cfg);
 }
 
 json_t *
@@ -138,7 +150,7 @@ ec_config_load(const char *path, ec_err *e)
 	if (!(path = ec_config_path(path))) {
 		cfg = json_object();
 		ec_schema_apply_defaults("config", cfg, e);
-		return cfg;
+		return protection(cfg);
 	}
 	if (!(buf = ec_read_file(path, CONFIG_MAX_BYTES, &len, e))) {
 		ec_err_prefix(e, "config");
@@ -146,9 +158,10 @@ ec_config_load(const char *path, ec_err *e)
 	}
 	/* A task's config.json, which epic-parse resolved (checked, defaults filled)
 	 * and stamped: read as it is, not resolved again by every tool (stamp.c). */
-	if (ec_stamp_vouches(path, buf, len))
-		cfg = ec_json_loadb(buf, len, path, e);
-	else
+	if (ec_stamp_vouches(path, buf, len)) {
+		if ((cfg = ec_json_loadb(buf, len, path, e)))
+			protection(cfg);
+	} else
 		cfg = ec_config_loadb(buf, len, path, e);
 	free(buf);
 	return cfg;

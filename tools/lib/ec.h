@@ -32,7 +32,8 @@
  * trash.c (how an entry leaves the spool for good: renamed into tmp/, then removed
  * without following a link), declared in trash.h; retention.c (epic purge and epic
  * forget: what the retention: limits and the right to erasure remove), declared in
- * retention.h.
+ * retention.h; crypt.c (encryption at rest: spool files sealed with AES-256-GCM)
+ * and keys.c (the key store it uses).
  * For the tools a person reads a result through: result.c (which result a command
  * names), markup.c (outside text kept text in HTML, Markdown and sh), sub.c (a
  * tool's subcommands: the table, the usage made from it), resultdiff.c
@@ -240,8 +241,11 @@ char *ec_read_own_file(const char *path, size_t max, size_t *len);
 /* Open a file the caller names (a path, "-" = a duplicate of stdin) to read it as
  * a stream: the descriptor, or -1 with e (EC_EXIT_REJECT missing, else as errno). */
 int ec_open_read(const char *path, ec_err *e);
-/* The same from an open descriptor (name for messages); the caller closes fd. */
+/* The same from an open descriptor (name for messages); the caller closes fd.
+ * A sealed file is opened (crypt.c). */
 char *ec_read_fd(int fd, const char *name, size_t max, size_t *len, ec_err *e);
+/* The bytes as they are on disk, sealed or not. */
+char *ec_read_fd_raw(int fd, const char *name, size_t max, size_t *len, ec_err *e);
 /* Flags for ec_write_atomic. */
 enum {
 	EC_W_FSYNC = 1,     /* fsync the file and its directory: must survive a crash */
@@ -257,6 +261,49 @@ enum {
 int ec_write_atomic(const char *path, const void *buf, size_t len, int flags, ec_err *e);
 /* Write to stdout when path is "-" or NULL, else ec_write_atomic. */
 int ec_write_output(const char *path, const void *buf, size_t len, int flags, ec_err *e);
+#define EC_KEY_BYTES 32
+#define EC_KEY_ID_MAX 32
+/*
+ * crypt.c: encryption at rest (see its header). file.c seals what ec_write_atomic
+ * writes to a covered place while it is enabled (the config's
+ * security.encryptAtRest, set by ec_config_load) and opens a sealed file that
+ * ec_read_fd meets, whatever the setting.
+ */
+void ec_crypt_enable(int on);
+int ec_crypt_on(void);
+/* Does buf start as a sealed file does? */
+int ec_crypt_sealed(const void *buf, size_t len);
+/* The binding of a file (by its descriptor when fd >= 0, else by path) into out:
+ * its path below its state directory or the cache. 0, or -1 when it has none. */
+int ec_crypt_binding(const char *path, int fd, char *out, size_t cap);
+/* Is a file with this binding sealed when encryption is on? */
+int ec_crypt_covers(const char *binding);
+/* buf sealed with the current key for binding: malloc'd, *outlen set; NULL with e. */
+char *ec_crypt_seal(const char *binding, const void *buf, size_t len, size_t *outlen, ec_err *e);
+/* A sealed buf opened (binding NULL: the file has none, which is an error); name for
+ * messages. NUL-terminated malloc'd plaintext; NULL with e (EC_EXIT_REJECT when it
+ * fails authentication, EC_EXIT_TEMP when its key is missing). */
+char *ec_crypt_open(const char *binding, const char *name, const void *buf, size_t len,
+    size_t *outlen, ec_err *e);
+/* The key id in a sealed file's header into id; 0, or -1 if buf is not one. */
+int ec_crypt_key_id(const void *buf, size_t len, char id[EC_KEY_ID_MAX + 1]);
+
+/* Overwrite n bytes of p (plaintext, a key), then free it. */
+void ec_wipe_free(void *p, size_t n);
+
+/* keys.c: the key store (see its header). */
+/* The key directory: $EPIC_KEY_DIR, $CREDENTIALS_DIRECTORY, ~/.config/epic-creator/keys. */
+const char *ec_key_dir(void);
+int ec_key_id_ok(const char *id);
+/* Key ID's bytes; 0, or -1 with e (EC_EXIT_TEMP for any fault of the store). */
+int ec_key_get(const char *id, unsigned char key[EC_KEY_BYTES], ec_err *e);
+/* The current key (the greatest id) and its id. */
+int ec_key_current(char id[EC_KEY_ID_MAX + 1], unsigned char key[EC_KEY_BYTES], ec_err *e);
+/* The ids in the key directory, sorted, NULL-terminated (ec_names_free). */
+char **ec_key_ids(ec_err *e);
+/* Make a new key that sorts after every other (it becomes the current one). */
+int ec_key_new(char id[EC_KEY_ID_MAX + 1], ec_err *e);
+
 /* mkdir -p with mode; 0 or -1 (EC_EXIT_TEMP). */
 int ec_mkdir_p(const char *path, unsigned mode, ec_err *e);
 /* fsync a directory by path. */
@@ -305,6 +352,10 @@ enum {
  * file") or that it is missing (errno ENOENT); EC_EXIT_TEMP for I/O.
  */
 int ec_open_beneath(int dirfd, const char *rel, int oflags, int how, struct stat *st, ec_err *e);
+/* A key file (how 0) or the key directory (EC_OPEN_DIR), named by the operator:
+ * not through a final symbolic link, checked on the descriptor (st may be NULL).
+ * Every failure is EC_EXIT_TEMP. */
+int ec_open_key_file(const char *path, int how, struct stat *st, ec_err *e);
 /* A descriptor (O_PATH) of the spool root, opened once per process. -1 with e. */
 int ec_spool_rootfd(const char *spool, ec_err *e);
 /* ec_open_beneath relative to the spool root: rel is "active/ID/.lock" and the like. */
@@ -638,6 +689,12 @@ json_t *ec_normalize(const char *raw, size_t len, const char *name, const ec_nor
  * NULL). Returns the number of redactions. When memory runs out, *oom is set and *s
  * left as it was; with oom NULL, *s is emptied instead (it leaks nothing). */
 size_t ec_redact_pii(char **s, json_t *counts, int *oom);
+/* Set by config.c from security.redactRequests. */
+void ec_pii_redact_requests(int on);
+/* The request (buf, a .EXT file) as it is to be kept when security.redactRequests
+ * is on: a malloc'd redacted copy (length in *outlen), or NULL to keep it as it came
+ * (off, nothing found, not text, or out of memory). JSON stays JSON. */
+char *ec_redact_request(const char *buf, size_t len, const char *ext, size_t *outlen);
 
 /* extract.c: the JSON object in an agent's text (see the file's header). */
 typedef struct ec_extract {

@@ -25,7 +25,7 @@ errcode(int err)
 }
 
 char *
-ec_read_fd(int fd, const char *name, size_t max, size_t *len, ec_err *e)
+ec_read_fd_raw(int fd, const char *name, size_t max, size_t *len, ec_err *e)
 {
 	size_t cap = 8192, n = 0;
 	char *buf;
@@ -79,6 +79,24 @@ nomem:
 fail:
 	free(buf);
 	return NULL;
+}
+
+char *
+ec_read_fd(int fd, const char *name, size_t max, size_t *len, ec_err *e)
+{
+	size_t n;
+	char *buf = ec_read_fd_raw(fd, name, max, &n, e), bind[PATH_MAX], *plain;
+
+	/* A sealed file is opened here, for every reader (crypt.c). */
+	if (buf && ec_crypt_sealed(buf, n)) {
+		int bound = ec_crypt_binding(name, fd, bind, sizeof bind) == 0;
+		plain = ec_crypt_open(bound ? bind : NULL, name, buf, n, &n, e);
+		free(buf);
+		buf = plain;
+	}
+	if (buf && len)
+		*len = n;
+	return buf;
 }
 
 char *
@@ -148,24 +166,36 @@ ec_fsync_dir(const char *dir, ec_err *e)
 	return 0;
 }
 
-/* Does path hold exactly buf? Compared without reading more than len+1 bytes. */
+/*
+ * Does path hold exactly buf, and in the form it would be written now (sealed when
+ * bind is not NULL, plain when it is)? Read without more than the bytes that form
+ * can take, plus one.
+ */
 static int
-same_content(const char *path, const void *buf, size_t len)
+same_content(const char *path, const void *buf, size_t len, const char *bind)
 {
+	size_t want = bind ? len + 512 : len, n = 0;
 	struct stat st;
 	int fd, same = 0;
 	char *cur;
+	ssize_t r;
 
-	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size != len)
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > want ||
+	    (!bind && (size_t)st.st_size != len))
 		return 0;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return 0;
-	if ((cur = malloc(len + 1))) {
-		size_t n = 0;
-		ssize_t r;
-		while (n < len + 1 && (r = read(fd, cur + n, len + 1 - n)) > 0)
+	if ((cur = malloc(want + 1))) {
+		while (n < want + 1 && (r = read(fd, cur + n, want + 1 - n)) > 0)
 			n += (size_t)r;
-		same = n == len && memcmp(cur, buf, len) == 0;
+		if (!bind)
+			same = !ec_crypt_sealed(cur, n) && n == len && memcmp(cur, buf, len) == 0;
+		else if (ec_crypt_sealed(cur, n)) {
+			size_t pn;
+			char *plain = ec_crypt_open(bind, path, cur, n, &pn, NULL);
+			same = plain && pn == len && memcmp(plain, buf, len) == 0;
+			free(plain);
+		}
 		free(cur);
 	}
 	close(fd);
@@ -212,8 +242,8 @@ write_through(const char *path, const void *buf, size_t len, ec_err *e)
 int
 ec_write_atomic(const char *path, const void *buf, size_t len, int flags, ec_err *e)
 {
-	char *dir = NULL, tmp[PATH_MAX], real[PATH_MAX];
-	const char *base;
+	char *dir = NULL, tmp[PATH_MAX], real[PATH_MAX], bind[PATH_MAX], *sealed = NULL;
+	const char *base, *sealing = NULL;
 	struct stat st;
 	int fd = -1, err;
 
@@ -225,14 +255,23 @@ ec_write_atomic(const char *path, const void *buf, size_t len, int flags, ec_err
 	/* Through a symbolic link, replace the file it points to, not the link. */
 	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode) && realpath(path, real))
 		path = real;
-	if ((flags & EC_W_IFCHANGED) && same_content(path, buf, len))
+	/* A covered file is sealed while encryption is on (crypt.c), and only then. */
+	if (ec_crypt_on() && ec_crypt_binding(path, -1, bind, sizeof bind) == 0 &&
+	    ec_crypt_covers(bind))
+		sealing = bind;
+	if ((flags & EC_W_IFCHANGED) && same_content(path, buf, len, sealing))
 		return 1;
+	if (sealing && !(buf = sealed = ec_crypt_seal(sealing, buf, len, &len, e)))
+		return -1;
 	base = strrchr(path, '/');
 	base = base ? base + 1 : path;
-	if (!(dir = dirname_of(path)))
+	if (!(dir = dirname_of(path))) {
+		free(sealed);
 		return ec_fail(e, EC_EXIT_TEMP, "out of memory");
+	}
 	if ((size_t)snprintf(tmp, sizeof tmp, "%s/.%s.%ld.tmp", dir, base, (long)getpid()) >= sizeof tmp) {
 		free(dir);
+		free(sealed);
 		return ec_fail(e, EC_EXIT_REJECT, "path too long '%s'", path);
 	}
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
@@ -248,6 +287,7 @@ ec_write_atomic(const char *path, const void *buf, size_t len, int flags, ec_err
 	fd = -1;
 	if (rename(tmp, path) < 0)
 		goto fail;
+	free(sealed);
 	if ((flags & EC_W_FSYNC) && ec_fsync_dir(dir, e) < 0) {
 		free(dir);
 		return -1;
@@ -260,6 +300,7 @@ fail:
 		close(fd);
 	unlink(tmp);
 	free(dir);
+	free(sealed);
 	return ec_fail(e, EC_EXIT_TEMP, "cannot write '%s': %s", path, strerror(err));
 }
 

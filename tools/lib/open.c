@@ -262,3 +262,32 @@ ec_spool_append(const char *spool, const char *rel, const char *line, size_t len
 
 	return fd < 0 ? -1 : ec_append_fd(fd, rel, line, len, e);
 }
+
+int
+ec_open_key_file(const char *path, int how, struct stat *st, ec_err *e)
+{
+	int dir = how & EC_OPEN_DIR;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC |
+	    (dir ? O_DIRECTORY : 0));
+	struct stat own;
+
+	if (!st)
+		st = &own;
+	if (fd < 0) {
+		int err = errno;
+		/* A key store that is not there or not right is the operator's to fix,
+		 * never the request's fault: temporary, whatever errno says. */
+		ec_fail(e, EC_EXIT_TEMP, "%s '%s': %s", dir ? "key directory" : "key file", path,
+		    err == ELOOP ? "is a symbolic link" : err == ENOENT ?
+		    (dir ? "missing (make a key with 'epic key new')" : "missing") : strerror(err));
+		errno = err;
+		return -1;
+	}
+	if (fstat(fd, st) < 0 || (dir ? !S_ISDIR(st->st_mode) : !S_ISREG(st->st_mode))) {
+		close(fd);
+		return ec_fail(e, EC_EXIT_TEMP, "'%s': expected %s", path,
+		    dir ? "a directory" : "a regular file");
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	return fd;
+}

@@ -656,3 +656,66 @@ lost:
 		**sp = '\0';
 	return 0;
 }
+
+/* security.redactRequests, as the config the process read says (config.c). */
+static int redact_requests;
+
+void
+ec_pii_redact_requests(int on)
+{
+	redact_requests = on;
+}
+
+/* Redact every string below j (object values, array items; not keys). */
+static size_t
+redact_tree(json_t *j, int *oom)
+{
+	size_t n = 0, i;
+	const char *k;
+	json_t *v;
+
+	if (json_is_string(j)) {
+		char *s = strdup(json_string_value(j));
+		size_t r;
+		if (!s) {
+			*oom = 1;
+			return 0;
+		}
+		if ((r = ec_redact_pii(&s, NULL, oom)) > 0)
+			json_string_set(j, s);
+		free(s);
+		return r;
+	}
+	if (json_is_object(j))
+		json_object_foreach(j, k, v)
+			n += redact_tree(v, oom);
+	else if (json_is_array(j))
+		json_array_foreach(j, i, v)
+			n += redact_tree(v, oom);
+	return n;
+}
+
+char *
+ec_redact_request(const char *buf, size_t len, const char *ext, size_t *outlen)
+{
+	size_t n = 0;
+	int oom = 0;
+	char *s = NULL;
+
+	if (!redact_requests || memchr(buf, '\0', len))
+		return NULL;
+	if (!strcmp(ext, "json")) {
+		/* Redacted value by value, so the request stays JSON; one that does not
+		 * parse is kept as it came, for epic-parse to reject with its position. */
+		json_t *j = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
+		if (j && (n = redact_tree(j, &oom)) > 0 && !oom)
+			s = ec_json_dumps(j);
+		json_decref(j);
+	} else if ((s = strndup(buf, len)) && ((n = ec_redact_pii(&s, NULL, &oom)) == 0 || oom)) {
+		free(s);
+		s = NULL;
+	}
+	if (s)
+		*outlen = strlen(s);
+	return s;
+}

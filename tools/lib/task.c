@@ -80,16 +80,24 @@ ec_task_create(const char *spool, const char *id, const char *ext, const void *b
 	/* Build the task where only the owner may write (active/, 0700) under a name
 	 * nobody can guess or take first (mkdtemp), and rename it into place whole:
 	 * nobody ever sees a task directory without its request. */
-	if ((size_t)snprintf(tmp, sizeof tmp, "%s/active/.new.XXXXXX", spool) >= sizeof tmp)
+	/* The id is in the name: a sealed file is bound to the task it will be (crypt.c). */
+	if ((size_t)snprintf(tmp, sizeof tmp, "%s/active/.new.%s.XXXXXX", spool, id) >= sizeof tmp)
 		return ec_fail(e, EC_EXIT_REJECT, "spool path too long '%s'", spool);
 	if (!mkdtemp(tmp))
 		return ec_fail(e, EC_EXIT_TEMP, "cannot create a directory in '%s/active': %s",
 		    spool, strerror(errno));
 	snprintf(file, sizeof file, "%s/request.%s", tmp, ext);
 	snprintf(dst, sizeof dst, "%s/active/%s", spool, id);
-	if (ec_write_atomic(file, buf, len, EC_W_FSYNC, e) < 0) {
-		remove_staging(tmp, file);
-		return -1;
+	{
+		/* Kept redacted when security.redactRequests says so (pii.c). */
+		size_t klen;
+		char *kept = ec_redact_request(buf, len, ext, &klen);
+		int rc = ec_write_atomic(file, kept ? kept : buf, kept ? klen : len, EC_W_FSYNC, e);
+		free(kept);
+		if (rc < 0) {
+			remove_staging(tmp, file);
+			return -1;
+		}
 	}
 	if (rename(tmp, dst) < 0) {
 		int err = errno;
