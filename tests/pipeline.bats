@@ -17,7 +17,7 @@ setup() {
 # The epic.json of a task without its clock-derived fields: the timestamps and the
 # measured execution time, the only fields that may differ between two runs.
 stable() {
-	jq -S 'del(.epic.metadata.createdAt, .epic.metadata.completedAt, .epic.metadata.totalExecutionTime)' "$1"
+	spool_cat "$1" | jq -S 'del(.epic.metadata.createdAt, .epic.metadata.completedAt, .epic.metadata.totalExecutionTime)'
 }
 task_dir() { ls -d "$EPIC_SPOOL"/$1/*/ | head -1; }
 # strace -f of a command; LeakSanitizer cannot run under ptrace (the ASan pass).
@@ -41,7 +41,8 @@ runs_now() {
 	done
 	assert_no_temp_files "$dir"
 	if [ -d "$ROOT/tests/node_modules" ]; then
-		run -0 node "$ROOT/tests/tools/schema-check.mjs" validate epic-response "$dir/epic.json"
+		spool_cat "$dir/epic.json" >"$BATS_TEST_TMPDIR/epic.json"
+		run -0 node "$ROOT/tests/tools/schema-check.mjs" validate epic-response "$BATS_TEST_TMPDIR/epic.json"
 	fi
 }
 
@@ -76,7 +77,7 @@ runs_now() {
 	for p in performance-specialist accessibility-advocate devops-engineer; do
 		[ "$(runs "$dir" $p)" = "$(( ${n0[$p]} + 1 ))" ] || fail "$p was not executed exactly once more"
 	done
-	run -0 jq -r '[.epic.personas[] | select(.persona.name == "performance-specialist") | .insights[] | select(endswith("(edited)"))] | length > 0' "$dir/epic.json"
+	run -0 bash -c "spool_cat '$dir/epic.json' | jq -r '[.epic.personas[] | select(.persona.name == \"performance-specialist\") | .insights[] | select(endswith(\"(edited)\"))] | length > 0'"
 	assert_output true
 }
 
@@ -113,14 +114,15 @@ runs_now() {
 	cd "$a"
 	for f in epic-request.json plan.mk plan.json .parse.stamp personas/*.json personas/.*.stamp; do
 		[ -f "$a/$f" ] || fail "no $f"
-		cmp "$a/$f" "$b/$f" || fail "$f differs between two runs"
+		# Plaintexts: a sealed file's nonce is new at every write.
+		cmp <(spool_cat "$a/$f") <(spool_cat "$b/$f") || fail "$f differs between two runs"
 		n=$((n + 1))
 	done
 	[ "$n" -ge 22 ] || fail "only $n files compared"
 	# The wall time is logged, not written into the output.
 	run -0 jq -s '[.[] | select(.event == "after") | has("durationMs")] | all and length == 6' "$a/checkpoints.jsonl"
 	assert_output true
-	run -0 jq -s '[.[].persona.executionTime] | unique' $(jq -r '.personas[].output' plan.json)
+	run -0 bash -c "spool_cat $(jq -r '.personas[].output' plan.json | tr '\n' ' ') | jq -s '[.[].persona.executionTime] | unique'"
 	assert_output "$(jq -n '[0]')"
 }
 
@@ -179,7 +181,7 @@ runs_now() {
 	touch -d '+4 seconds' "$dir/epic-request.json"
 	run -0 --separate-stderr epic run -q "$REQ"
 	[[ $stderr == *"1 step redone"* ]] || fail "no word of the torn request: $stderr"
-	run -0 jq -r .taskId "$dir/epic-request.json"
+	run -0 bash -c "spool_cat '$dir/epic-request.json' | jq -r .taskId"
 	assert_output "$id"
 	diff -u "$BATS_TEST_TMPDIR/ref.json" <(stable "$dir/epic.json")
 }
@@ -303,8 +305,8 @@ JSON
 	run -1 epic run -q "$BATS_TEST_TMPDIR/bad.txt"
 	assert_output --partial "expected at least 10 bytes"
 	dir=$(task_dir failed)
-	cmp "$dir/request.txt" "$BATS_TEST_TMPDIR/bad.txt"
-	run -0 jq -r '.exitCode, .tool' "$dir/error.json"
+	cmp <(spool_cat "$dir/request.txt") "$BATS_TEST_TMPDIR/bad.txt"
+	run -0 bash -c "spool_cat '$dir/error.json' | jq -r '.exitCode, .tool'"
 	assert_output $'1\nepic-parse'
 }
 

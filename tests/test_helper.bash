@@ -15,6 +15,34 @@ PATH="$BIN:$PATH"
 unset EPIC_CONFIG EPIC_DATADIR EPIC_PERSONA_PATH
 export EPIC_SPOOL="$BATS_TEST_TMPDIR/spool"
 
+# EPIC_TEST_ENCRYPT=1 (make check-encrypted) runs a suite with encryption at rest
+# on: a key of the test's own, and the shipped config with security.encryptAtRest
+# set (a test that names another config runs without). Tests read the spool's files
+# through spool_cat, which opens a sealed one, as every tool does.
+if [ "${EPIC_TEST_ENCRYPT:-0}" = 1 ]; then
+	export EPIC_KEY_DIR="$BATS_TEST_TMPDIR/keys"
+	mkdir -p -m 0700 "$EPIC_KEY_DIR"
+	od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$EPIC_KEY_DIR/k1.key"
+	echo >>"$EPIC_KEY_DIR/k1.key"
+	chmod 0600 "$EPIC_KEY_DIR/k1.key"
+	sed 's/^security:/security:\n  encryptAtRest: true/' "$ROOT/pipeline/epic-creator.yml" \
+		>"$BATS_TEST_TMPDIR/encrypted.yml"
+	export EPIC_CONFIG="$BATS_TEST_TMPDIR/encrypted.yml"
+fi
+spool_cat() { epic-key cat "$@"; }
+export -f spool_cat
+# encrypted_config FILE: in an EPIC_TEST_ENCRYPT=1 run, a test's own config turns
+# encryption on too (idempotent; into its security: section when it has one).
+encrypted_config() {
+	[ "${EPIC_TEST_ENCRYPT:-0}" = 1 ] || return 0
+	grep -q 'encryptAtRest' "$1" && return 0
+	if grep -q '^security:' "$1"; then
+		sed -i 's/^security:$/security:\n  encryptAtRest: true/' "$1"
+	else
+		printf 'security:\n  encryptAtRest: true\n' >>"$1"
+	fi
+}
+
 # Use the small, stable test registry instead of the shipped personas.
 use_fixture_registry() {
 	export EPIC_PERSONA_PATH="$FIX/registry"
@@ -85,6 +113,7 @@ fast_watcher_config() {
 	CFG="$BATS_TEST_TMPDIR/watch.yml"
 	printf '%s\n' watcher: '  settleMs: 50' '  parseGraceMs: 1500' '  rescanSeconds: 1' \
 		'  stopGraceSeconds: 1' "  taskRetries: $1" '  taskRetryDelay: 1' "${@:2}" > "$CFG"
+	encrypted_config "$CFG"
 	export EPIC_CONFIG="$CFG"
 }
 

@@ -22,8 +22,8 @@ teardown() {
 
 executions() { cat "$S"/*/*/checkpoints.jsonl 2>/dev/null | grep -c '"event":"before"' || true; }
 stable() {
-	jq -S 'del(.epic.metadata.createdAt, .epic.metadata.completedAt, .epic.metadata.totalExecutionTime)
-	    | .epic.personas[].persona.executionTime = 0' "$1"
+	spool_cat "$1" | jq -S 'del(.epic.metadata.createdAt, .epic.metadata.completedAt, .epic.metadata.totalExecutionTime)
+	    | .epic.personas[].persona.executionTime = 0'
 }
 
 @test "epic-watch --help, --version, bad usage" {
@@ -137,13 +137,13 @@ stable() {
 	cp "$BATS_TEST_TMPDIR/large.json" "$S/incoming/large.json"
 	wait_for 2 done 60
 	wait_for 1 failed 60
-	run -0 jq -r .description "$S"/done/slow-*/epic-request.json
+	run -0 bash -c "spool_cat '$S'/done/slow-*/epic-request.json | jq -r .description"
 	assert_output "Let shop admins upload product images in bulk, with a preview."
-	run -0 jq -r .description "$S"/done/held-*/epic-request.json
+	run -0 bash -c "spool_cat '$S'/done/held-*/epic-request.json | jq -r .description"
 	assert_output "Let customers save their card for one-click reorder."
 	# the large one is whole, and rejected for its size, not for being cut
-	cmp "$BATS_TEST_TMPDIR/large.json" "$S"/failed/large-*/request.json
-	run -0 jq -r .message "$S"/failed/large-*/error.json
+	cmp "$BATS_TEST_TMPDIR/large.json" <(spool_cat "$S"/failed/large-*/request.json)
+	run -0 bash -c "spool_cat '$S'/failed/large-*/error.json | jq -r .message"
 	assert_output --partial "maxDescriptionBytes"
 }
 
@@ -153,8 +153,8 @@ stable() {
 	sleep 0.1
 	run -1 epic-watch --once -j 1
 	dir=$(ls -d "$S"/failed/bad-*)
-	cmp "$dir/request.json" <(printf '{"description": "Oops", "mode": "fast"')
-	run -0 jq -r .message "$dir/error.json"
+	cmp <(spool_cat "$dir/request.json") <(printf '{"description": "Oops", "mode": "fast"')
+	run -0 bash -c "spool_cat '$dir/error.json' | jq -r .message"
 	assert_output --partial "request.json:1:38: '}' expected near end of file"
 	[ "$(ls "$S/done" | wc -l)" = 1 ]
 }
@@ -201,12 +201,14 @@ stable() {
 
 @test "rate limiting: a submitter's excess requests wait in deferred/, none dropped" {
 	[ "$(id -u)" = 0 ] || skip "needs root to give files to other uids"
+	sed -i '/^security:/,$d' "$CFG"         # encrypted_config's, last: one section
 	cat >> "$CFG" <<-YML
 	security:
 	  rateLimit:
 	    perMinute: 60
 	    burst: 2
 	YML
+	encrypted_config "$CFG"
 	# Four requests of uid 4242 under four different requestedBy labels (a label
 	# is no identity), one of uid 4243, one of the spool's owner (not limited).
 	for i in 1 2 3 4; do

@@ -26,7 +26,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "ec.h"
+#include "roadmap.h"
 
 static const char usage_text[] =
     "usage: epic-aggregate [--config FILE] [--checkpoints FILE] [-o FILE] REQUEST\n"

@@ -149,7 +149,7 @@ static json_t *
 stats(const char *spool, const char *cfgpath)
 {
 	long long ttl = config_ttl(cfgpath), now = ec_now_ms() / 1000, bytes = 0, oldest = -1,
-	    newest = -1, expired = 0, stale = 0, nbad = 0, hits, misses, f, b;
+	    newest = -1, expired = 0, stale = 0, nbad = 0, nlocked = 0, hits, misses, f, b;
 	const char *source;
 	ec_registry reg = { 0 };
 	ec_cscan s;
@@ -167,6 +167,11 @@ stats(const char *spool, const char *cfgpath)
 		bytes += c->size;
 		if (c->bad) {
 			nbad++;
+			continue;
+		}
+		if (c->locked) {        /* counted in entries; its content is unknown */
+			if (!nlocked++)
+				ec_warn("%s: %s", c->rel, c->why);
 			continue;
 		}
 		if (oldest < 0 || c->created < oldest)
@@ -255,6 +260,8 @@ chosen(const ec_centry *c, const criteria *cr, long long now)
 {
 	if (c->bad)
 		return c->dir ? NULL : "bad";
+	if (c->locked)          /* sealed with a key we lack: only its age is known */
+		return cr->all ? "all" : cr->older >= 0 && now - c->created > cr->older ? "older" : NULL;
 	if (cr->all)
 		return "all";
 	if (cr->older >= 0 && now - c->created > cr->older)
@@ -353,8 +360,13 @@ verify(const char *spool, int json)
 	if (ec_cache_scan(spool, NULL, 0, 0, &s, &e) < 0)
 		ec_die_err(&e);
 	ec_cache_scan_kept(spool, &s);
-	for (size_t i = 0; i < s.n; i++)
+	for (size_t i = 0; i < s.n; i++) {
 		nbad += s.v[i].bad;
+		if (s.v[i].locked) {    /* not judged, never set aside: the key is missing */
+			ec_warn("%s: %s", s.v[i].rel, s.v[i].why);
+			rc = EC_EXIT_TEMP;
+		}
+	}
 	if (nbad) {
 		json_t *ev = json_pack("{s:s, s:I, s:I, s:I}", "event", "cache-verify", "uid",
 		    (json_int_t)geteuid(), "checked", (json_int_t)s.n, "corrupt", (json_int_t)nbad);

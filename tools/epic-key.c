@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ec.h"
+#include "crypt.h"
 
 static const ec_sub subs[] = {
 	{ "new", "[--spool DIR]",

@@ -23,6 +23,8 @@ typedef struct ec_centry {
 	long long created;              /* createdAt, seconds; the mtime when unreadable */
 	int bad;                        /* not a sound entry: why says what is wrong */
 	int dir;                        /* a directory (a bad one: never purged, only set aside) */
+	int locked;                     /* sealed with a key we do not have (why says): not
+	                                 * judged, never set aside (crypt.c) */
 	int expired;                    /* sound and now >= created + the TTL in force */
 	int stale;                      /* sound and its version is not its persona's now */
 	char persona[72];               /* output.persona.name ("" when unknown) */

@@ -34,7 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ec.h"
+#include "crypt.h"
 
 /* A claim directory in tmp/ (where versions before 0.2 made them, without a lock)
  * older than this belongs to a watcher that died mid-claim. */
@@ -201,11 +201,20 @@ same_request(const char *spool, const char *state, const char *id, const char *e
 	char *cur;
 	int same;
 
+	size_t klen;
+	char *kept = ec_redact_request(buf, len, ext, &klen);
+
+	/* As it was kept: redacted (security.redactRequests), maybe sealed (a few
+	 * dozen bytes more on disk). */
+	if (kept)
+		buf = kept, len = klen;
 	snprintf(rel, sizeof rel, "%s/%s/request.%s", state, id, ext);
-	if (!(cur = ec_spool_read(spool, rel, len, &n, 0, NULL)))
-		return 0;
-	same = n == len && memcmp(cur, buf, len) == 0;
+	if ((cur = ec_spool_read(spool, rel, len + 256, &n, 0, NULL)))
+		same = n == len && memcmp(cur, buf, len) == 0;
+	else
+		same = 0;
 	free(cur);
+	free(kept);
 	return same;
 }
 

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ec.h"
+#include "crypt.h"
 
 #define CONFIG_MAX_BYTES (1u << 20)
 

@@ -34,7 +34,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#include "ec.h"
+#include "crypt.h"
 
 #define MAGIC "\x89" "ECSEAL\n"
 #define MAGIC_LEN 8

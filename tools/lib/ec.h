@@ -21,7 +21,7 @@
  * normparts.c share the private norm.h), pii.c (personal data in text),
  * sanitize.c (text from outside made fit to keep), effort.c (effort and money,
  * read and written), extract.c (the JSON in an agent's text),
- * roadmap.c (recommendations merged, ordered and phased), cache.c (the persona
+ * roadmap.c (recommendations merged, ordered and phased; roadmap.h), cache.c (the persona
  * output cache), task.c (a task through its pipeline), progress.c (a task's
  * progress on a terminal: the one part that prints, when asked to), proc.c (children as
  * filters), hooks.c (the plugin points), state.c (a task's WorkflowState from
@@ -33,7 +33,7 @@
  * without following a link), declared in trash.h; retention.c (epic purge and epic
  * forget: what the retention: limits and the right to erasure remove), declared in
  * retention.h; crypt.c (encryption at rest: spool files sealed with AES-256-GCM)
- * and keys.c (the key store it uses).
+ * and keys.c (the key store it uses), declared in crypt.h.
  * For the tools a person reads a result through: result.c (which result a command
  * names), markup.c (outside text kept text in HTML, Markdown and sh), sub.c (a
  * tool's subcommands: the table, the usage made from it), resultdiff.c
@@ -261,49 +261,6 @@ enum {
 int ec_write_atomic(const char *path, const void *buf, size_t len, int flags, ec_err *e);
 /* Write to stdout when path is "-" or NULL, else ec_write_atomic. */
 int ec_write_output(const char *path, const void *buf, size_t len, int flags, ec_err *e);
-#define EC_KEY_BYTES 32
-#define EC_KEY_ID_MAX 32
-/*
- * crypt.c: encryption at rest (see its header). file.c seals what ec_write_atomic
- * writes to a covered place while it is enabled (the config's
- * security.encryptAtRest, set by ec_config_load) and opens a sealed file that
- * ec_read_fd meets, whatever the setting.
- */
-void ec_crypt_enable(int on);
-int ec_crypt_on(void);
-/* Does buf start as a sealed file does? */
-int ec_crypt_sealed(const void *buf, size_t len);
-/* The binding of a file (by its descriptor when fd >= 0, else by path) into out:
- * its path below its state directory or the cache. 0, or -1 when it has none. */
-int ec_crypt_binding(const char *path, int fd, char *out, size_t cap);
-/* Is a file with this binding sealed when encryption is on? */
-int ec_crypt_covers(const char *binding);
-/* buf sealed with the current key for binding: malloc'd, *outlen set; NULL with e. */
-char *ec_crypt_seal(const char *binding, const void *buf, size_t len, size_t *outlen, ec_err *e);
-/* A sealed buf opened (binding NULL: the file has none, which is an error); name for
- * messages. NUL-terminated malloc'd plaintext; NULL with e (EC_EXIT_REJECT when it
- * fails authentication, EC_EXIT_TEMP when its key is missing). */
-char *ec_crypt_open(const char *binding, const char *name, const void *buf, size_t len,
-    size_t *outlen, ec_err *e);
-/* The key id in a sealed file's header into id; 0, or -1 if buf is not one. */
-int ec_crypt_key_id(const void *buf, size_t len, char id[EC_KEY_ID_MAX + 1]);
-
-/* Overwrite n bytes of p (plaintext, a key), then free it. */
-void ec_wipe_free(void *p, size_t n);
-
-/* keys.c: the key store (see its header). */
-/* The key directory: $EPIC_KEY_DIR, $CREDENTIALS_DIRECTORY, ~/.config/epic-creator/keys. */
-const char *ec_key_dir(void);
-int ec_key_id_ok(const char *id);
-/* Key ID's bytes; 0, or -1 with e (EC_EXIT_TEMP for any fault of the store). */
-int ec_key_get(const char *id, unsigned char key[EC_KEY_BYTES], ec_err *e);
-/* The current key (the greatest id) and its id. */
-int ec_key_current(char id[EC_KEY_ID_MAX + 1], unsigned char key[EC_KEY_BYTES], ec_err *e);
-/* The ids in the key directory, sorted, NULL-terminated (ec_names_free). */
-char **ec_key_ids(ec_err *e);
-/* Make a new key that sorts after every other (it becomes the current one). */
-int ec_key_new(char id[EC_KEY_ID_MAX + 1], ec_err *e);
-
 /* mkdir -p with mode; 0 or -1 (EC_EXIT_TEMP). */
 int ec_mkdir_p(const char *path, unsigned mode, ec_err *e);
 /* fsync a directory by path. */
@@ -352,10 +309,6 @@ enum {
  * file") or that it is missing (errno ENOENT); EC_EXIT_TEMP for I/O.
  */
 int ec_open_beneath(int dirfd, const char *rel, int oflags, int how, struct stat *st, ec_err *e);
-/* A key file (how 0) or the key directory (EC_OPEN_DIR), named by the operator:
- * not through a final symbolic link, checked on the descriptor (st may be NULL).
- * Every failure is EC_EXIT_TEMP. */
-int ec_open_key_file(const char *path, int how, struct stat *st, ec_err *e);
 /* A descriptor (O_PATH) of the spool root, opened once per process. -1 with e. */
 int ec_spool_rootfd(const char *spool, ec_err *e);
 /* ec_open_beneath relative to the spool root: rel is "active/ID/.lock" and the like. */
@@ -720,47 +673,7 @@ enum { EC_RM_LOW, EC_RM_MEDIUM, EC_RM_HIGH, EC_RM_CRITICAL };   /* priorities, i
 int ec_priority_rank(const char *name);
 /* The name of a priority's rank (EC_RM_*). */
 const char *ec_priority_name(int rank);
-typedef struct ec_rm_item {     /* a recommendation as one persona made it */
-	json_t *j;              /* borrowed */
-	const char *persona, *id;
-	const char *concern;    /* its concern key, or NULL (borrowed from j) */
-	char *key;              /* the normalized title */
-	int blocking, prio, has_effort;
-	double emin, emax;
-	size_t parent;          /* union-find: the first item it is merged with */
-	size_t group;           /* its merged recommendation */
-} ec_rm_item;
-typedef struct ec_rm_rec {      /* a merged recommendation */
-	size_t first;           /* its first item: id, title, description, persona */
-	const char *concern;    /* the first concern key among its items, or NULL */
-	int blocking, prio, has_effort;
-	int must;               /* blocking or critical, or a must depends on it */
-	int level, phase;
-	double emin, emax;
-	size_t *deps, ndeps, capdeps;   /* recs it depends on, sorted by id */
-	json_t *refs;           /* set of references (object keys), new reference */
-	json_t *personas;       /* array of names, new reference */
-} ec_rm_rec;
-typedef struct ec_roadmap {     /* zero-initialise it */
-	ec_rm_item *it;
-	size_t nit, capit;
-	ec_rm_rec *r;
-	size_t nr;
-	size_t *topo;           /* rec indexes, every dependency before its dependents */
-	json_t *warnings;       /* the dependency cycles broken, as sentences */
-	double cp_min, cp_max;  /* effort along the critical path */
-	int nphases;
-} ec_roadmap;
-/* Add recommendation rec (borrowed; its id, title, effortDays, references and
- * dependencies are read) of persona, blocking or not, with priority prio (EC_RM_*). */
-int ec_roadmap_add(ec_roadmap *m, json_t *rec, const char *persona, int blocking, int prio,
-    ec_err *e);
-/* Merge the same recommendation made twice (by id, normalized title or concern), break
- * dependency cycles, order, phase and find the critical path. 0 or -1 with e. */
-int ec_roadmap_build(ec_roadmap *m, ec_err *e);
-/* The id of merged recommendation rec. */
-const char *ec_roadmap_id(const ec_roadmap *m, size_t rec);
-void ec_roadmap_free(ec_roadmap *m);
+/* The roadmap itself, epic-aggregate's, is declared in roadmap.h. */
 
 /* effort.c: effort in person-days and money, read and written. */
 /* A decimal number at s: digits with optional thousands commas ("12,500") and one

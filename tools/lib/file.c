@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ec.h"
+#include "crypt.h"
 
 static int
 errcode(int err)

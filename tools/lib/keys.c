@@ -28,7 +28,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
-#include "ec.h"
+#include "crypt.h"
 
 #define KEYS_MAX 16
 
@@ -143,6 +143,12 @@ ec_key_get(const char *id, unsigned char key[EC_KEY_BYTES], ec_err *e)
 	return 0;
 }
 
+static int
+by_id(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 char **
 ec_key_ids(ec_err *e)
 {
@@ -177,6 +183,8 @@ ec_key_ids(ec_err *e)
 		free(names[i]);
 	}
 	ids[n] = NULL;
+	/* Sorted by id, not by file name: "k1-2" is after "k1", "k1-2.key" before "k1.key". */
+	qsort(ids, n, sizeof *ids, by_id);
 	return ids;
 }
 

@@ -23,7 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ec.h"
+#include "crypt.h"
 
 /* What st is, in words, for messages: "a symbolic link", "a FIFO", ... */
 static const char *

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ec.h"
+#include "roadmap.h"
 
 /* The priorities' names, by rank (EC_RM_*): the one list of them. */
 static const char *const priority_names[] = { "low", "medium", "high", "critical" };
