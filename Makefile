@@ -1,8 +1,9 @@
 # epic-creator - build, test, install.
 #
 #   make            build every tool into bin/
-#   make check      the whole bats suite, then once more under ASan+UBSan, then a
-#                   short fuzzing pass (make fuzz: FUZZ_SECONDS a harness)
+#   make check      the whole bats suite, the pipeline suites again with encryption
+#                   at rest on, the whole suite under ASan+UBSan, then a short
+#                   fuzzing pass (make fuzz: FUZZ_SECONDS a harness)
 #   make demo       install what is missing, build, run the examples through ./spool
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make bench      print the benchmark figures
@@ -64,7 +65,7 @@ LIBOBJ  := $(patsubst tools/lib/%.c,$(OUT)/lib/%.o,$(LIBSRC)) $(OUT)/lib/schemas
 SCHEMAS := $(sort $(wildcard schemas/*.schema.json))
 PROGS   := $(addprefix $(BIN)/,$(TOOLS))
 
-.PHONY: all clean check check-asan test deps demo install bench bench-peers eval corpus-known examples
+.PHONY: all clean check check-asan check-encrypted test deps demo install bench bench-peers eval corpus-known examples
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -124,11 +125,20 @@ BATS ?= bats
 check: deps
 	$(Q)$(MAKE) all
 	$(Q)$(BATS) tests
+	$(Q)$(MAKE) check-encrypted
 	$(Q)$(MAKE) check-asan
 	$(Q)$(MAKE) check-fuzz
 
 test: all
 	$(Q)$(BATS) tests
+
+# The pipeline suites once more with encryption at rest on (security.encryptAtRest,
+# a key of each test's own; tests/test_helper.bash): the watcher, resume, the cache
+# and the views must work the same on sealed files.
+ENCRYPTED_SUITES := tests/pipeline.bats tests/watch.bats tests/cache.bats tests/epic-render.bats \
+	tests/epic-show.bats tests/queue.bats tests/epic-checkpoint.bats
+check-encrypted: all
+	$(Q)EPIC_TEST_ENCRYPT=1 $(BATS) $(ENCRYPTED_SUITES)
 
 # The same suite against binaries built with AddressSanitizer and UBSan. They live
 # in build/asan/bin with a pipeline/ link beside, so they find the data as bin/ does.

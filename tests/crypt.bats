@@ -11,7 +11,7 @@ EMAIL="marguerite.quokka@example.org"
 
 setup() {
 	export EPIC_KEY_DIR="$BATS_TEST_TMPDIR/keys"
-	sed 's/^security:/security:\n  encryptAtRest: true/' "$ROOT/pipeline/epic-creator.yml" \
+	sed 's/encryptAtRest: false/encryptAtRest: true/' "$ROOT/pipeline/epic-creator.yml" \
 		>"$BATS_TEST_TMPDIR/enc.yml"
 	export EPIC_CONFIG="$BATS_TEST_TMPDIR/enc.yml"
 	REQ="$BATS_TEST_TMPDIR/ledger.md"
@@ -196,7 +196,7 @@ done_dir() { echo "$EPIC_SPOOL/done/$(ls "$EPIC_SPOOL/done" | head -1)"; }
 
 @test "redactRequests keeps the request redacted, and a JSON request stays JSON" {
 	epic-key new >/dev/null
-	sed -i 's/^security:/security:\n  redactRequests: true/' "$EPIC_CONFIG"
+	sed -i 's/redactRequests: false/redactRequests: true/' "$EPIC_CONFIG"
 	epic run -q "$REQ" >/dev/null
 	run -0 epic-key cat "$(done_dir)/request.md"
 	refute_output --partial "$EMAIL"

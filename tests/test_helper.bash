@@ -25,7 +25,7 @@ if [ "${EPIC_TEST_ENCRYPT:-0}" = 1 ]; then
 	od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$EPIC_KEY_DIR/k1.key"
 	echo >>"$EPIC_KEY_DIR/k1.key"
 	chmod 0600 "$EPIC_KEY_DIR/k1.key"
-	sed 's/^security:/security:\n  encryptAtRest: true/' "$ROOT/pipeline/epic-creator.yml" \
+	sed 's/encryptAtRest: false/encryptAtRest: true/' "$ROOT/pipeline/epic-creator.yml" \
 		>"$BATS_TEST_TMPDIR/encrypted.yml"
 	export EPIC_CONFIG="$BATS_TEST_TMPDIR/encrypted.yml"
 fi

@@ -42,6 +42,9 @@ seeds() {
 		done ;;
 	fuzz_deferred)
 		cp tests/fuzz/seeds/deferred/* "$dir/" ;;
+	fuzz_sealed)
+		# Plaintexts to seal: requests and a result.
+		cp examples/requests/01-checkout-payments.json examples/requests/02-enterprise-sso.md "$dir/" ;;
 	fuzz_result)
 		# Results: the golden EpicResponse, and a small one made by the tools.
 		cp tests/fixtures/epic-aggregate/golden/expected.json "$dir/golden.json"
