@@ -135,8 +135,9 @@ test: all
 # The pipeline suites once more with encryption at rest on (security.encryptAtRest,
 # a key of each test's own; tests/test_helper.bash): the watcher, resume, the cache
 # and the views must work the same on sealed files.
+# (epic-checkpoint.bats builds its tasks by hand with jq: resume is pipeline.bats's.)
 ENCRYPTED_SUITES := tests/pipeline.bats tests/watch.bats tests/cache.bats tests/epic-render.bats \
-	tests/epic-show.bats tests/queue.bats tests/epic-checkpoint.bats
+	tests/epic-show.bats tests/queue.bats
 check-encrypted: all
 	$(Q)EPIC_TEST_ENCRYPT=1 $(BATS) $(ENCRYPTED_SUITES)
 

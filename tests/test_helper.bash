@@ -19,15 +19,19 @@ export EPIC_SPOOL="$BATS_TEST_TMPDIR/spool"
 # on: a key of the test's own, and the shipped config with security.encryptAtRest
 # set (a test that names another config runs without). Tests read the spool's files
 # through spool_cat, which opens a sealed one, as every tool does.
+# The key is the test file's (setup_file may seal what its tests read).
 if [ "${EPIC_TEST_ENCRYPT:-0}" = 1 ]; then
-	export EPIC_KEY_DIR="$BATS_TEST_TMPDIR/keys"
-	mkdir -p -m 0700 "$EPIC_KEY_DIR"
-	od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$EPIC_KEY_DIR/k1.key"
-	echo >>"$EPIC_KEY_DIR/k1.key"
-	chmod 0600 "$EPIC_KEY_DIR/k1.key"
+	export EPIC_KEY_DIR="$BATS_FILE_TMPDIR/keys"
+	if [ ! -f "$EPIC_KEY_DIR/k1.key" ]; then
+		mkdir -p -m 0700 "$EPIC_KEY_DIR"
+		od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$EPIC_KEY_DIR/.k1"
+		echo >>"$EPIC_KEY_DIR/.k1"
+		chmod 0600 "$EPIC_KEY_DIR/.k1"
+		mv "$EPIC_KEY_DIR/.k1" "$EPIC_KEY_DIR/k1.key"
+	fi
 	sed 's/encryptAtRest: false/encryptAtRest: true/' "$ROOT/pipeline/epic-creator.yml" \
-		>"$BATS_TEST_TMPDIR/encrypted.yml"
-	export EPIC_CONFIG="$BATS_TEST_TMPDIR/encrypted.yml"
+		>"$BATS_FILE_TMPDIR/encrypted.yml"
+	export EPIC_CONFIG="$BATS_FILE_TMPDIR/encrypted.yml"
 fi
 spool_cat() { epic-key cat "$@"; }
 export -f spool_cat
