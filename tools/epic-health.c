@@ -126,6 +126,8 @@ main(int argc, char *argv[])
 	if (!(cfg = ec_config_load(config, &e)))
 		fail(&e);
 	spool = ec_spool_root(spool);
+	if (ec_roles_fold(spool, &e) < 0)       /* refusals of security.roles, into the log */
+		ec_warn("%s", e.msg);
 	if (!(h = ec_health_check(spool, cfg, window, &e)))
 		fail(&e);
 	if (nagios)

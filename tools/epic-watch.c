@@ -736,6 +736,17 @@ prometheus(watch *w, int force)
 		ec_warn("cannot write the metrics to '%s': %s", path, e.msg);
 }
 
+/* The refusals of admin commands dropped in refused/ (security.roles), into the
+ * audit log. */
+static void
+fold_refusals(watch *w)
+{
+	ec_err e;
+
+	if (ec_roles_fold(w->spool, &e) < 0)
+		ec_warn("%s", e.msg);
+}
+
 /* The daily purge, when it is due (retention.c says when and runs it). */
 static void
 daily_purge(watch *w)
@@ -804,6 +815,8 @@ finish(watch *w, int i)
 	}
 	if (ec_task_settle(&r->t, &w->o, rc, &e) == EC_EXIT_TEMP && rc == 0)
 		ec_warn("%s", e.msg);           /* done, but not moved: the next run moves it */
+	else if (rc == 0 && ec_view_publish(w->spool, w->cfg, r->t.id, &e) < 0)
+		ec_warn("%s: no view copy: %s", r->t.id, e.msg);
 	w->run[i] = w->run[--w->nrun];
 }
 
@@ -956,6 +969,7 @@ main(int argc, char *argv[])
 	recover_active(&w);
 	load_deferred(&w);
 	rescan(&w);
+	fold_refusals(&w);
 	ec_info("watching %s (%d at a time%s)", dir, w.jobs_max,
 	    w.once ? ", once" : "");
 
@@ -1012,6 +1026,7 @@ main(int argc, char *argv[])
 			ec_claim_recover(w.spool, cfg_int(&w, "watcher.tmpMaxAgeHours", 24) * 3600,
 			    claim_returned, &w);
 			daily_purge(&w);
+			fold_refusals(&w);
 		}
 		/* Sleep until an event, a signal, a task's end, or the next thing due. */
 		pf[np++] = (struct pollfd){ w.ino, POLLIN, 0 };

@@ -462,6 +462,8 @@ ec_queue_delete(const char *spool, const char *id, ec_queue_loc *was, ec_err *e)
 		}
 	}
 	r = 0;
+	if (loc.task && !strcmp(loc.state, "done"))
+		ec_view_remove(spool, loc.id, NULL);    /* the view group's copy goes too */
 	if ((tmpfd = state_dir(spool, "tmp", NULL)) < 0)
 		goto out;               /* out of every queue: the next delete sweeps it */
 	ec_trash_remove(tmpfd, tname);
