@@ -219,8 +219,9 @@ ec_role_require(const json_t *cfg, const char *spool, const char *command, ec_er
 		r = drop_refusal(spool, command, &de);
 	user_name(person, user, sizeof user);
 	names_of(admin, groups, sizeof groups);
-	return ec_fail(e, EC_EXIT_REJECT, "%s refused: %s is not the spool's owner or in an "
-	    "admin group of security.roles (%s)%s%s", command, user, *groups ? groups : "none",
+	return ec_fail(e, EC_EXIT_REJECT, "%s refused: user '%s' (uid %lu) is neither the spool's "
+	    "owner nor in an admin group of security.roles (admin: %s)%s%s", command, user,
+	    (unsigned long)person, *groups ? groups : "none",
 	    r < 0 ? "; the refusal could not be recorded: " : "", r < 0 ? de.msg : "");
 }
 
