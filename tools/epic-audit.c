@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "roles.h"
 
 /* The subcommands: name, synopsis (after the program's name), what it does. */
 static const ec_sub subs[] = {

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "retention.h"
+#include "roles.h"
 
 static const char usage_text[] =
     "usage: epic-forget [--dry-run] [--spool DIR] [--config FILE] --requester NAME | --task ID\n";

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "health.h"
+#include "roles.h"
 
 /* Nagios plugin exit codes: the one exception to the house codes, for --nagios. */
 enum { NAGIOS_OK, NAGIOS_WARNING, NAGIOS_CRITICAL, NAGIOS_UNKNOWN };

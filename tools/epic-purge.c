@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "retention.h"
+#include "roles.h"
 
 static const char usage_text[] =
     "usage: epic-purge [--dry-run] [--quiet] [--spool DIR] [--config FILE]\n";

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "queue.h"
+#include "roles.h"
 
 /* While waiting, the directories are looked at again at least this often, in case
  * an event was missed (a directory replaced, inotify unavailable). */

@@ -41,6 +41,7 @@
 #include "ec.h"
 #include "retention.h"
 #include "health.h"
+#include "roles.h"
 
 static const char usage_text[] =
     "usage: epic-watch [--spool DIR] [--config FILE] [--once] [-j N]\n";

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "ec.h"
+#include "roles.h"
 
 static const char usage_text[] =
     "usage: epic run [--mode MODE] [--select all|auto] [--enforce-devops] [--exclude P,...]\n"

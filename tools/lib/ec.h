@@ -45,7 +45,7 @@
  * declared in export.h; health.c (the spool's health for epic-health and the
  * watcher's Prometheus file), declared in health.h; roles.c (security.roles: who
  * may run the admin commands, refusals audited through refused/, and the view
- * group's copies of results in view/).
+ * group's copies of results in view/), declared in roles.h.
  *
  * Library code never prints and never exits: it returns -1 or NULL and fills an
  * ec_err, and only main() decides what to say and with which exit code.
@@ -537,28 +537,6 @@ void ec_ratelimit_free(ec_ratelimit *r);
 /* Append event ev (an object; "time" is added when it has none) as one line.
  * Write it before the move it records. 0 or -1 with e. */
 int ec_audit(const char *spool, json_t *ev, ec_err *e);
-
-/* roles.c: security.roles (see the file's header). */
-/*
- * May the caller run admin command `command` (hold, release, requeue, delete,
- * purge, forget, key-rotate) on spool? Without security.roles in cfg: yes (the
- * filesystem decides). With it: the spool's owner and the members of a group of
- * roles.admin may (through sudo: the person sudo names). 0 allowed; -1 with e
- * EC_EXIT_REJECT refused, the refusal recorded (the audit log, or a drop in
- * refused/ for the owner to fold; e says when it could not be), or EC_EXIT_TEMP.
- */
-int ec_role_require(const json_t *cfg, const char *spool, const char *command, ec_err *e);
-/* For the spool's owner (anyone else: 0, nothing done): fold the refusals dropped
- * in refused/ into the audit log as "refused" events (uid and user from the drop's
- * owner; a bad drop has reason "malformed") and remove them. How many were folded,
- * or -1 with e (the audit log could not be written: the rest stay for next time). */
-int ec_roles_fold(const char *spool, ec_err *e);
-/* When roles.view names a group: copy done/ID's epic.json and its Markdown report
- * (report.md) to view/ID/ (02750, the group's; files 0640). 1 copied, 0 no view
- * group, -1 with e. */
-int ec_view_publish(const char *spool, const json_t *cfg, const char *id, ec_err *e);
-/* Remove view/ID (through tmp/, as a delete). 1 removed, 0 there was none, -1 with e. */
-int ec_view_remove(const char *spool, const char *id, ec_err *e);
 
 /* registry.c: persona registrations (pipeline/personas/NAME.json). */
 typedef struct ec_persona {

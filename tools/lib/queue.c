@@ -45,6 +45,7 @@
 
 #include "queue.h"
 #include "trash.h"
+#include "roles.h"
 
 /* The operator's uid, named in the audit line. */
 static json_int_t

@@ -41,6 +41,7 @@
 #include "retention.h"
 #include "audit.h"
 #include "trash.h"
+#include "roles.h"
 
 #define DAY_MS (86400LL * 1000)
 #define METRICS_REL "log/metrics.jsonl"

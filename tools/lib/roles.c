@@ -38,8 +38,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ec.h"
 #include "trash.h"
+#include "roles.h"
 
 /* A drop is a line of JSON: nothing of ours is longer. */
 #define DROP_MAX 1024
