@@ -934,6 +934,9 @@ main(int argc, char *argv[])
 	w.spool = ec_spool_root(w.spool);
 	if (ec_spool_init(w.spool, &e) < 0)
 		ec_die_err(&e);
+	/* The watcher is the service, whoever started it: its daily epic-purge is not
+	 * judged as a sudo caller's (security.roles). */
+	unsetenv("SUDO_UID");
 	w.config_arg = ec_config_path(w.config_arg);
 	load_config(&w);
 	w.o.spool = w.spool;

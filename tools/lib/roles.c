@@ -36,6 +36,7 @@
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "trash.h"
@@ -290,6 +291,12 @@ ec_roles_fold(const char *spool, ec_err *e)
 		return 0;       /* the owner's job */
 	if ((dfd = ec_spool_open(spool, "refused", O_RDONLY, EC_OPEN_DIR, NULL, e)) < 0)
 		return errno == ENOENT ? 0 : -1;
+	/* One fold at a time (the watcher, epic audit, epic health): a drop is
+	 * recorded once. Another fold under way does this one's work. */
+	if (flock(dfd, LOCK_EX | LOCK_NB) < 0) {
+		close(dfd);
+		return 0;
+	}
 	if (!(names = ec_dir_names(dfd))) {
 		close(dfd);
 		return ec_fail(e, EC_EXIT_TEMP, "cannot read '%s/refused': %s", spool, strerror(errno));
@@ -331,7 +338,7 @@ int
 ec_view_publish(const char *spool, const json_t *cfg, const char *id, ec_err *e)
 {
 	const char *group = json_string_value(json_array_get(ec_json_get(cfg, "security.roles.view"), 0));
-	char rel[EC_MAX_ID + 32], path[PATH_MAX], name[PATH_MAX], *buf, *md;
+	char rel[EC_MAX_ID + 32], path[PATH_MAX], *buf, *md;
 	struct group *g;
 	json_t *result;
 	size_t len;
@@ -350,9 +357,13 @@ ec_view_publish(const char *spool, const json_t *cfg, const char *id, ec_err *e)
 		return -1;
 	snprintf(path, sizeof path, "%s/%s/epic.json", spool, rel);
 	r = ec_write_atomic(path, buf, len, EC_W_MODE_GROUP, e);
+	/* The report from the same bytes, checked as every view checks a result. */
+	result = r < 0 ? NULL : ec_json_loadb(buf, len, path, e);
 	free(buf);
-	if (r < 0 || !(result = ec_result_load(spool, id, name, sizeof name, e)))
+	if (!result || ec_schema_validate("epic-response", result, NULL, e) < 0) {
+		json_decref(result);
 		return -1;
+	}
 	md = ec_render_md(result, e);
 	json_decref(result);
 	if (!md)
