@@ -172,7 +172,8 @@ refused_event(uid_t uid, const char *command, const char *reason)
 	json_t *j;
 
 	user_name(uid, user, sizeof user);
-	j = json_pack("{s:s, s:I, s:s}", "event", "refused", "uid", (json_int_t)uid, "user", user);
+	j = json_pack("{s:s, s:I, s:o}", "event", "refused", "uid", (json_int_t)uid, "user",
+	    getpwuid(uid) ? json_string(user) : json_null());
 	if (j && command)
 		json_object_set_new(j, "command", json_string(command));
 	if (j && reason)
