@@ -15,6 +15,11 @@ setup() {
 
 teardown() {
 	for p in "${WATCHERS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+	[ -n "${SUDOERS:-}" ] && rm -f "$SUDOERS"
+	if [ -n "${SVC:-}" ]; then
+		pkill -9 -u "$SVC" 2>/dev/null || true
+		userdel "$SVC" 2>/dev/null || true
+	fi
 	remove_users
 }
 
@@ -122,6 +127,37 @@ refusals() {
 	run -0 epic audit verify
 	run -0 refusals
 	assert_output "$(id -u "$OUTSIDER") delete sudo"
+}
+
+@test "for real through sudo(8), on a service user's spool: an admin holds and releases, a submitter is refused and audited" {
+	command -v sudo >/dev/null && command -v visudo >/dev/null || skip "needs sudo"
+	make_role_users
+	local sp="$SHARED/svc/spool" id q="$SHARED/bin/epic-queue"
+	SVC="ecsvc$$"
+	useradd -M -U -d /nonexistent -s /usr/sbin/nologin "$SVC" || skip "cannot create a user"
+	install -d -o "$SVC" -m 0711 "$SHARED/svc"
+	# The installed config the tools find beside them (sudo's env_reset drops
+	# EPIC_CONFIG and EPIC_SPOOL: the caller cannot choose another).
+	mkdir -m 0755 "$SHARED/pipeline"
+	printf '%s\n' security: '  roles:' "    admin: [$ADMG]" >"$SHARED/pipeline/epic-creator.yml"
+	chmod 0644 "$SHARED/pipeline/epic-creator.yml"
+	id=$(runuser -u "$SVC" -- "$SHARED/bin/epic-submit" --spool "$sp" - < "$ROOT/examples/requests/03-file-uploads.txt")
+	chgrp "$GRP" "$sp" "$sp/tmp" "$sp/incoming" "$sp/refused"
+	SUDOERS="/etc/sudoers.d/ectest$$"
+	printf '%s ALL=(%s) NOPASSWD: %s\n' "$ADMIN" "$SVC" "$q" "$MEMBER" "$SVC" "$q" >"$SUDOERS.new"
+	chmod 0440 "$SUDOERS.new"
+	visudo -cqf "$SUDOERS.new" || { rm -f "$SUDOERS.new"; fail "a bad sudoers file"; }
+	mv "$SUDOERS.new" "$SUDOERS"
+	run -1 as "$MEMBER" env EPIC_CONFIG=/dev/null sudo -n -u "$SVC" "$q" hold --spool "$sp" "$id"
+	assert_output --partial "hold refused: user '$MEMBER' (uid $(id -u "$MEMBER"))"
+	[ -z "$(ls -A "$sp/hold")" ]
+	run -0 as "$ADMIN" sudo -n -u "$SVC" "$q" hold --spool "$sp" "$id"
+	[ -n "$(ls -A "$sp/hold")" ]
+	run -0 as "$ADMIN" sudo -n -u "$SVC" "$q" release --spool "$sp" "$id"
+	[ -z "$(ls -A "$sp/hold")" ]
+	run -0 jq -r 'select(.event == "refused") | "\(.uid) \(.command) \(.by)"' "$sp/log/audit.jsonl"
+	assert_output "$(id -u "$MEMBER") hold sudo"
+	run -0 runuser -u "$SVC" -- "$SHARED/bin/epic-audit" verify --spool "$sp"
 }
 
 @test "an admin-group member passes the roles; what it may then do is the filesystem's (not the owner's files)" {

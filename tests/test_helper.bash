@@ -61,7 +61,8 @@ make_users() {
 # make_users and, for security.roles, two groups and two users more: ADMIN in
 # ADMG, VIEWER in VIEWG, both also in GRP (the spool's group lets them pass its
 # root); MEMBER stays submit-only, OUTSIDER in no group. epic, epic-queue,
-# epic-purge and epic-forget are copied to SHARED/bin too. Skips as make_users.
+# epic-purge, epic-forget and epic-audit are copied to SHARED/bin too. Skips as
+# make_users.
 make_role_users() {
 	make_users
 	ADMG="ecadg$$"
@@ -73,7 +74,7 @@ make_role_users() {
 		skip "cannot create a user"
 	useradd -M -U -G "$VIEWG,$GRP" -d /nonexistent -s /usr/sbin/nologin "$VIEWER" ||
 		skip "cannot create a user"
-	cp "$BIN/epic" "$BIN/epic-queue" "$BIN/epic-purge" "$BIN/epic-forget" "$SHARED/bin/"
+	cp "$BIN/epic" "$BIN/epic-queue" "$BIN/epic-purge" "$BIN/epic-forget" "$BIN/epic-audit" "$SHARED/bin/"
 }
 
 remove_users() {
