@@ -120,6 +120,8 @@ refusals() {
 	assert_output "$(id -u "$OUTSIDER") delete sudo"
 	run -0 env SUDO_UID="$(id -u "$ADMIN")" SUDO_USER="$ADMIN" epic hold "$ID"
 	[ -f "$S/hold/$ID.md" ]
+	run -0 env SUDO_UID="$(id -u "$ADMIN")" SUDO_USER="$ADMIN" epic release "$ID"
+	run -0 env SUDO_UID=0 epic hold "$ID"          # root may become the owner anyway
 	run -0 env SUDO_UID="$(id -u "$ADMIN")" SUDO_USER="$ADMIN" epic delete "$ID"
 	[ ! -e "$S/hold/$ID.md" ]
 	run -0 env SUDO_UID="$(id -u "$ADMIN")" epic-purge --dry-run
@@ -155,6 +157,9 @@ refusals() {
 	[ -n "$(ls -A "$sp/hold")" ]
 	run -0 as "$ADMIN" sudo -n -u "$SVC" "$q" release --spool "$sp" "$id"
 	[ -z "$(ls -A "$sp/hold")" ]
+	# The moves' lines say who was behind the service user.
+	run -0 jq -r 'select(.event == "hold" or .event == "release") | "\(.event) \(.uid) \(.sudoUid)"' "$sp/log/audit.jsonl"
+	assert_output "$(printf 'hold %s %s\nrelease %s %s' "$(id -u "$SVC")" "$(id -u "$ADMIN")" "$(id -u "$SVC")" "$(id -u "$ADMIN")")"
 	run -0 jq -r 'select(.event == "refused") | "\(.uid) \(.command) \(.by)"' "$sp/log/audit.jsonl"
 	assert_output "$(id -u "$MEMBER") hold sudo"
 	run -0 runuser -u "$SVC" -- "$SHARED/bin/epic-audit" verify --spool "$sp"

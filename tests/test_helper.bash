@@ -13,6 +13,8 @@ BIN="${EC_BIN:-$ROOT/bin}"
 FIX="$ROOT/tests/fixtures"
 PATH="$BIN:$PATH"
 unset EPIC_CONFIG EPIC_DATADIR EPIC_PERSONA_PATH
+# Run by `sudo make check`, the tools would see the person behind sudo (roles.c).
+unset SUDO_UID SUDO_GID SUDO_USER SUDO_COMMAND
 export EPIC_SPOOL="$BATS_TEST_TMPDIR/spool"
 
 # Use the small, stable test registry instead of the shipped personas.

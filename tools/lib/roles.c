@@ -99,7 +99,8 @@ caller(uid_t owner, uid_t *person, int *sudo, gid_t *gids, int cap)
 	if (*person == owner && s && *s) {
 		errno = 0;
 		u = strtoul(s, &end, 10);
-		if (!*end && !errno && u < (unsigned long)(uid_t)-1 && (uid_t)u != owner) {
+		/* Root, who may become the owner anyway, is taken as the owner. */
+		if (!*end && !errno && u > 0 && u < (unsigned long)(uid_t)-1 && (uid_t)u != owner) {
 			struct passwd *pw = getpwuid((uid_t)u);
 			*person = (uid_t)u;
 			*sudo = 1;
