@@ -51,7 +51,7 @@ audit_of() { jq -c --arg e "$1" 'select(.event == $e) | del(.time, .uid, .prev)'
 	run -0 epic purge --help
 	assert_line --index 0 "usage: epic-purge [--dry-run] [--quiet] [--spool DIR] [--config FILE]"
 	run -0 epic-forget --help
-	assert_line --index 0 "usage: epic-forget [--dry-run] [--spool DIR] --requester NAME | --task ID"
+	assert_line --index 0 "usage: epic-forget [--dry-run] [--spool DIR] [--config FILE] --requester NAME | --task ID"
 	run -2 epic-purge --bogus
 	assert_output --partial "usage: epic-purge"
 	run -2 epic-purge extra

@@ -17,7 +17,7 @@ teardown() {
 
 # "MODE NAME" for the spool root and each state directory, as stat prints them.
 modes() {
-	(cd "$1" && stat -c '%a %n' . tmp incoming active done failed deferred cache log)
+	(cd "$1" && stat -c '%a %n' . tmp incoming active done failed deferred cache log refused)
 }
 
 EXPECTED_MODES='710 .
@@ -28,7 +28,8 @@ EXPECTED_MODES='710 .
 700 failed
 700 deferred
 700 cache
-700 log'
+700 log
+1730 refused'
 
 @test "a new spool gets its modes whatever the umask" {
 	local m
@@ -61,7 +62,8 @@ EXPECTED_MODES='710 .
 700 failed
 700 deferred
 700 cache
-750 log'
+750 log
+1730 refused'
 	# And a second use changes nothing either.
 	chmod 0711 spool/tmp
 	epic-submit --spool spool "$REQ/03-file-uploads.txt" >/dev/null

@@ -13,6 +13,8 @@ BIN="${EC_BIN:-$ROOT/bin}"
 FIX="$ROOT/tests/fixtures"
 PATH="$BIN:$PATH"
 unset EPIC_CONFIG EPIC_DATADIR EPIC_PERSONA_PATH
+# Run by `sudo make check`, the tools would see the person behind sudo (roles.c).
+unset SUDO_UID SUDO_GID SUDO_USER SUDO_COMMAND
 export EPIC_SPOOL="$BATS_TEST_TMPDIR/spool"
 
 # EPIC_TEST_ENCRYPT=1 (make check-encrypted) runs a suite with encryption at rest
@@ -83,14 +85,41 @@ make_users() {
 	cp "$BIN/epic-submit" "$SHARED/bin/"
 	export EPIC_SPOOL="$SHARED/spool"
 	epic-submit "$ROOT/examples/requests/02-enterprise-sso.md" >"$SHARED/owner-id"
-	chgrp "$GRP" "$EPIC_SPOOL" "$EPIC_SPOOL/tmp" "$EPIC_SPOOL/incoming"
+	chgrp "$GRP" "$EPIC_SPOOL" "$EPIC_SPOOL/tmp" "$EPIC_SPOOL/incoming" "$EPIC_SPOOL/refused"
 	# A finished task of the owner's, as the watcher leaves it.
 	mkdir -m 0700 "$EPIC_SPOOL/done/owners-task-0123abcd"
 	echo '{"secret": true}' >"$EPIC_SPOOL/done/owners-task-0123abcd/epic.json"
 	cd "$SHARED"
 }
 
+# make_users and, for security.roles, two groups and two users more: ADMIN in
+# ADMG, VIEWER in VIEWG, both also in GRP (the spool's group lets them pass its
+# root); MEMBER stays submit-only, OUTSIDER in no group. epic, epic-queue,
+# epic-purge, epic-forget and epic-audit are copied to SHARED/bin too. Skips as
+# make_users.
+make_role_users() {
+	make_users
+	ADMG="ecadg$$"
+	VIEWG="ecvig$$"
+	ADMIN="ecadm$$"
+	VIEWER="ecvie$$"
+	groupadd "$ADMG" && groupadd "$VIEWG" || skip "cannot create a group"
+	useradd -M -U -G "$ADMG,$GRP" -d /nonexistent -s /usr/sbin/nologin "$ADMIN" ||
+		skip "cannot create a user"
+	useradd -M -U -G "$VIEWG,$GRP" -d /nonexistent -s /usr/sbin/nologin "$VIEWER" ||
+		skip "cannot create a user"
+	cp "$BIN/epic" "$BIN/epic-queue" "$BIN/epic-purge" "$BIN/epic-forget" "$BIN/epic-audit" "$SHARED/bin/"
+}
+
 remove_users() {
+	if [ -n "${ADMIN:-}" ]; then
+		pkill -9 -u "$ADMIN" 2>/dev/null || true
+		pkill -9 -u "$VIEWER" 2>/dev/null || true
+		userdel "$ADMIN" 2>/dev/null || true
+		userdel "$VIEWER" 2>/dev/null || true
+		groupdel "$ADMG" 2>/dev/null || true
+		groupdel "$VIEWG" 2>/dev/null || true
+	fi
 	if [ -n "${MEMBER:-}" ]; then
 		pkill -9 -u "$MEMBER" 2>/dev/null || true
 		userdel "$MEMBER" 2>/dev/null || true

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "roles.h"
 
 /* The subcommands: name, synopsis (after the program's name), what it does. */
 static const ec_sub subs[] = {
@@ -236,6 +237,12 @@ main(int argc, char *argv[])
 		usage(EC_EXIT_USAGE);
 	}
 	spool = ec_spool_root(spool);
+	/* Refusals dropped under security.roles join the log before it is read. */
+	if (strcmp(cmd, "rotate") != 0 && (strcmp(cmd, "verify") != 0 || optind == argc)) {
+		ec_err e;
+		if (ec_roles_fold(spool, &e) < 0)
+			ec_warn("%s", e.msg);
+	}
 	if (!strcmp(cmd, "verify"))
 		r = cmd_verify(spool, argc - optind, argv + optind);
 	else if (!strcmp(cmd, "tail"))

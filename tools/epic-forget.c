@@ -14,9 +14,10 @@
 #include <string.h>
 
 #include "retention.h"
+#include "roles.h"
 
 static const char usage_text[] =
-    "usage: epic-forget [--dry-run] [--spool DIR] --requester NAME | --task ID\n";
+    "usage: epic-forget [--dry-run] [--spool DIR] [--config FILE] --requester NAME | --task ID\n";
 
 static void
 usage(int code)
@@ -31,10 +32,12 @@ usage(int code)
 		    "  -t, --task ID         the task (or waiting request) ID\n"
 		    "  -n, --dry-run         print what would go; remove nothing\n"
 		    "  -s, --spool DIR       the spool (default $EPIC_SPOOL, then ./spool)\n"
+		    "  -c, --config FILE     configuration file (security.roles; default $EPIC_CONFIG)\n"
 		    "  -h, --help            this help\n"
 		    "  -V, --version         print the version\n\n"
-		    "Exit: 0 erased (or nothing to erase), 2 usage, 111 temporary failure, or a\n"
-		    "task was running and was left: run it again when it has stopped.\n", stdout);
+		    "Exit: 0 erased (or nothing to erase), 1 refused (security.roles) or the\n"
+		    "config was rejected, 2 usage, 111 temporary failure, or a task was running\n"
+		    "and was left: run it again when it has stopped.\n", stdout);
 	ec_exit(code);
 }
 
@@ -59,6 +62,7 @@ int
 main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "requester", required_argument, NULL, 'r' },
@@ -67,15 +71,16 @@ main(int argc, char *argv[])
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *spool = NULL, *requester = NULL, *task = NULL;
+	const char *spool = NULL, *requester = NULL, *task = NULL, *config = NULL;
 	ec_retention_opts ro = { 0 };
-	json_t *counts, *ids;
+	json_t *counts, *ids, *cfg;
 	int c, dry_run = 0, r;
 	ec_err e;
 
 	ec_setprogname(argv[0]);
-	while ((c = getopt_long(argc, argv, "hnr:s:t:V", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:hnr:s:t:V", longopts, NULL)) != -1) {
 		switch (c) {
+		case 'c': config = optarg; break;
 		case 'h': usage(EC_EXIT_OK); break;
 		case 'n': dry_run = 1; break;
 		case 'r': requester = optarg; break;
@@ -102,6 +107,9 @@ main(int argc, char *argv[])
 		usage(EC_EXIT_USAGE);
 	}
 	ro.spool = ec_spool_root(spool);
+	if (!(cfg = ec_config_load(config, &e)) || ec_role_require(cfg, ro.spool, "forget", &e) < 0)
+		ec_die_err(&e);
+	json_decref(cfg);
 	ro.now_ms = ec_now_ms();
 	ro.dry_run = dry_run;
 	ro.report = on_report;

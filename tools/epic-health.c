@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "health.h"
+#include "roles.h"
 
 /* Nagios plugin exit codes: the one exception to the house codes, for --nagios. */
 enum { NAGIOS_OK, NAGIOS_WARNING, NAGIOS_CRITICAL, NAGIOS_UNKNOWN };
@@ -126,6 +127,8 @@ main(int argc, char *argv[])
 	if (!(cfg = ec_config_load(config, &e)))
 		fail(&e);
 	spool = ec_spool_root(spool);
+	if (ec_roles_fold(spool, &e) < 0)       /* refusals of security.roles, into the log */
+		ec_warn("%s", e.msg);
 	if (!(h = ec_health_check(spool, cfg, window, &e)))
 		fail(&e);
 	if (nagios)

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "crypt.h"
+#include "roles.h"
 
 static const ec_sub subs[] = {
 	{ "new", "[--spool DIR]",
@@ -264,7 +265,7 @@ cmd_rotate(const char *spool, const char *cfgpath, int dry)
 	json_t *cfg = ec_config_load(cfgpath, &e), *ev;
 	int rootfd;
 
-	if (!cfg)
+	if (!cfg || ec_role_require(cfg, spool, "key-rotate", &e) < 0)
 		ec_die_err(&e);
 	w.seal_plain = ec_crypt_on();
 	json_decref(cfg);

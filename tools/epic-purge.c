@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "retention.h"
+#include "roles.h"
 
 static const char usage_text[] =
     "usage: epic-purge [--dry-run] [--quiet] [--spool DIR] [--config FILE]\n";
@@ -31,8 +32,9 @@ usage(int code)
 		    "  -c, --config FILE   configuration file (default $EPIC_CONFIG, then the shipped one)\n"
 		    "  -h, --help          this help\n"
 		    "  -V, --version       print the version\n\n"
-		    "Exit: 0 ok, 1 the config was rejected, 2 usage, 111 temporary failure (I/O:\n"
-		    "what went before it stays gone; run it again).\n", stdout);
+		    "Exit: 0 ok, 1 the config was rejected or the caller refused (security.roles),\n"
+		    "2 usage, 111 temporary failure (I/O: what went before it stays gone; run it\n"
+		    "again).\n", stdout);
 	ec_exit(code);
 }
 
@@ -97,6 +99,8 @@ main(int argc, char *argv[])
 	if (!(cfg = ec_config_load(config, &e)))
 		ec_die_err(&e);
 	ro.spool = ec_spool_root(spool);
+	if (ec_role_require(cfg, ro.spool, "purge", &e) < 0)
+		ec_die_err(&e);
 	ro.cfg = cfg;
 	ro.now_ms = ec_now_ms();
 	ro.dry_run = o.dry_run;

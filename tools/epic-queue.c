@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "queue.h"
+#include "roles.h"
 
 /* While waiting, the directories are looked at again at least this often, in case
  * an event was missed (a directory replaced, inotify unavailable). */
@@ -67,8 +68,8 @@ usage(int code)
 	    "\n  -s, --spool DIR    the spool (default $EPIC_SPOOL, then ./spool)\n"
 	    "  -h, --help         this help\n"
 	    "  -V, --version      print the version\n\n"
-	    "Exit: 0 ok (--wait: done), 1 no such task, not in a state for this, or\n"
-	    "(--wait) failed, 2 usage, 111 temporary failure (a running task, I/O,\n"
+	    "Exit: 0 ok (--wait: done), 1 no such task, not in a state for this, the\n"
+	    "caller refused (security.roles), or (--wait) failed, 2 usage, 111 temporary failure (a running task, I/O,\n"
 	    "--wait timed out).\n");
 
 	fputs(t ? t : "out of memory\n", code ? stderr : stdout);
@@ -409,5 +410,13 @@ main(int argc, char *argv[])
 	}
 	for (int i = 0; i < argc; i++)
 		check_id(argv[i]);
+	/* The moves are admin commands: security.roles may refuse the caller. */
+	{
+		ec_err e;
+		json_t *cfg = ec_config_load(NULL, &e);
+		if (!cfg || ec_role_require(cfg, spool, cmd, &e) < 0)
+			ec_die_err(&e);
+		json_decref(cfg);
+	}
 	return move_all(spool, cmd, argv, argc);
 }

@@ -41,6 +41,7 @@
 #include "ec.h"
 #include "retention.h"
 #include "health.h"
+#include "roles.h"
 
 static const char usage_text[] =
     "usage: epic-watch [--spool DIR] [--config FILE] [--once] [-j N]\n";
@@ -736,6 +737,17 @@ prometheus(watch *w, int force)
 		ec_warn("cannot write the metrics to '%s': %s", path, e.msg);
 }
 
+/* The refusals of admin commands dropped in refused/ (security.roles), into the
+ * audit log. */
+static void
+fold_refusals(watch *w)
+{
+	ec_err e;
+
+	if (ec_roles_fold(w->spool, &e) < 0)
+		ec_warn("%s", e.msg);
+}
+
 /* The daily purge, when it is due (retention.c says when and runs it). */
 static void
 daily_purge(watch *w)
@@ -804,6 +816,8 @@ finish(watch *w, int i)
 	}
 	if (ec_task_settle(&r->t, &w->o, rc, &e) == EC_EXIT_TEMP && rc == 0)
 		ec_warn("%s", e.msg);           /* done, but not moved: the next run moves it */
+	else if (rc == 0 && ec_view_publish(w->spool, w->cfg, r->t.id, &e) < 0)
+		ec_warn("%s: no view copy: %s", r->t.id, e.msg);
 	w->run[i] = w->run[--w->nrun];
 }
 
@@ -920,6 +934,9 @@ main(int argc, char *argv[])
 	w.spool = ec_spool_root(w.spool);
 	if (ec_spool_init(w.spool, &e) < 0)
 		ec_die_err(&e);
+	/* The watcher is the service, whoever started it: its daily epic-purge is not
+	 * judged as a sudo caller's (security.roles). */
+	unsetenv("SUDO_UID");
 	w.config_arg = ec_config_path(w.config_arg);
 	load_config(&w);
 	w.o.spool = w.spool;
@@ -956,6 +973,7 @@ main(int argc, char *argv[])
 	recover_active(&w);
 	load_deferred(&w);
 	rescan(&w);
+	fold_refusals(&w);
 	ec_info("watching %s (%d at a time%s)", dir, w.jobs_max,
 	    w.once ? ", once" : "");
 
@@ -1012,6 +1030,7 @@ main(int argc, char *argv[])
 			ec_claim_recover(w.spool, cfg_int(&w, "watcher.tmpMaxAgeHours", 24) * 3600,
 			    claim_returned, &w);
 			daily_purge(&w);
+			fold_refusals(&w);
 		}
 		/* Sleep until an event, a signal, a task's end, or the next thing due. */
 		pf[np++] = (struct pollfd){ w.ino, POLLIN, 0 };

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "ec.h"
+#include "roles.h"
 
 static const char usage_text[] =
     "usage: epic run [--mode MODE] [--select all|auto] [--enforce-devops] [--exclude P,...]\n"
@@ -332,6 +333,8 @@ run_task(front *f, const char *id, const char *cmd)
 			ec_warn("the request and the reason are in '%s'", dir);
 		return rc;
 	}
+	if (ec_view_publish(f->spool, f->cfg, id, &e) < 0)
+		ec_warn("%s: no view copy: %s", id, e.msg);
 	snprintf(path, sizeof path, "done/%s/epic.json", id);
 	if (!(buf = ec_spool_read(f->spool, path, EC_MAX_JSON_BYTES, &len, 0, &e)) ||
 	    (!to_terminal && ec_write_output(f->out, buf, len, EC_W_FSYNC, &e) < 0)) {

@@ -256,6 +256,7 @@ int
 ec_audit(const char *spool, json_t *ev, ec_err *e)
 {
 	char when[40], hex[65], name[PATH_MAX + 32], *line;
+	const char *sudo;
 	struct stat st;
 	int fd, nl, r;
 
@@ -263,6 +264,11 @@ ec_audit(const char *spool, json_t *ev, ec_err *e)
 		ec_iso_time(when, sizeof when);
 		json_object_set_new(ev, "time", json_string(when));
 	}
+	/* Run through sudo (an admin acting as the spool's owner, security.roles): who
+	 * it was, as sudo says. */
+	if ((sudo = getenv("SUDO_UID")) && *sudo && strspn(sudo, "0123456789") == strlen(sudo) &&
+	    strlen(sudo) < 11 && !json_object_get(ev, "sudoUid"))
+		json_object_set_new(ev, "sudoUid", json_integer(strtoll(sudo, NULL, 10)));
 	redact(ev);
 	snprintf(name, sizeof name, "%s/%s", spool, EC_AUDIT_LOG);
 	if ((fd = lock_log(spool, 1, &st, e)) < 0)

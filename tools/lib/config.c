@@ -134,6 +134,18 @@ ec_config_loadb(const char *buf, size_t len, const char *name, ec_err *e)
 		json_decref(cfg);
 		return NULL;
 	}
+	/* View copies are results in clear: they cannot be kept in a spool that
+	 * promises nothing of a request is (epic-key(1), epic-queue(1) ROLES). */
+	if (json_is_true(json_object_get(json_object_get(cfg, "security"), "encryptAtRest")) &&
+	    json_object_get(json_object_get(json_object_get(cfg, "security"), "roles"), "view")) {
+		const char *lc = lines ? where(lines, "$.security.roles.view") : NULL;
+		ec_fail(e, EC_EXIT_REJECT, "%s%s%s: security.roles.view: view copies are results "
+		    "in clear, which security.encryptAtRest forbids; set one of them", name,
+		    lc ? ":" : "", lc ? lc : "");
+		json_decref(lines);
+		json_decref(cfg);
+		return NULL;
+	}
 	json_decref(lines);
 	ec_schema_apply_defaults("config", cfg, e);
 	keep_config(buf, len, cfg);

@@ -44,7 +44,9 @@
  * result as a tracker's backlog: the items, the CSV writer, descriptions through a
  * markup; one file per format: export-jira.c, export-github.c, export-azure.c),
  * declared in export.h; health.c (the spool's health for epic-health and the
- * watcher's Prometheus file), declared in health.h.
+ * watcher's Prometheus file), declared in health.h; roles.c (security.roles: who
+ * may run the admin commands, refusals audited through refused/, and the view
+ * group's copies of results in view/), declared in roles.h.
  *
  * Library code never prints and never exits: it returns -1 or NULL and fills an
  * ec_err, and only main() decides what to say and with which exit code.
@@ -251,6 +253,7 @@ enum {
 	EC_W_FSYNC = 1,     /* fsync the file and its directory: must survive a crash */
 	EC_W_IFCHANGED = 2, /* leave an existing file with the same bytes untouched (mtime kept) */
 	EC_W_MODE_PRIVATE = 4, /* 0600 instead of 0644 (umask applies) */
+	EC_W_MODE_GROUP = 8,   /* exactly 0640, whatever the umask (a view copy) */
 };
 /*
  * Write buf to path atomically: a dot-temp in the same directory, write all,

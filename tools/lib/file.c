@@ -275,8 +275,8 @@ ec_write_atomic(const char *path, const void *buf, size_t len, int flags, ec_err
 		return ec_fail(e, EC_EXIT_REJECT, "path too long '%s'", path);
 	}
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    (flags & EC_W_MODE_PRIVATE) ? 0600 : 0644);
-	if (fd < 0 || write_all(fd, buf, len) < 0)
+	    (flags & EC_W_MODE_PRIVATE) ? 0600 : (flags & EC_W_MODE_GROUP) ? 0640 : 0644);
+	if (fd < 0 || ((flags & EC_W_MODE_GROUP) && fchmod(fd, 0640) < 0) || write_all(fd, buf, len) < 0)
 		goto fail;
 	if ((flags & EC_W_FSYNC) && fsync(fd) < 0)
 		goto fail;

@@ -45,6 +45,7 @@
 
 #include "queue.h"
 #include "trash.h"
+#include "roles.h"
 
 /* The operator's uid, named in the audit line. */
 static json_int_t
@@ -462,6 +463,8 @@ ec_queue_delete(const char *spool, const char *id, ec_queue_loc *was, ec_err *e)
 		}
 	}
 	r = 0;
+	if (loc.task && !strcmp(loc.state, "done"))
+		ec_view_remove(spool, loc.id, NULL);    /* the view group's copy goes too */
 	if ((tmpfd = state_dir(spool, "tmp", NULL)) < 0)
 		goto out;               /* out of every queue: the next delete sweeps it */
 	ec_trash_remove(tmpfd, tname);

@@ -41,6 +41,7 @@
 #include "retention.h"
 #include "audit.h"
 #include "trash.h"
+#include "roles.h"
 
 #define DAY_MS (86400LL * 1000)
 #define METRICS_REL "log/metrics.jsonl"
@@ -161,6 +162,9 @@ trash_task(const ec_retention_opts *o, int dfd, const char *state, const char *n
 	close(lock);
 	if (r < 0)
 		return errno == ENOENT ? 0 : -1;
+	/* A finished task's copy for the view group (security.roles) goes with it. */
+	if (!strcmp(state, "done") && ec_view_remove(o->spool, name, NULL) == 1)
+		report(o, "view", "view/%s", name);
 	return 1;
 }
 

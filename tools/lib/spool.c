@@ -12,7 +12,9 @@
  * directory nor, thanks to the sticky bit, rename or remove another user's file),
  * the root is 0710 (the group may pass through it), and every directory holding
  * results, state or logs is 0700 (hold/ too: a held request is out of its
- * submitter's reach). Modes are set with chmod(2) right after mkdir(2),
+ * submitter's reach). refused/ is like incoming/ (01730), for the refusals of
+ * admin commands under security.roles (roles.c); it is given the root's group
+ * when it is created, when the owner may. Modes are set with chmod(2) right after mkdir(2),
  * because the umask would strip the group's write bit, and only on the directory
  * just created: an operator's later chmod is never undone.
  */
@@ -44,6 +46,7 @@ static const struct {
 	{ "hold", 0700 },
 	{ "cache", 0700 },
 	{ "log", 0700 },
+	{ "refused", 01730 },   /* refusals dropped for the owner to audit (roles.c) */
 	{ NULL, 0 },
 };
 
@@ -138,9 +141,22 @@ ec_spool_init(const char *root, ec_err *e)
 			return -1;
 	}
 	for (size_t i = 0; state_dirs[i].name; i++) {
+		struct stat rst;
+		int made;
 		snprintf(p + n, sizeof p - n, "/%s", state_dirs[i].name);
+		made = !ec_exists(p);
 		if (mkdir_mode(p, state_dirs[i].mode, e) < 0)
 			return -1;
+		/* refused/ goes to whom the root goes: the group that may drop (best effort:
+		 * an owner outside that group leaves it to the operator's chgrp). */
+		if (made && !strcmp(state_dirs[i].name, "refused")) {
+			p[n] = '\0';
+			if (stat(p, &rst) == 0) {
+				snprintf(p + n, sizeof p - n, "/refused");
+				if (chown(p, (uid_t)-1, rst.st_gid) == 0)
+					chmod(p, state_dirs[i].mode);
+			}
+		}
 	}
 	return 0;
 }
