@@ -262,7 +262,7 @@ bin_running() { epic status --json | jq -r --arg id "$1" '.[] | select(.id == $i
 	mend_po
 	run -0 epic requeue "$id"
 	assert_output "$id: failed/ -> deferred/"
-	run -0 jq -c '{attempts, reason}' "$S/deferred/$id/deferred.json"
+	run -0 bash -c "spool_cat '$S/deferred/$id/deferred.json' | jq -c '{attempts, reason}'"
 	assert_output "{\"attempts\":0,\"reason\":\"requeued by uid $(id -u)\"}"
 	run -0 epic-watch --once
 	assert_output --partial "$id: done"
