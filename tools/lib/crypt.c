@@ -1,11 +1,12 @@
 /*
  * crypt.c - encryption at rest (security.encryptAtRest): spool files sealed with
- * AES-256-GCM through OpenSSL's EVP API, read back by every tool through file.c.
+ * AES-256-GCM through OpenSSL's EVP API (libcrypto loaded when first needed, see
+ * evp_load), read back by every tool through file.c.
  *
  * A sealed file is
  *     "\x89ECSEAL\n" | version 1 | key id length | key id | 96-bit nonce | ciphertext | 128-bit tag
  * The magic's first byte is not text, so a sealed file is never taken for a
- * request or for JSON. The nonce is random for every write (RAND_bytes; GCM's
+ * request or for JSON. The nonce is random for every write (getrandom(2); GCM's
  * limit of 2^32 random nonces per key is far beyond a spool's writes between two
  * rotations). The header and the file's binding are the additional authenticated
  * data, so neither the key id nor the place can be changed, and a sealed file
@@ -27,12 +28,16 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <dlfcn.h>
+#include <sys/random.h>
+
 #include <openssl/evp.h>
-#include <openssl/rand.h>
+#include <openssl/opensslv.h>
 
 #include "crypt.h"
 
@@ -43,6 +48,83 @@
 #define TAG_LEN 16
 
 static int enabled;
+
+/*
+ * EVP comes from libcrypto.so, loaded at the first seal or open. Linked in, the
+ * provider machinery EVP needs is megabytes of tables with pointers that every
+ * process would relocate at its start (95 more page faults, about 0.3 ms an exec,
+ * ten execs an epic) whether it ever seals or not; loaded here, a spool without
+ * encryption pays nothing and one with it pays the load once per process that
+ * meets a sealed file. (SHA-256 stays linked in: sha256.c.)
+ */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define LIBCRYPTO "libcrypto.so." STR(OPENSSL_SHLIB_VERSION)
+
+typedef struct evp_api {
+	__typeof__(EVP_CIPHER_CTX_new) *ctx_new;
+	__typeof__(EVP_CIPHER_CTX_free) *ctx_free;
+	__typeof__(EVP_CIPHER_CTX_ctrl) *ctx_ctrl;
+	__typeof__(EVP_aes_256_gcm) *aes_256_gcm;
+	__typeof__(EVP_EncryptInit_ex) *enc_init;
+	__typeof__(EVP_EncryptUpdate) *enc_update;
+	__typeof__(EVP_EncryptFinal_ex) *enc_final;
+	__typeof__(EVP_DecryptInit_ex) *dec_init;
+	__typeof__(EVP_DecryptUpdate) *dec_update;
+	__typeof__(EVP_DecryptFinal_ex) *dec_final;
+} evp_api;
+static evp_api evp;
+static void *libcrypto;
+
+static int
+evp_load(ec_err *e)
+{
+	static const struct { const char *name; size_t at; } syms[] = {
+		{ "EVP_CIPHER_CTX_new", offsetof(evp_api, ctx_new) },
+		{ "EVP_CIPHER_CTX_free", offsetof(evp_api, ctx_free) },
+		{ "EVP_CIPHER_CTX_ctrl", offsetof(evp_api, ctx_ctrl) },
+		{ "EVP_aes_256_gcm", offsetof(evp_api, aes_256_gcm) },
+		{ "EVP_EncryptInit_ex", offsetof(evp_api, enc_init) },
+		{ "EVP_EncryptUpdate", offsetof(evp_api, enc_update) },
+		{ "EVP_EncryptFinal_ex", offsetof(evp_api, enc_final) },
+		{ "EVP_DecryptInit_ex", offsetof(evp_api, dec_init) },
+		{ "EVP_DecryptUpdate", offsetof(evp_api, dec_update) },
+		{ "EVP_DecryptFinal_ex", offsetof(evp_api, dec_final) },
+	};
+	evp_api api;
+
+	if (libcrypto)
+		return 0;
+	if (!(libcrypto = dlopen(LIBCRYPTO, RTLD_NOW | RTLD_LOCAL)))
+		return ec_fail(e, EC_EXIT_TEMP, "cannot load %s for encryption at rest: %s",
+		    LIBCRYPTO, dlerror());
+	for (size_t i = 0; i < sizeof syms / sizeof *syms; i++) {
+		void *f = dlsym(libcrypto, syms[i].name);
+		if (!f) {
+			dlclose(libcrypto);
+			libcrypto = NULL;
+			return ec_fail(e, EC_EXIT_TEMP, "%s has no %s", LIBCRYPTO, syms[i].name);
+		}
+		/* POSIX: a function's address comes as a void *, of the same size. */
+		memcpy((char *)&api + syms[i].at, &f, sizeof f);
+	}
+	evp = api;
+	return 0;
+}
+
+int
+ec_random_bytes(void *buf, size_t n, ec_err *e)
+{
+	/* The kernel's CSPRNG, as OpenSSL's own generator seeds from it. */
+	for (size_t got = 0; got < n; ) {
+		ssize_t r = getrandom((char *)buf + got, n - got, 0);
+		if (r < 0 && errno != EINTR)
+			return ec_fail(e, EC_EXIT_TEMP, "no randomness: getrandom: %s", strerror(errno));
+		if (r > 0)
+			got += (size_t)r;
+	}
+	return 0;
+}
 
 void
 ec_crypt_enable(int on)
@@ -180,8 +262,7 @@ static int
 aad(EVP_CIPHER_CTX *c, int enc, const unsigned char *hdr, size_t hlen, const char *binding)
 {
 	int n;
-	int (*update)(EVP_CIPHER_CTX *, unsigned char *, int *, const unsigned char *, int) =
-	    enc ? EVP_EncryptUpdate : EVP_DecryptUpdate;
+	__typeof__(EVP_EncryptUpdate) *update = enc ? evp.enc_update : evp.dec_update;
 
 	return update(c, NULL, &n, hdr, (int)hlen) == 1 &&
 	    update(c, NULL, &n, (const unsigned char *)binding, (int)strlen(binding)) == 1;
@@ -200,7 +281,7 @@ ec_crypt_seal(const char *binding, const void *in, size_t len, size_t *outlen, e
 		ec_fail(e, EC_EXIT_REJECT, "'%s': too large to seal", binding);
 		return NULL;
 	}
-	if (ec_key_current(id, key, e) < 0)
+	if (evp_load(e) < 0 || ec_key_current(id, key, e) < 0)
 		return NULL;
 	idlen = strlen(id);
 	hlen = MAGIC_LEN + 2 + idlen + NONCE_LEN;
@@ -215,26 +296,27 @@ ec_crypt_seal(const char *binding, const void *in, size_t len, size_t *outlen, e
 	*p++ = (unsigned char)idlen;
 	memcpy(p, id, idlen);
 	p += idlen;
-	if (RAND_bytes(p, NONCE_LEN) != 1)
+	if (ec_random_bytes(p, NONCE_LEN, NULL) < 0)
 		goto done;
-	if (!(c = EVP_CIPHER_CTX_new()) ||
-	    EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, key, p) != 1 ||
+	if (!(c = evp.ctx_new()) ||
+	    evp.enc_init(c, evp.aes_256_gcm(), NULL, key, p) != 1 ||
 	    !aad(c, 1, out, hlen, binding))
 		goto done;
 	p += NONCE_LEN;
-	if (EVP_EncryptUpdate(c, p, &n, in, (int)len) != 1)
+	if (evp.enc_update(c, p, &n, in, (int)len) != 1)
 		goto done;
 	p += n;
-	if (EVP_EncryptFinal_ex(c, p, &n) != 1)
+	if (evp.enc_final(c, p, &n) != 1)
 		goto done;
 	p += n;
-	if (EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, TAG_LEN, p) != 1)
+	if (evp.ctx_ctrl(c, EVP_CTRL_GCM_GET_TAG, TAG_LEN, p) != 1)
 		goto done;
 	*outlen = (size_t)(p - out) + TAG_LEN;
 	ok = 1;
 done:
-	EVP_CIPHER_CTX_free(c);
-	OPENSSL_cleanse(key, sizeof key);
+	if (c)
+		evp.ctx_free(c);
+	explicit_bzero(key, sizeof key);
 	if (!ok) {
 		free(out);
 		ec_fail(e, EC_EXIT_TEMP, "cannot seal '%s': OpenSSL failed", binding);
@@ -280,6 +362,8 @@ ec_crypt_open(const char *binding, const char *name, const void *in, size_t len,
 		    "cache directories (a sealed file opens only in its place)", name);
 		return NULL;
 	}
+	if (evp_load(e) < 0)
+		return NULL;
 	if (ec_key_get(id, key, e) < 0) {
 		ec_err_prefix(e, "'%s' is sealed with key '%s'", name, id);
 		return NULL;
@@ -288,21 +372,22 @@ ec_crypt_open(const char *binding, const char *name, const void *in, size_t len,
 	clen = len - hlen - TAG_LEN;
 	memcpy(tag, b + len - TAG_LEN, TAG_LEN);
 	if (!(out = malloc(clen + 1))) {
-		OPENSSL_cleanse(key, sizeof key);
+		explicit_bzero(key, sizeof key);
 		ec_fail(e, EC_EXIT_TEMP, "cannot open '%s': out of memory", name);
 		return NULL;
 	}
-	if ((c = EVP_CIPHER_CTX_new()) &&
-	    EVP_DecryptInit_ex(c, EVP_aes_256_gcm(), NULL, key, b + hlen - NONCE_LEN) == 1 &&
+	if ((c = evp.ctx_new()) &&
+	    evp.dec_init(c, evp.aes_256_gcm(), NULL, key, b + hlen - NONCE_LEN) == 1 &&
 	    aad(c, 0, b, hlen, binding) &&
-	    EVP_DecryptUpdate(c, (unsigned char *)out, &n, b + hlen, (int)clen) == 1 &&
-	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, TAG_LEN, tag) == 1 &&
-	    EVP_DecryptFinal_ex(c, (unsigned char *)out + n, &m) == 1)
+	    evp.dec_update(c, (unsigned char *)out, &n, b + hlen, (int)clen) == 1 &&
+	    evp.ctx_ctrl(c, EVP_CTRL_GCM_SET_TAG, TAG_LEN, tag) == 1 &&
+	    evp.dec_final(c, (unsigned char *)out + n, &m) == 1)
 		ok = 1;
-	EVP_CIPHER_CTX_free(c);
-	OPENSSL_cleanse(key, sizeof key);
+	if (c)
+		evp.ctx_free(c);
+	explicit_bzero(key, sizeof key);
 	if (!ok) {
-		OPENSSL_cleanse(out, clen);
+		explicit_bzero(out, clen);
 		free(out);
 		ec_fail(e, EC_EXIT_REJECT, "'%s': fails authentication with key '%s' (altered, "
 		    "cut, moved from another place, or a wrong key)", name, id);
@@ -317,6 +402,6 @@ void
 ec_wipe_free(void *p, size_t n)
 {
 	if (p)
-		OPENSSL_cleanse(p, n);
+		explicit_bzero(p, n);
 	free(p);
 }

@@ -34,6 +34,8 @@ char *ec_crypt_open(const char *binding, const char *name, const void *buf, size
 /* The key id in a sealed file's header into id; 0, or -1 if buf is not one. */
 int ec_crypt_key_id(const void *buf, size_t len, char id[EC_KEY_ID_MAX + 1]);
 
+/* n bytes from the kernel's CSPRNG (getrandom). 0, or -1 with e. */
+int ec_random_bytes(void *buf, size_t n, ec_err *e);
 /* Overwrite n bytes of p (plaintext, a key), then free it. */
 void ec_wipe_free(void *p, size_t n);
 

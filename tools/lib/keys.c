@@ -25,9 +25,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
-#include <openssl/rand.h>
-
 #include "crypt.h"
 
 #define KEYS_MAX 16
@@ -112,7 +109,7 @@ read_key(const char *dir, const char *id, unsigned char key[EC_KEY_BYTES], ec_er
 		else
 			key[i] = (unsigned char)(hi << 4 | lo);
 	}
-	OPENSSL_cleanse(text, sizeof text);
+	explicit_bzero(text, sizeof text);
 	if (bad)
 		return ec_fail(e, EC_EXIT_TEMP, "key file '%s': expected %d hexadecimal digits "
 		    "and a newline", path, 2 * EC_KEY_BYTES);
@@ -242,8 +239,8 @@ ec_key_new(char id[EC_KEY_ID_MAX + 1], ec_err *e)
 		if (strcmp(ids[i], id) >= 0)
 			snprintf(id, EC_KEY_ID_MAX + 1, "%s-%zu", ids[i], i + 1);
 	ec_names_free(ids);
-	if (RAND_bytes(key, sizeof key) != 1)
-		return ec_fail(e, EC_EXIT_TEMP, "cannot make a key: no randomness from OpenSSL");
+	if (ec_random_bytes(key, sizeof key, e) < 0)
+		return -1;
 	for (int i = 0; i < EC_KEY_BYTES; i++) {
 		text[2 * i] = hex[key[i] >> 4];
 		text[2 * i + 1] = hex[key[i] & 15];
@@ -251,7 +248,7 @@ ec_key_new(char id[EC_KEY_ID_MAX + 1], ec_err *e)
 	text[2 * EC_KEY_BYTES] = '\n';
 	snprintf(path, sizeof path, "%s/%s.key", dir, id);
 	rc = ec_write_atomic(path, text, 2 * EC_KEY_BYTES + 1, EC_W_FSYNC | EC_W_MODE_PRIVATE, e);
-	OPENSSL_cleanse(text, sizeof text);
-	OPENSSL_cleanse(key, sizeof key);
+	explicit_bzero(text, sizeof text);
+	explicit_bzero(key, sizeof key);
 	return rc < 0 ? -1 : 0;
 }
