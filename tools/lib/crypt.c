@@ -36,6 +36,7 @@
 #include <dlfcn.h>
 #include <sys/random.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/opensslv.h>
 
@@ -107,6 +108,15 @@ evp_load(ec_err *e)
 		}
 		/* POSIX: a function's address comes as a void *, of the same size. */
 		memcpy((char *)&api + syms[i].at, &f, sizeof f);
+	}
+	/* Not openssl.cnf: nothing in it is for us, and reading it is most of the
+	 * start (sha256.c says the same of the digests). */
+	{
+		__typeof__(OPENSSL_init_crypto) *init;
+		void *f = dlsym(libcrypto, "OPENSSL_init_crypto");
+		memcpy(&init, &f, sizeof f);
+		if (init)
+			init(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
 	}
 	evp = api;
 	return 0;
