@@ -76,6 +76,9 @@ $(BIN)/%: $(OUT)/%.o $(OUT)/libec.a
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@.tmp $^ $(LDLIBS) && mv -f $@.tmp $@
 
+# persona-llm alone speaks HTTP: only it links libcurl (dynamically: it brings TLS).
+$(BIN)/persona-llm: LDLIBS += $(shell pkg-config --libs libcurl 2>/dev/null)
+
 $(OUT)/libec.a: $(LIBOBJ)
 	$(call say,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
@@ -171,7 +174,7 @@ check-fuzz:
 
 # --- set-up and demo -------------------------------------------------------
 DEB_PKGS := gcc make pkg-config libjansson-dev libxxhash-dev libssl-dev libyaml-dev \
-	bats bats-support bats-assert bats-file jq clang libclang-rt-dev strace \
+	libcurl4-openssl-dev bats bats-support bats-assert bats-file jq clang libclang-rt-dev strace \
 	python3 bsdutils cmark chromium fonts-dejavu-core systemd prometheus
 # Node.js and npm only when there is no npm at all: a vendor build of Node.js bundles
 # npm and conflicts with Debian's npm package.

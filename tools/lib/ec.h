@@ -44,6 +44,9 @@
  * markup; one file per format: export-jira.c, export-github.c, export-azure.c),
  * declared in export.h; health.c (the spool's health for epic-health and the
  * watcher's Prometheus file), declared in health.h.
+ * For agent personas: llm.c (an LLM API's wire formats, Anthropic and
+ * OpenAI-compatible, and the prompt filled from a template) and llmbudget.c (calls in
+ * flight and money spent, shared by every task through the spool), declared in llm.h.
  *
  * Library code never prints and never exits: it returns -1 or NULL and fills an
  * ec_err, and only main() decides what to say and with which exit code.

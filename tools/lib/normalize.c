@@ -279,6 +279,21 @@ metadata(nctx *c, const json_t *top_val[], const char *top_key[])
 			goto fail;
 		}
 	}
+	/* usage: an agent's accounting (persona-llm), kept when it is what the
+	 * contract says, else dropped with a note */
+	if (val[M_USAGE]) {
+		ec_err ue;
+		json_t *probe = json_pack("{s:{s:s, s:i, s:s, s:i}, s:[], s:[], s:{s:s, s:s}, s:i, "
+		    "s:{s:s, s:i, s:s, s:O}}", "persona", "name", "x", "reviewOrder", 1, "status",
+		    "completed", "executionTime", 0, "insights", "recommendations", "costAnalysis",
+		    "category", "x", "amount", "0", "confidence", 0, "metadata", "model", "x", "tokens", 0,
+		    "version", "x", "usage", val[M_USAGE]);
+		if (probe && ec_schema_validate("persona-output", probe, NULL, &ue) == 0)
+			json_object_set(out, "usage", val[M_USAGE]);
+		else
+			norm_drop_field(c, path, k[M_USAGE]);
+		json_decref(probe);
+	}
 	{
 		/* raw: what was there, then the notes of this pass; cleaned last, so
 		 * its own redactions count too */
