@@ -381,3 +381,45 @@ reg_llm() {
 	assert_equal "$(requests)" 0
 	run -0 grep -c "spend cap reached" "$task/task.log"
 }
+
+@test "an agent profile: the config's personas.NAME.llm makes a rules persona an agent, its rules the fallback" {
+	serve good
+	config anthropic
+	printf 'personas:\n  security-specialist:\n    llm:\n      model: profile-model-3\n' >> "$T/c.yml"
+	run -0 epic personas
+	run -0 jq -c '.[] | select(.name == "security-specialist") | [.kind, .llm.provider, .llm.model, .fallback]' <<< "$output"
+	assert_output '["command","anthropic","profile-model-3","rules"]'
+	run -0 --separate-stderr epic run -q "$ROOT/examples/requests/01-checkout-payments.json"
+	task="$EPIC_SPOOL/done/$(ls "$EPIC_SPOOL/done")"
+	run -0 jq -r '.metadata.model, .metadata.engine, .persona.fallback // "none"' "$task/personas/03-security-specialist.json"
+	assert_output $'profile-model-3\npersona-llm 0.1.0\nnone'
+	run -0 jq -r '.metadata.engine' "$task/personas/02-architect.json"
+	assert_output "persona-rules 0.1.0"
+	assert_equal "$(requests)" 1
+	# The API fails for good: the persona's own rules answer, and say so.
+	kill "$SERVER_PID"
+	serve 500
+	config anthropic maxRetries:\ 0
+	printf 'coordination:\n  maxRetries: 1\npersonas:\n  security-specialist:\n    llm: {}\n' >> "$T/c.yml"
+	run -0 --separate-stderr epic run -q "$ROOT/examples/requests/04-notifications.json"
+	task="$EPIC_SPOOL/done/$(ls -t "$EPIC_SPOOL/done" | head -1)"
+	run -0 jq -r '.persona.status, .persona.fallback, .metadata.engine, (.recommendations | length > 0)' \
+		"$task/personas/03-security-specialist.json"
+	assert_output $'completed\nrules\npersona-rules 0.1.0\ntrue'
+	assert_equal "$(requests)" 1
+	run -0 grep -c '"event":"fallback"' "$task/checkpoints.jsonl"
+}
+
+@test "the Claude and local-server profiles load; the Claude one wants its key file" {
+	run -0 persona-llm --health --config "$ROOT/pipeline/profiles/local-llm.yml" --persona architect
+	HOME="$T" run -1 persona-llm --health --config "$ROOT/pipeline/profiles/claude.yml" --persona architect
+	assert_output --partial "'$T/.config/epic-creator/anthropic.key'"
+	mkdir -p "$T/.config/epic-creator"
+	cp "$T/key" "$T/.config/epic-creator/anthropic.key"
+	HOME="$T" run -0 persona-llm --health --config "$ROOT/pipeline/profiles/claude.yml" --persona architect
+	for prof in claude local-llm; do
+		EPIC_CONFIG="$ROOT/pipeline/profiles/$prof.yml" run -0 epic personas
+		run -0 jq -r '[.[] | select(.llm and .fallback == "rules")] | length' <<< "$output"
+		assert_output 6
+	done
+}

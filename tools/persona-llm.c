@@ -104,7 +104,7 @@ today(char out[16])
 }
 
 /*
- * The API key: llm.keyFile, a path, or a bare name looked up in
+ * The API key: llm.keyFile, a path ("~/" is $HOME), or a bare name looked up in
  * $CREDENTIALS_DIRECTORY (a systemd credential). The file must be a regular file
  * of ours (or root's), readable by nobody else. 0, or -1 with e; no key configured
  * is 0 with an empty key (an OpenAI-compatible server on localhost needs none).
@@ -124,6 +124,8 @@ read_key(llm *l, ec_err *e)
 		    "llm.keyFile: the Anthropic API needs a key file") : 0;
 	if (!strchr(kf, '/') && cd && *cd)
 		snprintf(path, sizeof path, "%s/%s", cd, kf);
+	else if (!strncmp(kf, "~/", 2) && getenv("HOME"))
+		snprintf(path, sizeof path, "%s/%s", getenv("HOME"), kf + 2);
 	else
 		snprintf(path, sizeof path, "%s", kf);
 	if ((fd = ec_open_read(path, e)) < 0) {
@@ -186,7 +188,6 @@ settings(llm *l, const char *config, ec_err *e)
 	l->conf = json_deep_copy(json_object_get(cfg, "llm"));
 	if (!l->conf)
 		l->conf = json_object();
-	json_decref(cfg);
 	if (ec_registry_load(&reg, e) == 0) {
 		const ec_persona *p = ec_registry_find(&reg, l->persona);
 		if (p) {
@@ -197,6 +198,10 @@ settings(llm *l, const char *config, ec_err *e)
 	}
 	if ((over = json_object_get(l->reg, "llm")))
 		json_object_update(l->conf, over);
+	/* The config's personas.NAME.llm (an agent profile) has the last word. */
+	if ((over = json_object_get(json_object_get(json_object_get(cfg, "personas"), l->persona), "llm")))
+		json_object_update(l->conf, over);
+	json_decref(cfg);
 	l->provider = ec_json_get_str(l->conf, "provider", "anthropic");
 	if (strcmp(l->provider, "anthropic") && strcmp(l->provider, "openai"))
 		return ec_fail(e, EC_EXIT_REJECT, "llm.provider: expected anthropic or openai, got '%s'",

@@ -605,6 +605,24 @@ execute(run *r, const json_t *input, ec_err *e)
 		raw = NULL;
 		record(r, "failed", 0, &fa, NULL);
 	}
+	if (r->p && r->p->fallback_rules) {
+		/* An agent made of a rules persona (an agent profile): its rules answer. */
+		ec_persona fb = *r->p;
+		attempt fa = { 0 };
+		fb.rules_path = r->p->fallback_rules;
+		fb.command = NULL;
+		record(r, "before", 0, NULL, NULL);
+		if ((o = attempt_once(r, &fb, input, input_text, &raw, &rawlen, &fa))) {
+			json_object_set_new(json_object_get(o, "persona"), "fallback", json_string("rules"));
+			free(raw);
+			raw = NULL;
+			record(r, "fallback", 0, &fa, NULL);
+			goto done;
+		}
+		free(raw);
+		raw = NULL;
+		record(r, "failed", 0, &fa, NULL);
+	}
 	if (r->required) {
 		free(input_text);
 		return ec_fail(e, EC_EXIT_TEMP, "required persona '%s' failed after %d attempt%s: %s: %s",
