@@ -354,6 +354,14 @@ reg_llm() {
 	assert_output 1
 	run -0 jq -r '.summary.personasCompleted' "$T/epic.json"
 	assert_output 6
+	# Tokens and money: per call in checkpoints.jsonl, summed as the API spend.
+	run -0 jq -rs 'map(select(.event == "llm-call")) | .[0].persona, .[0].usage.model, .[0].usage.cost, length' "$task/checkpoints.jsonl"
+	assert_output $'security-specialist\nreg-model-7\n0.0081\n1'
+	run -0 jq -c '.epic.totalCostBreakdown.apiSpend' "$T/epic.json"
+	assert_output '{"amount":0.0081,"byPersona":{"security-specialist":0.0081},"calls":1,"inputTokens":1200,"outputTokens":300}'
+	run -0 epic-checkpoint status "$task"
+	run -0 jq -r '.checkpoints | map(select(.event == "llm-call")) | length' <<< "$output"
+	assert_output 1
 	# The call is in task.log (persona-llm's stderr); the key is nowhere in the spool.
 	run -0 grep -c '^persona-llm: call {' "$task/task.log"
 	assert_output 1

@@ -462,9 +462,11 @@ within_caps(llm *l, ec_err *e)
 	return 0;
 }
 
-/* Account for one answered call: the ledger, stderr. */
+/* Account for one answered call (ms long): the ledger, stderr, and the task's
+ * checkpoints.jsonl when it runs in a task (persona-run's child, in the task's
+ * directory). */
 static void
-account(llm *l, const ec_llm_answer *a)
+account(llm *l, const ec_llm_answer *a, long long ms)
 {
 	double cost = (double)a->in_tok / 1e6 * json_number_value(json_object_get(l->conf, "pricePerMillionInput")) +
 	    (double)a->out_tok / 1e6 * json_number_value(json_object_get(l->conf, "pricePerMillionOutput"));
@@ -486,6 +488,15 @@ account(llm *l, const ec_llm_answer *a)
 	if (ec_llm_spend(l->spool, call, &e) < 0)
 		ec_warn("%s", e.msg);
 	json_object_del(call, "time");
+	if (getenv("EPIC_TASK_ID") && ec_exists("checkpoints.jsonl")) {
+		json_t *ev = json_pack("{s:s, s:s, s:I, s:{s:s, s:s, s:I, s:I, s:f}}", "persona", l->persona,
+		    "event", "llm-call", "durationMs", (json_int_t)(ms < 0 ? 0 : ms), "usage",
+		    "provider", l->provider, "model", ec_json_get_str(l->conf, "model", ""),
+		    "inputTokens", (json_int_t)a->in_tok, "outputTokens", (json_int_t)a->out_tok, "cost", cost);
+		if (ev && ec_event_append(".", ev, NULL, &e) < 0)
+			ec_warn("%s", e.msg);
+		json_decref(ev);
+	}
 	if ((line = ec_json_dumps_line(call))) {
 		line[strlen(line) - 1] = '\0';
 		ec_info("call %s", line);
@@ -514,12 +525,13 @@ call(llm *l, const char *system, const json_t *messages, const json_t *schema,
 	slots = (int)ec_json_get_int(l->conf, "maxConcurrentCalls", 4);
 	for (int k = 0;; k++) {
 		long ra;
-		long long wait;
+		long long wait, t0;
 		int fd, x;
 		if (within_caps(l, e) < 0)
 			break;
 		if (ec_llm_slot_take(l->spool, slots, l->deadline, &fd, e) < 0)
 			break;
+		t0 = ec_mono_ms();
 		x = post(l, body, &resp, &etype, why, sizeof why, &ra);
 		if (fd >= 0)
 			close(fd);
@@ -528,7 +540,7 @@ call(llm *l, const char *system, const json_t *messages, const json_t *schema,
 			int rc = ec_llm_answer_read(l->provider, resp, a, e);
 			json_decref(resp);
 			if (rc == 0) {
-				account(l, a);
+				account(l, a, ec_mono_ms() - t0);
 				free(body);
 				return 0;
 			}
