@@ -5,6 +5,7 @@
 #                   short fuzzing pass (make fuzz: FUZZ_SECONDS a harness)
 #   make demo       install what is missing, build, run the examples through ./spool
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make check-live one example epic through real LLM agents (needs a key file)
 #   make bench      print the benchmark figures
 #   make bench-peers the same epic through LangGraph JS, side by side (needs npm)
 #   make examples   regenerate examples/report.{md,png} and examples/export/ (needs chromium)
@@ -64,7 +65,7 @@ LIBOBJ  := $(patsubst tools/lib/%.c,$(OUT)/lib/%.o,$(LIBSRC)) $(OUT)/lib/schemas
 SCHEMAS := $(sort $(wildcard schemas/*.schema.json))
 PROGS   := $(addprefix $(BIN)/,$(TOOLS))
 
-.PHONY: all clean check check-asan test deps demo install bench bench-peers eval corpus-known examples
+.PHONY: all clean check check-asan check-live test deps demo install bench bench-peers eval corpus-known examples
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -132,6 +133,12 @@ check: deps
 
 test: all
 	$(Q)$(BATS) tests
+
+# One example epic reviewed by real LLM agents (persona-llm) against the endpoint of
+# EPIC_LIVE_CONFIG (default pipeline/profiles/claude.yml); skipped, saying so, unless
+# that config's key file is there. Not part of make check: it costs money.
+check-live: all
+	$(Q)bash tests/live.sh
 
 # The same suite against binaries built with AddressSanitizer and UBSan. They live
 # in build/asan/bin with a pipeline/ link beside, so they find the data as bin/ does.
