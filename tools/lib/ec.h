@@ -44,9 +44,8 @@
  * markup; one file per format: export-jira.c, export-github.c, export-azure.c),
  * declared in export.h; health.c (the spool's health for epic-health and the
  * watcher's Prometheus file), declared in health.h.
- * For agent personas: llm.c (an LLM API's wire formats, Anthropic and
- * OpenAI-compatible, and the prompt filled from a template) and llmbudget.c (calls in
- * flight and money spent, shared by every task through the spool), declared in llm.h.
+ * llm.c (LLM APIs' wire formats; the prompt) and llmbudget.c (calls in flight and
+ * money spent, across the spool), declared in llm.h.
  *
  * Library code never prints and never exits: it returns -1 or NULL and fills an
  * ec_err, and only main() decides what to say and with which exit code.
@@ -550,9 +549,7 @@ typedef struct ec_persona {
 	char *rules_path;       /* absolute, or NULL for a command persona */
 	char **command;         /* argv, NULL-terminated, or NULL */
 	char *fallback;         /* or NULL */
-	char *fallback_rules;   /* the rule base that answers when the agent fails: a rules
-	                         * persona the config's personas.NAME.llm made an agent
-	                         * (persona-llm); or NULL */
+	char *fallback_rules;   /* made an agent by personas.NAME.llm: its rule base, or NULL */
 	char *reg_path;         /* the registration file */
 	json_t *focus_areas;    /* array, new reference */
 	/* What the rest of the pipeline knows of it, from the registration alone, so a
