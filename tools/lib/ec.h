@@ -575,9 +575,8 @@ typedef struct ec_registry {
  * checking schema, rule base existence, duplicate orders, unknown dependencies and
  * cycles. Errors name the file. 0 or -1. */
 int ec_registry_load(ec_registry *r, ec_err *e);
-/* Apply the config's personas.NAME overrides (required, timeout, dependencies; llm
- * makes a rules persona an agent persona, persona-llm, its rule base the fallback)
- * and check the result again (unknown names, dependencies, cycles). 0 or -1. */
+/* Apply the config's personas.NAME overrides (required, timeout, dependencies; llm:
+ * persona-llm, the rules as fallback) and check again (names, dependencies, cycles). */
 int ec_registry_configure(ec_registry *r, const json_t *cfg, ec_err *e);
 const ec_persona *ec_registry_find(const ec_registry *r, const char *name);
 /* Can persona p run: its rule base loads, or its program is there to execute (on
