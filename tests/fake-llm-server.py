@@ -18,6 +18,8 @@ gives the behaviour of the first, second, ... request (the last one repeats):
   hang      no answer for 30 s
   cut       the connection closed without an answer
   slow      a good answer after 0.3 s (to see calls overlap)
+  ground    a good answer that keeps the first item of the prompt's checklist
+            ("- SEC-031: ...") under its id and adds SEC-901
 
 Every request is logged as one JSON line in --log: its number, path, headers,
 body, and how many requests were in flight when it came (max-inflight is kept in
@@ -25,7 +27,9 @@ body, and how many requests were in flight when it came (max-inflight is kept in
 """
 import argparse
 import os
+import copy
 import json
+import re
 import socket
 import sys
 import threading
@@ -133,6 +137,15 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(404, {"error": {"message": "no such path: " + self.path}})
         if mode == "good":
             return self.send_json(200, answer(provider, REVIEW, False))
+        if mode == "ground":
+            review = copy.deepcopy(REVIEW)
+            m = re.search(r"\n- ([A-Z][A-Z0-9]{1,5}-[0-9]{3}): ", json.dumps(body).replace("\\n", "\n"))
+            review["recommendations"][0]["id"] = m.group(1) if m else "SEC-000"
+            extra = copy.deepcopy(REVIEW["recommendations"][0])
+            extra["id"] = "SEC-901"
+            extra["title"] = "Rate-limit card attempts per account"
+            review["recommendations"].append(extra)
+            return self.send_json(200, answer(provider, review, False))
         if mode == "slow":
             time.sleep(0.3)
             return self.send_json(200, answer(provider, REVIEW, False))

@@ -431,3 +431,33 @@ reg_llm() {
 		assert_output 6
 	done
 }
+
+@test "llm.groundWith rules: the rules' findings are a checklist in the prompt; the output says what came from where" {
+	serve ground
+	config openai groundWith:\ rules
+	jq '.epic.description = "Customers pay by card at checkout; we keep card numbers for one-click buying and they log in with a password."' \
+		"$INPUT" > "$T/in2.json"
+	persona-rules -p security-specialist < "$T/in2.json" | jq -c '[.recommendations[].id]' > "$T/ids"
+	[ "$(jq length "$T/ids")" -ge 2 ] || fail "the rules found too little to test with: $(cat "$T/ids")"
+	run -0 --separate-stderr persona-llm --persona security-specialist < "$T/in2.json"
+	echo "$output" > "$T/out.json"
+	run -0 jq -c --argjson ids "$(cat "$T/ids")" '.metadata.grounding |
+	    [.with, .fromRules == $ids[0:1], .dropped == $ids[1:], .fromModel]' "$T/out.json"
+	assert_output '["rules",true,true,["SEC-901"]]'
+	# The checklist is in the prompt: every rules item, by id.
+	run -0 jq -r '.body.messages[1].content' "$LOG"
+	assert_output --partial "## The checklist: what the rule base found"
+	for id in $(jq -r '.[]' "$T/ids"); do assert_output --partial "- $id: "; done
+	# persona-normalize keeps it.
+	run -0 persona-normalize -p security-specialist "$T/out.json"
+	run -0 jq -r '.metadata.grounding.fromModel[0]' <<< "$output"
+	assert_output SEC-901
+	# Without groundWith: no checklist, no grounding.
+	config openai
+	run -0 --separate-stderr persona-llm --persona security-specialist < "$T/in2.json"
+	run -0 jq -r '.metadata | has("grounding")' <<< "$output"
+	assert_output false
+	run -0 jq -rs '.[1].body.messages[1].content' "$LOG"
+	refute_output --partial "checklist"
+	refute_output --partial "{{"
+}

@@ -69,6 +69,8 @@ typedef struct llm {
 	json_t *conf;            /* the resolved llm settings */
 	json_t *reg;             /* the registration's JSON, or NULL */
 	const char *reg_path;
+	char *rules_path;        /* the persona's rule base (its own, or the fallback), or NULL */
+	json_t *ground;          /* llm.groundWith rules: the rules' recommendations, or NULL */
 	char key[KEY_MAX];       /* "" when no key is configured */
 	char url[2048];
 	long long deadline;      /* ec_mono_ms */
@@ -188,14 +190,16 @@ settings(llm *l, const char *config, ec_err *e)
 	l->conf = json_deep_copy(json_object_get(cfg, "llm"));
 	if (!l->conf)
 		l->conf = json_object();
-	if (ec_registry_load(&reg, e) == 0) {
+	if (ec_registry_load(&reg, e) == 0 && ec_registry_configure(&reg, cfg, e) == 0) {
 		const ec_persona *p = ec_registry_find(&reg, l->persona);
 		if (p) {
+			const char *rp = p->rules_path ? p->rules_path : p->fallback_rules;
 			l->reg = ec_json_load_file(p->reg_path, EC_MAX_JSON_BYTES, e);
 			l->reg_path = l->reg ? strdup(p->reg_path) : NULL;
+			l->rules_path = rp ? strdup(rp) : NULL;
 		}
-		ec_registry_free(&reg);
 	}
+	ec_registry_free(&reg);
 	if ((over = json_object_get(l->reg, "llm")))
 		json_object_update(l->conf, over);
 	/* The config's personas.NAME.llm (an agent profile) has the last word. */
@@ -217,6 +221,13 @@ settings(llm *l, const char *config, ec_err *e)
 		return ec_fail(e, EC_EXIT_REJECT, "llm.baseUrl '%s': expected an http:// or https:// URL",
 		    base);
 	snprintf(l->url, sizeof l->url, "%.*s%s", (int)n, base, ec_llm_path(l->provider));
+	if (!strcmp(ec_json_get_str(l->conf, "groundWith", "none"), "rules") && !l->rules_path) {
+		const char *rb = ec_json_get_str(l->conf, "groundRules", NULL);
+		if (!rb)
+			return ec_fail(e, EC_EXIT_REJECT, "llm.groundWith: persona '%s' has no rule base to "
+			    "ground in (set llm.groundRules)", l->persona);
+		l->rules_path = strdup(rb);
+	}
 	return read_key(l, e);
 }
 
@@ -270,12 +281,87 @@ standards(const llm *l)
 	return s;
 }
 
+/*
+ * llm.groundWith rules: the persona's rule base reviews the input first, and what it
+ * found goes into the prompt as a checklist the model confirms, drops or adds to.
+ * l->ground gets the rules' recommendations. The checklist text (a new string), ""
+ * without grounding, or NULL with e.
+ */
+static json_t *
+checklist(llm *l, const json_t *input, ec_err *e)
+{
+	json_t *rb, *o, *x;
+	ec_buf b = { 0 };
+	size_t i;
+	char *t;
+
+	if (strcmp(ec_json_get_str(l->conf, "groundWith", "none"), "rules"))
+		return json_string("");
+	if (!(rb = ec_rules_load(l->rules_path, e)))
+		return NULL;
+	o = ec_rules_apply(rb, input, e);
+	json_decref(rb);
+	if (!o)
+		return NULL;
+	l->ground = json_incref(json_object_get(o, "recommendations"));
+	json_decref(o);
+	ec_buf_puts(&b, "## The checklist: what the rule base found\n\n"
+	    "A deterministic rule base reviewed the epic first. Go through each item: keep the "
+	    "ones that apply to this epic (with their id, improving the wording and the estimate "
+	    "if you can), leave out the ones that do not, and add what the rules missed (with "
+	    "ids not used below).\n\n");
+	json_array_foreach(l->ground, i, x) {
+		json_t *refs = json_object_get(x, "references"), *r;
+		size_t k;
+		ec_buf_printf(&b, "- %s: %s (%s, %s)", ec_json_get_str(x, "id", "?"),
+		    ec_json_get_str(x, "title", ""), ec_json_get_str(x, "type", ""),
+		    ec_json_get_str(x, "priority", ""));
+		json_array_foreach(refs, k, r)
+			ec_buf_printf(&b, "%s%s", k ? "; " : " \xe2\x80\x94 ", json_string_value(r) ? json_string_value(r) : "");
+		ec_buf_putc(&b, '\n');
+	}
+	if (!json_array_size(l->ground))
+		ec_buf_puts(&b, "- (the rules found nothing specific)\n");
+	t = ec_buf_take(&b);
+	o = json_string(t ? t : "");
+	free(t);
+	return o;
+}
+
+/* Which of o's recommendations came from the rules' checklist, which the model added,
+ * which of the rules' it dropped: metadata.grounding. */
+static void
+grounding(const llm *l, json_t *o)
+{
+	json_t *from = json_array(), *added = json_array(), *dropped = json_array(), *x, *y;
+	size_t i, k;
+
+	if (!l->ground)
+		return;
+	json_array_foreach(json_object_get(o, "recommendations"), i, x) {
+		int hit = 0;
+		json_array_foreach(l->ground, k, y)
+			hit |= json_equal(json_object_get(x, "id"), json_object_get(y, "id"));
+		if (json_is_string(json_object_get(x, "id")))
+			json_array_append(hit ? from : added, json_object_get(x, "id"));
+	}
+	json_array_foreach(l->ground, k, y) {
+		int kept = 0;
+		json_array_foreach(from, i, x)
+			kept |= json_equal(x, json_object_get(y, "id"));
+		if (!kept)
+			json_array_append(dropped, json_object_get(y, "id"));
+	}
+	json_object_set_new(json_object_get(o, "metadata"), "grounding", json_pack("{s:s, s:o, s:o, s:o}",
+	    "with", "rules", "fromRules", from, "fromModel", added, "dropped", dropped));
+}
+
 /* The prompt for input: the template with its placeholders filled. malloc'd. */
 static char *
-prompt(const llm *l, const json_t *input, const json_t *schema, ec_err *e)
+prompt(llm *l, const json_t *input, const json_t *schema, ec_err *e)
 {
 	char *tmpl = template(l, e), *out, *body, *end;
-	json_t *vars, *x;
+	json_t *vars, *x, *check;
 	ec_buf focus = { 0 };
 	const char *mode = ec_json_get_str(input, "epic.mode", "standard");
 	size_t i;
@@ -290,7 +376,12 @@ prompt(const llm *l, const json_t *input, const json_t *schema, ec_err *e)
 	body = tmpl;
 	if (!strncmp(body, "<!--", 4) && (end = strstr(body, "-->")))
 		body = end + 3 + (end[3] == '\n');
-	vars = json_pack("{s:s, s:s, s:s, s:s, s:o, s:O, s:O, s:s, s:s, s:O?, s:O?}",
+	if (!(check = checklist(l, input, e))) {
+		free(f);
+		free(tmpl);
+		return NULL;
+	}
+	vars = json_pack("{s:s, s:s, s:s, s:s, s:o, s:O, s:O, s:s, s:s, s:O?, s:O?, s:o}",
 	    "persona", l->persona, "role", ec_json_get_str(l->reg, "description", l->persona),
 	    "focusAreas", f && *f ? f : "- (none given)\n", "mode", mode,
 	    "standards", standards(l), "schema", schema,
@@ -298,7 +389,7 @@ prompt(const llm *l, const json_t *input, const json_t *schema, ec_err *e)
 	    "title", ec_json_get_str(input, "epic.context.title", ""),
 	    "idPrefix", ec_json_get_str(l->reg, "idPrefix", "REC"),
 	    "epic", ec_json_get(input, "epic.description"),
-	    "context", ec_json_get(input, "epic.context"));
+	    "context", ec_json_get(input, "epic.context"), "checklist", check);
 	free(f);
 	out = vars ? ec_llm_fill(body, vars) : NULL;
 	json_decref(vars);
@@ -610,6 +701,7 @@ output_of(llm *l, const json_t *input, const ec_llm_answer *a, char *why, size_t
 	    "usage", "provider", l->provider, "inputTokens", (json_int_t)l->in_tok,
 	    "outputTokens", (json_int_t)l->out_tok, "cost", ec_round2(l->cost * 100) / 100,
 	    "calls", l->calls, "repaired", l->repaired));
+	grounding(l, o);
 	return o;
 }
 
@@ -774,6 +866,8 @@ main(int argc, char *argv[])
 	json_decref(input);
 	json_decref(l.conf);
 	json_decref(l.reg);
+	json_decref(l.ground);
+	free(l.rules_path);
 	free((char *)l.reg_path);
 	ec_exit(ec_close_stdout());
 }

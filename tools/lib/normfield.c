@@ -175,6 +175,7 @@ const fspec norm_meta_fields[M_N] = {
 	{ "cacheHit", { "cachehit" } },
 	{ "raw", { "raw" } },
 	{ "usage", { "usage" } },
+	{ "grounding", { "grounding" } },
 };
 
 const fspec norm_persona_fields[P_N] = {
