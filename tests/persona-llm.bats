@@ -50,6 +50,9 @@ config() {
 		printf '  pricePerMillionInput: 3\n  pricePerMillionOutput: 15\n'
 		shift
 		for l in "$@"; do printf '  %s\n' "$l"; done
+		# No address-space limit on the agent: under make check-asan, persona-llm is
+		# an ASan build, which reserves terabytes of it.
+		printf 'performance:\n  memoryLimit: "0"\n'
 	} > "$T/c.yml"
 	export EPIC_CONFIG="$T/c.yml"
 }

@@ -333,11 +333,12 @@ checklist(llm *l, const json_t *input, ec_err *e)
 static void
 grounding(const llm *l, json_t *o)
 {
-	json_t *from = json_array(), *added = json_array(), *dropped = json_array(), *x, *y;
+	json_t *from, *added, *dropped, *x, *y;
 	size_t i, k;
 
 	if (!l->ground)
 		return;
+	from = json_array(), added = json_array(), dropped = json_array();
 	json_array_foreach(json_object_get(o, "recommendations"), i, x) {
 		int hit = 0;
 		json_array_foreach(l->ground, k, y)
