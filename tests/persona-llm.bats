@@ -362,6 +362,11 @@ reg_llm() {
 	assert_output $'security-specialist\nreg-model-7\n0.0081\n1'
 	run -0 jq -c '.epic.totalCostBreakdown.apiSpend' "$T/epic.json"
 	assert_output '{"amount":0.0081,"byPersona":{"security-specialist":0.0081},"calls":1,"inputTokens":1200,"outputTokens":300}'
+	run -0 epic show "$T/epic.json"
+	assert_output --partial "API spend"
+	assert_output --partial "0.0081 in 1 calls, 1200 + 300 tokens"
+	run -0 epic render "$T/epic.json"
+	assert_output --partial "0.0081 in 1 calls (1200 tokens in, 300 out)"
 	run -0 epic-checkpoint status "$task"
 	run -0 jq -r '.checkpoints | map(select(.event == "llm-call")) | length' <<< "$output"
 	assert_output 1
