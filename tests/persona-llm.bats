@@ -469,3 +469,28 @@ reg_llm() {
 	refute_output --partial "checklist"
 	refute_output --partial "{{"
 }
+
+@test "the cache serves an agent's review again, until its model or prompt changes" {
+	serve good
+	config anthropic
+	printf 'personas:\n  security-specialist:\n    llm: {}\n' >> "$T/c.yml"
+	for n in a b; do cp "$ROOT/examples/requests/01-checkout-payments.json" "$T/$n.json"; done
+	run -0 --separate-stderr epic run -q "$T/a.json"
+	run -0 --separate-stderr epic run -q "$T/b.json"
+	assert_equal "$(requests)" 1
+	sed -i 's/model: test-model-1/model: test-model-2/' "$T/c.yml"
+	cp "$T/a.json" "$T/c.json"
+	run -0 --separate-stderr epic run -q "$T/c.json"
+	assert_equal "$(requests)" 2
+	run -0 jq -r '.body.model' <(tail -1 "$LOG")
+	assert_output test-model-2
+	# Another prompt template is another version too.
+	mkdir -p "$T/prompts"
+	echo 'Review {{epic}} as {{persona}}.' > "$T/prompts/mine.md"
+	sed -i 's|    llm: {}|    llm: {prompt: '"$T"'/prompts/mine.md}|' "$T/c.yml"
+	cp "$T/a.json" "$T/d.json"
+	run -0 --separate-stderr epic run -q "$T/d.json"
+	assert_equal "$(requests)" 3
+	run -0 jq -r '.body.messages[0].content' <(tail -1 "$LOG")
+	assert_output --partial "as security-specialist."
+}

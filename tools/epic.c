@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "ec.h"
+#include "llm.h"
 
 static const char usage_text[] =
     "usage: epic run [--mode MODE] [--select all|auto] [--enforce-devops] [--exclude P,...]\n"
@@ -765,17 +766,16 @@ static int
 llm_of(const ec_persona *p, const json_t *cfg, json_t *llm, char *desc, size_t cap)
 {
 	const char *prog = p->command && p->command[0] ? strrchr(p->command[0], '/') : NULL;
-	json_t *reg;
+	json_t *reg, *conf;
 
 	prog = prog ? prog + 1 : p->command ? p->command[0] : NULL;
 	if (!prog || strcmp(prog, "persona-llm"))
 		return 0;
-	json_object_update(llm, json_object_get(cfg, "llm"));
-	if ((reg = ec_json_load_file(p->reg_path, EC_MAX_JSON_BYTES, NULL)))
-		json_object_update(llm, json_object_get(reg, "llm"));
+	reg = ec_json_load_file(p->reg_path, EC_MAX_JSON_BYTES, NULL);
+	conf = ec_llm_settings(cfg, reg, p->name);
 	json_decref(reg);
-	json_object_update(llm, ec_json_get(json_object_get(cfg, "personas"), p->name) ?
-	    json_object_get(json_object_get(json_object_get(cfg, "personas"), p->name), "llm") : NULL);
+	json_object_update(llm, conf);
+	json_decref(conf);
 	snprintf(desc, cap, "%s %s", ec_json_get_str(llm, "provider", "anthropic"),
 	    ec_json_get_str(llm, "model", "(no model)"));
 	return 1;

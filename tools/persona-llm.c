@@ -180,16 +180,13 @@ read_key(llm *l, ec_err *e)
 static int
 settings(llm *l, const char *config, ec_err *e)
 {
-	json_t *cfg = ec_config_load(config, e), *over;
+	json_t *cfg = ec_config_load(config, e);
 	ec_registry reg = { 0 };
 	const char *base;
 	size_t n;
 
 	if (!cfg)
 		return -1;
-	l->conf = json_deep_copy(json_object_get(cfg, "llm"));
-	if (!l->conf)
-		l->conf = json_object();
 	if (ec_registry_load(&reg, e) == 0 && ec_registry_configure(&reg, cfg, e) == 0) {
 		const ec_persona *p = ec_registry_find(&reg, l->persona);
 		if (p) {
@@ -200,12 +197,10 @@ settings(llm *l, const char *config, ec_err *e)
 		}
 	}
 	ec_registry_free(&reg);
-	if ((over = json_object_get(l->reg, "llm")))
-		json_object_update(l->conf, over);
-	/* The config's personas.NAME.llm (an agent profile) has the last word. */
-	if ((over = json_object_get(json_object_get(json_object_get(cfg, "personas"), l->persona), "llm")))
-		json_object_update(l->conf, over);
+	l->conf = ec_llm_settings(cfg, l->reg, l->persona);
 	json_decref(cfg);
+	if (!l->conf)
+		return ec_fail(e, EC_EXIT_TEMP, "out of memory");
 	l->provider = ec_json_get_str(l->conf, "provider", "anthropic");
 	if (strcmp(l->provider, "anthropic") && strcmp(l->provider, "openai"))
 		return ec_fail(e, EC_EXIT_REJECT, "llm.provider: expected anthropic or openai, got '%s'",
@@ -236,21 +231,10 @@ settings(llm *l, const char *config, ec_err *e)
 static char *
 template(const llm *l, ec_err *e)
 {
-	const char *p = ec_json_get_str(l->conf, "prompt", NULL);
 	char path[PATH_MAX];
 	size_t len;
 
-	if (p && *p != '/' && l->reg_path) {
-		const char *slash = strrchr(l->reg_path, '/');
-		snprintf(path, sizeof path, "%.*s/%s", slash ? (int)(slash - l->reg_path) : 1,
-		    slash ? l->reg_path : ".", p);
-	} else if (p)
-		snprintf(path, sizeof path, "%s", p);
-	else {
-		snprintf(path, sizeof path, "%s/prompts/%s.md", ec_datadir(), l->persona);
-		if (!ec_exists(path))
-			snprintf(path, sizeof path, "%s/prompts/default.md", ec_datadir());
-	}
+	ec_llm_prompt_path(l->conf, l->reg_path, l->persona, path, sizeof path);
 	return ec_read_file(path, 1u << 20, &len, e);
 }
 

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "ec.h"
+#include "llm.h"
 
 #define OUTPUT_CAP      (4u << 20)  /* bytes of a command persona's stdout we keep */
 #define HEALTH_TIMEOUT  5           /* seconds a --health probe may take */
@@ -393,6 +394,16 @@ hash_of(const json_t *o, const char *raw, size_t rawlen, char out[17])
 	free(s);
 }
 
+/* Does p ask an LLM through persona-llm? */
+static int
+is_llm(const ec_persona *p)
+{
+	const char *prog = p->command && p->command[0] ? strrchr(p->command[0], '/') : NULL;
+
+	prog = prog ? prog + 1 : p->command ? p->command[0] : "";
+	return strcmp(prog, "persona-llm") == 0;
+}
+
 /* Identify what runs for r->persona: a registration, or a custom persona. */
 static int
 resolve(run *r, ec_err *e)
@@ -443,6 +454,26 @@ resolve(run *r, ec_err *e)
 	} else if (r->inline_rules && (rb_text = ec_json_dumps(r->inline_rules))) {
 		ec_xxh3_hex(rb_text, strlen(rb_text), fp);
 		free((char *)rb_text);
+	} else if (r->p && is_llm(r->p)) {
+		/* An agent: what it asks with (the settings, the prompt template) is its
+		 * version too, so another model or prompt is a cache miss. */
+		json_t *reg = ec_json_load_file(r->p->reg_path, EC_MAX_JSON_BYTES, NULL);
+		json_t *conf = ec_llm_settings(r->cfg, reg, r->persona);
+		char path[PATH_MAX], *s = conf ? ec_json_dumps(conf) : NULL, *t;
+		size_t tl = 0;
+		ec_buf b = { 0 };
+		ec_llm_prompt_path(conf, r->p->reg_path, r->persona, path, sizeof path);
+		t = ec_read_file(path, 1u << 20, &tl, NULL);
+		ec_buf_puts(&b, s ? s : "");
+		ec_buf_put(&b, t ? t : "", tl);
+		if ((rb_text = ec_buf_take(&b))) {
+			ec_xxh3_hex(rb_text, strlen(rb_text), fp);
+			free((char *)rb_text);
+		}
+		free(s);
+		free(t);
+		json_decref(conf);
+		json_decref(reg);
 	} else if (r->p)
 		snprintf(fp, sizeof fp, "command");
 	snprintf(r->version, sizeof r->version, "%s+%s", r->p ? r->p->version : "inline", fp);

@@ -226,3 +226,35 @@ ec_llm_fill(const char *tmpl, const json_t *vars)
 	ec_buf_puts(&b, p);
 	return ec_buf_take(&b);
 }
+
+json_t *
+ec_llm_settings(const json_t *cfg, const json_t *reg, const char *name)
+{
+	json_t *conf = json_deep_copy(json_object_get(cfg, "llm"));
+
+	if (!conf && !(conf = json_object()))
+		return NULL;
+	json_object_update(conf, json_object_get(reg, "llm"));
+	json_object_update(conf, json_object_get(json_object_get(json_object_get(cfg, "personas"),
+	    name), "llm"));
+	return conf;
+}
+
+void
+ec_llm_prompt_path(const json_t *conf, const char *reg_path, const char *name, char *out,
+    size_t cap)
+{
+	const char *p = ec_json_get_str(conf, "prompt", NULL);
+
+	if (p && *p != '/' && reg_path) {
+		const char *slash = strrchr(reg_path, '/');
+		snprintf(out, cap, "%.*s/%s", slash ? (int)(slash - reg_path) : 1,
+		    slash ? reg_path : ".", p);
+	} else if (p)
+		snprintf(out, cap, "%s", p);
+	else {
+		snprintf(out, cap, "%s/prompts/%s.md", ec_datadir(), name);
+		if (!ec_exists(out))
+			snprintf(out, cap, "%s/prompts/default.md", ec_datadir());
+	}
+}

@@ -55,6 +55,16 @@ json_t *ec_llm_answer_schema(void);
  * JSON); a placeholder vars does not have is left as it is. malloc'd, or NULL. */
 char *ec_llm_fill(const char *tmpl, const json_t *vars);
 
+/* The settings persona-llm asks with for persona name: the config's llm:, then the
+ * registration's "llm" (reg may be NULL), then the config's personas.NAME.llm, each
+ * over the one before. New reference. */
+json_t *ec_llm_settings(const json_t *cfg, const json_t *reg, const char *name);
+/* The prompt template of these settings into out: llm.prompt (relative to the
+ * registration reg_path, which may be NULL), else <datadir>/prompts/NAME.md, else
+ * <datadir>/prompts/default.md. */
+void ec_llm_prompt_path(const json_t *conf, const char *reg_path, const char *name, char *out,
+    size_t cap);
+
 /* llmbudget.c: calls in flight and money spent, across the spool. */
 
 /*
