@@ -396,6 +396,9 @@ reg_llm() {
 	assert_output $'completed\npersona:security-rules'
 	assert_equal "$(requests)" 0
 	run -0 grep -c "spend cap reached" "$task/task.log"
+	# The attempt's event says why it failed, not only that it exited 1.
+	run -0 jq -rs 'map(select(.persona == "security-specialist" and .event == "failed")) | .[0].message' "$task/checkpoints.jsonl"
+	assert_output --regexp "^'persona-llm' exited with status 1: persona-llm: spend cap reached: 5\.0000 spent on [0-9-]+ \(UTC\), llm.maxCostPerDay is 0\.0010; no call made$"
 }
 
 @test "an agent profile: the config's personas.NAME.llm makes a rules persona an agent, its rules the fallback" {

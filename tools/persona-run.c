@@ -283,6 +283,34 @@ run_rules(const run *r, const ec_persona *p, const json_t *input, attempt *a)
 }
 
 /*
+ * A failed command's last words: the last line it wrote to the task's log (fd, from
+ * offset start on), so the attempt's message, the gap and error.json say why
+ * ("spend cap reached: ...") and not only that it exited 1. "" when it said nothing.
+ */
+static void
+last_words(int fd, off_t start, char *out, size_t cap)
+{
+	char buf[1024], *nl;
+	off_t end = lseek(fd, 0, SEEK_END);
+	size_t n = end > start ? (size_t)(end - start < (off_t)sizeof buf - 1 ? end - start :
+	    (off_t)sizeof buf - 1) : 0;
+	ssize_t got = n ? pread(fd, buf, n, end - (off_t)n) : 0;
+
+	out[0] = '\0';
+	if (got <= 0)
+		return;
+	buf[got] = '\0';
+	while (got > 0 && (buf[got - 1] == '\n' || buf[got - 1] == '\r'))
+		buf[--got] = '\0';
+	nl = strrchr(buf, '\n');
+	snprintf(out, cap, "%s", nl ? nl + 1 : buf);
+	ec_utf8_fix(out);
+	for (char *c = out; *c; c++)
+		if ((unsigned char)*c < 0x20)
+			*c = ' ';
+}
+
+/*
  * Run a command persona: argv with the PersonaInput on stdin, its stdout into *out,
  * stderr to the task's log, under the persona's timeout and the configured
  * resource limits. 0 when it exited 0 in time; -1 with the attempt filled.
@@ -291,7 +319,8 @@ static int
 run_child(const run *r, char *const argv[], const char *input, size_t inlen, int timeout_s,
     char **out, size_t *outlen, attempt *a)
 {
-	char logpath[PATH_MAX], persona[128], task[256], mode[32], tmo[32];
+	char logpath[PATH_MAX], persona[128], task[256], mode[32], tmo[32], words[300] = "";
+	off_t start;
 	const char *env[] = { persona, task, mode, tmo, NULL };
 	ec_proc p = {
 		.argv = argv, .env = env, .input = input, .inlen = inlen, .timeout = timeout_s,
@@ -306,8 +335,11 @@ run_child(const run *r, char *const argv[], const char *input, size_t inlen, int
 	snprintf(mode, sizeof mode, "EPIC_MODE=%s", ec_json_get_str(r->request, "mode", "standard"));
 	snprintf(tmo, sizeof tmo, "EPIC_TIMEOUT=%d", timeout_s);
 	snprintf(logpath, sizeof logpath, "%s/task.log", r->task_dir);
-	p.err_fd = open(logpath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	p.err_fd = open(logpath, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	start = p.err_fd >= 0 ? lseek(p.err_fd, 0, SEEK_END) : -1;
 	rc = ec_proc_run(&p);
+	if (rc != 0 && start >= 0)
+		last_words(p.err_fd, start, words, sizeof words);
 	if (p.err_fd >= 0)
 		close(p.err_fd);
 	if (rc == 0) {
@@ -318,7 +350,7 @@ run_child(const run *r, char *const argv[], const char *input, size_t inlen, int
 	*out = NULL;
 	a->etype = p.timed_out ? ET_TIMEOUT : p.too_big ? ET_VALIDATION :
 	    p.status == 127 ? ET_UNAVAILABLE : ET_SYSTEM;
-	snprintf(a->msg, sizeof a->msg, "%s", p.msg);
+	snprintf(a->msg, sizeof a->msg, "%s%s%s", p.msg, words[0] ? ": " : "", words);
 	return -1;
 }
 
