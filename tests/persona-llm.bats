@@ -12,6 +12,8 @@ KEY=sk-test-0123456789-SECRET
 
 setup() {
 	command -v python3 >/dev/null || skip "needs python3"
+	# libcurl honours proxies from the environment: not for the fake server.
+	unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
 	T="$BATS_TEST_TMPDIR"
 	printf '%s\n' "$KEY" > "$T/key"
 	chmod 600 "$T/key"
