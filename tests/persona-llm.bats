@@ -236,6 +236,11 @@ refute_key() {
 	run -111 persona-llm --persona security-specialist < "$INPUT"
 	assert_output --partial "timed out"
 	assert_equal "$(requests)" 2
+	# A call never outlives EPIC_TIMEOUT (persona-run's kill): it ends, saying why.
+	config anthropic timeoutSeconds:\ 300 maxRetries:\ 0
+	sed -i '/timeoutSeconds: 5/d' "$T/c.yml"
+	EPIC_TIMEOUT=1 run -111 timeout 60 persona-llm --persona security-specialist < "$INPUT"
+	assert_output --partial "timed out"
 	kill "$SERVER_PID"
 	serve cut,good
 	config openai

@@ -444,6 +444,7 @@ post(llm *l, const char *body, json_t **resp, const char **etype, char *why, siz
 	char line[KEY_MAX + 64], errbuf[CURL_ERROR_SIZE] = "";
 	http h = { .retry_after = -1 };
 	long status = 0, tmo = (long)ec_json_get_int(l->conf, "timeoutSeconds", 120);
+	long long left = (l->deadline - ec_mono_ms()) / 1000;
 	CURLcode rc;
 	int out = XF_FAIL;
 	char *text;
@@ -451,6 +452,9 @@ post(llm *l, const char *body, json_t **resp, const char **etype, char *why, siz
 	*resp = NULL;
 	*retry_after = -1;
 	*etype = "SYSTEM_ERROR";
+	/* A call ends before persona-run's timeout would kill it: it says why then. */
+	if (left < tmo)
+		tmo = left > 1 ? (long)left : 1;
 	if (!c) {
 		snprintf(why, cap, "cannot start libcurl");
 		return XF_RETRY;
