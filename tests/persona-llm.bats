@@ -468,6 +468,11 @@ reg_llm() {
 	run -0 jq -c --argjson ids "$(cat "$T/ids")" '.metadata.grounding |
 	    [.with, .fromRules == $ids[0:1], .dropped == $ids[1:], .fromModel]' "$T/out.json"
 	assert_output '["rules",true,true,["SEC-901"]]'
+	# The item kept from the rules keeps the rules' concern.
+	want=$(persona-rules -p security-specialist < "$T/in2.json" | jq -r '.recommendations[0].concern')
+	[ "$want" != null ] || fail "the rules' first item has no concern"
+	run -0 jq -r '.recommendations[0].concern' "$T/out.json"
+	assert_output "$want"
 	# The checklist is in the prompt: every rules item, by id.
 	run -0 jq -r '.body.messages[1].content' "$LOG"
 	assert_output --partial "## The checklist: what the rule base found"

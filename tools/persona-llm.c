@@ -325,8 +325,15 @@ grounding(const llm *l, json_t *o)
 	from = json_array(), added = json_array(), dropped = json_array();
 	json_array_foreach(json_object_get(o, "recommendations"), i, x) {
 		int hit = 0;
-		json_array_foreach(l->ground, k, y)
-			hit |= json_equal(json_object_get(x, "id"), json_object_get(y, "id"));
+		json_array_foreach(l->ground, k, y) {
+			if (!json_equal(json_object_get(x, "id"), json_object_get(y, "id")))
+				continue;
+			hit = 1;
+			/* A kept item keeps its concern, so the EpicResponse merges it with
+			 * the other personas' findings of the same concern. */
+			if (!json_object_get(x, "concern") && json_object_get(y, "concern"))
+				json_object_set(x, "concern", json_object_get(y, "concern"));
+		}
 		if (json_is_string(json_object_get(x, "id")))
 			json_array_append(hit ? from : added, json_object_get(x, "id"));
 	}
