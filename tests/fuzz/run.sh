@@ -42,6 +42,9 @@ seeds() {
 		done ;;
 	fuzz_deferred)
 		cp tests/fuzz/seeds/deferred/* "$dir/" ;;
+	fuzz_llm_answer)
+		# The first byte picks the API: 0 Anthropic, 1 OpenAI-compatible.
+		cp tests/fuzz/seeds/llm/* "$dir/" ;;
 	fuzz_result)
 		# Results: the golden EpicResponse, and a small one made by the tools.
 		cp tests/fixtures/epic-aggregate/golden/expected.json "$dir/golden.json"
