@@ -12,6 +12,7 @@ gives the behaviour of the first, second, ... request (the last one repeats):
   prose     the same review as a ```json fence inside prose (no tool_use)
   invalid   a review that does not fit (priority "urgent", no dependencies)
   notjson   prose with no JSON object at all
+  cutoff    a review cut off in the middle (stop_reason max_tokens / finish_reason length)
   429       429 with Retry-After: 1
   500       500 with an error body
   401echo   401 whose message quotes the key it was sent (a leaky server)
@@ -153,6 +154,14 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(200, answer(provider, REVIEW, True))
         if mode == "invalid":
             return self.send_json(200, answer(provider, INVALID, False))
+        if mode == "cutoff":
+            text = json.dumps(REVIEW)[:120]
+            a = answer(provider, None, True, text=text)
+            if provider == "anthropic":
+                a["stop_reason"] = "max_tokens"
+            else:
+                a["choices"][0]["finish_reason"] = "length"
+            return self.send_json(200, a)
         if mode == "notjson":
             return self.send_json(200, answer(provider, None, True, text="I would rather not."))
         if mode == "429":

@@ -196,6 +196,14 @@ refute_key() {
 	run -1 persona-llm --persona security-specialist < "$INPUT"
 	assert_output --partial "after a repair turn: no JSON object in the answer"
 	assert_equal "$(requests)" 2
+	# An answer cut off at maxTokens says so.
+	kill "$SERVER_PID"
+	serve cutoff
+	config openai maxTokens:\ 64
+	run -1 persona-llm --persona security-specialist < "$INPUT"
+	assert_output --partial "(the answer was cut off at llm.maxTokens, 64)"
+	run -0 jq -rs '.[1].body.messages[3].content' "$LOG"
+	assert_output --partial "cut off at llm.maxTokens"
 }
 
 @test "429 is retried after the server's Retry-After, 500 with backoff" {

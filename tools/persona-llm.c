@@ -735,6 +735,12 @@ review(llm *l, const json_t *input, ec_err *e)
 		}
 		if (o)
 			snprintf(why, sizeof why, "%s", ve.msg);
+		if (!strcmp(a.stop, "max_tokens") || !strcmp(a.stop, "length")) {
+			/* Cut short: say so, in the repair turn and in the message. */
+			size_t n = strlen(why);
+			snprintf(why + n, sizeof why - n, " (the answer was cut off at llm.maxTokens, %lld)",
+			    (long long)ec_json_get_int(l->conf, "maxTokens", 4096));
+		}
 		if (turn == 0) {
 			ec_info("the answer does not fit: %s; asking once more", why);
 			l->repaired = 1;
