@@ -523,3 +523,23 @@ reg_llm() {
 	run -0 jq -r '.body.messages[0].content' <(tail -1 "$LOG")
 	assert_output --partial "as security-specialist."
 }
+
+@test "two tasks at once, every persona an agent: the calls in flight stay under llm.maxConcurrentCalls" {
+	serve slow
+	# One slot: without the limit the two tasks' calls would overlap.
+	config openai maxConcurrentCalls:\ 1
+	printf 'personas:\n' >> "$T/c.yml"
+	for p in product-owner architect security-specialist performance-specialist accessibility-advocate devops-engineer; do
+		printf '  %s:\n    llm: {}\n' "$p" >> "$T/c.yml"
+	done
+	epic run -q "$ROOT/examples/requests/01-checkout-payments.json" > "$T/a.json" 2> "$T/a.err" &
+	a=$!
+	epic run -q "$ROOT/examples/requests/04-notifications.json" > "$T/b.json" 2> "$T/b.err" &
+	b=$!
+	wait "$a" || fail "task a: $(cat "$T/a.err")"
+	wait "$b" || fail "task b: $(cat "$T/b.err")"
+	assert_equal "$(requests)" 12
+	assert_equal "$(cat "$LOG.max")" 1
+	run -0 jq -s 'map(.epic.totalCostBreakdown.apiSpend.calls) | add' "$T/a.json" "$T/b.json"
+	assert_output 12
+}
