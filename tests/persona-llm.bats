@@ -451,11 +451,13 @@ reg_llm() {
 	mkdir -p "$T/.config/epic-creator"
 	cp "$T/key" "$T/.config/epic-creator/anthropic.key"
 	HOME="$T" run -0 persona-llm --health --config "$ROOT/pipeline/profiles/claude.yml" --persona architect
-	# persona-run --health asks persona-llm --health (no call is made).
+	# persona-run --health asks persona-llm --health (no call is made); the
+	# address-space limit lifted as in config() (an ASan build cannot live under it).
 	cd "$T"
-	HOME="$T" EPIC_CONFIG="$ROOT/pipeline/profiles/claude.yml" run -0 persona-run --health security-specialist
+	{ cat "$ROOT/pipeline/profiles/claude.yml"; printf 'performance:\n  memoryLimit: "0"\n'; } > "$T/claude.yml"
+	HOME="$T" EPIC_CONFIG="$T/claude.yml" run -0 persona-run --health security-specialist
 	assert_output --partial '"security-specialist": true'
-	HOME=/nonexistent EPIC_CONFIG="$ROOT/pipeline/profiles/claude.yml" run -111 persona-run --health security-specialist
+	HOME=/nonexistent EPIC_CONFIG="$T/claude.yml" run -111 persona-run --health security-specialist
 	assert_output --partial "anthropic.key"
 	for prof in claude local-llm; do
 		EPIC_CONFIG="$ROOT/pipeline/profiles/$prof.yml" run -0 epic personas
