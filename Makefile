@@ -6,6 +6,7 @@
 #                   fuzzing pass (make fuzz: FUZZ_SECONDS a harness)
 #   make demo       install what is missing, build, run the examples through ./spool
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make check-live one example epic through real LLM agents (needs a key file)
 #   make bench      print the benchmark figures
 #   make bench-peers the same epic through LangGraph JS, side by side (needs npm)
 #   make examples   regenerate examples/report.{md,png} and examples/export/ (needs chromium)
@@ -65,7 +66,7 @@ LIBOBJ  := $(patsubst tools/lib/%.c,$(OUT)/lib/%.o,$(LIBSRC)) $(OUT)/lib/schemas
 SCHEMAS := $(sort $(wildcard schemas/*.schema.json))
 PROGS   := $(addprefix $(BIN)/,$(TOOLS))
 
-.PHONY: all clean check check-asan check-encrypted test deps demo install bench bench-peers eval corpus-known examples
+.PHONY: all clean check check-asan check-encrypted check-live test deps demo install bench bench-peers eval corpus-known examples
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -76,6 +77,9 @@ $(BIN)/%: $(OUT)/%.o $(OUT)/libec.a
 	$(call say,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@.tmp $^ $(LDLIBS) && mv -f $@.tmp $@
+
+# persona-llm alone speaks HTTP: only it links libcurl (dynamically: it brings TLS).
+$(BIN)/persona-llm: LDLIBS += $(shell pkg-config --libs libcurl 2>/dev/null)
 
 $(OUT)/libec.a: $(LIBOBJ)
 	$(call say,AR,$@)
@@ -141,6 +145,12 @@ ENCRYPTED_SUITES := tests/pipeline.bats tests/watch.bats tests/cache.bats tests/
 check-encrypted: all
 	$(Q)EPIC_TEST_ENCRYPT=1 $(BATS) $(ENCRYPTED_SUITES)
 
+# One example epic reviewed by real LLM agents (persona-llm) against the endpoint of
+# EPIC_LIVE_CONFIG (default pipeline/profiles/claude.yml); skipped, saying so, unless
+# that config's key file is there. Not part of make check: it costs money.
+check-live: all
+	$(Q)bash tests/live.sh
+
 # The same suite against binaries built with AddressSanitizer and UBSan. They live
 # in build/asan/bin with a pipeline/ link beside, so they find the data as bin/ does.
 # clang when there is one: its UBSan also checks float-cast-overflow (a number from
@@ -182,7 +192,7 @@ check-fuzz:
 
 # --- set-up and demo -------------------------------------------------------
 DEB_PKGS := gcc make pkg-config libjansson-dev libxxhash-dev libssl-dev libyaml-dev \
-	bats bats-support bats-assert bats-file jq clang libclang-rt-dev strace \
+	libcurl4-openssl-dev bats bats-support bats-assert bats-file jq clang libclang-rt-dev strace \
 	python3 bsdutils cmark chromium fonts-dejavu-core systemd prometheus sudo
 # Node.js and npm only when there is no npm at all: a vendor build of Node.js bundles
 # npm and conflicts with Debian's npm package.

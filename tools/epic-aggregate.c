@@ -469,6 +469,40 @@ add_range(json_t *obj, const char *key, double min, double max)
  * made it first, so the breakdowns by persona, by type and by priority each add up
  * to the total. Every completed persona appears, with 0 if it found nothing.
  */
+/*
+ * What the agent personas' calls to LLM APIs cost (their metadata.usage, persona-llm),
+ * summed: money (in the currency of the configured token prices), calls and tokens,
+ * and money by persona. NULL (no such line) when no persona asked an LLM. New
+ * reference.
+ */
+static json_t *
+api_spend(const agg *a)
+{
+	json_t *bp = json_object(), *u;
+	double cost = 0;
+	json_int_t calls = 0, in = 0, out = 0;
+	int any = 0;
+
+	for (size_t i = 0; i < a->nout; i++) {
+		if (!json_is_object(u = ec_json_get(a->outs[i], "metadata.usage")))
+			continue;
+		any = 1;
+		cost += json_number_value(json_object_get(u, "cost"));
+		calls += json_integer_value(json_object_get(u, "calls"));
+		in += json_integer_value(json_object_get(u, "inputTokens"));
+		out += json_integer_value(json_object_get(u, "outputTokens"));
+		json_object_set_new(bp, ec_json_get_str(a->outs[i], "persona.name", "?"),
+		    ec_json_number(ec_round2(json_number_value(json_object_get(u, "cost")) * 100) / 100));
+	}
+	if (!any) {
+		json_decref(bp);
+		return NULL;
+	}
+	/* to a hundredth of a cent: one call costs less than a cent */
+	return json_pack("{s:o, s:I, s:I, s:I, s:o}", "amount", ec_json_number(ec_round2(cost * 100) / 100),
+	    "calls", calls, "inputTokens", in, "outputTokens", out, "byPersona", bp);
+}
+
 static json_t *
 costs(agg *a, double rate, const char *cur, double *tmin, double *tmax)
 {
@@ -490,9 +524,9 @@ costs(agg *a, double rate, const char *cur, double *tmin, double *tmax)
 		add_range(bpr, ec_priority_name(r->prio), r->emin, r->emax);
 	}
 	*tmin = ec_round2(min), *tmax = ec_round2(max);
-	return json_pack("{s:o, s:{s:o, s:o, s:s}, s:o, s:o, s:o}", "effortDays", range(min, max),
+	return json_pack("{s:o, s:{s:o, s:o, s:s}, s:o, s:o, s:o, s:o*}", "effortDays", range(min, max),
 	    "money", "min", num(ec_round2(min) * rate), "max", num(ec_round2(max) * rate), "currency", cur,
-	    "byPersona", bp, "byType", bt, "byPriority", bpr);
+	    "byPersona", bp, "byType", bt, "byPriority", bpr, "apiSpend", api_spend(a));
 }
 
 /* One gap per planned persona without a completed review, in review order. */

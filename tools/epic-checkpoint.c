@@ -60,7 +60,7 @@ usage(int code)
 		    "  record DIR       append one event to DIR/checkpoints.jsonl:\n"
 		    "    -p, --persona NAME      the persona\n"
 		    "    -e, --event EVENT       before, after, retry, failed, skipped, cache-hit,\n"
-		    "                            cache-miss, fallback or verify-removed\n"
+		    "                            cache-miss, fallback, verify-removed or llm-call\n"
 		    "    -a, --attempt N         the attempt (1, 2, ...)\n"
 		    "    -t, --error-type TYPE   PERSONA_UNAVAILABLE, TIMEOUT, INVALID_INPUT,\n"
 		    "                            VALIDATION_FAILED, SYSTEM_ERROR or NETWORK_ERROR\n"
@@ -641,7 +641,7 @@ main(int argc, char *argv[])
 		case 'e':
 			if (!ec_event_name_valid(optarg))
 				bad_value("--event", optarg, "before, after, retry, failed, skipped, "
-				    "cache-hit, cache-miss, fallback or verify-removed");
+				    "cache-hit, cache-miss, fallback, verify-removed or llm-call");
 			evname = optarg;
 			break;
 		case 'f': file = optarg; break;

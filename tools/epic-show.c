@@ -403,6 +403,17 @@ show_costs(out *o, const json_t *r)
 	cost_line(o, "  by persona", json_object_get(c, "byPersona"), NULL);
 	cost_line(o, "  by type", json_object_get(c, "byType"), types);
 	cost_line(o, "  by priority", json_object_get(c, "byPriority"), prios);
+	if (json_is_object(json_object_get(c, "apiSpend"))) {
+		const json_t *a = json_object_get(c, "apiSpend");
+		start(o, "  API spend", LABEL + 2, NULL);
+		snprintf(buf, sizeof buf, "%.4f in %lld calls, %lld + %lld tokens",
+		    json_number_value(json_object_get(a, "amount")),
+		    (long long)json_integer_value(json_object_get(a, "calls")),
+		    (long long)json_integer_value(json_object_get(a, "inputTokens")),
+		    (long long)json_integer_value(json_object_get(a, "outputTokens")));
+		part(o, "", buf, NULL, LABEL + 2);
+		end(o);
+	}
 }
 
 /* One line per risk area: level, area, description cut to the width. */

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "ec.h"
+#include "llm.h"
 #include "roles.h"
 
 static const char usage_text[] =
@@ -761,6 +762,29 @@ cmd_help(int argc, char *argv[])
 	return exec_command(argv[0], args);
 }
 
+/* For a persona that asks an LLM (persona-llm): the provider and model it asks,
+ * settled as persona-llm settles them (the config's llm:, the registration's llm,
+ * the config's personas.NAME.llm), into llm (an object) and desc ("anthropic
+ * claude-..."). 0 when p is not such a persona. */
+static int
+llm_of(const ec_persona *p, const json_t *cfg, json_t *llm, char *desc, size_t cap)
+{
+	const char *prog = p->command && p->command[0] ? strrchr(p->command[0], '/') : NULL;
+	json_t *reg, *conf;
+
+	prog = prog ? prog + 1 : p->command ? p->command[0] : NULL;
+	if (!prog || strcmp(prog, "persona-llm"))
+		return 0;
+	reg = ec_json_load_file(p->reg_path, EC_MAX_JSON_BYTES, NULL);
+	conf = ec_llm_settings(cfg, reg, p->name);
+	json_decref(reg);
+	json_object_update(llm, conf);
+	json_decref(conf);
+	snprintf(desc, cap, "%s %s", ec_json_get_str(llm, "provider", "anthropic"),
+	    ec_json_get_str(llm, "model", "(no model)"));
+	return 1;
+}
+
 /* The registered personas: a table on a terminal, JSON otherwise. */
 static int
 cmd_personas(void)
@@ -781,15 +805,27 @@ cmd_personas(void)
 		if (p->modes & EC_MODE_STANDARD) json_array_append_new(modes, json_string("standard"));
 		if (p->modes & EC_MODE_ENTERPRISE) json_array_append_new(modes, json_string("enterprise"));
 		int ok = ec_persona_available(p);
-		json_array_append_new(arr, json_pack("{s:s, s:i, s:b, s:i, s:s, s:s, s:o, s:o, s:s, s:b}",
+		json_t *llm = json_object(), *row;
+		char desc[300] = "";
+		int agent = llm_of(p, cfg, llm, desc, sizeof desc);
+		row = json_pack("{s:s, s:i, s:b, s:i, s:s, s:s, s:o, s:o, s:s, s:b}",
 		    "name", p->name, "reviewOrder", p->review_order, "required", p->required,
 		    "timeout", p->timeout, "version", p->version, "kind", p->rules_path ? "rules" : "command",
 		    "dependencies", deps, "supportedModes", modes, "registration", p->reg_path,
-		    "available", ok));
+		    "available", ok);
+		if (agent && row) {
+			json_object_set_new(row, "llm", json_pack("{s:s, s:s}", "provider",
+			    ec_json_get_str(llm, "provider", "anthropic"), "model", ec_json_get_str(llm, "model", "")));
+			if (p->fallback_rules)
+				json_object_set_new(row, "fallback", json_string("rules"));
+		}
+		json_decref(llm);
+		json_array_append_new(arr, row);
 		if (isatty(1))
-			printf("%2d  %-24s %-8s %-8s %5ds  v%-8s %s\n", p->review_order, p->name,
-			    p->required ? "required" : "optional", p->rules_path ? "rules" : "command",
-			    p->timeout, p->version, ok ? "available" : "UNAVAILABLE");
+			printf("%2d  %-24s %-8s %-8s %5ds  v%-8s %s%s%s%s\n", p->review_order, p->name,
+			    p->required ? "required" : "optional", p->rules_path ? "rules" : agent ? "agent" : "command",
+			    p->timeout, p->version, ok ? "available" : "UNAVAILABLE", agent ? "  " : "", desc,
+			    p->fallback_rules ? " (rules as fallback)" : "");
 	}
 	if (!isatty(1) && ec_json_write(NULL, arr, 0, &e) < 0)
 		ec_die_err(&e);

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "ec.h"
+#include "llm.h"
 
 #define OUTPUT_CAP      (4u << 20)  /* bytes of a command persona's stdout we keep */
 #define HEALTH_TIMEOUT  5           /* seconds a --health probe may take */
@@ -282,6 +283,34 @@ run_rules(const run *r, const ec_persona *p, const json_t *input, attempt *a)
 }
 
 /*
+ * A failed command's last words: the last line it wrote to the task's log (fd, from
+ * offset start on), so the attempt's message, the gap and error.json say why
+ * ("spend cap reached: ...") and not only that it exited 1. "" when it said nothing.
+ */
+static void
+last_words(int fd, off_t start, char *out, size_t cap)
+{
+	char buf[1024], *nl;
+	off_t end = lseek(fd, 0, SEEK_END);
+	size_t n = end > start ? (size_t)(end - start < (off_t)sizeof buf - 1 ? end - start :
+	    (off_t)sizeof buf - 1) : 0;
+	ssize_t got = n ? pread(fd, buf, n, end - (off_t)n) : 0;
+
+	out[0] = '\0';
+	if (got <= 0)
+		return;
+	buf[got] = '\0';
+	while (got > 0 && (buf[got - 1] == '\n' || buf[got - 1] == '\r'))
+		buf[--got] = '\0';
+	nl = strrchr(buf, '\n');
+	snprintf(out, cap, "%s", nl ? nl + 1 : buf);
+	ec_utf8_fix(out);
+	for (char *c = out; *c; c++)
+		if ((unsigned char)*c < 0x20)
+			*c = ' ';
+}
+
+/*
  * Run a command persona: argv with the PersonaInput on stdin, its stdout into *out,
  * stderr to the task's log, under the persona's timeout and the configured
  * resource limits. 0 when it exited 0 in time; -1 with the attempt filled.
@@ -290,7 +319,8 @@ static int
 run_child(const run *r, char *const argv[], const char *input, size_t inlen, int timeout_s,
     char **out, size_t *outlen, attempt *a)
 {
-	char logpath[PATH_MAX], persona[128], task[256], mode[32], tmo[32];
+	char logpath[PATH_MAX], persona[128], task[256], mode[32], tmo[32], words[300] = "";
+	off_t start;
 	const char *env[] = { persona, task, mode, tmo, NULL };
 	ec_proc p = {
 		.argv = argv, .env = env, .input = input, .inlen = inlen, .timeout = timeout_s,
@@ -305,8 +335,11 @@ run_child(const run *r, char *const argv[], const char *input, size_t inlen, int
 	snprintf(mode, sizeof mode, "EPIC_MODE=%s", ec_json_get_str(r->request, "mode", "standard"));
 	snprintf(tmo, sizeof tmo, "EPIC_TIMEOUT=%d", timeout_s);
 	snprintf(logpath, sizeof logpath, "%s/task.log", r->task_dir);
-	p.err_fd = open(logpath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	p.err_fd = open(logpath, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	start = p.err_fd >= 0 ? lseek(p.err_fd, 0, SEEK_END) : -1;
 	rc = ec_proc_run(&p);
+	if (rc != 0 && start >= 0)
+		last_words(p.err_fd, start, words, sizeof words);
 	if (p.err_fd >= 0)
 		close(p.err_fd);
 	if (rc == 0) {
@@ -317,7 +350,7 @@ run_child(const run *r, char *const argv[], const char *input, size_t inlen, int
 	*out = NULL;
 	a->etype = p.timed_out ? ET_TIMEOUT : p.too_big ? ET_VALIDATION :
 	    p.status == 127 ? ET_UNAVAILABLE : ET_SYSTEM;
-	snprintf(a->msg, sizeof a->msg, "%s", p.msg);
+	snprintf(a->msg, sizeof a->msg, "%s%s%s", p.msg, words[0] ? ": " : "", words);
 	return -1;
 }
 
@@ -393,6 +426,16 @@ hash_of(const json_t *o, const char *raw, size_t rawlen, char out[17])
 	free(s);
 }
 
+/* Does p ask an LLM through persona-llm? */
+static int
+is_llm(const ec_persona *p)
+{
+	const char *prog = p->command && p->command[0] ? strrchr(p->command[0], '/') : NULL;
+
+	prog = prog ? prog + 1 : p->command ? p->command[0] : "";
+	return strcmp(prog, "persona-llm") == 0;
+}
+
 /* Identify what runs for r->persona: a registration, or a custom persona. */
 static int
 resolve(run *r, ec_err *e)
@@ -443,6 +486,26 @@ resolve(run *r, ec_err *e)
 	} else if (r->inline_rules && (rb_text = ec_json_dumps(r->inline_rules))) {
 		ec_xxh3_hex(rb_text, strlen(rb_text), fp);
 		free((char *)rb_text);
+	} else if (r->p && is_llm(r->p)) {
+		/* An agent: what it asks with (the settings, the prompt template) is its
+		 * version too, so another model or prompt is a cache miss. */
+		json_t *reg = ec_json_load_file(r->p->reg_path, EC_MAX_JSON_BYTES, NULL);
+		json_t *conf = ec_llm_settings(r->cfg, reg, r->persona);
+		char path[PATH_MAX], *s = conf ? ec_json_dumps(conf) : NULL, *t;
+		size_t tl = 0;
+		ec_buf b = { 0 };
+		ec_llm_prompt_path(conf, r->p->reg_path, r->persona, path, sizeof path);
+		t = ec_read_file(path, 1u << 20, &tl, NULL);
+		ec_buf_puts(&b, s ? s : "");
+		ec_buf_put(&b, t ? t : "", tl);
+		if ((rb_text = ec_buf_take(&b))) {
+			ec_xxh3_hex(rb_text, strlen(rb_text), fp);
+			free((char *)rb_text);
+		}
+		free(s);
+		free(t);
+		json_decref(conf);
+		json_decref(reg);
 	} else if (r->p)
 		snprintf(fp, sizeof fp, "command");
 	snprintf(r->version, sizeof r->version, "%s+%s", r->p ? r->p->version : "inline", fp);
@@ -598,6 +661,24 @@ execute(run *r, const json_t *input, ec_err *e)
 			json_object_set_new(json_object_get(o, "persona"), "fallback", json_string(note));
 			free(raw);
 			raw = NULL;     /* the canonical output stands in: it says who answered */
+			record(r, "fallback", 0, &fa, NULL);
+			goto done;
+		}
+		free(raw);
+		raw = NULL;
+		record(r, "failed", 0, &fa, NULL);
+	}
+	if (r->p && r->p->fallback_rules) {
+		/* An agent made of a rules persona (an agent profile): its rules answer. */
+		ec_persona fb = *r->p;
+		attempt fa = { 0 };
+		fb.rules_path = r->p->fallback_rules;
+		fb.command = NULL;
+		record(r, "before", 0, NULL, NULL);
+		if ((o = attempt_once(r, &fb, input, input_text, &raw, &rawlen, &fa))) {
+			json_object_set_new(json_object_get(o, "persona"), "fallback", json_string("rules"));
+			free(raw);
+			raw = NULL;
 			record(r, "fallback", 0, &fa, NULL);
 			goto done;
 		}

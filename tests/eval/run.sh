@@ -34,6 +34,12 @@ trap 'rm -rf "$work"' EXIT
 # A fresh spool: no cached persona output from before a rule base changed.
 export EPIC_SPOOL="$work/spool"
 unset EPIC_CONFIG EPIC_PERSONA_PATH EPIC_DATADIR
+# EPIC_EVAL_CONFIG: review with another config, e.g. an agent profile
+# (EPIC_EVAL_CONFIG=pipeline/profiles/claude.yml make eval: the corpus through LLM agents).
+if [ -n "${EPIC_EVAL_CONFIG:-}" ]; then
+	export EPIC_CONFIG=$EPIC_EVAL_CONFIG
+	echo "tests/eval/run.sh: reviewing with $EPIC_CONFIG" >&2
+fi
 export PATH="$bin:$PATH"
 
 # One line of facts per epic, from its EpicResponse and its expectation ({} if none).

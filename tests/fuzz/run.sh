@@ -45,6 +45,9 @@ seeds() {
 	fuzz_sealed)
 		# Plaintexts to seal: requests and a result.
 		cp examples/requests/01-checkout-payments.json examples/requests/02-enterprise-sso.md "$dir/" ;;
+	fuzz_llm_answer)
+		# The first byte picks the API: 0 Anthropic, 1 OpenAI-compatible.
+		cp tests/fuzz/seeds/llm/* "$dir/" ;;
 	fuzz_result)
 		# Results: the golden EpicResponse, and a small one made by the tools.
 		cp tests/fixtures/epic-aggregate/golden/expected.json "$dir/golden.json"

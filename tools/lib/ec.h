@@ -47,6 +47,8 @@
  * watcher's Prometheus file), declared in health.h; roles.c (security.roles: who
  * may run the admin commands, refusals audited through refused/, and the view
  * group's copies of results in view/), declared in roles.h.
+ * llm.c (LLM APIs' wire formats; the prompt) and llmbudget.c (calls in flight and
+ * money spent, across the spool), declared in llm.h.
  *
  * Library code never prints and never exits: it returns -1 or NULL and fills an
  * ec_err, and only main() decides what to say and with which exit code.
@@ -554,6 +556,7 @@ typedef struct ec_persona {
 	char *rules_path;       /* absolute, or NULL for a command persona */
 	char **command;         /* argv, NULL-terminated, or NULL */
 	char *fallback;         /* or NULL */
+	char *fallback_rules;   /* made an agent by personas.NAME.llm: its rule base, or NULL */
 	char *reg_path;         /* the registration file */
 	json_t *focus_areas;    /* array, new reference */
 	/* What the rest of the pipeline knows of it, from the registration alone, so a
@@ -579,8 +582,8 @@ typedef struct ec_registry {
  * checking schema, rule base existence, duplicate orders, unknown dependencies and
  * cycles. Errors name the file. 0 or -1. */
 int ec_registry_load(ec_registry *r, ec_err *e);
-/* Apply the config's personas.NAME overrides (required, timeout, dependencies) and
- * check the result again (unknown names, dependencies, cycles). 0 or -1. */
+/* Apply the config's personas.NAME overrides (required, timeout, dependencies; llm:
+ * persona-llm, the rules as fallback) and check again (names, dependencies, cycles). */
 int ec_registry_configure(ec_registry *r, const json_t *cfg, ec_err *e);
 const ec_persona *ec_registry_find(const ec_registry *r, const char *name);
 /* Can persona p run: its rule base loads, or its program is there to execute (on

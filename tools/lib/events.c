@@ -13,7 +13,8 @@
  *    for the first few; but an event appended to a cut line (glued to its end) is
  *    kept.
  * An event is an object with a persona name, a known event, an RFC 3339 time, and
- * optional attempt, errorType, message, durationMs and xxh3 of the right types.
+ * optional attempt, errorType, message, durationMs and xxh3 of the right types
+ * (and, for llm-call, what persona-llm's call to an LLM API cost: usage).
  */
 #include <errno.h>
 #include <limits.h>
@@ -27,7 +28,7 @@
 
 static const char *const event_names[] = {
 	"before", "after", "retry", "failed", "skipped", "cache-hit", "cache-miss",
-	"fallback", "verify-removed", NULL
+	"fallback", "verify-removed", "llm-call", NULL
 };
 static const char *const error_types[] = {
 	"PERSONA_UNAVAILABLE", "TIMEOUT", "INVALID_INPUT", "VALIDATION_FAILED",

@@ -279,6 +279,25 @@ metadata(nctx *c, const json_t *top_val[], const char *top_key[])
 			goto fail;
 		}
 	}
+	/* usage and grounding: an agent's accounting and what it took from the rules
+	 * (persona-llm), kept when they are what the contract says, else dropped with a
+	 * note */
+	for (int f = M_USAGE; f <= M_GROUND; f++) {
+		ec_err ue;
+		json_t *probe;
+		if (!val[f])
+			continue;
+		probe = json_pack("{s:{s:s, s:i, s:s, s:i}, s:[], s:[], s:{s:s, s:s}, s:i, "
+		    "s:{s:s, s:i, s:s, s:O}}", "persona", "name", "x", "reviewOrder", 1, "status",
+		    "completed", "executionTime", 0, "insights", "recommendations", "costAnalysis",
+		    "category", "x", "amount", "0", "confidence", 0, "metadata", "model", "x", "tokens", 0,
+		    "version", "x", norm_meta_fields[f].canon, val[f]);
+		if (probe && ec_schema_validate("persona-output", probe, NULL, &ue) == 0)
+			json_object_set(out, norm_meta_fields[f].canon, val[f]);
+		else
+			norm_drop_field(c, path, k[f]);
+		json_decref(probe);
+	}
 	{
 		/* raw: what was there, then the notes of this pass; cleaned last, so
 		 * its own redactions count too */

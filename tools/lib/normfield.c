@@ -174,6 +174,8 @@ const fspec norm_meta_fields[M_N] = {
 	{ "redactions", { "redactions" } },
 	{ "cacheHit", { "cachehit" } },
 	{ "raw", { "raw" } },
+	{ "usage", { "usage" } },
+	{ "grounding", { "grounding" } },
 };
 
 const fspec norm_persona_fields[P_N] = {

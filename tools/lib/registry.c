@@ -75,6 +75,7 @@ persona_free(ec_persona *p)
 	free(p->rules_path);
 	strv_free(p->command);
 	free(p->fallback);
+	free(p->fallback_rules);
 	free(p->reg_path);
 	json_decref(p->focus_areas);
 	free(p->id_prefix);
@@ -266,6 +267,23 @@ ec_registry_configure(ec_registry *r, const json_t *cfg, ec_err *e)
 		if (json_is_array(x = json_object_get(pc, "dependencies"))) {
 			strv_free(p->deps);
 			p->deps = strv(x);
+		}
+		/* An agent profile: the persona asks an LLM through persona-llm (the one
+		 * beside this program when there is one), and its own rules answer when
+		 * the agent fails. */
+		if (json_is_object(json_object_get(pc, "llm")) && p->rules_path) {
+			char prog[PATH_MAX];
+			char **cmd = calloc(2, sizeof *cmd);
+			snprintf(prog, sizeof prog, "%s/persona-llm", ec_bindir());
+			if (!cmd || !(cmd[0] = strdup(access(prog, X_OK) == 0 ? prog : "persona-llm"))) {
+				free(cmd);
+				return ec_fail(e, EC_EXIT_TEMP, "out of memory");
+			}
+			strv_free(p->command);
+			p->command = cmd;
+			free(p->fallback_rules);
+			p->fallback_rules = p->rules_path;
+			p->rules_path = NULL;
 		}
 	}
 	return check(r, e);

@@ -401,6 +401,16 @@ costs(rd *r)
 	money_text(buf, sizeof buf, json_object_get(c, "money"));
 	fact(r, "Money", NULL, buf);
 	fact(r, "Budget", NULL, ec_json_get_str(r->result, "epic.budget", ""));
+	if (json_is_object(json_object_get(c, "apiSpend"))) {
+		/* What the agent personas' LLM calls cost, in the prices' currency. */
+		const json_t *a = json_object_get(c, "apiSpend");
+		snprintf(buf, sizeof buf, "%.4f in %lld calls (%lld tokens in, %lld out)",
+		    json_number_value(json_object_get(a, "amount")),
+		    (long long)json_integer_value(json_object_get(a, "calls")),
+		    (long long)json_integer_value(json_object_get(a, "inputTokens")),
+		    (long long)json_integer_value(json_object_get(a, "outputTokens")));
+		fact(r, "API spend", NULL, buf);
+	}
 	OPS(r)->facts_end(r);
 	effort_table(r, "Effort by persona", "Persona", json_object_get(c, "byPersona"), NULL, 1);
 	/* jansson keeps keys in insertion order: with sorted keys from the JSON the

@@ -591,7 +591,7 @@ ec_state_workflow(const ec_task_state *t, int warn, ec_err *e)
 		else if (!lastev)
 			status = "pending";
 		else if (ec_in_list((const char *const[]){ "before", "retry", "cache-hit",
-		    "cache-miss", "fallback", NULL }, lastev->event))
+		    "cache-miss", "fallback", "llm-call", NULL }, lastev->event))
 			/* Only an active task runs anything: elsewhere it was cut short. */
 			status = active ? "running" : "pending";
 		else if (!strcmp(lastev->event, "failed") || !strcmp(lastev->event, "skipped"))
