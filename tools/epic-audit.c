@@ -42,17 +42,13 @@ static const ec_sub *current;
 static void
 usage(int code)
 {
-	char *t = ec_sub_usage(subs, current, !code,
+	ec_usage_exit(ec_sub_usage(subs, current, !code,
 	    "The spool's audit log, a hash chain: verify it, show its end, rotate\n"
 	    "it. 'SUBCOMMAND --help' says more.\n",
 	    "\n  -s, --spool DIR    the spool (default $EPIC_SPOOL, then ./spool)\n"
 	    "  -h, --help         this help\n"
 	    "  -V, --version      print the version\n\n"
-	    "Exit: 0 ok, 1 the chain is broken, 2 usage, 111 temporary failure (I/O).\n");
-
-	fputs(t ? t : "out of memory\n", code ? stderr : stdout);
-	free(t);
-	ec_exit(code);
+	    "Exit: 0 ok, 1 the chain is broken, 2 usage, 111 temporary failure (I/O).\n"), code);
 }
 
 /* Walk a FILE named on the command line into w, as far as its writers finished
@@ -185,21 +181,17 @@ main(int argc, char *argv[])
 	const char *spool = NULL, *cmd, *opts;
 	double days = -1;
 	long lines = 10;
-	int c, r;
+	int arg, c, r;
 
 	ec_setprogname(argv[0]);
-	if (argc < 2)
-		usage(EC_EXIT_USAGE);
-	cmd = argv[1];
-	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help"))
+	cmd = argc > 1 ? argv[1] : NULL;
+	if ((arg = ec_sub_arg(subs, cmd, &current)) == EC_SUB_HELP)
 		usage(EC_EXIT_OK);
-	if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
-		printf("epic-audit %s\n", EC_VERSION);
-		return EC_EXIT_OK;
-	}
-	current = ec_sub_find(subs, cmd);
-	if (!current) {
-		ec_warn("unknown subcommand '%s'", cmd);
+	if (arg == EC_SUB_VERSION)
+		ec_version_exit();
+	if (arg != EC_SUB_RUN) {
+		if (arg == EC_SUB_UNKNOWN)
+			ec_warn("unknown subcommand '%s'", cmd);
 		usage(EC_EXIT_USAGE);
 	}
 	opts = !strcmp(cmd, "tail") ? "hn:s:V" : !strcmp(cmd, "rotate") ? "ho:s:V" : "hs:V";

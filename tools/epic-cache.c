@@ -55,18 +55,14 @@ static const ec_sub *current;
 static void
 usage(int code)
 {
-	char *t = ec_sub_usage(subs, current, !code,
+	ec_usage_exit(ec_sub_usage(subs, current, !code,
 	    "The persona output cache: what it holds, pruning it, checking it.\n"
 	    "'SUBCOMMAND --help' says more.\n",
 	    "\n  -s, --spool DIR       the spool (default $EPIC_SPOOL, then ./spool)\n"
 	    "  -h, --help            this help\n"
 	    "  -V, --version         print the version\n\n"
 	    "Exit: 0 ok, 1 a corrupt entry was found (verify), the configuration or a\n"
-	    "registration is wrong, 2 usage, 111 temporary failure (I/O).\n");
-
-	fputs(t ? t : "out of memory\n", code ? stderr : stdout);
-	free(t);
-	ec_exit(code);
+	    "registration is wrong, 2 usage, 111 temporary failure (I/O).\n"), code);
 }
 
 /* "7d", "12h", "30m", "90s", "2w" (or bare seconds) into seconds; -1 if not one. */
@@ -421,21 +417,17 @@ main(int argc, char *argv[])
 	};
 	const char *spool = NULL, *cfgpath = NULL, *cmd;
 	criteria cr = { .older = -1 };
-	int c, json = 0;
+	int arg, c, json = 0;
 
 	ec_setprogname(argv[0]);
-	if (argc < 2)
-		usage(EC_EXIT_USAGE);
-	cmd = argv[1];
-	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help"))
+	cmd = argc > 1 ? argv[1] : NULL;
+	if ((arg = ec_sub_arg(subs, cmd, &current)) == EC_SUB_HELP)
 		usage(EC_EXIT_OK);
-	if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
-		printf("epic-cache %s\n", EC_VERSION);
-		return EC_EXIT_OK;
-	}
-	current = ec_sub_find(subs, cmd);
-	if (!current) {
-		ec_warn("unknown subcommand '%s'", cmd);
+	if (arg == EC_SUB_VERSION)
+		ec_version_exit();
+	if (arg != EC_SUB_RUN) {
+		if (arg == EC_SUB_UNKNOWN)
+			ec_warn("unknown subcommand '%s'", cmd);
 		usage(EC_EXIT_USAGE);
 	}
 	argc--, argv++;

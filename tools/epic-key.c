@@ -48,7 +48,7 @@ static const ec_sub *current;
 static void
 usage(int code)
 {
-	char *t = ec_sub_usage(subs, current, !code,
+	ec_usage_exit(ec_sub_usage(subs, current, !code,
 	    "The keys of encryption at rest: make one, list them, rotate, read a sealed file.\n"
 	    "The key directory is $EPIC_KEY_DIR, else $CREDENTIALS_DIRECTORY (systemd's\n"
 	    "LoadCredential=), else ~/.config/epic-creator/keys. 'SUBCOMMAND --help' says more.\n",
@@ -56,11 +56,7 @@ usage(int code)
 	    "  -h, --help            this help\n"
 	    "  -V, --version         print the version\n\n"
 	    "Exit: 0 ok, 1 a file fails authentication or is not readable as asked, 2 usage,\n"
-	    "111 temporary failure (a key missing or not private, I/O).\n");
-
-	fputs(t ? t : "out of memory\n", code ? stderr : stdout);
-	free(t);
-	ec_exit(code);
+	    "111 temporary failure (a key missing or not private, I/O).\n"), code);
 }
 
 /* What a walk of the spool found and did. */
@@ -338,20 +334,17 @@ main(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *spool = NULL, *cfgpath = NULL, *cmd;
-	int c, json = 0, dry = 0;
+	int arg, c, json = 0, dry = 0;
 
 	ec_setprogname(argv[0]);
-	if (argc < 2)
-		usage(EC_EXIT_USAGE);
-	cmd = argv[1];
-	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help"))
+	cmd = argc > 1 ? argv[1] : NULL;
+	if ((arg = ec_sub_arg(subs, cmd, &current)) == EC_SUB_HELP)
 		usage(EC_EXIT_OK);
-	if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
-		printf("epic-key %s\n", EC_VERSION);
-		return EC_EXIT_OK;
-	}
-	if (!(current = ec_sub_find(subs, cmd))) {
-		ec_warn("unknown subcommand '%s'", cmd);
+	if (arg == EC_SUB_VERSION)
+		ec_version_exit();
+	if (arg != EC_SUB_RUN) {
+		if (arg == EC_SUB_UNKNOWN)
+			ec_warn("unknown subcommand '%s'", cmd);
 		usage(EC_EXIT_USAGE);
 	}
 	argc--, argv++;

@@ -62,7 +62,7 @@ static const ec_sub *current;
 static void
 usage(int code)
 {
-	char *t = ec_sub_usage(subs, current, !code,
+	ec_usage_exit(ec_sub_usage(subs, current, !code,
 	    "The spool's queues: list them, wait for a task, hold, release, requeue\n"
 	    "or delete requests and tasks. 'SUBCOMMAND --help' says more.\n",
 	    "\n  -s, --spool DIR    the spool (default $EPIC_SPOOL, then ./spool)\n"
@@ -70,11 +70,7 @@ usage(int code)
 	    "  -V, --version      print the version\n\n"
 	    "Exit: 0 ok (--wait: done), 1 no such task, not in a state for this, the\n"
 	    "caller refused (security.roles), or (--wait) failed, 2 usage, 111 temporary failure (a running task, I/O,\n"
-	    "--wait timed out).\n");
-
-	fputs(t ? t : "out of memory\n", code ? stderr : stdout);
-	free(t);
-	ec_exit(code);
+	    "--wait timed out).\n"), code);
 }
 
 /* An id from the command line must be one (ec_id_valid): "../x" is not. */
@@ -343,26 +339,22 @@ main(int argc, char *argv[])
 	};
 	const char *spool = NULL, *cmd;
 	long long timeout_ms = -1;
-	int c, json = 0, wait = 0, status;
+	int arg, c, json = 0, wait = 0, status;
 
 	ec_setprogname(argv[0]);
-	if (argc < 2)
-		usage(EC_EXIT_USAGE);
-	cmd = argv[1];
-	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help"))
-		usage(EC_EXIT_OK);
-	if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
-		printf("epic-queue %s\n", EC_VERSION);
-		return EC_EXIT_OK;
-	}
+	cmd = argc > 1 ? argv[1] : NULL;
 	/* list and wait are status and status --wait. */
-	if (!strcmp(cmd, "list"))
+	if (cmd && !strcmp(cmd, "list"))
 		cmd = "status";
-	else if (!strcmp(cmd, "wait"))
+	else if (cmd && !strcmp(cmd, "wait"))
 		cmd = "status", wait = 1;
-	current = ec_sub_find(subs, cmd);
-	if (!current) {
-		ec_warn("unknown subcommand '%s'", cmd);
+	if ((arg = ec_sub_arg(subs, cmd, &current)) == EC_SUB_HELP)
+		usage(EC_EXIT_OK);
+	if (arg == EC_SUB_VERSION)
+		ec_version_exit();
+	if (arg != EC_SUB_RUN) {
+		if (arg == EC_SUB_UNKNOWN)
+			ec_warn("unknown subcommand '%s'", cmd);
 		usage(EC_EXIT_USAGE);
 	}
 	status = !strcmp(cmd, "status");

@@ -124,6 +124,11 @@ char *ec_escape_controls(const char *s, char *out, size_t cap);
 const char *ec_operand(int argc, char *const argv[], const char *what);
 /* The last message ec_warn printed ("" if none). */
 const char *ec_last_message(void);
+/* For main() only: print a usage text (malloc'd, freed; NULL: out of memory) on
+ * stdout for code 0, else on stderr, and exit with code. */
+void ec_usage_exit(char *text, int code) __attribute__((noreturn));
+/* For main() only: print "PROG VERSION" and exit 0. */
+void ec_version_exit(void) __attribute__((noreturn));
 /* For main() only: flush and check stdout, exit 111 if it could not be written. */
 int ec_close_stdout(void);
 /* Is errno a temporary condition (ENOSPC, EIO, EAGAIN, ...)? */
@@ -747,6 +752,9 @@ const ec_sub *ec_sub_find(const ec_sub *subs, const char *name);
  * malloc'd; NULL without memory. */
 char *ec_sub_usage(const ec_sub *subs, const ec_sub *current, int full, const char *about,
     const char *tail);
+/* What a tool's first argument asks (NULL: there is none); *sub is set for EC_SUB_RUN. */
+enum { EC_SUB_RUN, EC_SUB_NONE, EC_SUB_HELP, EC_SUB_VERSION, EC_SUB_UNKNOWN };
+int ec_sub_arg(const ec_sub *subs, const char *arg, const ec_sub **sub);
 
 /* markup.c: outside text kept text in a document or a script. */
 /* s with & < > " ' as entities: fit for HTML text and attribute values. */

@@ -208,6 +208,21 @@ ec_die(int code, const char *fmt, ...)
 	ec_exit(code);
 }
 
+void
+ec_usage_exit(char *text, int code)
+{
+	fputs(text ? text : "out of memory\n", code ? stderr : stdout);
+	free(text);
+	ec_exit(code);
+}
+
+void
+ec_version_exit(void)
+{
+	printf("%s %s\n", ec_progname, EC_VERSION);
+	ec_exit(ec_close_stdout());
+}
+
 int
 ec_close_stdout(void)
 {

@@ -43,3 +43,16 @@ ec_sub_usage(const ec_sub *subs, const ec_sub *current, int full, const char *ab
 	}
 	return ec_buf_take(&b);
 }
+
+int
+ec_sub_arg(const ec_sub *subs, const char *arg, const ec_sub **sub)
+{
+	*sub = NULL;
+	if (!arg)
+		return EC_SUB_NONE;
+	if (!strcmp(arg, "-h") || !strcmp(arg, "--help"))
+		return EC_SUB_HELP;
+	if (!strcmp(arg, "-V") || !strcmp(arg, "--version"))
+		return EC_SUB_VERSION;
+	return (*sub = ec_sub_find(subs, arg)) ? EC_SUB_RUN : EC_SUB_UNKNOWN;
+}
