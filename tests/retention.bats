@@ -87,6 +87,11 @@ audit_of() { jq -c --arg e "$1" 'select(.event == $e) | del(.time, .uid, .prev)'
 	[ "$nmet" -gt 0 ]
 	jq -cn --arg t "$(date -u -d '400 days ago' +%Y-%m-%dT%H:%M:%S.000Z)" \
 		'{time: $t, task: "ancient-00000000", event: "task", status: "done"}' >>"$S/log/metrics.jsonl"
+	# persona-llm's ledger: one call as old, one of today (llmbudget.c's lines)
+	jq -cn --arg t "$(date -u -d '400 days ago' +%Y-%m-%dT%H:%M:%S.000Z)" \
+		'{time: $t, task: "ancient-00000000", persona: "architect", cost: 0.01}' >"$S/log/llm-spend.jsonl"
+	jq -cn --arg t "$(date -u +%Y-%m-%dT%H:%M:%S.000Z)" \
+		'{time: $t, task: "'"$ONE"'", persona: "architect", cost: 0.02}' >>"$S/log/llm-spend.jsonl"
 	cp "$S/log/metrics.jsonl" metrics.before
 	cp "$S/log/audit.jsonl" audit.before
 	snapshot >before
@@ -96,7 +101,8 @@ audit_of() { jq -c --arg e "$1" 'select(.event == $e) | del(.time, .uid, .prev)'
 	assert_line "would remove failed/$BAD"
 	assert_line "would remove ${old#$S/}"
 	assert_line "would remove log/metrics.jsonl: 1 lines"
-	[ "${#lines[@]}" -eq 4 ] || fail "more than expected: $output"
+	assert_line "would remove log/llm-spend.jsonl: 1 lines"
+	[ "${#lines[@]}" -eq 5 ] || fail "more than expected: $output"
 	snapshot >after
 	diff -u before after
 	cmp metrics.before "$S/log/metrics.jsonl"
@@ -105,7 +111,9 @@ audit_of() { jq -c --arg e "$1" 'select(.event == $e) | del(.time, .uid, .prev)'
 
 	run -0 epic purge
 	assert_line "removed done/$ONE"
-	[ "${#lines[@]}" -eq 4 ] || fail "more than expected: $output"
+	[ "${#lines[@]}" -eq 5 ] || fail "more than expected: $output"
+	run -0 jq -r .task "$S/log/llm-spend.jsonl"
+	assert_output "$ONE"
 	assert_file_not_exist "$S/done/$ONE"
 	assert_file_not_exist "$S/failed/$BAD"
 	assert_file_not_exist "$old"
@@ -120,7 +128,7 @@ audit_of() { jq -c --arg e "$1" 'select(.event == $e) | del(.time, .uid, .prev)'
 	assert_output ""
 	# one audit line, counts only; the record for the watcher
 	run -0 audit_of purge
-	assert_output '{"event":"purge","removed":{"auditLinesRotated":0,"cache":1,"done":1,"failed":1,"metricsLines":1,"rulebases":0,"skippedRunning":0,"valid":0}}'
+	assert_output '{"event":"purge","removed":{"auditLinesRotated":0,"cache":1,"done":1,"failed":1,"metricsLines":1,"rulebases":0,"skippedRunning":0,"spendLines":1,"valid":0}}'
 	run -0 jq -r '.removed.done' "$S/log/purge.last"
 	assert_output 1
 	# a second purge finds nothing
@@ -254,8 +262,13 @@ audit_of() { jq -c --arg e "$1" 'select(.event == $e) | del(.time, .uid, .prev)'
 	run -0 epic forget --task "$id"
 	assert_output "removed hold/$id.txt"
 	assert_file_not_exist "$S/hold/$id.txt"
+	echo '{"time":"2026-01-01T00:00:00.000Z","task":"'"$TWO"'","persona":"architect","cost":0.5}' >"$S/log/llm-spend.jsonl"
+	echo '{"time":"2026-01-01T00:00:00.000Z","task":"'"$ONE"'","persona":"architect","cost":0.5}' >>"$S/log/llm-spend.jsonl"
 	run -0 epic forget --task "$TWO"
 	assert_line "removed done/$TWO"
+	assert_line "removed log/llm-spend.jsonl: 1 lines"
+	run -0 jq -r .task "$S/log/llm-spend.jsonl"
+	assert_output "$ONE"
 	assert_file_not_exist "$S/done/$TWO"
 	assert_file_exist "$S/done/$ONE/epic.json"
 	run -0 audit_of forget

@@ -45,6 +45,8 @@
 
 #define DAY_MS (86400LL * 1000)
 #define METRICS_REL "log/metrics.jsonl"
+/* persona-llm's ledger of calls and their cost (llmbudget.c): "time" and "task". */
+#define SPEND_REL "log/llm-spend.jsonl"
 #define METRICS_MAX (512u << 20)
 
 /* ---- small helpers ----------------------------------------------------------- */
@@ -168,22 +170,24 @@ trash_task(const ec_retention_opts *o, int dfd, const char *state, const char *n
 	return 1;
 }
 
-/* ---- log/metrics.jsonl --------------------------------------------------------- */
+/* ---- log/metrics.jsonl, log/llm-spend.jsonl ------------------------------------ */
 
 /* Which lines stay: keep(j) on each line that is a JSON object; a line that is not
  * one, and a last line without its newline (being written), stay. */
 typedef int (*keep_fn)(const json_t *line, void *arg);
 
 /*
- * Rewrite log/metrics.jsonl without the lines keep refuses (none with dry_run);
- * *dropped gets their number. A missing file has no line. 0 or -1 with e.
+ * Rewrite the log rel (log/metrics.jsonl, log/llm-spend.jsonl) without the lines
+ * keep refuses (none with dry_run); *dropped gets their number. A missing file has
+ * no line. 0 or -1 with e.
  */
 static int
-rewrite_metrics(const ec_retention_opts *o, keep_fn keep, void *arg, long *dropped, ec_err *e)
+rewrite_log(const ec_retention_opts *o, const char *rel, keep_fn keep, void *arg, long *dropped,
+    ec_err *e)
 {
 	char path[PATH_MAX];
 
-	snprintf(path, sizeof path, "%s/%s", o->spool, METRICS_REL);
+	snprintf(path, sizeof path, "%s/%s", o->spool, rel);
 	for (int attempt = 0; attempt < 5; attempt++) {
 		struct stat st, now;
 		size_t len, at = 0;
@@ -192,20 +196,20 @@ rewrite_metrics(const ec_retention_opts *o, keep_fn keep, void *arg, long *dropp
 		int fd, r;
 
 		*dropped = 0;
-		if ((fd = ec_spool_open(o->spool, METRICS_REL, O_RDONLY, 0, &st, e)) < 0) {
+		if ((fd = ec_spool_open(o->spool, rel, O_RDONLY, 0, &st, e)) < 0) {
 			if (errno == ENOENT)
 				return 0;
 			e->code = EC_EXIT_TEMP;
 			return -1;
 		}
-		buf = ec_read_fd(fd, METRICS_REL, METRICS_MAX, &len, e);
+		buf = ec_read_fd(fd, rel, METRICS_MAX, &len, e);
 		close(fd);
 		if (!buf)
 			return -1;
 		while (at < len) {
 			char *nl = memchr(buf + at, '\n', len - at);
 			size_t n = nl ? (size_t)(nl - (buf + at)) + 1 : len - at;
-			json_t *j = nl ? ec_json_loadb(buf + at, n - 1, METRICS_REL, NULL) : NULL;
+			json_t *j = nl ? ec_json_loadb(buf + at, n - 1, rel, NULL) : NULL;
 			if (json_is_object(j) && !keep(j, arg))
 				(*dropped)++;
 			else
@@ -376,7 +380,7 @@ ec_purge(const ec_retention_opts *o, json_t *counts, ec_err *e)
 	long long cache = ec_json_get_int(o->cfg, "retention.cacheDays", 7);
 	long long cutoff;
 	static const char *const kinds[] = { "done", "failed", "cache", "valid", "rulebases",
-		"metricsLines", "skippedRunning", NULL };
+		"metricsLines", "spendLines", "skippedRunning", NULL };
 	long dropped = 0;
 	char path[PATH_MAX];
 	json_t *rec;
@@ -393,11 +397,16 @@ ec_purge(const ec_retention_opts *o, json_t *counts, ec_err *e)
 		return -1;
 	if (logd > 0) {
 		cutoff = o->now_ms - logd * DAY_MS;
-		if (rewrite_metrics(o, keep_recent, &cutoff, &dropped, e) < 0)
+		if (rewrite_log(o, METRICS_REL, keep_recent, &cutoff, &dropped, e) < 0)
 			return -1;
 		count(counts, "metricsLines", dropped);
 		if (dropped)
 			report(o, "metrics", "%s: %ld lines", METRICS_REL, dropped);
+		if (rewrite_log(o, SPEND_REL, keep_recent, &cutoff, &dropped, e) < 0)
+			return -1;
+		count(counts, "spendLines", dropped);
+		if (dropped)
+			report(o, "spend", "%s: %ld lines", SPEND_REL, dropped);
 		/* The audit log is a hash chain: its own library moves the old lines into
 		 * a rotated file that keeps the chain verifiable (epic-audit(1)). */
 		if (!o->dry_run) {
@@ -650,7 +659,7 @@ ec_forget(const ec_retention_opts *o, const char *requester, const char *task,
 {
 	static const char *const tasks[] = { "hold", "deferred", "active", "done", "failed", NULL };
 	static const char *const kinds[] = { "incoming", "hold", "deferred", "active", "done",
-		"failed", "cache", "metricsLines", NULL };
+		"failed", "cache", "metricsLines", "spendLines", NULL };
 	forget f = { o, requester, task, counts, ids, json_object(), 0 };
 	long dropped = 0;
 	int r = -1;
@@ -664,11 +673,16 @@ ec_forget(const ec_retention_opts *o, const char *requester, const char *task,
 	for (int i = 0; tasks[i]; i++)
 		if (forget_tasks(&f, tasks[i], e) < 0)
 			goto out;
-	if (forget_cache(&f, e) < 0 || rewrite_metrics(o, keep_others, &f, &dropped, e) < 0)
+	if (forget_cache(&f, e) < 0 || rewrite_log(o, METRICS_REL, keep_others, &f, &dropped, e) < 0)
 		goto out;
 	count(counts, "metricsLines", dropped);
 	if (dropped)
 		report(o, "metrics", "%s: %ld lines", METRICS_REL, dropped);
+	if (rewrite_log(o, SPEND_REL, keep_others, &f, &dropped, e) < 0)
+		goto out;
+	count(counts, "spendLines", dropped);
+	if (dropped)
+		report(o, "spend", "%s: %ld lines", SPEND_REL, dropped);
 	if (!o->dry_run && audit(o, "forget", requester ? "requester" : "task", counts, ids, e) < 0)
 		goto out;
 	r = f.running ? 1 : 0;
