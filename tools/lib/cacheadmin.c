@@ -185,23 +185,17 @@ judge(ec_centry *ent, int sfd, const versions *vs, long long ttl, long long now)
 	if ((fd = ec_open_beneath(sfd, ent->name, O_RDONLY, 0, NULL, &e)) < 0)
 		return errno == ENOENT ? 1 : bad(ent, "%s", e.msg);
 	buf = ec_read_fd_raw(fd, "", EC_CACHE_ENTRY_MAX, &len, &e);
-	if (buf && ec_crypt_sealed(buf, len)) {
-		/* Sealed (encryption at rest): opened in its place, or judged for what
-		 * stops it; a missing key is the operator's to fix, not the entry's fault. */
-		char bind[PATH_MAX], *plain;
-		int bound = ec_crypt_binding("", fd, bind, sizeof bind) == 0;
-		plain = ec_crypt_open(bound ? bind : NULL, ent->rel, buf, len, &len, &e);
-		free(buf);
-		if (!(buf = plain)) {
-			close(fd);
-			if (e.code == EC_EXIT_TEMP) {
-				ent->locked = 1;
-				snprintf(ent->why, sizeof ent->why, "%s", e.msg);
-				return 0;
-			}
-			return bad(ent, "%s", "sealed, and fails authentication: altered, cut, or "
-			    "moved here from another key's name");
+	if (buf && ec_crypt_sealed(buf, len) && !(buf = ec_crypt_open_fd(fd, ent->rel, buf, &len, &e))) {
+		/* Sealed (encryption at rest) and not opened: a missing key is the
+		 * operator's to fix, not the entry's fault. */
+		close(fd);
+		if (e.code == EC_EXIT_TEMP) {
+			ent->locked = 1;
+			snprintf(ent->why, sizeof ent->why, "%s", e.msg);
+			return 0;
 		}
+		return bad(ent, "%s", "sealed, and fails authentication: altered, cut, or "
+		    "moved here from another key's name");
 	}
 	close(fd);
 	if (!buf)

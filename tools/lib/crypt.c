@@ -415,3 +415,17 @@ ec_wipe_free(void *p, size_t n)
 		explicit_bzero(p, n);
 	free(p);
 }
+
+char *
+ec_crypt_open_fd(int fd, const char *name, char *buf, size_t *len, ec_err *e)
+{
+	char bind[PATH_MAX], *plain;
+	int bound;
+
+	if (!ec_crypt_sealed(buf, *len))
+		return buf;
+	bound = ec_crypt_binding(name, fd, bind, sizeof bind) == 0;
+	plain = ec_crypt_open(bound ? bind : NULL, name, buf, *len, len, e);
+	free(buf);
+	return plain;
+}

@@ -31,6 +31,10 @@ char *ec_crypt_seal(const char *binding, const void *buf, size_t len, size_t *ou
  * fails authentication, EC_EXIT_TEMP when its key is missing). */
 char *ec_crypt_open(const char *binding, const char *name, const void *buf, size_t len,
     size_t *outlen, ec_err *e);
+/* buf (*len bytes, malloc'd, as read from fd; name for messages) as a reader takes
+ * it: itself when it is not sealed, else opened in the place fd is (buf freed, *len
+ * the plaintext's). NULL with e as ec_crypt_open. */
+char *ec_crypt_open_fd(int fd, const char *name, char *buf, size_t *len, ec_err *e);
 /* The key id in a sealed file's header into id; 0, or -1 if buf is not one. */
 int ec_crypt_key_id(const void *buf, size_t len, char id[EC_KEY_ID_MAX + 1]);
 

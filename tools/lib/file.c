@@ -85,15 +85,11 @@ char *
 ec_read_fd(int fd, const char *name, size_t max, size_t *len, ec_err *e)
 {
 	size_t n;
-	char *buf = ec_read_fd_raw(fd, name, max, &n, e), bind[PATH_MAX], *plain;
+	char *buf = ec_read_fd_raw(fd, name, max, &n, e);
 
 	/* A sealed file is opened here, for every reader (crypt.c). */
-	if (buf && ec_crypt_sealed(buf, n)) {
-		int bound = ec_crypt_binding(name, fd, bind, sizeof bind) == 0;
-		plain = ec_crypt_open(bound ? bind : NULL, name, buf, n, &n, e);
-		free(buf);
-		buf = plain;
-	}
+	if (buf && !(buf = ec_crypt_open_fd(fd, name, buf, &n, e)))
+		return NULL;
 	if (buf && len)
 		*len = n;
 	return buf;
