@@ -191,7 +191,8 @@ reject_entry(const char *spool, const char *name, const char *why, ec_claim *c, 
 	return rc < 0 ? -1 : EC_CLAIM_REJECTED;
 }
 
-/* Does the task in state/id hold exactly buf as its request? */
+/* Does the task in state/id hold exactly buf (the request as kept) as its request?
+ * It may be sealed on disk: a few dozen bytes more. */
 static int
 same_request(const char *spool, const char *state, const char *id, const char *ext,
     const char *buf, size_t len)
@@ -201,41 +202,28 @@ same_request(const char *spool, const char *state, const char *id, const char *e
 	char *cur;
 	int same;
 
-	size_t klen;
-	char *kept = ec_redact_request(buf, len, ext, &klen);
-
-	/* As it was kept: redacted (security.redactRequests), maybe sealed (a few
-	 * dozen bytes more on disk). */
-	if (kept)
-		buf = kept, len = klen;
 	snprintf(rel, sizeof rel, "%s/%s/request.%s", state, id, ext);
-	if ((cur = ec_spool_read(spool, rel, len + 256, &n, 0, NULL)))
-		same = n == len && memcmp(cur, buf, len) == 0;
-	else
-		same = 0;
+	cur = ec_spool_read(spool, rel, len + 256, &n, 0, NULL);
+	same = cur && n == len && memcmp(cur, buf, len) == 0;
 	free(cur);
-	free(kept);
 	return same;
 }
 
 /*
  * Put the request the descriptor-checked st says it is into the claim directory
  * (dfd) as request.EXT: the owner's file is kept; a stranger's is replaced by a
- * copy of the bytes that were read. The entry arrived as staged. 0 or -1 (e).
+ * copy of the bytes that were read (buf), and so is any request that is kept
+ * otherwise than it came (redacted: anew; sealed: the file layer writes it). The
+ * entry arrived as staged. 0 or -1 (e).
  */
 static int
 settle_request(int dfd, const char *dir, const char *staged, const char *ext,
-    const struct stat *st, const char *buf, size_t len, ec_err *e)
+    const struct stat *st, const char *buf, size_t len, int anew, ec_err *e)
 {
-	char final[32], path[PATH_MAX + 40], *kept;
-	size_t klen;
-	int rc;
+	char final[32], path[PATH_MAX + 40];
 
 	snprintf(final, sizeof final, "request.%s", ext);
-	/* Kept redacted (security.redactRequests) or sealed (encryptAtRest): written
-	 * anew through the file layer, never renamed in as it came. */
-	kept = ec_redact_request(buf, len, ext, &klen);
-	if (st->st_uid == geteuid() && !kept && !ec_crypt_on()) {
+	if (st->st_uid == geteuid() && !anew && !ec_crypt_on()) {
 		if (renameat(dfd, staged, dfd, final) < 0)
 			return ec_fail(e, EC_EXIT_TEMP, "cannot rename in '%s': %s", dir, strerror(errno));
 		if (fsync(dfd) < 0 && errno != EINVAL)
@@ -243,9 +231,7 @@ settle_request(int dfd, const char *dir, const char *staged, const char *ext,
 		return 0;
 	}
 	snprintf(path, sizeof path, "%s/%s", dir, final);
-	rc = ec_write_atomic(path, kept ? kept : buf, kept ? klen : len, EC_W_FSYNC, e);
-	free(kept);
-	if (rc < 0)
+	if (ec_write_atomic(path, buf, len, EC_W_FSYNC, e) < 0)
 		return -1;
 	unlinkat(dfd, staged, 0);
 	return 0;
@@ -258,8 +244,8 @@ ec_claim_take(const char *spool, const char *name, const ec_claim_opts *o, ec_cl
 	char rel[NAME_MAX + 16], dir[PATH_MAX], dst[PATH_MAX], why[600], staged[32];
 	struct stat st, now_st;
 	long long now = ec_now_ms(), age;
-	size_t len = 0;
-	char *buf = NULL;
+	size_t len = 0, klen;
+	char *buf = NULL, *kept;
 	int fd, dfd = -1, rc;
 
 	memset(c, 0, sizeof *c);
@@ -333,7 +319,12 @@ ec_claim_take(const char *spool, const char *name, const ec_claim_opts *o, ec_cl
 		close(dfd);
 		return rc < 0 ? -1 : EC_CLAIM_REJECTED;
 	}
-	if (settle_request(dfd, dir, staged, c->ext, &st, buf, len, e) < 0) {
+	/* From here on the request is as it is kept (security.redactRequests). */
+	if ((kept = ec_redact_request(buf, len, c->ext, &klen))) {
+		free(buf);
+		buf = kept, len = klen;
+	}
+	if (settle_request(dfd, dir, staged, c->ext, &st, buf, len, kept != NULL, e) < 0) {
 		/* The request is safe in the claim directory; recovery returns it. */
 		free(buf);
 		close(dfd);
