@@ -7,8 +7,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${EC_BIN:-$root/bin}
 work=$1/llm
 mkdir -p "$work"
-median() { sort -n | awk '{a[NR]=$1} END {if (NR) print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2); else print "n/a"}'; }
-now_us() { echo $(( $(date +%s%N) / 1000 )); }
+. "$root/tests/bench/lib.sh"
 command -v python3 >/dev/null || { echo "== persona-llm: skipped (no python3) =="; exit 0; }
 
 echo "== persona-llm: orchestration overhead per agent call (fake server answering at once; median of 30) =="

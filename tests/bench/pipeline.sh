@@ -6,8 +6,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${EC_BIN:-$root/bin}
 work=$1/pipeline
 mkdir -p "$work"
-median() { sort -n | awk '{a[NR]=$1} END {if (NR) print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2); else print "n/a"}'; }
-now_us() { echo $(( $(date +%s%N) / 1000 )); }
+. "$root/tests/bench/lib.sh"
 
 echo "== persona-run: overhead per call (median of 30) =="
 task="$work/task"

@@ -9,7 +9,7 @@ trap 'rm -rf "$work"' EXIT
 export EPIC_SPOOL="$work/spool"
 unset EPIC_CONFIG EPIC_PERSONA_PATH EPIC_DATADIR
 reqs=("$root"/examples/requests/*)
-median() { sort -n | awk '{a[NR]=$1} END {if (NR) print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2); else print "n/a"}'; }
+. "$root/tests/bench/lib.sh"
 
 echo "== persona-rules: engine time per persona per epic (${#reqs[@]} examples, 200 runs each) =="
 "$root/tests/tools/run-personas.sh" -B 200 "$work/rules" "${reqs[@]}" 2> "$work/bench.txt" >/dev/null || true

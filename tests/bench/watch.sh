@@ -8,8 +8,7 @@ bin=${EC_BIN:-$root/bin}
 work=$1/watch
 mkdir -p "$work"
 unset EPIC_CONFIG
-median() { sort -n | awk '{a[NR]=$1} END {if (NR) print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2); else print "n/a"}'; }
-now_us() { echo $(( $(date +%s%N) / 1000 )); }
+. "$root/tests/bench/lib.sh"
 request() { printf 'Epic %s: let shop admins upload product images and let customers pay by card at checkout.\n' "$1"; }
 
 # queue N DIR: N distinct requests, renamed into DIR/incoming at once.
