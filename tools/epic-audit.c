@@ -181,19 +181,11 @@ main(int argc, char *argv[])
 	const char *spool = NULL, *cmd, *opts;
 	double days = -1;
 	long lines = 10;
-	int arg, c, r;
+	int c, r;
 
 	ec_setprogname(argv[0]);
 	cmd = argc > 1 ? argv[1] : NULL;
-	if ((arg = ec_sub_arg(subs, cmd, &current)) == EC_SUB_HELP)
-		usage(EC_EXIT_OK);
-	if (arg == EC_SUB_VERSION)
-		ec_version_exit();
-	if (arg != EC_SUB_RUN) {
-		if (arg == EC_SUB_UNKNOWN)
-			ec_warn("unknown subcommand '%s'", cmd);
-		usage(EC_EXIT_USAGE);
-	}
+	current = ec_sub_main(subs, cmd, usage);
 	opts = !strcmp(cmd, "tail") ? "hn:s:V" : !strcmp(cmd, "rotate") ? "ho:s:V" : "hs:V";
 	argc--, argv++;
 	while ((c = getopt_long(argc, argv, opts, longopts, NULL)) != -1) {

@@ -417,19 +417,11 @@ main(int argc, char *argv[])
 	};
 	const char *spool = NULL, *cfgpath = NULL, *cmd;
 	criteria cr = { .older = -1 };
-	int arg, c, json = 0;
+	int c, json = 0;
 
 	ec_setprogname(argv[0]);
 	cmd = argc > 1 ? argv[1] : NULL;
-	if ((arg = ec_sub_arg(subs, cmd, &current)) == EC_SUB_HELP)
-		usage(EC_EXIT_OK);
-	if (arg == EC_SUB_VERSION)
-		ec_version_exit();
-	if (arg != EC_SUB_RUN) {
-		if (arg == EC_SUB_UNKNOWN)
-			ec_warn("unknown subcommand '%s'", cmd);
-		usage(EC_EXIT_USAGE);
-	}
+	current = ec_sub_main(subs, cmd, usage);
 	argc--, argv++;
 	while ((c = getopt_long(argc, argv, !strcmp(cmd, "purge") ? "ac:ehJno:s:SV" :
 	    !strcmp(cmd, "stats") ? "c:hJs:V" : "hJs:V", longopts, NULL)) != -1) {

@@ -65,7 +65,7 @@ typedef struct walk {
 	const char *key;        /* rotate: the new key's id; NULL: only count */
 	int seal_plain;         /* rotate: seal covered files still in clear */
 	int dry;
-	json_t *per_key;        /* key id -> files it seals */
+	json_t *per_key;        /* key id -> files it sealed when met (list) */
 	long long resealed, sealed, plain, failed, active;
 } walk;
 
@@ -118,12 +118,6 @@ visit_file(walk *w, const char *rel, int in_active)
 		struct timespec t[2] = { st.st_atim, st.st_mtim };
 		utimensat(AT_FDCWD, path, t, AT_SYMLINK_NOFOLLOW);
 		sealed ? w->resealed++ : w->sealed++;
-		if (sealed) {
-			json_t *n = json_object_get(w->per_key, id);
-			json_object_set_new(w->per_key, id, json_integer(json_integer_value(n) - 1));
-			n = json_object_get(w->per_key, w->key);
-			json_object_set_new(w->per_key, w->key, json_integer(json_integer_value(n) + 1));
-		}
 	}
 	if (plain)
 		ec_wipe_free(plain, plen);
@@ -334,19 +328,11 @@ main(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *spool = NULL, *cfgpath = NULL, *cmd;
-	int arg, c, json = 0, dry = 0;
+	int c, json = 0, dry = 0;
 
 	ec_setprogname(argv[0]);
 	cmd = argc > 1 ? argv[1] : NULL;
-	if ((arg = ec_sub_arg(subs, cmd, &current)) == EC_SUB_HELP)
-		usage(EC_EXIT_OK);
-	if (arg == EC_SUB_VERSION)
-		ec_version_exit();
-	if (arg != EC_SUB_RUN) {
-		if (arg == EC_SUB_UNKNOWN)
-			ec_warn("unknown subcommand '%s'", cmd);
-		usage(EC_EXIT_USAGE);
-	}
+	current = ec_sub_main(subs, cmd, usage);
 	argc--, argv++;
 	while ((c = getopt_long(argc, argv, !strcmp(cmd, "rotate") ? "c:hns:V" :
 	    !strcmp(cmd, "list") ? "hJs:V" : !strcmp(cmd, "new") ? "hs:V" : "hV",

@@ -339,7 +339,7 @@ main(int argc, char *argv[])
 	};
 	const char *spool = NULL, *cmd;
 	long long timeout_ms = -1;
-	int arg, c, json = 0, wait = 0, status;
+	int c, json = 0, wait = 0, status;
 
 	ec_setprogname(argv[0]);
 	cmd = argc > 1 ? argv[1] : NULL;
@@ -348,15 +348,7 @@ main(int argc, char *argv[])
 		cmd = "status";
 	else if (cmd && !strcmp(cmd, "wait"))
 		cmd = "status", wait = 1;
-	if ((arg = ec_sub_arg(subs, cmd, &current)) == EC_SUB_HELP)
-		usage(EC_EXIT_OK);
-	if (arg == EC_SUB_VERSION)
-		ec_version_exit();
-	if (arg != EC_SUB_RUN) {
-		if (arg == EC_SUB_UNKNOWN)
-			ec_warn("unknown subcommand '%s'", cmd);
-		usage(EC_EXIT_USAGE);
-	}
+	current = ec_sub_main(subs, cmd, usage);
 	status = !strcmp(cmd, "status");
 	argc--, argv++;
 	while ((c = getopt_long(argc, argv, status ? "hJs:t:Vw" : "hs:V", longopts, NULL)) != -1) {

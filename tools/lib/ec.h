@@ -752,9 +752,10 @@ const ec_sub *ec_sub_find(const ec_sub *subs, const char *name);
  * malloc'd; NULL without memory. */
 char *ec_sub_usage(const ec_sub *subs, const ec_sub *current, int full, const char *about,
     const char *tail);
-/* What a tool's first argument asks (NULL: there is none); *sub is set for EC_SUB_RUN. */
-enum { EC_SUB_RUN, EC_SUB_NONE, EC_SUB_HELP, EC_SUB_VERSION, EC_SUB_UNKNOWN };
-int ec_sub_arg(const ec_sub *subs, const char *arg, const ec_sub **sub);
+/* For main() only (err.c): the subcommand arg (argv[1], or NULL) names; for -h/--help
+ * usage(0), for -V/--version the version, for none or an unknown one usage(2),
+ * which must not return. */
+const ec_sub *ec_sub_main(const ec_sub *subs, const char *arg, void (*usage)(int));
 
 /* markup.c: outside text kept text in a document or a script. */
 /* s with & < > " ' as entities: fit for HTML text and attribute values. */

@@ -223,6 +223,23 @@ ec_version_exit(void)
 	ec_exit(ec_close_stdout());
 }
 
+const ec_sub *
+ec_sub_main(const ec_sub *subs, const char *arg, void (*usage)(int))
+{
+	const ec_sub *sub;
+
+	if (arg && (!strcmp(arg, "-h") || !strcmp(arg, "--help")))
+		usage(EC_EXIT_OK);
+	if (arg && (!strcmp(arg, "-V") || !strcmp(arg, "--version")))
+		ec_version_exit();
+	if (arg && (sub = ec_sub_find(subs, arg)))
+		return sub;
+	if (arg)
+		ec_warn("unknown subcommand '%s'", arg);
+	usage(EC_EXIT_USAGE);
+	ec_exit(EC_EXIT_USAGE);
+}
+
 int
 ec_close_stdout(void)
 {

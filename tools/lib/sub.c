@@ -1,5 +1,5 @@
 /*
- * sub.c - tools with subcommands (epic-audit, epic-cache, epic-queue, git-style):
+ * sub.c - tools with subcommands (epic-audit, epic-cache, epic-key, epic-queue, git-style):
  * the table of subcommands, finding one by name, and the usage text made from the
  * table, so every such tool says its synopsis the same way.
  */
@@ -42,17 +42,4 @@ ec_sub_usage(const ec_sub *subs, const ec_sub *current, int full, const char *ab
 		ec_buf_puts(&b, tail);
 	}
 	return ec_buf_take(&b);
-}
-
-int
-ec_sub_arg(const ec_sub *subs, const char *arg, const ec_sub **sub)
-{
-	*sub = NULL;
-	if (!arg)
-		return EC_SUB_NONE;
-	if (!strcmp(arg, "-h") || !strcmp(arg, "--help"))
-		return EC_SUB_HELP;
-	if (!strcmp(arg, "-V") || !strcmp(arg, "--version"))
-		return EC_SUB_VERSION;
-	return (*sub = ec_sub_find(subs, arg)) ? EC_SUB_RUN : EC_SUB_UNKNOWN;
 }
