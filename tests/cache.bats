@@ -216,12 +216,12 @@ entries() { (cd "$S" && find cache -mindepth 2 -path 'cache/[0-9a-f][0-9a-f]/*' 
 
 @test "verify sets aside a kept rule base that does not decode and a link in cache/valid/" {
 	review 01-checkout-payments.json
-	rb=$(ls "$S"/cache/rulebases/*.b1 | head -1)
+	rb=$(ls "$S"/cache/rulebases/*.c1 | head -1)
 	printf 'garbage' > "$rb"
 	ln -s /etc/hostname "$S/cache/valid/planted"
 	run -1 --separate-stderr epic cache verify
 	assert_equal "$(jq .corrupt <<<"$output")" 2
-	printf '%s\n' "${stderr_lines[@]}" | grep -qxF "epic-cache: cache/rulebases/$(basename "$rb"): a kept rule base that does not decode"
+	printf '%s\n' "${stderr_lines[@]}" | grep -qxF "epic-cache: cache/rulebases/$(basename "$rb"): a kept rule base image that does not decode"
 	printf '%s\n' "${stderr_lines[@]}" | grep -qxF "epic-cache: cache/valid/planted: a symbolic link, not a kept file"
 	[ -e "$S/cache/corrupt/rulebases-$(basename "$rb")" ] && [ -L "$S/cache/corrupt/valid-planted" ]
 	review 04-notifications.json

@@ -79,39 +79,88 @@ calls() { [ -f "$STATE/calls" ] && wc -l < "$STATE/calls" || echo 0; }
 	assert_equal "$(cat personas/.01-product-owner.stamp)" "$want"
 }
 
-@test "a rule base is checked and merged once per content, kept in the spool, and the kept copy gives the same output" {
+# image_patch FILE PYTHON: run PYTHON on the kept image's bytes (b: a bytearray; the
+# sections as rulesimage.c lays them out: pool at P with n[0] bytes, then the
+# records), then make its header hash right again, as a forger with write access
+# to the cache would.
+image_patch() {
+	python3 - "$1" "$2" <<'PY'
+import struct, sys
+path, code = sys.argv[1], sys.argv[2]
+b = bytearray(open(path, 'rb').read())
+n = struct.unpack_from('<8I', b, 16)
+P = 48
+G = P + n[0]; PH = G + 12 * n[1]; T = PH + 8 * n[2]; C = T + 16 * n[3]; R = C + 24 * n[4]
+exec(code)
+open(path, 'wb').write(b)
+PY
+	ec-test rules-image-rehash < "$1" > "$1.tmp" && mv "$1.tmp" "$1"
+}
+
+@test "a rule base is checked, merged and compiled once per content, kept in the spool, and the kept image gives the same output" {
 	cp -r "$ROOT/pipeline/personas" "$BATS_TEST_TMPDIR/shipped"
 	export EPIC_PERSONA_PATH="$BATS_TEST_TMPDIR/shipped"
 	run -0 persona-run --no-cache --persona product-owner -o "$BATS_TEST_TMPDIR/a.json" epic-request.json
-	run -0 bash -c "ls '$EPIC_SPOOL'/cache/rulebases/*.b1 | wc -l"
+	run -0 bash -c "ls '$EPIC_SPOOL'/cache/rulebases/*.c1 | wc -l"
 	assert_output 1
-	kept=$(ls "$EPIC_SPOOL"/cache/rulebases/*.b1)
-	# Merged with the vocabulary: its concepts are synonym groups.
-	ec-test jsonbin-decode < "$kept" > "$BATS_TEST_TMPDIR/k.json"
-	run -0 jq -e '(.synonyms | has("slow")) and (.rules | length > 10)' "$BATS_TEST_TMPDIR/k.json"
-	# The kept copy is what the second run reads: a rule changed in it shows.
-	jq -c '(.rules[] | select(.insight) | .insight) |= . + " (kept)"' "$BATS_TEST_TMPDIR/k.json" |
-		ec-test jsonbin-encode > "$kept"
+	kept=$(ls "$EPIC_SPOOL"/cache/rulebases/*.c1)
+	run -0 ec-test rules-image-verify < "$kept"
+	# The image is what the second run reads, and gives the same bytes as the JSON.
 	run -0 persona-run --no-cache --persona product-owner -o "$BATS_TEST_TMPDIR/b.json" epic-request.json
-	run -0 jq -r '[.insights[] | select(endswith("(kept)"))] | length > 0' "$BATS_TEST_TMPDIR/b.json"
+	cmp "$BATS_TEST_TMPDIR/a.json" "$BATS_TEST_TMPDIR/b.json"
+	image_patch "$kept" 'b[P:G] = b[P:G].replace(b"PO-0", b"PQ-0")'
+	run -0 ec-test rules-image-check < "$kept"
+	run -0 persona-run --no-cache --persona product-owner -o "$BATS_TEST_TMPDIR/c.json" epic-request.json
+	run -0 jq -r '[.recommendations[].id | select(startswith("PQ-"))] | length > 0' "$BATS_TEST_TMPDIR/c.json"
 	assert_output true
-	# A kept copy cut short, or with a byte changed, is loaded again from the rule
-	# base, and replaced.
+	# An image cut short, with a byte changed, or forged with a right hash but an
+	# index out of bounds, a condition that contains itself, or a string without its
+	# end, is refused, compiled again from the rule base, and replaced.
 	head -c 5000 "$kept" > "$BATS_TEST_TMPDIR/cut" && cp "$BATS_TEST_TMPDIR/cut" "$kept"
-	run -1 ec-test jsonbin-decode < "$kept"
+	run -1 ec-test rules-image-check < "$kept"
 	run -0 persona-run --no-cache --persona product-owner -o "$BATS_TEST_TMPDIR/c.json" epic-request.json
 	cmp "$BATS_TEST_TMPDIR/a.json" "$BATS_TEST_TMPDIR/c.json"
 	printf 'X' | dd of="$kept" bs=1 seek=3000 conv=notrunc status=none
-	run -1 ec-test jsonbin-decode < "$kept"
-	run -0 persona-run --no-cache --persona product-owner -o "$BATS_TEST_TMPDIR/c.json" epic-request.json
-	cmp "$BATS_TEST_TMPDIR/a.json" "$BATS_TEST_TMPDIR/c.json"
-	run -0 ec-test jsonbin-decode < "$kept"
-	# Editing the rule base is a new fingerprint: a new kept copy.
+	run -1 ec-test rules-image-check < "$kept"
+	# forged: a group index out of bounds; a condition inside itself; the pool's
+	# last string without its end; a rule's condition out of bounds; a phrase of
+	# 2^32 - 1 bytes (found by fuzz_rules_image)
+	for forge in 'struct.pack_into("<II", b, T, 1, 0xffffffff)' \
+		'struct.pack_into("<I", b, PH + 4, 0xffffffff)' \
+		'struct.pack_into("<II", b, T, 3, n[4] - 1)' \
+		'b[G - 1] = 65' \
+		'struct.pack_into("<I", b, R + 12, n[4] + 7)'; do
+		image_patch "$kept" "$forge"
+		run -1 ec-test rules-image-check < "$kept"
+		run -0 persona-run --no-cache --persona product-owner -o "$BATS_TEST_TMPDIR/c.json" epic-request.json
+		cmp "$BATS_TEST_TMPDIR/a.json" "$BATS_TEST_TMPDIR/c.json"
+		run -0 ec-test rules-image-verify < "$kept"
+	done
+	# Editing the rule base is a new fingerprint: a new kept image.
 	jq '.version = "9.9.9"' "$EPIC_PERSONA_PATH/rules/product-owner.json" > "$BATS_TEST_TMPDIR/rb"
 	mv "$BATS_TEST_TMPDIR/rb" "$EPIC_PERSONA_PATH/rules/product-owner.json"
 	run -0 persona-run --no-cache --persona product-owner -o "$BATS_TEST_TMPDIR/d.json" epic-request.json
-	run -0 bash -c "ls '$EPIC_SPOOL'/cache/rulebases/*.b1 | wc -l"
+	run -0 bash -c "ls '$EPIC_SPOOL'/cache/rulebases/*.c1 | wc -l"
 	assert_output 2
+}
+
+@test "every shipped persona gives the same bytes from its kept image as from its JSON, on every example" {
+	cp -r "$ROOT/pipeline/personas" "$BATS_TEST_TMPDIR/shipped"
+	export EPIC_PERSONA_PATH="$BATS_TEST_TMPDIR/shipped"
+	for req in "$ROOT"/examples/requests/*; do
+		epic-parse --task-id t2 -o epic-request.json "$req"
+		for p in product-owner architect security-specialist performance-specialist \
+			accessibility-advocate devops-engineer; do
+			# persona-rules applies the JSON (no spool, no image); persona-run the image
+			# once the first run kept it.
+			run -0 persona-run --no-cache --persona $p -o "$BATS_TEST_TMPDIR/run.json" epic-request.json
+			run -0 persona-rules -o "$BATS_TEST_TMPDIR/rules.json" "$BATS_TEST_TMPDIR/run.input.json"
+			cmp "$BATS_TEST_TMPDIR/run.json" "$BATS_TEST_TMPDIR/rules.json" ||
+				fail "$p on $(basename "$req"): the image's output differs from the JSON's"
+		done
+	done
+	run -0 bash -c "ls '$EPIC_SPOOL'/cache/rulebases/*.c1 | wc -l"
+	assert_output 6
 }
 
 @test "the PersonaInput accumulates the earlier personas' insights, signals and recommendations" {

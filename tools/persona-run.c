@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "ec.h"
+#include "rulebase.h"
 #include "llm.h"
 
 #define OUTPUT_CAP      (4u << 20)  /* bytes of a command persona's stdout we keep */
@@ -225,30 +226,37 @@ empty_output(const run *r, const char *status, const char *etype, const char *ms
 }
 
 /*
- * Load the registered rule base, checked and merged once per content (rulesload.c),
- * and once per process: a retry does not load it again. What is loaded stays until
- * the process exits, which frees its ~15,000 values at once where json_decref would
- * spend a third of a millisecond on them one by one; reachable from kept[], so leak
- * checkers do not count it. New reference.
+ * Load the registered rule base, checked, merged and compiled once per content
+ * (rulesload.c), and once per process: a retry does not load it again. What is
+ * loaded stays until the process exits (reachable from kept[], so leak checkers do
+ * not count it). Borrowed.
  */
-static json_t *
+static const ec_rulebase *
 load_rules(const run *r, const ec_persona *p, ec_err *e)
 {
-	static struct { const ec_persona *p; json_t *rb; } kept[4];
-	json_t *rb;
+	static struct { const ec_persona *p; ec_rulebase *rb; } kept[4];
+	ec_rulebase *rb;
+	json_t *j;
 	size_t i;
 
 	for (i = 0; i < sizeof kept / sizeof *kept && kept[i].p; i++)
 		if (kept[i].p == p)
-			return json_incref(kept[i].rb);
-	if (p != r->p || !r->rules_text)
-		rb = ec_rules_load(p->rules_path, e);   /* a fallback persona: rare */
-	else
+			return kept[i].rb;
+	if (p != r->p || !r->rules_text) {
+		/* a fallback persona: rare */
+		if (!(j = ec_rules_load(p->rules_path, e)))
+			return NULL;
+		rb = ec_rulebase_of(j);
+		json_decref(j);
+		if (!rb)
+			ec_fail(e, EC_EXIT_TEMP, "out of memory");
+	} else
 		rb = ec_rules_load_kept(p->rules_path, r->rules_text, r->rules_len, r->rules_fp,
 		    r->spool, e);
+	/* kept until exit: a retry or a fallback applies it again */
 	if (rb && i < sizeof kept / sizeof *kept) {
 		kept[i].p = p;
-		kept[i].rb = json_incref(rb);
+		kept[i].rb = rb;
 	}
 	return rb;
 }
@@ -258,13 +266,16 @@ static json_t *
 run_rules(const run *r, const ec_persona *p, const json_t *input, attempt *a)
 {
 	ec_err e;
-	json_t *rb = p ? load_rules(r, p, &e) : json_incref(r->inline_rules), *o;
+	const ec_rulebase *rb = NULL;
+	ec_rulebase *inl = NULL;
+	json_t *o = NULL;
 	long long t0;
 
-	if (rb && !p && ec_schema_validate("rule-base", rb, NULL, &e) < 0) {
-		json_decref(rb);
-		rb = NULL;
-	}
+	if (p)
+		rb = load_rules(r, p, &e);
+	else if (ec_schema_validate("rule-base", r->inline_rules, NULL, &e) == 0 &&
+	    !(rb = inl = ec_rulebase_of(r->inline_rules)))
+		ec_fail(&e, EC_EXIT_TEMP, "out of memory");
 	if (!rb) {
 		a->etype = ET_UNAVAILABLE;
 		snprintf(a->msg, sizeof a->msg, "%s", e.msg);
@@ -272,9 +283,9 @@ run_rules(const run *r, const ec_persona *p, const json_t *input, attempt *a)
 	}
 	/* Time the review itself, not the loading (the attempt's durationMs). */
 	t0 = ec_mono_ms();
-	o = ec_rules_apply(rb, input, &e);
+	o = ec_rulebase_apply(rb, input, &e);
 	a->ms = ec_mono_ms() - t0;
-	json_decref(rb);
+	ec_rulebase_free(inl);
 	if (!o) {
 		a->etype = ET_SYSTEM;
 		snprintf(a->msg, sizeof a->msg, "%s", e.msg);

@@ -52,6 +52,13 @@ seeds() {
 		# Results: the golden EpicResponse, and a small one made by the tools.
 		cp tests/fixtures/epic-aggregate/golden/expected.json "$dir/golden.json"
 		cp tests/fuzz/seeds/result/* "$dir/" 2>/dev/null || true ;;
+	fuzz_rules_image)
+		# Payloads (the 16-byte header cut off) of the shipped rule bases, compiled.
+		[ -x bin/ec-test ] || return 0
+		for f in pipeline/personas/rules/*.json; do
+			[ "$(basename "$f")" = concepts.json ] && continue
+			bin/ec-test rules-image "$f" | tail -c +17 > "$dir/$(basename "$f" .json).img"
+		done ;;
 	fuzz_jsonbin)
 		# Payloads (the 14-byte header cut off) of the rule bases and the vocabulary.
 		[ -x bin/ec-test ] || return 0

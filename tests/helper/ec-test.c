@@ -19,12 +19,17 @@
  *   ec-test xxh3                 stdin: its XXH3-64 in hex, as stamps and checkpoints hold it
  *   ec-test jsonbin-encode       stdin JSON -> the binary form (jsonbin.c); -decode: back
  *   ec-test nearest S NAME...    the NAME nearest to S (ec_nearest), or "none"
+ *   ec-test rules-image FILE     the rule base FILE compiled into its kept image
+ *   ec-test rules-image-check    stdin: "ok" when readers would attach the image, else
+ *                                "refused" (exit 1); -verify: every rule decodes too
+ *   ec-test rules-image-rehash   stdin image with its header hash made right (forgeries)
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ec.h"
+#include "rulebase.h"
 
 static char *
 input(size_t *len)
@@ -262,6 +267,40 @@ xxh3(void)
 	return 0;
 }
 
+/* A kept rule base image (rulesimage.c): built from a file, checked, re-hashed. */
+static int
+rules_image(const char *cmd, const char *path)
+{
+	size_t len;
+	char *buf, *out;
+	json_t *rb;
+	ec_err e;
+	int ok;
+
+	if (path) {
+		if (!(rb = ec_rules_load(path, &e)) || !(out = ec_rules_image_build(rb, &len, &e)))
+			ec_die_err(&e);
+		fwrite(out, 1, len, stdout);
+		free(out);
+		json_decref(rb);
+		return 0;
+	}
+	buf = input(&len);
+	if (!strcmp(cmd, "rules-image-rehash")) {
+		uint64_t h = len >= 16 ? ec_xxh3(buf + 16, len - 16) : 0;
+		if (len >= 16)
+			memcpy(buf + 8, &h, 8);
+		fwrite(buf, 1, len, stdout);
+		free(buf);
+		return 0;
+	}
+	ok = (!strcmp(cmd, "rules-image-verify") ? ec_rules_image_verify(buf, len) :
+	    ec_rules_image_check(buf, len)) == 0;
+	printf("%s\n", ok ? "ok" : "refused");
+	free(buf);
+	return !ok;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -292,6 +331,10 @@ main(int argc, char *argv[])
 		return xxh3();
 	if (!strcmp(cmd, "jsonbin-encode") || !strcmp(cmd, "jsonbin-decode"))
 		return jsonbin(cmd[8] == 'e');
+	if (!strcmp(cmd, "rules-image") && argc == 3)
+		return rules_image(cmd, argv[2]);
+	if (!strncmp(cmd, "rules-image-", 12) && argc == 2)
+		return rules_image(cmd, NULL);
 	if (!strcmp(cmd, "nearest") && argc >= 3) {
 		int i = ec_nearest(argv[2], (const char *const *)argv + 3, (size_t)(argc - 3));
 		printf("%s\n", i < 0 ? "none" : argv[3 + i]);
@@ -310,6 +353,6 @@ main(int argc, char *argv[])
 		return 0;
 	}
 	fprintf(stderr, "usage: ec-test pii|sanitize line|text|cut N|effort|days MIN MAX|extract|"
-	    "events|yaml|schema NAME|utf8|xxh3|jsonbin-encode|jsonbin-decode|nearest S NAME...|id ID...|make-escape PATH...|abspath PATH...\n");
+	    "events|yaml|schema NAME|utf8|xxh3|jsonbin-encode|jsonbin-decode|rules-image FILE|rules-image-check|rules-image-verify|rules-image-rehash|nearest S NAME...|id ID...|make-escape PATH...|abspath PATH...\n");
 	return EC_EXIT_USAGE;
 }

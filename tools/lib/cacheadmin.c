@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cacheadmin.h"
+#include "rulebase.h"
 #include "crypt.h"
 
 /* A registered persona's version as persona-run computes what an entry must
@@ -391,7 +392,7 @@ ec_cache_scan_kept(const char *spool, ec_cscan *out)
 			ec_centry *ent;
 			if (n[0] == '.' || fstatat(fd, n, &st, AT_SYMLINK_NOFOLLOW) < 0)
 				continue;
-			if (S_ISREG(st.st_mode) && !(!strcmp(*dir, "rulebases") && dot && !strcmp(dot, ".b1")))
+			if (S_ISREG(st.st_mode) && !(!strcmp(*dir, "rulebases") && dot && !strcmp(dot, ".c1")))
 				continue;
 			if (!(ent = add(out, *dir, n)))
 				break;
@@ -403,26 +404,25 @@ ec_cache_scan_kept(const char *spool, ec_cscan *out)
 				    "not a regular file");
 				continue;
 			}
-			/* A kept rule base must decode; one that does not is loaded and kept
-			 * again by its next reader, but it is not what was kept. */
+			/* A kept rule base must pass the check its readers make, and every
+			 * rule in it decode; one that does not is built again by its next
+			 * reader, but it is not what was kept. */
 			{
 				ec_err e;
 				size_t len;
 				char *buf = NULL;
-				json_t *j = NULL;
-				int f = ec_open_beneath(fd, n, O_RDONLY, 0, NULL, &e);
+				int f = ec_open_beneath(fd, n, O_RDONLY, 0, NULL, &e), ok = 0;
 				if (f >= 0) {
-					buf = ec_read_fd(f, n, EC_CACHE_ENTRY_MAX, &len, &e);
+					buf = ec_read_fd(f, n, EC_RULEBASE_IMAGE_MAX, &len, &e);
 					close(f);
 				}
 				if (buf)
-					j = ec_jsonbin_decode(buf, len);
+					ok = ec_rules_image_verify(buf, len) == 0;
 				free(buf);
-				if (j)
+				if (ok)
 					out->n--;
 				else
-					bad(ent, "%s", f < 0 ? e.msg : "a kept rule base that does not decode");
-				json_decref(j);
+					bad(ent, "%s", f < 0 ? e.msg : "a kept rule base image that does not decode");
 			}
 		}
 		closedir(d);

@@ -14,8 +14,9 @@
  * incoming/), ratelimit.c (a token bucket per submitter), audit.c (the audit
  * log, a hash chain; its walk and rotation declared in audit.h), paths.c
  * (where things are; paths for make), rules.c (the built-in
- * persona engine; rulestext.c, rulesfacts.c, rulescompile.c and rulesload.c share
- * the private rules.h),
+ * persona engine; rulestext.c, rulesfacts.c, rulescompile.c, rulesload.c and
+ * rulesimage.c (a rule base kept compiled, declared in rulebase.h) share the
+ * private rules.h),
  * registry.c (persona registrations), plan.c (the persona plan), normalize.c
  * (any persona output to a PersonaOutput; normfield.c, normrecs.c and
  * normparts.c share the private norm.h), pii.c (personal data in text),
@@ -624,11 +625,7 @@ int ec_rules_vocabulary(const char *rules_path, const char *text, size_t len, ch
 /* The XXH3 of a rule base's bytes and of the vocabulary beside it (its version for
  * the cache). */
 void ec_rules_fingerprint(const char *path, const char *text, size_t len, char fp[17]);
-/* Load a registered rule base's bytes (text, with fingerprint fp): with a spool, it
- * is checked and merged with its vocabulary once per fingerprint, and kept so in
- * cache/rulebases/ (in binary). New reference. */
-json_t *ec_rules_load_kept(const char *path, const char *text, size_t len, const char *fp,
-    const char *spool, ec_err *e);
+/* (ec_rules_load_kept, a rule base kept compiled: rulebase.h) */
 
 /* normalize.c: any persona output (clean JSON, JSON in prose or a ```json fence,
  * an agent's near-JSON) -> a canonical PersonaOutput. */

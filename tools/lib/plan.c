@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "ec.h"
+#include "rulebase.h"
 
 const char *
 ec_plan_skip_reason(const char *keyword)
@@ -47,7 +48,8 @@ by_order(const void *a, const void *b)
 static int
 score(ec_plan_step *s, const json_t *request, ec_err *e)
 {
-	json_t *rb, *in;
+	ec_rulebase *rb;
+	json_t *in;
 	ec_relevance rel;
 	char *text, fp[17];
 	size_t len;
@@ -70,9 +72,9 @@ score(ec_plan_step *s, const json_t *request, ec_err *e)
 	in = json_pack("{s:{s:O, s:O, s:{s:O?}}}", "epic", "description",
 	    json_object_get(request, "description"), "mode", json_object_get(request, "mode"),
 	    "context", "title", json_object_get(request, "title"));
-	r = in ? ec_rules_relevance(rb, in, &rel, e) : ec_fail(e, EC_EXIT_TEMP, "out of memory");
+	r = in ? ec_rulebase_relevance(rb, in, &rel, e) : ec_fail(e, EC_EXIT_TEMP, "out of memory");
 	json_decref(in);
-	json_decref(rb);
+	ec_rulebase_free(rb);
 	if (r < 0)
 		return -1;
 	s->relevance = rel.score;

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "rules.h"
+#include "rulebase.h"
 
 #define MAX_MATCHES 3           /* {matches} joins at most this many */
 #define TITLE_MAX 200           /* characters, the schema's maxLength of a title */
@@ -491,6 +492,9 @@ eng_ctx_free(ctx *c)
 	eng_st_free(&c->ids);
 	free(c->sigs);
 	free(c->buf);
+	for (size_t i = 0; i < c->nowned; i++)
+		json_decref(c->owned[i]);
+	free(c->owned);
 }
 
 /* A recommendation that fired, before the volume is calibrated. */
@@ -534,8 +538,8 @@ specificity(const rule *ru, const json_t *rec, const coll *col, int blocking)
 static int
 fire(ctx *c, const rule *ru, const fill *f, int force, fset *fs, cand *cd)
 {
-	const json_t *rec = json_object_get(ru->j, "recommendation");
-	const char *ins = json_string_value(json_object_get(ru->j, "insight"));
+	const json_t *rj, *rec;
+	const char *ins;
 	coll *col = f->col;
 	int dup, held;
 
@@ -543,6 +547,10 @@ fire(ctx *c, const rule *ru, const fill *f, int force, fset *fs, cand *cd)
 	col->nh = col->ns = 0;
 	if (ru->when && (held = holds(c, ru->when, col)) <= 0)
 		return held;
+	if (!(rj = eng_rule_json(c, ru)))
+		return -1;
+	rec = json_object_get(rj, "recommendation");
+	ins = json_string_value(json_object_get(rj, "insight"));
 	for (size_t k = 0; k < col->nh; k++)
 		fs->covered[c->t[col->h[k].pos].sent] = 1;
 	/* a repeated id (a rule base that skipped ec_rules_load) fires once */
@@ -550,7 +558,7 @@ fire(ctx *c, const rule *ru, const fill *f, int force, fset *fs, cand *cd)
 		return eng_oom(c);
 	if (dup)
 		return 0;
-	if (emit_signals(c, json_object_get(ru->j, "signals"), fs->signals) < 0)
+	if (emit_signals(c, json_object_get(rj, "signals"), fs->signals) < 0)
 		return -1;
 	if (ins) {
 		if (expand(c, ins, f) < 0)
@@ -676,8 +684,10 @@ quiet_insight(ctx *c, const json_t *rb, const char *mode, const char *title, jso
  * earlier personas said. 0, or -1 with c->e (prefixed with the rule base) or c->oom.
  */
 static int
-prepare(ctx *c, const json_t *rb, const json_t *input, const char *desc, int mbit)
+prepare(ctx *c, const ec_rulebase *r, const json_t *input, const char *desc, int mbit)
 {
+	const json_t *rb = r->top;
+
 	if (!desc)
 		return ec_fail(c->e, EC_EXIT_REJECT, "$.epic.description: expected a string");
 	if (!mbit)
@@ -687,8 +697,9 @@ prepare(ctx *c, const json_t *rb, const json_t *input, const char *desc, int mbi
 	if (eng_tokenise(c, desc, strlen(desc)) < 0 ||
 	    eng_discount(c, json_object_get(rb, "discountSections")) < 0 ||
 	    eng_quantities(c, json_object_get(rb, "quantities")) < 0 ||
-	    eng_groups_compile(c, json_object_get(rb, "synonyms")) < 0 ||
-	    eng_rules_compile(c, rb) < 0 ||
+	    (r->image ? eng_image_attach(c, r->image, r->image_len) :
+	    eng_groups_compile(c, json_object_get(r->json, "synonyms")) < 0 ? -1 :
+	    eng_rules_compile(c, r->json)) < 0 ||
 	    upstream(c, ec_json_get(input, "epic.accumulatedInsights")) < 0) {
 		if (!c->oom)
 			ec_err_prefix(c->e, "rule base '%s'", ec_json_get_str(rb, "persona", "?"));
@@ -724,6 +735,15 @@ fire_rules(ctx *c, const fill *f, int mbit, int baseline, int force, fset *fs, c
  */
 int
 ec_rules_relevance(const json_t *rb, const json_t *input, ec_relevance *rel, ec_err *e)
+{
+	ec_rulebase r = { .json = (json_t *)rb, .top = (json_t *)rb };
+
+	return ec_rulebase_relevance(&r, input, rel, e);
+}
+
+int
+ec_rulebase_relevance(const ec_rulebase *rb, const json_t *input, ec_relevance *rel,
+    ec_err *e)
 {
 	ctx c = { .e = e };
 	const char *mode = ec_json_get_str(input, "epic.mode", "standard");
@@ -803,6 +823,15 @@ pressing_insight(const json_t *rb, const char *title, json_t *const *recv, size_
 json_t *
 ec_rules_apply(const json_t *rb, const json_t *input, ec_err *e)
 {
+	ec_rulebase r = { .json = (json_t *)rb, .top = (json_t *)rb };
+
+	return ec_rulebase_apply(&r, input, e);
+}
+
+json_t *
+ec_rulebase_apply(const ec_rulebase *r, const json_t *input, ec_err *e)
+{
+	const json_t *rb = r->top;
 	ctx c = { .e = e };
 	const char *desc = ec_json_get_str(input, "epic.description", NULL);
 	const char *mode = ec_json_get_str(input, "epic.mode", "standard");
@@ -825,7 +854,7 @@ ec_rules_apply(const json_t *rb, const json_t *input, ec_err *e)
 
 	if (!title || !*title)
 		title = "this epic";
-	if (prepare(&c, rb, input, desc, mbit) < 0)
+	if (prepare(&c, r, input, desc, mbit) < 0)
 		goto fail;
 	out = json_object();
 	insights = json_array();

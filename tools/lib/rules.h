@@ -78,7 +78,10 @@ typedef struct cond {
 } cond;
 
 typedef struct rule {
-	const json_t *j;
+	const json_t *j;        /* the rule as written; from an image, once it fires
+	                         * (eng_rule_json) */
+	const char *jb;         /* from an image: j in jsonbin, jblen bytes */
+	size_t jblen;
 	const char *id;
 	int modes;
 	int baseline;           /* a baseline question: only when nothing specific fired */
@@ -130,6 +133,8 @@ typedef struct ctx {
 	strtab ids;             /* recommendation ids: upstream and fired here */
 	char *buf;              /* scratch for lowercasing and placeholders */
 	size_t bufcap;
+	json_t **owned;         /* rules' JSON decoded from an image, freed with c */
+	size_t nowned, capowned;
 } ctx;
 
 /* rulestext.c */
@@ -160,5 +165,13 @@ int eng_groups_compile(ctx *c, const json_t *syn);
 int eng_rules_compile(ctx *c, const json_t *rb);
 int eng_mode_bit(const char *m);
 double eng_num(const json_t *j, double dflt);
+
+/* rulesimage.c */
+/* The compiled rule base of an image (checked: ec_rules_image_check) into c. 0, or
+ * -1 (c->e or c->oom). */
+int eng_image_attach(ctx *c, const char *img, size_t len);
+/* Rule ru as written: its JSON, decoded from the image on first use. NULL with c->e
+ * (or c->oom) when it does not decode. */
+const json_t *eng_rule_json(ctx *c, const rule *ru);
 
 #endif

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "rules.h"
+#include "rulebase.h"
 
 json_t *
 ec_rules_load(const char *path, ec_err *e)
@@ -170,42 +171,88 @@ ec_rules_fingerprint(const char *path, const char *text, size_t len, char fp[17]
 }
 
 /*
- * A registered rule base's bytes, loaded. Checking 80 rules against the schema,
- * reading the shared vocabulary and merging it in cost more than applying them,
- * so with a spool the result is kept per fingerprint (which covers both files):
- * cache/rulebases/FP.RULES_CACHE_FORMAT holds the rule base as checked and merged,
- * in binary (jsonbin.c: parsing the JSON again would cost four times as much), in
- * its own key order. The same bytes are checked once; an edited file, or a kept
- * copy that does not decode, is loaded and kept again.
+ * A registered rule base's bytes, loaded. Checking its rules against the schema,
+ * reading the shared vocabulary, merging it in and compiling cost several times
+ * more than applying them, so with a spool the result is kept per fingerprint
+ * (which covers both files): cache/rulebases/FP.RULES_CACHE_FORMAT holds the rule
+ * base compiled (rulesimage.c), which the engine attaches without parsing. The same
+ * bytes are checked once; an edited file, or a kept image that fails its check, is
+ * loaded and kept again.
  */
-#define RULES_CACHE_FORMAT "b1"         /* bump when what is kept changes */
-#define RULES_CACHE_MAX (8u << 20)
+#define RULES_CACHE_FORMAT "c1"         /* bump when what is kept changes */
 
-json_t *
+ec_rulebase *
+ec_rulebase_of(json_t *rb)
+{
+	ec_rulebase *r = calloc(1, sizeof *r);
+
+	if (r)
+		r->json = r->top = json_incref(rb);
+	return r;
+}
+
+void
+ec_rulebase_free(ec_rulebase *r)
+{
+	if (!r)
+		return;
+	if (r->top != r->json)
+		json_decref(r->top);
+	json_decref(r->json);
+	free(r->image);
+	free(r);
+}
+
+/* The image kept at rel, checked, as a rule base; NULL when there is none fit. */
+static ec_rulebase *
+kept_image(const char *spool, const char *rel)
+{
+	ec_rulebase *r;
+	size_t len;
+	char *img = ec_spool_read(spool, rel, EC_RULEBASE_IMAGE_MAX, &len, 0, NULL);
+
+	if (!img)
+		return NULL;
+	if (ec_rules_image_check(img, len) == 0 && (r = calloc(1, sizeof *r))) {
+		if ((r->top = ec_rules_image_top(img, len))) {
+			r->image = img;
+			r->image_len = len;
+			return r;
+		}
+		free(r);
+	}
+	free(img);
+	return NULL;
+}
+
+ec_rulebase *
 ec_rules_load_kept(const char *path, const char *text, size_t len, const char *fp,
     const char *spool, ec_err *e)
 {
-	char rel[64], dir[PATH_MAX], mark[PATH_MAX + 64], *kept, *dump;
-	size_t klen, dlen;
+	char rel[64], dir[PATH_MAX], mark[PATH_MAX + 64], *img;
+	ec_rulebase *r;
+	size_t ilen;
 	json_t *rb;
 
-	if (!spool)
-		return ec_rules_loadb(text, len, path, 0, e);
-	snprintf(rel, sizeof rel, "cache/rulebases/%s.%s", fp, RULES_CACHE_FORMAT);
-	if ((kept = ec_spool_read(spool, rel, RULES_CACHE_MAX, &klen, 0, NULL))) {
-		rb = ec_jsonbin_decode(kept, klen);
-		free(kept);
-		if (rb)
-			return rb;
+	if (spool) {
+		snprintf(rel, sizeof rel, "cache/rulebases/%s.%s", fp, RULES_CACHE_FORMAT);
+		if ((r = kept_image(spool, rel)))
+			return r;
 	}
 	if (!(rb = ec_rules_loadb(text, len, path, 0, e)))
 		return NULL;
-	snprintf(dir, sizeof dir, "%s/cache/rulebases", spool);
-	snprintf(mark, sizeof mark, "%s/%s", spool, rel);
-	if ((dump = ec_jsonbin_encode(rb, &dlen)) && ec_mkdir_p(dir, 0755, NULL) == 0)
-		ec_write_atomic(mark, dump, dlen, 0, NULL);
-	free(dump);
-	return rb;
+	if (spool && (img = ec_rules_image_build(rb, &ilen, e))) {
+		snprintf(dir, sizeof dir, "%s/cache/rulebases", spool);
+		snprintf(mark, sizeof mark, "%s/%s", spool, rel);
+		if (ec_mkdir_p(dir, 0755, NULL) == 0)
+			ec_write_atomic(mark, img, ilen, 0, NULL);
+		free(img);
+	}
+	r = ec_rulebase_of(rb);
+	json_decref(rb);
+	if (!r)
+		ec_fail(e, EC_EXIT_TEMP, "out of memory");
+	return r;
 }
 
 json_t *

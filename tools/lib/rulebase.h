@@ -1,0 +1,49 @@
+/*
+ * rulebase.h - a registered rule base ready to apply: as JSON, or as the compiled
+ * image kept for its fingerprint in the spool's cache (rulesload.c, rulesimage.c).
+ * For persona-run and the plan; ec.h has the JSON-only ec_rules_apply().
+ */
+#ifndef RULEBASE_H
+#define RULEBASE_H
+
+#include "ec.h"
+
+/* The largest kept image read back (a rule base of EC_MAX_JSON_BYTES, its terms twice). */
+#define EC_RULEBASE_IMAGE_MAX (2 * EC_MAX_JSON_BYTES)
+
+typedef struct ec_rulebase {
+	json_t *json;           /* the whole rule base, checked and merged; or NULL */
+	json_t *top;            /* its own fields (json itself, or the image's) */
+	char *image;            /* the compiled image (rulesimage.c), or NULL */
+	size_t image_len;
+} ec_rulebase;
+
+/*
+ * Load a registered rule base's bytes (text, with fingerprint fp). With a spool, it
+ * is checked, merged with its vocabulary and compiled once per fingerprint, and kept
+ * so in cache/rulebases/FP.c1; later loads read that image and neither parse nor
+ * compile. NULL with e when the rule base does not load.
+ */
+ec_rulebase *ec_rules_load_kept(const char *path, const char *text, size_t len,
+    const char *fp, const char *spool, ec_err *e);
+/* A rule base already loaded as JSON (borrowed: it must outlive the result). */
+ec_rulebase *ec_rulebase_of(json_t *rb);
+void ec_rulebase_free(ec_rulebase *r);
+/* ec_rules_apply and ec_rules_relevance of a loaded rule base: the same results
+ * whichever form it is in. */
+json_t *ec_rulebase_apply(const ec_rulebase *r, const json_t *input, ec_err *e);
+int ec_rulebase_relevance(const ec_rulebase *r, const json_t *input, ec_relevance *rel,
+    ec_err *e);
+
+/* rulesimage.c */
+/* The compiled image of a checked rule base (malloc'd, *len bytes), or NULL with e. */
+char *ec_rules_image_build(const json_t *rb, size_t *len, ec_err *e);
+/* 0 when img is an image whose every index, offset and string is in bounds and whose
+ * conditions form a tree (safe to attach), else -1. */
+int ec_rules_image_check(const char *img, size_t len);
+/* The same, and every rule's JSON and the top-level fields decode (epic cache verify). */
+int ec_rules_image_verify(const char *img, size_t len);
+/* The rule base's own fields kept in the image (new reference), or NULL. */
+json_t *ec_rules_image_top(const char *img, size_t len);
+
+#endif
