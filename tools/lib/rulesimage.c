@@ -21,10 +21,14 @@
  *              JSON (jsonbin each).
  *
  * Integers are native (little-endian here), as jsonbin.c's. The image lives in the
- * spool's cache, which is outside input like any file: the check proves every
+ * spool's cache, and its readers do not trust its bounds: the check proves every
  * index and offset in bounds, every string terminated, and the conditions a tree
  * (a condition's sub-conditions come before it, so evaluation cannot loop) no
- * deeper than EC_MAX_JSON_DEPTH; an image that fails is rebuilt from the JSON.
+ * deeper than EC_MAX_JSON_DEPTH; an image that fails is rebuilt from the JSON
+ * (fuzz_rules_image). What the check does not prove is that a rule's words are
+ * what the rule-base schema allows: images are written only by the spool's owner
+ * (no one else can write in cache/), who also writes cache/valid/'s markers that
+ * let checked bytes skip the schema; an image's words are trusted as a marker is.
  */
 #include <stdint.h>
 #include <stdlib.h>
