@@ -397,6 +397,8 @@ int ec_json_get_bool(const json_t *root, const char *dotted, int dflt);
 /* 16 lowercase hex digits of XXH3-64 into out[17]. */
 void ec_xxh3_hex(const void *buf, size_t len, char out[17]);
 uint64_t ec_xxh3(const void *buf, size_t len);
+/* ec_xxh3_hex of a then b, as if they were one buffer (without making one). */
+void ec_xxh3_hex2(const void *a, size_t alen, const void *b, size_t blen, char out[17]);
 /* 64 lowercase hex digits of SHA-256 into out[65]. */
 void ec_sha256_hex(const void *buf, size_t len, char out[65]);
 /* Is s 16 lowercase hex digits (an ec_xxh3_hex)? */

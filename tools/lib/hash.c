@@ -20,6 +20,17 @@ ec_xxh3_hex(const void *buf, size_t len, char out[17])
 	snprintf(out, 17, "%016llx", (unsigned long long)XXH3_64bits(buf, len));
 }
 
+void
+ec_xxh3_hex2(const void *a, size_t alen, const void *b, size_t blen, char out[17])
+{
+	XXH3_state_t st;
+
+	XXH3_64bits_reset(&st);
+	XXH3_64bits_update(&st, a, alen);
+	XXH3_64bits_update(&st, b, blen);
+	snprintf(out, 17, "%016llx", (unsigned long long)XXH3_64bits_digest(&st));
+}
+
 int
 ec_xxh3_hex_valid(const char *s)
 {

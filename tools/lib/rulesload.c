@@ -151,7 +151,7 @@ ec_rules_vocabulary(const char *rules_path, const char *text, size_t len, char *
 void
 ec_rules_fingerprint(const char *path, const char *text, size_t len, char fp[17])
 {
-	char voc_path[PATH_MAX], *voc, *both;
+	char voc_path[PATH_MAX], *voc;
 	size_t vlen;
 	ec_err e;
 
@@ -160,13 +160,7 @@ ec_rules_fingerprint(const char *path, const char *text, size_t len, char fp[17]
 		ec_xxh3_hex(text, len, fp);
 		return;
 	}
-	if ((both = malloc(len + vlen + 1))) {
-		memcpy(both, text, len);
-		memcpy(both + len, voc, vlen);
-		ec_xxh3_hex(both, len + vlen, fp);
-		free(both);
-	} else
-		ec_xxh3_hex(text, len, fp);
+	ec_xxh3_hex2(text, len, voc, vlen, fp);
 	free(voc);
 }
 
