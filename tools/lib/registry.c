@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ec.h"
@@ -103,6 +104,47 @@ ec_registry_free(ec_registry *r)
 	r->n = 0;
 }
 
+/*
+ * realpath(path), malloc'd, or NULL. Every registration and rule base of a
+ * directory shares its directory: that is resolved once per process (a readlink per
+ * component of it, for each of a dozen files, in every tool of a task), and only a
+ * file that is itself a symbolic link is resolved in full.
+ */
+static char *
+canonical(const char *path)
+{
+	static struct { char *dir, *real; } seen[4];
+	static size_t next;
+	const char *slash = strrchr(path, '/');
+	char *dir, *out;
+	struct stat st;
+	size_t i;
+
+	if (!slash || !slash[1] || !strcmp(slash + 1, ".") || !strcmp(slash + 1, "..") ||
+	    lstat(path, &st) < 0 || S_ISLNK(st.st_mode))
+		return realpath(path, NULL);
+	if (!(dir = strndup(path, (size_t)(slash - path) + (slash == path))))
+		return NULL;
+	for (i = 0; i < sizeof seen / sizeof *seen && !(seen[i].dir && !strcmp(seen[i].dir, dir)); i++)
+		;
+	if (i == sizeof seen / sizeof *seen) {
+		char *real = realpath(dir, NULL);
+		if (!real) {
+			free(dir);
+			return NULL;
+		}
+		i = next++ % (sizeof seen / sizeof *seen);
+		free(seen[i].dir);
+		free(seen[i].real);
+		seen[i].dir = dir;
+		seen[i].real = real;
+	} else
+		free(dir);
+	if ((out = malloc(strlen(seen[i].real) + strlen(slash) + 1)))
+		sprintf(out, "%s%s", strcmp(seen[i].real, "/") ? seen[i].real : "", slash);
+	return out;
+}
+
 /* Parse one registration file into p. */
 static int
 load_one(const char *path, ec_persona *p, ec_err *e)
@@ -144,7 +186,7 @@ load_one(const char *path, ec_persona *p, ec_err *e)
 		p->modes = EC_MODE_MVP | EC_MODE_STANDARD | EC_MODE_ENTERPRISE;
 	p->version = strdup(ec_json_get_str(j, "version", "0"));
 	/* Absolute: plan.mk names it as a prerequisite from inside the task directory. */
-	if (!(p->reg_path = realpath(path, NULL)))
+	if (!(p->reg_path = canonical(path)))
 		p->reg_path = strdup(path);
 	p->focus_areas = json_incref(json_object_get(j, "focusAreas"));
 	if (!p->focus_areas)
@@ -181,7 +223,7 @@ load_one(const char *path, ec_persona *p, ec_err *e)
 			snprintf(rp, sizeof rp, "%s", rel);
 		else
 			snprintf(rp, sizeof rp, "%s/%s", *dir ? dir : ".", rel);
-		if (!(p->rules_path = realpath(rp, NULL))) {
+		if (!(p->rules_path = canonical(rp))) {
 			json_decref(j);
 			persona_free(p);
 			return ec_fail(e, EC_EXIT_REJECT, "%s: $.rules: rule base '%s' not found", path, rp);

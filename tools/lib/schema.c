@@ -473,12 +473,18 @@ ec_schema_validate_kept(const char *name, const json_t *doc, const void *bytes, 
     char *bad_path, ec_err *e)
 {
 	const char *spool = ec_spool_root(NULL), *text = ec_schema_text(name);
-	char rel[200], sh[17], dh[17];
+	/* the schema's hash, once per process (the registry asks for each file) */
+	static const char *hashed;
+	static char sh[17];
+	char rel[200], dh[17];
 	int fd;
 
 	if (!text)
 		return ec_schema_validate(name, doc, bad_path, e);
-	ec_xxh3_hex(text, strlen(text), sh);
+	if (hashed != text) {
+		ec_xxh3_hex(text, strlen(text), sh);
+		hashed = text;
+	}
 	ec_xxh3_hex(bytes, len, dh);
 	snprintf(rel, sizeof rel, "cache/valid/%s.%s.%s", name, sh, dh);
 	if ((fd = ec_spool_open(spool, rel, O_RDONLY, 0, NULL, NULL)) >= 0) {
