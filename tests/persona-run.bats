@@ -88,9 +88,9 @@ image_patch() {
 import struct, sys
 path, code = sys.argv[1], sys.argv[2]
 b = bytearray(open(path, 'rb').read())
-n = struct.unpack_from('<8I', b, 16)
-P = 48
-G = P + n[0]; PH = G + 12 * n[1]; T = PH + 8 * n[2]; C = T + 16 * n[3]; R = C + 24 * n[4]
+n = struct.unpack_from('<10I', b, 16)
+P = 56
+G = P + n[0]; PH = G + 12 * n[1]; T = PH + 16 * n[2]; C = T + 16 * n[3]; R = C + 24 * n[4]
 exec(code)
 open(path, 'wb').write(b)
 PY

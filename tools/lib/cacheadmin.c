@@ -392,7 +392,7 @@ ec_cache_scan_kept(const char *spool, ec_cscan *out)
 			ec_centry *ent;
 			if (n[0] == '.' || fstatat(fd, n, &st, AT_SYMLINK_NOFOLLOW) < 0)
 				continue;
-			if (S_ISREG(st.st_mode) && !(!strcmp(*dir, "rulebases") && dot && !strcmp(dot, ".c1")))
+			if (S_ISREG(st.st_mode) && !(!strcmp(*dir, "rulebases") && dot && !strcmp(dot, EC_RULEBASE_IMAGE_EXT)))
 				continue;
 			if (!(ent = add(out, *dir, n)))
 				break;

@@ -10,6 +10,9 @@
 
 /* The largest kept image read back (a rule base of EC_MAX_JSON_BYTES, its terms twice). */
 #define EC_RULEBASE_IMAGE_MAX (2 * EC_MAX_JSON_BYTES)
+/* The kept image's name: cache/rulebases/FINGERPRINT EC_RULEBASE_IMAGE_EXT (a new
+ * name when what is kept changes, so an old spool's images are simply not read). */
+#define EC_RULEBASE_IMAGE_EXT ".c1"
 
 typedef struct ec_rulebase {
 	json_t *json;           /* the whole rule base, checked and merged; or NULL */
@@ -21,7 +24,7 @@ typedef struct ec_rulebase {
 /*
  * Load a registered rule base's bytes (text, with fingerprint fp). With a spool, it
  * is checked, merged with its vocabulary and compiled once per fingerprint, and kept
- * so in cache/rulebases/FP.c1; later loads read that image and neither parse nor
+ * so in cache/rulebases/ (EC_RULEBASE_IMAGE_EXT); later loads read that image and neither parse nor
  * compile. NULL with e when the rule base does not load.
  */
 ec_rulebase *ec_rules_load_kept(const char *path, const char *text, size_t len,
@@ -43,7 +46,7 @@ char *ec_rules_image_build(const json_t *rb, size_t *len, ec_err *e);
 int ec_rules_image_check(const char *img, size_t len);
 /* The same, and every rule's JSON and the top-level fields decode (epic cache verify). */
 int ec_rules_image_verify(const char *img, size_t len);
-/* The rule base's own fields kept in the image (new reference), or NULL. */
+/* The rule base's own fields kept in a checked image (new reference), or NULL. */
 json_t *ec_rules_image_top(const char *img, size_t len);
 
 #endif

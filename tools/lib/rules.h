@@ -51,6 +51,11 @@ typedef struct phrase {
 	int done;
 	uint32_t *pos;          /* non-negated occurrences, ascending */
 	uint32_t npos;
+	/* from a kept image: its words already stemmed, as the image's stem ids
+	 * (iwn of them, u32 each, maybe unaligned), and whether the first negates */
+	const unsigned char *iw;
+	uint32_t iwn;
+	int iwlit;
 } phrase;
 
 typedef struct group {
@@ -135,6 +140,12 @@ typedef struct ctx {
 	size_t bufcap;
 	json_t **owned;         /* rules' JSON decoded from an image, freed with c */
 	size_t nowned, capowned;
+	/* an image's stems (sorted; offset and length pairs into its pool), and once a
+	 * phrase needs it, each one's id among the description's stems (or NONE) */
+	const char *img_pool;
+	const unsigned char *img_stems;
+	uint32_t img_nstems;
+	uint32_t *img_map;
 } ctx;
 
 /* rulestext.c */
@@ -147,6 +158,10 @@ void eng_st_free(strtab *t);
 size_t eng_word_start(const unsigned char *s, size_t i, size_t n);
 int eng_tokenise(ctx *c, const char *text, size_t n);
 void eng_phrase_eval(ctx *c, phrase *p);
+/* The words of phrase p, folded and stemmed as matching does: fn(arg, stem, len,
+ * negation) for each, in order (building an image). 0, or -1 (fn's, or c->oom). */
+int eng_phrase_stems(ctx *c, const phrase *p,
+    int (*fn)(void *arg, const char *stem, size_t n, int neg), void *arg);
 
 /* rulesfacts.c */
 /* Mark the words under a heading or label named in names (discountSections) as

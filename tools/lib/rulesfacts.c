@@ -193,40 +193,38 @@ eng_discount(ctx *c, const json_t *names)
 
 /* --- quantities ----------------------------------------------------------------- */
 
+/* A unit of a quantity kind, measured once per call. */
+typedef struct unit {
+	const char *u, *kind;
+	size_t n;
+	int exact;              /* has a capital: matched as written ("M" is not "m") */
+	char first;             /* its first byte, lowercased unless exact */
+} unit;
+
 /* Does the text at s start with unit u (ignoring ASCII case unless u has a capital),
  * ending there at a word boundary? Returns the bytes matched, or 0. */
 static size_t
-unit_at(const char *s, const char *end, const char *u)
+unit_at(const char *s, const char *end, const unit *u)
 {
-	size_t n = strlen(u), k;
+	size_t k;
 
-	int exact = 0;
-
-	if ((size_t)(end - s) < n)
+	if ((size_t)(end - s) < u->n || (u->exact ? *s : ec_lower(*s)) != u->first)
 		return 0;
-	for (k = 0; k < n; k++)
-		exact |= ec_is_upper(u[k]);
-	/* "M" (million) is not "m": a unit with a capital is matched as written */
-	for (k = 0; k < n; k++)
-		if (exact ? s[k] != u[k] : ec_lower(s[k]) != ec_lower(u[k]))
+	for (k = 0; k < u->n; k++)
+		if (u->exact ? s[k] != u->u[k] : ec_lower(s[k]) != ec_lower(u->u[k]))
 			return 0;
-	if (s + n < end && ec_is_alnum(s[n]) && ec_is_alnum(u[n - 1]))
+	if (s + u->n < end && ec_is_alnum(s[u->n]) && ec_is_alnum(u->u[u->n - 1]))
 		return 0;
-	return n;
+	return u->n;
 }
 
 /* The quantity kind whose unit starts at s, or NULL. */
 static const char *
-kind_at(const json_t *kinds, const char *s, const char *end)
+kind_at(const unit *units, size_t n, const char *s, const char *end)
 {
-	const char *kind;
-	json_t *units, *u;
-	size_t i;
-
-	json_object_foreach((json_t *)kinds, kind, units)
-		json_array_foreach(units, i, u)
-			if (unit_at(s, end, json_string_value(u)))
-				return kind;
+	for (size_t i = 0; i < n; i++)
+		if (unit_at(s, end, &units[i]))
+			return units[i].kind;
 	return NULL;
 }
 
@@ -251,10 +249,30 @@ quantity_signal(ctx *c, const char *kind)
 int
 eng_quantities(ctx *c, const json_t *kinds)
 {
-	const char *s = c->text, *end = s + strlen(s), *p = s;
+	const char *s = c->text, *end = s + strlen(s), *p = s, *kname;
+	json_t *list, *v;
+	unit *units;
+	size_t nu = 0, i;
+	int rc = -1;
 
 	if (!json_object_size((json_t *)kinds))
 		return 0;
+	json_object_foreach((json_t *)kinds, kname, list)
+		nu += json_array_size(list);
+	if (!(units = calloc(nu + 1, sizeof *units)))
+		return eng_oom(c);
+	nu = 0;
+	json_object_foreach((json_t *)kinds, kname, list)
+		json_array_foreach(list, i, v) {
+			unit *u = &units[nu];
+			if (!(u->u = json_string_value(v)) || !(u->n = strlen(u->u)))
+				continue;
+			u->kind = kname;
+			for (size_t k = 0; k < u->n; k++)
+				u->exact |= ec_is_upper(u->u[k]);
+			u->first = u->exact ? u->u[0] : (char)ec_lower(u->u[0]);
+			nu++;
+		}
 	while (p < end) {
 		const char *q, *kind;
 		int words;
@@ -267,23 +285,26 @@ eng_quantities(ctx *c, const json_t *kinds)
 		    q + 1 < end && ec_is_digit(q[1]))); q++)
 			;
 		p = q;
-		if (q < end && ec_is_alpha(*q) && (kind = kind_at(kinds, q, end))) {
+		if (q < end && ec_is_alpha(*q) && (kind = kind_at(units, nu, q, end))) {
 			if (quantity_signal(c, kind) < 0)    /* "8s", "200ms", "2M" */
-				return -1;
+				goto out;
 			continue;
 		}
 		/* the unit, maybe after a space and one noun: "10 uploads a day" */
 		for (words = 0; words < 2 && q < end; words++) {
 			while (q < end && (*q == ' ' || *q == '\t'))
 				q++;
-			if (q < end && (kind = kind_at(kinds, q, end))) {
+			if (q < end && (kind = kind_at(units, nu, q, end))) {
 				if (quantity_signal(c, kind) < 0)
-					return -1;
+					goto out;
 				break;
 			}
 			while (q < end && (ec_is_alpha(*q) || *q == '-'))
 				q++;
 		}
 	}
-	return 0;
+	rc = 0;
+out:
+	free(units);
+	return rc;
 }

@@ -41,9 +41,11 @@
 #define MAGIC_LEN 8
 #define HEADER_LEN (MAGIC_LEN + 8)
 
-enum { N_STR, N_GROUP, N_PHRASE, N_TERM, N_COND, N_RULE, N_TOP, N_JSON, N_COUNTS };
+enum { N_STR, N_GROUP, N_PHRASE, N_TERM, N_COND, N_RULE, N_STEM, N_WORD, N_TOP, N_JSON,
+	N_COUNTS };
 /* u32 per record of each section */
-enum { GROUP_W = 3, PHRASE_W = 2, TERM_W = 4, COND_W = 6, RULE_W = 8 };
+enum { GROUP_W = 3, PHRASE_W = 4, TERM_W = 4, COND_W = 6, RULE_W = 8, STEM_W = 2 };
+#define PHRASE_LITERAL 0x80000000u   /* in a phrase's word count: the first word negates */
 enum { RULE_BASELINE = 1, RULE_HAS_ALL = 2 };
 
 /* --- building ---------------------------------------------------------- */
@@ -54,9 +56,10 @@ typedef struct u32v {
 } u32v;
 
 typedef struct build {
-	const ctx *c;
+	ctx *c;
 	ec_buf str, json;
-	u32v group, phrase, term, cond, rule;
+	u32v group, phrase, term, cond, rule, word;
+	strtab stems;           /* the phrases' stems, by first appearance */
 	int oom;
 } build;
 
@@ -90,6 +93,36 @@ str(build *b, const char *s, size_t n)
 	return off;
 }
 
+/* One stemmed word of the phrase being put (eng_phrase_stems). */
+static int
+put_word(void *arg, const char *stem, size_t n, int neg)
+{
+	build *b = arg;
+	uint32_t *rec = &b->phrase.v[b->phrase.n - PHRASE_W], id;
+
+	if ((rec[3] & ~PHRASE_LITERAL) == 0 && neg)
+		rec[3] |= PHRASE_LITERAL;
+	if ((id = eng_st_find(b->c, &b->stems, stem, n, 1)) == NONE)
+		return -1;
+	push(b, &b->word, &id, 1);
+	rec = &b->phrase.v[b->phrase.n - PHRASE_W];     /* push may have moved it */
+	rec[3]++;
+	return b->oom ? -1 : 0;
+}
+
+/* Phrase p, its words stemmed: its index. */
+static uint32_t
+put_phrase(build *b, const phrase *p)
+{
+	uint32_t rec[PHRASE_W] = { str(b, p->src, p->srclen), (uint32_t)p->srclen,
+	    (uint32_t)b->word.n, 0 };
+
+	push(b, &b->phrase, rec, PHRASE_W);
+	if (b->oom || eng_phrase_stems(b->c, p, put_word, b) < 0)
+		b->oom = 1;
+	return (uint32_t)(b->phrase.n / PHRASE_W - 1);
+}
+
 /* Condition k and, first, the conditions inside it: its index. */
 static uint32_t
 put_cond(build *b, const cond *k)
@@ -116,8 +149,7 @@ put_cond(build *b, const cond *k)
 			uint32_t tr[TERM_W] = { (uint32_t)t->kind, 0, 0, 0 };
 			switch (t->kind) {
 			case T_PHRASE:
-				tr[1] = str(b, t->ph.src, t->ph.srclen);
-				tr[2] = (uint32_t)t->ph.srclen;
+				tr[1] = put_phrase(b, &t->ph);
 				break;
 			case T_GROUP:
 				tr[1] = (uint32_t)(t->g - b->c->groups);
@@ -152,12 +184,55 @@ top_fields(const json_t *rb)
 	return top;
 }
 
+static const build *sort_b;
+
+static int
+stem_cmp(const void *x, const void *y)
+{
+	const strtab *t = &sort_b->stems;
+	uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+	size_t n = t->len[a] < t->len[b] ? t->len[a] : t->len[b];
+	int d = memcmp(t->s[a], t->s[b], n);
+
+	return d ? d : (t->len[a] > t->len[b]) - (t->len[a] < t->len[b]);
+}
+
+/* The stems sorted by their bytes (for the lookup: rulestext.c img_map) into out as
+ * (offset, length) records, and every word renumbered to its stem's place. */
+static int
+put_stems(build *b, u32v *out)
+{
+	size_t n = b->stems.n;
+	uint32_t *order = malloc((n + 1) * sizeof *order), *rank = malloc((n + 1) * sizeof *rank);
+
+	if (!order || !rank) {
+		free(order), free(rank);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		order[i] = (uint32_t)i;
+	sort_b = b;
+	qsort(order, n, sizeof *order, stem_cmp);
+	for (size_t i = 0; i < n; i++) {
+		uint32_t rec[STEM_W] = { str(b, b->stems.s[order[i]], b->stems.len[order[i]]),
+		    b->stems.len[order[i]] };
+		rank[order[i]] = (uint32_t)i;
+		push(b, out, rec, STEM_W);
+	}
+	for (size_t k = 0; k < b->word.n; k++)
+		b->word.v[k] = rank[b->word.v[k]];
+	free(order);
+	free(rank);
+	return 0;
+}
+
 /* The image of compiled context c (rb the rule base it was compiled from). */
 static char *
 serialise(build *b, const json_t *rb, size_t *len)
 {
 	const ctx *c = b->c;
 	uint32_t counts[N_COUNTS];
+	u32v stems = { 0 };
 	char *topbin = NULL, *out = NULL;
 	size_t toplen = 0, off;
 	json_t *top;
@@ -167,11 +242,8 @@ serialise(build *b, const json_t *rb, size_t *len)
 		uint32_t rec[GROUP_W] = { str(b, c->groups[g].name, strlen(c->groups[g].name)),
 		    (uint32_t)(b->phrase.n / PHRASE_W), (uint32_t)c->groups[g].n };
 		push(b, &b->group, rec, GROUP_W);
-		for (size_t k = 0; k < c->groups[g].n; k++) {
-			const phrase *p = &c->groups[g].p[k];
-			uint32_t pr[PHRASE_W] = { str(b, p->src, p->srclen), (uint32_t)p->srclen };
-			push(b, &b->phrase, pr, PHRASE_W);
-		}
+		for (size_t k = 0; k < c->groups[g].n; k++)
+			put_phrase(b, &c->groups[g].p[k]);
 	}
 	for (size_t i = 0; i < c->nrules && !b->oom; i++) {
 		const rule *ru = &c->rules[i];
@@ -192,8 +264,12 @@ serialise(build *b, const json_t *rb, size_t *len)
 		rec[6] = (uint32_t)jl;
 		push(b, &b->rule, rec, RULE_W);
 	}
+	if (put_stems(b, &stems) < 0)
+		b->oom = 1;
 	if (!b->str.n)
 		str(b, "", 0);
+	while (b->str.n % 4)
+		ec_buf_putc(&b->str, '\0');    /* the records after the pool, 4-aligned */
 	if ((top = top_fields(rb)))
 		topbin = ec_jsonbin_encode(top, &toplen);
 	json_decref(top);
@@ -205,10 +281,12 @@ serialise(build *b, const json_t *rb, size_t *len)
 	counts[N_TERM] = (uint32_t)(b->term.n / TERM_W);
 	counts[N_COND] = (uint32_t)(b->cond.n / COND_W);
 	counts[N_RULE] = (uint32_t)(b->rule.n / RULE_W);
+	counts[N_STEM] = (uint32_t)(stems.n / STEM_W);
+	counts[N_WORD] = (uint32_t)b->word.n;
 	counts[N_TOP] = (uint32_t)toplen;
 	counts[N_JSON] = (uint32_t)b->json.n;
 	*len = HEADER_LEN + sizeof counts + b->str.n + 4 * (b->group.n + b->phrase.n +
-	    b->term.n + b->cond.n + b->rule.n) + toplen + b->json.n;
+	    b->term.n + b->cond.n + b->rule.n + stems.n + b->word.n) + toplen + b->json.n;
 	if (!(out = malloc(*len)))
 		goto done;
 	off = HEADER_LEN;
@@ -220,6 +298,8 @@ serialise(build *b, const json_t *rb, size_t *len)
 	PUT(b->term.v, 4 * b->term.n);
 	PUT(b->cond.v, 4 * b->cond.n);
 	PUT(b->rule.v, 4 * b->rule.n);
+	PUT(stems.v, 4 * stems.n);
+	PUT(b->word.v, 4 * b->word.n);
 	PUT(topbin, toplen);
 	PUT(b->json.p ? b->json.p : "", b->json.n);
 #undef PUT
@@ -228,6 +308,7 @@ serialise(build *b, const json_t *rb, size_t *len)
 	memcpy(out + MAGIC_LEN, &h, 8);
 done:
 	free(topbin);
+	free(stems.v);
 	return out;
 }
 
@@ -244,6 +325,8 @@ ec_rules_image_build(const json_t *rb, size_t *len, ec_err *e)
 	free(b.str.p);
 	free(b.json.p);
 	free(b.group.v), free(b.phrase.v), free(b.term.v), free(b.cond.v), free(b.rule.v);
+	free(b.word.v);
+	eng_st_free(&b.stems);
 	eng_ctx_free(&c);
 	return out;
 }
@@ -254,14 +337,15 @@ ec_rules_image_build(const json_t *rb, size_t *len, ec_err *e)
 typedef struct view {
 	uint32_t n[N_COUNTS];
 	const char *str;
-	const uint32_t *group, *phrase, *term, *cond, *rule;
+	const uint32_t *group, *phrase, *term, *cond, *rule, *stem, *word;
 	const char *top, *json;
 } view;
 
 /* Lay out the sections: 0, or -1 when the image is not one (cut, other magic,
- * other hash, counts that do not add up to its length). */
+ * other hash (unless hashed is set: checked already), counts that do not add up
+ * to its length). */
 static int
-layout(const char *img, size_t len, view *v)
+layout(const char *img, size_t len, view *v, int hashed)
 {
 	const char *p = img + HEADER_LEN + sizeof v->n;
 	uint64_t h;
@@ -270,14 +354,14 @@ layout(const char *img, size_t len, view *v)
 	if (len < HEADER_LEN + sizeof v->n || memcmp(img, MAGIC, MAGIC_LEN))
 		return -1;
 	memcpy(&h, img + MAGIC_LEN, 8);
-	if (h != ec_xxh3(img + HEADER_LEN, len - HEADER_LEN))
+	if (!hashed && h != ec_xxh3(img + HEADER_LEN, len - HEADER_LEN))
 		return -1;
 	memcpy(v->n, img + HEADER_LEN, sizeof v->n);
 	/* each count is below 2^32, so the sum of eight cannot overflow a size_t */
 	need = (size_t)v->n[N_STR] + 4 * ((size_t)v->n[N_GROUP] * GROUP_W +
 	    (size_t)v->n[N_PHRASE] * PHRASE_W + (size_t)v->n[N_TERM] * TERM_W +
-	    (size_t)v->n[N_COND] * COND_W + (size_t)v->n[N_RULE] * RULE_W) +
-	    v->n[N_TOP] + v->n[N_JSON];
+	    (size_t)v->n[N_COND] * COND_W + (size_t)v->n[N_RULE] * RULE_W +
+	    (size_t)v->n[N_STEM] * STEM_W + v->n[N_WORD]) + v->n[N_TOP] + v->n[N_JSON];
 	if (need != len - HEADER_LEN - sizeof v->n || v->n[N_STR] == 0)
 		return -1;
 	v->str = p, p += v->n[N_STR];
@@ -286,6 +370,8 @@ layout(const char *img, size_t len, view *v)
 	v->term = (const uint32_t *)p, p += 4 * (size_t)v->n[N_TERM] * TERM_W;
 	v->cond = (const uint32_t *)p, p += 4 * (size_t)v->n[N_COND] * COND_W;
 	v->rule = (const uint32_t *)p, p += 4 * (size_t)v->n[N_RULE] * RULE_W;
+	v->stem = (const uint32_t *)p, p += 4 * (size_t)v->n[N_STEM] * STEM_W;
+	v->word = (const uint32_t *)p, p += 4 * (size_t)v->n[N_WORD];
 	v->top = p, p += v->n[N_TOP];
 	v->json = p;
 	return 0;
@@ -328,7 +414,7 @@ range_ok(const view *v, uint32_t first, uint32_t n, uint32_t k, const unsigned c
 		uint32_t b = rd32(v->term, (size_t)t * TERM_W + 2);
 		switch (kind) {
 		case T_PHRASE:
-			if (!str_ok(v, a, b))
+			if (a >= v->n[N_PHRASE])
 				return 0;
 			break;
 		case T_GROUP:
@@ -359,15 +445,23 @@ ec_rules_image_check(const char *img, size_t len)
 	view v;
 	int ok = 1;
 
-	if (layout(img, len, &v) < 0 || v.str[v.n[N_STR] - 1] != '\0')
+	if (layout(img, len, &v, 0) < 0 || v.str[v.n[N_STR] - 1] != '\0')
 		return -1;
 	for (uint32_t g = 0; ok && g < v.n[N_GROUP]; g++) {
 		uint32_t first = rd32(v.group, (size_t)g * GROUP_W + 1), n = rd32(v.group, (size_t)g * GROUP_W + 2);
 		ok = str_at(&v, rd32(v.group, (size_t)g * GROUP_W)) && n > 0 &&
 		    first <= v.n[N_PHRASE] && n <= v.n[N_PHRASE] - first;
 	}
-	for (uint32_t p = 0; ok && p < v.n[N_PHRASE]; p++)
-		ok = str_ok(&v, rd32(v.phrase, (size_t)p * PHRASE_W), rd32(v.phrase, (size_t)p * PHRASE_W + 1));
+	for (uint32_t p = 0; ok && p < v.n[N_PHRASE]; p++) {
+		const size_t o = (size_t)p * PHRASE_W;
+		uint32_t first = rd32(v.phrase, o + 2), n = rd32(v.phrase, o + 3) & ~PHRASE_LITERAL;
+		ok = str_ok(&v, rd32(v.phrase, o), rd32(v.phrase, o + 1)) &&
+		    first <= v.n[N_WORD] && n <= v.n[N_WORD] - first;
+	}
+	for (uint32_t w = 0; ok && w < v.n[N_WORD]; w++)
+		ok = rd32(v.word, w) < v.n[N_STEM];
+	for (uint32_t t = 0; ok && t < v.n[N_STEM]; t++)
+		ok = str_ok(&v, rd32(v.stem, (size_t)t * STEM_W), rd32(v.stem, (size_t)t * STEM_W + 1));
 	if (!ok || !(depth = calloc(v.n[N_COND] + 1, 1)))
 		return -1;
 	for (uint32_t k = 0; ok && k < v.n[N_COND]; k++) {
@@ -396,7 +490,20 @@ ec_rules_image_top(const char *img, size_t len)
 {
 	view v;
 
-	return layout(img, len, &v) < 0 ? NULL : ec_jsonbin_decode(v.top, v.n[N_TOP]);
+	return layout(img, len, &v, 1) < 0 ? NULL : ec_jsonbin_decode(v.top, v.n[N_TOP]);
+}
+
+/* Phrase i of the image into p: its text, and its words already stemmed. */
+static void
+attach_phrase(const view *v, uint32_t i, phrase *p)
+{
+	uint32_t n = rd32(v->phrase, (size_t)i * PHRASE_W + 3);
+
+	p->src = v->str + rd32(v->phrase, (size_t)i * PHRASE_W);
+	p->srclen = rd32(v->phrase, (size_t)i * PHRASE_W + 1);
+	p->iw = (const unsigned char *)v->word + 4 * (size_t)rd32(v->phrase, (size_t)i * PHRASE_W + 2);
+	p->iwn = n & ~PHRASE_LITERAL;
+	p->iwlit = !!(n & PHRASE_LITERAL);
 }
 
 /* The terms [first, first + n) as the engine's, into *out. */
@@ -417,8 +524,7 @@ attach_terms(ctx *c, const view *v, cond *conds, uint32_t first, uint32_t n, ter
 		t->kind = (int)rd32(v->term, o);
 		switch (t->kind) {
 		case T_PHRASE:
-			t->ph.src = v->str + a;
-			t->ph.srclen = b;
+			attach_phrase(v, a, &t->ph);
 			break;
 		case T_GROUP:
 			t->g = &c->groups[a];
@@ -441,10 +547,14 @@ eng_image_attach(ctx *c, const char *img, size_t len)
 	cond *conds;
 	view v;
 
-	if (layout(img, len, &v) < 0)
+	/* checked when it was read (ec_rules_image_check): laid out again, not hashed */
+	if (layout(img, len, &v, 1) < 0)
 		return ec_fail(c->e, EC_EXIT_TEMP, "a kept rule base image does not decode");
 	c->ngroups = v.n[N_GROUP];
 	c->nrules = v.n[N_RULE];
+	c->img_pool = v.str;
+	c->img_stems = (const unsigned char *)v.stem;
+	c->img_nstems = v.n[N_STEM];
 	if (!(c->groups = eng_acalloc(c, c->ngroups + 1, sizeof *c->groups)) ||
 	    !(c->rules = eng_acalloc(c, c->nrules + 1, sizeof *c->rules)) ||
 	    !(conds = eng_acalloc(c, v.n[N_COND] + 1, sizeof *conds)))
@@ -456,10 +566,8 @@ eng_image_attach(ctx *c, const char *img, size_t len)
 		gr->n = rd32(v.group, g * GROUP_W + 2);
 		if (!(gr->p = eng_acalloc(c, gr->n, sizeof *gr->p)))
 			return -1;
-		for (size_t k = 0; k < gr->n; k++) {
-			gr->p[k].src = v.str + rd32(v.phrase, (first + k) * PHRASE_W);
-			gr->p[k].srclen = rd32(v.phrase, (first + k) * PHRASE_W + 1);
-		}
+		for (size_t k = 0; k < gr->n; k++)
+			attach_phrase(&v, (uint32_t)(first + k), &gr->p[k]);
 	}
 	for (size_t k = 0; k < v.n[N_COND]; k++) {
 		cond *d = &conds[k];
@@ -512,7 +620,7 @@ ec_rules_image_verify(const char *img, size_t len)
 {
 	view v;
 
-	if (ec_rules_image_check(img, len) < 0 || layout(img, len, &v) < 0)
+	if (ec_rules_image_check(img, len) < 0 || layout(img, len, &v, 1) < 0)
 		return -1;
 	for (uint32_t r = 0; r < v.n[N_RULE]; r++) {
 		json_t *j = ec_jsonbin_decode(v.json + rd32(v.rule, (size_t)r * RULE_W + 5),

@@ -168,12 +168,11 @@ ec_rules_fingerprint(const char *path, const char *text, size_t len, char fp[17]
  * A registered rule base's bytes, loaded. Checking its rules against the schema,
  * reading the shared vocabulary, merging it in and compiling cost several times
  * more than applying them, so with a spool the result is kept per fingerprint
- * (which covers both files): cache/rulebases/FP.RULES_CACHE_FORMAT holds the rule
+ * (which covers both files): cache/rulebases/FP.c1 (EC_RULEBASE_IMAGE_EXT) holds the rule
  * base compiled (rulesimage.c), which the engine attaches without parsing. The same
  * bytes are checked once; an edited file, or a kept image that fails its check, is
  * loaded and kept again.
  */
-#define RULES_CACHE_FORMAT "c1"         /* bump when what is kept changes */
 
 ec_rulebase *
 ec_rulebase_of(json_t *rb)
@@ -229,7 +228,7 @@ ec_rules_load_kept(const char *path, const char *text, size_t len, const char *f
 	json_t *rb;
 
 	if (spool) {
-		snprintf(rel, sizeof rel, "cache/rulebases/%s.%s", fp, RULES_CACHE_FORMAT);
+		snprintf(rel, sizeof rel, "cache/rulebases/%s%s", fp, EC_RULEBASE_IMAGE_EXT);
 		if ((r = kept_image(spool, rel)))
 			return r;
 	}

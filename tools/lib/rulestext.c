@@ -575,11 +575,66 @@ word_info(ctx *c, const char *w, size_t n)
  * Stem each word of a phrase once and look it up among the description's stems
  * (NONE if absent: the phrase cannot match). 0, or -1 out of memory.
  */
+/* A u32 of an image (maybe unaligned). */
+static uint32_t
+img32(const unsigned char *p, size_t i)
+{
+	uint32_t x;
+
+	memcpy(&x, p + 4 * i, 4);
+	return x;
+}
+
+/* The image's stem ids -> the description's, once per call: each of the
+ * description's stems looked up among the image's sorted ones. 0, or -1. */
+static int
+img_map(ctx *c)
+{
+	if (!(c->img_map = eng_aalloc(c, ((size_t)c->img_nstems + 1) * sizeof *c->img_map)))
+		return -1;
+	memset(c->img_map, 0xff, ((size_t)c->img_nstems + 1) * sizeof *c->img_map);
+	for (size_t id = 0; id < c->stems.n; id++) {
+		const char *s = c->stems.s[id];
+		size_t n = c->stems.len[id], lo = 0, hi = c->img_nstems;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			const char *t = c->img_pool + img32(c->img_stems, 2 * mid);
+			size_t tn = img32(c->img_stems, 2 * mid + 1);
+			int d = memcmp(t, s, tn < n ? tn : n);
+			if (!d)
+				d = (tn > n) - (tn < n);
+			if (d < 0)
+				lo = mid + 1;
+			else if (d > 0)
+				hi = mid;
+			else {
+				c->img_map[mid] = (uint32_t)id;
+				break;
+			}
+		}
+	}
+	return 0;
+}
+
 static int
 phrase_words(ctx *c, phrase *p)
 {
 	const unsigned char *u = (const unsigned char *)p->src;
 	size_t n = p->srclen, i;
+
+	if (p->iw) {
+		/* stemmed when the image was built: only looked up in this description */
+		if ((!c->img_map && img_map(c) < 0) ||
+		    !(p->ids = eng_aalloc(c, ((size_t)p->iwn + 1) * sizeof *p->ids)))
+			return -1;
+		for (uint32_t k = 0; k < p->iwn; k++) {
+			uint32_t s = img32(p->iw, k);
+			p->ids[k] = s < c->img_nstems ? c->img_map[s] : NONE;
+		}
+		p->n = p->iwn;
+		p->literal = p->iwlit;
+		return 0;
+	}
 
 	/* words are separated by at least one byte: at most (n + 1) / 2 of them */
 	if (!(p->ids = eng_aalloc(c, (n / 2 + 1) * sizeof *p->ids)))
@@ -592,6 +647,27 @@ phrase_words(ctx *c, phrase *p)
 		if (p->n == 0)
 			p->literal = wi->neg;
 		p->ids[p->n++] = wi->stem;
+		i = end;
+	}
+	return 0;
+}
+
+int
+eng_phrase_stems(ctx *c, const phrase *p,
+    int (*fn)(void *arg, const char *stem, size_t n, int neg), void *arg)
+{
+	const unsigned char *u = (const unsigned char *)p->src;
+	size_t n = p->srclen, i;
+
+	for (i = eng_word_start(u, 0, n); i < n; i = eng_word_start(u, i, n)) {
+		size_t end = word_end(u, i, n);
+		long raw = fold(c, p->src + i, end - i);
+		int neg;
+		if (raw < 0)
+			return -1;
+		neg = is_negation(c->buf, (size_t)raw);
+		if (fn(arg, c->buf, stem(c->buf, (size_t)raw), neg) < 0)
+			return -1;
 		i = end;
 	}
 	return 0;
