@@ -52,6 +52,10 @@ seeds() {
 		# Results: the golden EpicResponse, and a small one made by the tools.
 		cp tests/fixtures/epic-aggregate/golden/expected.json "$dir/golden.json"
 		cp tests/fuzz/seeds/result/* "$dir/" 2>/dev/null || true ;;
+	fuzz_json_fast)
+		# JSON of every kind the tools read: fixtures, requests, registrations.
+		find tests/fixtures examples pipeline/personas -name '*.json' -size -64k |
+			while read -r f; do cp "$f" "$dir/$(echo "$f" | tr / _)"; done ;;
 	fuzz_rules_image)
 		# Payloads (the 16-byte header cut off) of the shipped rule bases, compiled.
 		[ -x bin/ec-test ] || return 0

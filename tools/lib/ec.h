@@ -6,7 +6,8 @@
  * event log), verdict.c (a tool's verdict on its input, error.json), file.c
  * (bounded reads, atomic durable writes), stamp.c (make's stamps, holding the
  * xxh3 of what they stand for, checked on resume), open.c (the one way to open a spool
- * entry), json.c (Jansson load/dump with positions, bounded numbers), jsonbin.c
+ * entry), json.c (Jansson load/dump with positions, bounded numbers; jsonfast.c reads
+ * well-formed text fast), jsonbin.c
  * (a JSON value kept in binary, read back fast), hash.c +
  * sha256.c (XXH3, SHA-256), schema.c (JSON Schema subset validator over the
  * embedded schemas/), yaml.c + config.c (the config file), spool.c (spool
@@ -354,6 +355,15 @@ json_t *ec_jsonbin_decode(const char *buf, size_t len);
  * name is used in messages: "name:line:col: reason". Returns a new reference.
  */
 json_t *ec_json_loadb(const char *buf, size_t len, const char *name, ec_err *e);
+/* jsonfast.c: well-formed JSON as ec_json_loadb reads it, fast; NULL for anything
+ * else (then Jansson parses, and says what is wrong). */
+json_t *ec_json_fastparse(const char *buf, size_t len);
+/* Ten significant digits: 0.35 stays 0.35 instead of 0.34999999999999998, and the
+ * numbers we write (confidence, rates, money) never need more. */
+#define EC_JSON_REAL JSON_REAL_PRECISION(10)
+/* j as json_dumps writes it with sorted keys, EC_JSON_REAL and indent spaces per
+ * level (-1: compact), and a newline; malloc'd (*len bytes), or NULL. */
+char *ec_json_fastdump(const json_t *j, int indent, size_t *len);
 /* ec_read_file + ec_json_loadb. New reference. */
 json_t *ec_json_load_file(const char *path, size_t max, ec_err *e);
 /* Canonical text: sorted keys, 2-space indent, trailing newline. malloc'd. */

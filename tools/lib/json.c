@@ -11,9 +11,6 @@
 
 #include "ec.h"
 
-/* Ten significant digits: 0.35 stays 0.35 instead of 0.34999999999999998, and the
- * numbers we write (confidence, rates, money) never need more. */
-#define EC_REAL JSON_REAL_PRECISION(10)
 
 /* Deepest nesting of arrays/objects in buf, skipping strings; stops early past max. */
 static int
@@ -53,6 +50,10 @@ ec_json_loadb(const char *buf, size_t len, const char *name, ec_err *e)
 	size_t where = 0;
 	int line, col;
 
+	/* Well-formed text, the common case, fast (jsonfast.c); anything else is
+	 * Jansson's to judge and name. */
+	if ((j = ec_json_fastparse(buf, len)))
+		return j;
 	/* Jansson recurses on nesting; bound it before parsing so hostile input
 	 * cannot exhaust the stack, and report where it went too deep. */
 	if (nesting_depth(buf, len, EC_MAX_JSON_DEPTH, &where) > EC_MAX_JSON_DEPTH) {
@@ -95,34 +96,20 @@ ec_json_load_file(const char *path, size_t max, ec_err *e)
 	return j;
 }
 
-static char *
-with_newline(char *s)
-{
-	size_t n;
-	char *r;
-
-	if (!s)
-		return NULL;
-	n = strlen(s);
-	if (!(r = realloc(s, n + 2))) {
-		free(s);
-		return NULL;
-	}
-	r[n] = '\n';
-	r[n + 1] = '\0';
-	return r;
-}
-
 char *
 ec_json_dumps(const json_t *j)
 {
-	return with_newline(json_dumps(j, JSON_SORT_KEYS | JSON_INDENT(2) | JSON_ENCODE_ANY | EC_REAL));
+	size_t n;
+
+	return ec_json_fastdump(j, 2, &n);
 }
 
 char *
 ec_json_dumps_line(const json_t *j)
 {
-	return with_newline(json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENCODE_ANY | EC_REAL));
+	size_t n;
+
+	return ec_json_fastdump(j, -1, &n);
 }
 
 int
