@@ -22,7 +22,8 @@
  * sanitize.c (text from outside made fit to keep), effort.c (effort and money,
  * read and written), extract.c (the JSON in an agent's text),
  * roadmap.c (recommendations merged, ordered and phased; roadmap.h), cache.c (the persona
- * output cache), task.c (a task through its pipeline), progress.c (a task's
+ * output cache), task.c (a task through its pipeline), slurm.c (its make as a
+ * Slurm job, performance.launcher: slurm; slurm.h), progress.c (a task's
  * progress on a terminal: the one part that prints, when asked to), proc.c (children as
  * filters), hooks.c (the plugin points), state.c (a task's WorkflowState from
  * its files), queue.c (an operator's moves: hold, release, requeue, delete) and
@@ -799,7 +800,14 @@ typedef struct ec_task_opts {
 	int progress;           /* print per-persona progress on stderr */
 	int nowait;             /* do not wait for a task locked by another launcher */
 	volatile int *stop;     /* set asynchronously (a signal): stop the run, keep it resumable */
+	/* The launcher (ec_slurm_configure): EC_LAUNCH_LOCAL forks make;
+	 * EC_LAUNCH_SLURM submits it as a Slurm job (slurm.c). */
+	int launcher;
+	char partition[72], account[72];        /* slurm: sbatch's; "" the cluster's default */
+	long long mem_mb;       /* slurm: --mem in MiB (performance.memoryLimit); 0 none */
+	int leave_jobs;         /* slurm: a stop leaves the job running (performance.slurm.onStop) */
 } ec_task_opts;
+enum { EC_LAUNCH_LOCAL = 0, EC_LAUNCH_SLURM = 1 };
 /* The state ("active", "done", "failed", "deferred") of task id, its directory in
  * dir; NULL if there is none, or id is not a task id (ec_id_valid), or what is
  * there is not a real directory of the owner's (a symbolic link never is). */
@@ -834,6 +842,13 @@ typedef struct ec_task_job {
 	int progress_total;     /* personas in plan.json; 0 before it exists */
 	int progress_drawn;     /* the status line is on the terminal */
 	long long progress_t0, progress_last;   /* ec_mono_ms(): started, last drawn */
+	/* slurm.c, with EC_LAUNCH_SLURM only: pid is the job's submitter. */
+	int slurm, slurm_leave;
+	int slurm_fd;           /* what the submitter says (a pipe); -1 when closed */
+	char slurm_job[32];     /* the job id, "" before sbatch said it */
+	char slurm_end[96];     /* "end RC STATE EXITCODE" or "exit RC" (sbatch submitted nothing) */
+	char slurm_line[128];   /* a line being read */
+	size_t slurm_len;
 } ec_task_job;
 /* Lock the task (waiting unless o->nowait), move it to active/ if it was failed or
  * deferred, start make. 0 started; -1 with e (EC_EXIT_TEMP: locked, I/O). */
@@ -852,6 +867,11 @@ int ec_task_verdict(ec_task_job *j, const ec_task_opts *o, ec_err *e);
 int ec_task_settle(ec_task_job *j, const ec_task_opts *o, int rc, ec_err *e);
 /* Both: verdict, then settle. */
 int ec_task_finish(ec_task_job *j, const ec_task_opts *o, ec_err *e);
+
+/* slurm.c: o's launcher from cfg (performance.launcher, performance.slurm); with
+ * slurm, a spool on tmpfs or ramfs is refused (EC_EXIT_REJECT: no other node sees
+ * it). o is unchanged on failure. */
+int ec_slurm_configure(ec_task_opts *o, const json_t *cfg, const char *spool, ec_err *e);
 
 /* progress.c: the task's progress as one line on stderr, rewritten in place:
  * "[3/6] security-specialist  2.1 s" (personas done of plan.json's, the one
