@@ -800,9 +800,7 @@ typedef struct ec_task_opts {
 	int progress;           /* print per-persona progress on stderr */
 	int nowait;             /* do not wait for a task locked by another launcher */
 	volatile int *stop;     /* set asynchronously (a signal): stop the run, keep it resumable */
-	/* The launcher (ec_slurm_configure): EC_LAUNCH_LOCAL forks make;
-	 * EC_LAUNCH_SLURM submits it as a Slurm job (slurm.c). */
-	int launcher;
+	int launcher;   /* EC_LAUNCH_LOCAL forks make, EC_LAUNCH_SLURM a Slurm job (slurm.c) */
 	char partition[72], account[72];        /* slurm: sbatch's; "" the cluster's default */
 	long long mem_mb;       /* slurm: --mem in MiB (performance.memoryLimit); 0 none */
 	int leave_jobs;         /* slurm: a stop leaves the job running (performance.slurm.onStop) */
@@ -842,12 +840,11 @@ typedef struct ec_task_job {
 	int progress_total;     /* personas in plan.json; 0 before it exists */
 	int progress_drawn;     /* the status line is on the terminal */
 	long long progress_t0, progress_last;   /* ec_mono_ms(): started, last drawn */
-	/* slurm.c, with EC_LAUNCH_SLURM only: pid is the job's submitter. */
-	int slurm, slurm_leave;
+	int slurm, slurm_leave; /* slurm.c: pid is the submitter of a Slurm job (and onStop) */
 	int slurm_fd;           /* what the submitter says (a pipe); -1 when closed */
 	char slurm_job[32];     /* the job id, "" before sbatch said it */
 	char slurm_end[96];     /* "end RC STATE EXITCODE" or "exit RC" (sbatch submitted nothing) */
-	char slurm_line[128];   /* a line being read */
+	char slurm_line[128];   /* a line being read, slurm_len bytes of it */
 	size_t slurm_len;
 } ec_task_job;
 /* Lock the task (waiting unless o->nowait), move it to active/ if it was failed or
@@ -868,9 +865,8 @@ int ec_task_settle(ec_task_job *j, const ec_task_opts *o, int rc, ec_err *e);
 /* Both: verdict, then settle. */
 int ec_task_finish(ec_task_job *j, const ec_task_opts *o, ec_err *e);
 
-/* slurm.c: o's launcher from cfg (performance.launcher, performance.slurm); with
- * slurm, a spool on tmpfs or ramfs is refused (EC_EXIT_REJECT: no other node sees
- * it). o is unchanged on failure. */
+/* slurm.c: o's launcher from cfg (performance.launcher, .slurm); with slurm, a spool
+ * on tmpfs or ramfs is refused (EC_EXIT_REJECT: no node sees it). o kept on failure. */
 int ec_slurm_configure(ec_task_opts *o, const json_t *cfg, const char *spool, ec_err *e);
 
 /* progress.c: the task's progress as one line on stderr, rewritten in place:
