@@ -96,7 +96,7 @@ job_of() {
 		[ "$(spool_cat "$d/slurm.json" | jq -r .jobName)" = "$(basename "$d")" ]
 		[ "$(grep -c '"event":"before"' "$d/checkpoints.jsonl")" = 6 ]
 	done
-	[ "$(cat "$S"/done/*/slurm.json | jq -r .jobId | sort -u | wc -l)" = 20 ]
+	[ "$(for d in "$S"/done/*; do spool_cat "$d/slurm.json" | jq -r .jobId; done | sort -u | wc -l)" = 20 ]
 	# The local launcher, the same requests, another spool.
 	mkdir -p "$SPOOLS/local/incoming"
 	cp "$BATS_TEST_TMPDIR"/r*.txt "$SPOOLS/local/incoming/"
@@ -165,6 +165,37 @@ job_of() {
 	# The slow one, cut off mid-way, ran again; six personas in all.
 	[ "$(grep '"event":"after"' "$S/done/$id/checkpoints.jsonl" | jq -r .persona | sort -u | wc -l)" = 6 ]
 	diff -u <(EPIC_SPOOL="$SPOOLS/ref" stable "$SPOOLS"/ref/done/*/epic.json) <(stable "$S/done/$id/epic.json")
+}
+
+@test "slurm: a node failure (NODE_FAIL) defers the task; the next job finishes it" {
+	need_slurm
+	slow_persona performance-specialist 60
+	request 1 > "$S/incoming/r1.txt"
+	epic-watch --once 2> "$BATS_TEST_TMPDIR/w1.log" &
+	WATCHERS+=($!)
+	for _ in $(seq 1 600); do
+		[ -e "$BATS_TEST_TMPDIR/slept-performance-specialist" ] && break
+		sleep 0.1
+	done
+	id=$(ls "$S/active")
+	job=$(job_of "$id")
+	node=$(scontrol -o show job "$job" | sed -n 's/.* NodeList=\([^ ]*\).*/\1/p')
+	scontrol update NodeName="$node" State=DOWN Reason=test
+	rc=0; wait "${WATCHERS[0]}" || rc=$?
+	# Back (ReturnToService=2 may have brought it back already).
+	scontrol update NodeName="$node" State=RESUME 2>/dev/null || true
+	for _ in $(seq 1 100); do
+		case $(sinfo -h -N -o %t -n "$node") in idle*|mix*|alloc*) break ;; esac
+		sleep 0.2
+	done
+	[ "$rc" = 111 ] || fail "the watcher exited $rc: $(cat "$BATS_TEST_TMPDIR/w1.log")"
+	grep -q "Slurm job $job ended NODE_FAIL; resumable" "$BATS_TEST_TMPDIR/w1.log" ||
+		fail "$(cat "$BATS_TEST_TMPDIR/w1.log")"
+	[ -d "$S/deferred/$id" ]
+	sleep 1.1
+	run -0 epic-watch --once
+	[ -d "$S/done/$id" ] || fail "$output"
+	[ "$(grep '"event":"after"' "$S/done/$id/checkpoints.jsonl" | jq -r .persona | sort -u | wc -l)" = 6 ]
 }
 
 @test "slurm: a job past its --time is TIMEOUT: 111, deferred, resumable" {
