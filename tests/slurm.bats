@@ -127,6 +127,8 @@ job_of() {
 	assert_output --regexp "active +$id .*running as Slurm job $job"
 	run -0 epic status --json
 	[ "$(jq -r --arg id "$id" '.[] | select(.id == $id) | .slurmJob' <<<"$output")" = "$job" ]
+	run -0 script -qec "epic status $id" /dev/null
+	assert_output --partial "\"slurmJob\": \"$job\""
 }
 
 @test "slurm: scancel mid-task leaves it resumable; the next job finishes it without re-running finished personas" {
