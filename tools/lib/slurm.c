@@ -219,7 +219,7 @@ ec_slurm_read(ec_task_job *j, int final)
 		}
 		/* Ended: what it wrote last is read to the end, but not for ever (a
 		 * descendant that kept the pipe open). */
-		if (!final || ec_mono_ms() >= until)
+		if (!final || ec_mono_ms() >= until || (final == 2 && j->slurm_job[0]))
 			return;
 		{
 			struct pollfd pf = { j->slurm_fd, POLLIN, 0 };

@@ -12,8 +12,9 @@
  * launcher reads): exec the submitter, sbatch --wait of make -f mk in j->dir.
  * Returns only when the exec failed. */
 void ec_slurm_exec(const ec_task_job *j, const ec_task_opts *o, const char *mk);
-/* Read what the submitter said so far (final: it has ended, read all of it): the
- * job id, recorded in the task as slurm.json, and how the job ended. */
+/* Read what the submitter said so far (final 1: it has ended, read all of it; 2:
+ * wait for the job id): the job id, recorded in the task as slurm.json, and how the
+ * job ended. Waits at most a few seconds. */
 void ec_slurm_read(ec_task_job *j, int final);
 /* 1 when the task's last job (slurm.json) is still in flight (pending, running,
  * completing) or Slurm cannot say (e says which); 0 when there is none or it has

@@ -404,7 +404,12 @@ ec_task_stop(ec_task_job *j)
 {
 	if (!j->exited) {
 		if (j->slurm) {
-			ec_slurm_read(j, 0);    /* the job id, if not read yet */
+			/* The job id, if not read yet: sbatch prints it once it has
+			 * submitted, so a job being submitted now is not missed (a bounded
+			 * wait, slurm.c). */
+			ec_slurm_read(j, 0);
+			if (!j->slurm_job[0])
+				ec_slurm_read(j, 2);
 			ec_slurm_stop(j);
 		} else
 			ec_proc_kill_group(j->pid, &j->status, MAKE_STOP_GRACE_MS);
