@@ -193,7 +193,7 @@ check-fuzz:
 # --- set-up and demo -------------------------------------------------------
 DEB_PKGS := gcc make pkg-config libjansson-dev libxxhash-dev libssl-dev libyaml-dev \
 	libcurl4-openssl-dev bats bats-support bats-assert bats-file jq clang libclang-rt-dev strace \
-	python3 bsdutils cmark chromium fonts-dejavu-core systemd prometheus sudo
+	python3 bsdutils cmark chromium fonts-dejavu-core systemd prometheus sudo slurm-wlm munge
 # Node.js and npm only when there is no npm at all: a vendor build of Node.js bundles
 # npm and conflicts with Debian's npm package.
 deps:

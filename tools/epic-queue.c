@@ -116,6 +116,10 @@ detail(const json_t *j, char *out, size_t cap)
 	else if (!strcmp(state, "hold"))
 		snprintf(out, cap, "held %s (release: back to %s/)", ec_json_get_str(j, "kind", ""),
 		    ec_json_get_str(j, "returnsTo", ""));
+	else if (!strcmp(state, "active") && ec_json_get_str(j, "slurmJob", NULL))
+		snprintf(out, cap, "%s Slurm job %s", ec_json_get_bool(j, "running", 0) ?
+		    "running as" : "not running (resumable); last ran as",
+		    ec_json_get_str(j, "slurmJob", ""));
 	else if (!strcmp(state, "active"))
 		snprintf(out, cap, "%s", ec_json_get_bool(j, "running", 0) ? "running" :
 		    "not running (resumable: epic resume ID, or the watcher at its next scan)");

@@ -827,7 +827,8 @@ load_config(watch *w)
 	ec_err e;
 	json_t *c = ec_config_load(w->config_arg, &e);
 
-	if (!c) {
+	if (!c || ec_slurm_configure(&w->o, c, w->spool, &e) < 0) {
+		json_decref(c);
 		if (!w->cfg)
 			ec_die_err(&e);
 		ec_warn("%s; keeping the configuration in force", e.msg);

@@ -24,7 +24,8 @@
  * sanitize.c (text from outside made fit to keep), effort.c (effort and money,
  * read and written), extract.c (the JSON in an agent's text),
  * roadmap.c (recommendations merged, ordered and phased; roadmap.h), cache.c (the persona
- * output cache), task.c (a task through its pipeline), progress.c (a task's
+ * output cache), task.c (a task through its pipeline), slurm.c (its make as a
+ * Slurm job, performance.launcher: slurm; slurm.h), progress.c (a task's
  * progress on a terminal: the one part that prints, when asked to), proc.c (children as
  * filters), hooks.c (the plugin points), state.c (a task's WorkflowState from
  * its files), queue.c (an operator's moves: hold, release, requeue, delete) and
@@ -808,7 +809,12 @@ typedef struct ec_task_opts {
 	int progress;           /* print per-persona progress on stderr */
 	int nowait;             /* do not wait for a task locked by another launcher */
 	volatile int *stop;     /* set asynchronously (a signal): stop the run, keep it resumable */
+	int launcher;   /* EC_LAUNCH_LOCAL forks make, EC_LAUNCH_SLURM a Slurm job (slurm.c) */
+	char partition[72], account[72];        /* slurm: sbatch's; "" the cluster's default */
+	long long mem_mb;       /* slurm: --mem in MiB (performance.memoryLimit); 0 none */
+	int leave_jobs;         /* slurm: a stop leaves the job running (performance.slurm.onStop) */
 } ec_task_opts;
+enum { EC_LAUNCH_LOCAL = 0, EC_LAUNCH_SLURM = 1 };
 /* The state ("active", "done", "failed", "deferred") of task id, its directory in
  * dir; NULL if there is none, or id is not a task id (ec_id_valid), or what is
  * there is not a real directory of the owner's (a symbolic link never is). */
@@ -843,6 +849,12 @@ typedef struct ec_task_job {
 	int progress_total;     /* personas in plan.json; 0 before it exists */
 	int progress_drawn;     /* the status line is on the terminal */
 	long long progress_t0, progress_last;   /* ec_mono_ms(): started, last drawn */
+	int slurm, slurm_leave; /* slurm.c: pid is the submitter of a Slurm job (and onStop) */
+	int slurm_fd;           /* what the submitter says (a pipe); -1 when closed */
+	char slurm_job[32];     /* the job id, "" before sbatch said it */
+	char slurm_end[96];     /* "end RC STATE EXITCODE" or "exit RC" (sbatch submitted nothing) */
+	char slurm_line[128];   /* a line being read, slurm_len bytes of it */
+	size_t slurm_len;
 } ec_task_job;
 /* Lock the task (waiting unless o->nowait), move it to active/ if it was failed or
  * deferred, start make. 0 started; -1 with e (EC_EXIT_TEMP: locked, I/O). */
@@ -861,6 +873,10 @@ int ec_task_verdict(ec_task_job *j, const ec_task_opts *o, ec_err *e);
 int ec_task_settle(ec_task_job *j, const ec_task_opts *o, int rc, ec_err *e);
 /* Both: verdict, then settle. */
 int ec_task_finish(ec_task_job *j, const ec_task_opts *o, ec_err *e);
+
+/* slurm.c: o's launcher from cfg (performance.launcher, .slurm); with slurm, a spool
+ * on tmpfs or ramfs is refused (EC_EXIT_REJECT: no node sees it). o kept on failure. */
+int ec_slurm_configure(ec_task_opts *o, const json_t *cfg, const char *spool, ec_err *e);
 
 /* progress.c: the task's progress as one line on stderr, rewritten in place:
  * "[3/6] security-specialist  2.1 s" (personas done of plan.json's, the one

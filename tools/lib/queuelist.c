@@ -261,6 +261,16 @@ ec_queue_describe(const char *spool, const ec_queue_loc *loc)
 		json_object_set_new(j, "uid", json_integer((json_int_t)loc->st.st_uid));
 		json_object_set_new(j, "bytes", json_integer((json_int_t)loc->st.st_size));
 	}
+	if (loc->task) {
+		/* The Slurm job that runs or ran it (slurm.c), with the slurm launcher. */
+		json_t *sj;
+		snprintf(rel, sizeof rel, "%s/%s/slurm.json", loc->state, loc->id);
+		if ((sj = ec_spool_json(spool, rel, 1 << 12, NULL))) {
+			if (json_is_string(json_object_get(sj, "jobId")))
+				json_object_set(j, "slurmJob", json_object_get(sj, "jobId"));
+			json_decref(sj);
+		}
+	}
 	if (!strcmp(loc->state, "hold")) {
 		json_object_set_new(j, "kind", json_string(loc->task ? "task" : "request"));
 		json_object_set_new(j, "returnsTo", json_string(loc->task ? "deferred" : "incoming"));

@@ -681,6 +681,17 @@ ec_state_status(const ec_task_state *t, const json_t *wf)
 	    "currentPersona", json_object_get(wf, "currentPersona"),
 	    "progress", progress,
 	    "updatedAt", ec_json_get(wf, "metadata.updatedAt"));
+	/* The Slurm job that runs or ran it (slurm.c), with the slurm launcher. */
+	{
+		char path[PATH_MAX + 16];
+		json_t *sj;
+		snprintf(path, sizeof path, "%s/slurm.json", t->dir);
+		if (st && (sj = ec_json_load_file(path, 1 << 12, NULL))) {
+			if (json_is_string(json_object_get(sj, "jobId")))
+				json_object_set(st, "slurmJob", json_object_get(sj, "jobId"));
+			json_decref(sj);
+		}
+	}
 	/* A failed task says why: error.json's error, else the last error logged. */
 	errors = json_object_get(wf, "errors");
 	if (st && !strcmp(t->state, "failed")) {

@@ -12,7 +12,8 @@
  * rejects the task's input (epic-parse) or gives up on it (persona-run, for a
  * required persona) writes error.json with its exit code, so the launcher can tell a
  * rejection (failed/, exit 1) from a temporary failure (stays active, exit 111).
- * Used by `epic run` and by the watcher alike.
+ * Used by `epic run` and by the watcher alike. With the slurm launcher (the
+ * watcher's performance.launcher) the same make runs as a Slurm job (slurm.c).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -29,7 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ec.h"
+#include "slurm.h"
 
 /* make gets this long after SIGTERM to stop its recipes before SIGKILL. */
 #define MAKE_STOP_GRACE_MS 3000
@@ -228,8 +229,9 @@ static int
 start_next(ec_task_job *j, const ec_task_opts *o, ec_err *e)
 {
 	char mk[PATH_MAX], jobs[32], rel[EC_MAX_ID + 32], errp[PATH_MAX];
-	const char *req = j->parsing ? NULL : unparsed_request(o->spool, j);
-	int logfd, first = !j->parsing;
+	/* A Slurm job is make alone: it parses the request itself (.parse.stamp). */
+	const char *req = j->parsing || j->slurm ? NULL : unparsed_request(o->spool, j);
+	int logfd, first = !j->parsing, out[2] = { -1, -1 };
 
 	snprintf(mk, sizeof mk, "%s/epic.mk", ec_datadir());
 	snprintf(jobs, sizeof jobs, "-j%d", o->jobs > 0 ? o->jobs : 1);
@@ -239,8 +241,14 @@ start_next(ec_task_job *j, const ec_task_opts *o, ec_err *e)
 	task_rel(j, "task.log", rel, sizeof rel);
 	if ((logfd = ec_spool_open(o->spool, rel, O_WRONLY | O_APPEND | O_CREAT, 0, NULL, e)) < 0)
 		return -1;
+	if (j->slurm && pipe2(out, O_CLOEXEC) < 0) {
+		close(logfd);
+		return ec_fail(e, EC_EXIT_TEMP, "cannot create a pipe: %s", strerror(errno));
+	}
 	if ((j->pid = fork()) < 0) {
 		close(logfd);
+		if (out[0] >= 0)
+			close(out[0]), close(out[1]);
 		return ec_fail(e, EC_EXIT_TEMP, "cannot fork: %s", strerror(errno));
 	}
 	if (j->pid == 0) {
@@ -249,6 +257,12 @@ start_next(ec_task_job *j, const ec_task_opts *o, ec_err *e)
 		char *pargv[] = { "epic-parse", "--task-id", j->id, "--stamp", ".parse.stamp",
 		    "--plan", "plan.mk", "-o", "epic-request.json", (char *)req, NULL };
 		pipeline_child(j, o, errp, logfd);
+		if (j->slurm) {
+			dup2(out[1], 1);
+			ec_slurm_exec(j, o, mk);
+			dprintf(2, "epic: cannot run sh for sbatch: %s\n", strerror(errno));
+			_exit(127);
+		}
 		if (req && chdir(j->dir) == 0)
 			execvp(pargv[0], pargv);
 		else if (!req)
@@ -258,12 +272,21 @@ start_next(ec_task_job *j, const ec_task_opts *o, ec_err *e)
 	}
 	setpgid(j->pid, j->pid);
 	close(logfd);
+	if (j->slurm) {
+		close(out[1]);
+		j->slurm_fd = out[0];
+		fcntl(j->slurm_fd, F_SETFL, O_NONBLOCK);
+	}
 	j->parsing = req != NULL;
 	/* A pidfd becomes readable the moment the child exits: launchers poll on it. */
 	j->pidfd = (int)syscall(SYS_pidfd_open, j->pid, 0);
 	if (first) {
 		j->deadline = (long long)time(NULL) + (o->timeout > 0 ? o->timeout : 1800);
 		j->timeout = o->timeout > 0 ? o->timeout : 1800;
+		/* A job's --time runs from its start, which may be hours after it is
+		 * queued: Slurm keeps the time, not the launcher. */
+		if (j->slurm)
+			j->deadline = LLONG_MAX;
 	}
 	return 0;
 }
@@ -275,7 +298,9 @@ ec_task_start(const char *id, const ec_task_opts *o, ec_task_job *j, ec_err *e)
 	const char *state;
 
 	memset(j, 0, sizeof *j);
-	j->lock_fd = j->pidfd = -1;
+	j->lock_fd = j->pidfd = j->slurm_fd = -1;
+	j->slurm = o->launcher == EC_LAUNCH_SLURM;
+	j->slurm_leave = o->leave_jobs;
 	snprintf(j->id, sizeof j->id, "%s", id);
 	if (ec_spool_init(o->spool, e) < 0)
 		return -1;
@@ -309,6 +334,10 @@ ec_task_start(const char *id, const ec_task_opts *o, ec_task_job *j, ec_err *e)
 		ec_fail(e, EC_EXIT_REJECT, "task '%s' has no request to run (see its error.json)", id);
 		goto fail;
 	}
+	/* The job a stopped launcher left running (performance.slurm.onStop: leave),
+	 * or one still completing, has the task still: no second job beside it. */
+	if (ec_slurm_busy(o->spool, j, e))
+		goto fail;
 	if (strcmp(state, "failed") == 0 || strcmp(state, "deferred") == 0) {
 		if (move_task(o->spool, id, "active", j->dir, sizeof j->dir, e) < 0)
 			goto fail;
@@ -335,8 +364,13 @@ fail:
 int
 ec_task_poll(ec_task_job *j, const ec_task_opts *o)
 {
-	pid_t w = waitpid(j->pid, &j->status, WNOHANG);
+	pid_t w;
 
+	if (j->slurm)
+		ec_slurm_read(j, 0);
+	w = waitpid(j->pid, &j->status, WNOHANG);
+	if (j->slurm && w == j->pid)
+		ec_slurm_read(j, 1);
 	if (o->progress)
 		ec_progress_update(o->spool, j);
 	if (w == j->pid || (w < 0 && errno != EINTR)) {
@@ -369,7 +403,16 @@ void
 ec_task_stop(ec_task_job *j)
 {
 	if (!j->exited) {
-		ec_proc_kill_group(j->pid, &j->status, MAKE_STOP_GRACE_MS);
+		if (j->slurm) {
+			/* The job id, if not read yet: sbatch prints it once it has
+			 * submitted, so a job being submitted now is not missed (a bounded
+			 * wait, slurm.c). */
+			ec_slurm_read(j, 0);
+			if (!j->slurm_job[0])
+				ec_slurm_read(j, 2);
+			ec_slurm_stop(j);
+		} else
+			ec_proc_kill_group(j->pid, &j->status, MAKE_STOP_GRACE_MS);
 		j->exited = j->stopped = 1;
 	}
 }
@@ -383,6 +426,14 @@ ec_task_verdict(ec_task_job *j, const ec_task_opts *o, ec_err *e)
 	if (j->pidfd >= 0)
 		close(j->pidfd);
 	j->pidfd = -1;
+	if (j->slurm) {
+		int rc;
+		if (j->slurm_fd >= 0)
+			close(j->slurm_fd);
+		j->slurm_fd = -1;
+		if ((rc = ec_slurm_verdict(j, e)) >= 0)
+			return rc;
+	}
 	if (j->timed_out) {
 		char msg[160];
 		snprintf(msg, sizeof msg, "the task did not finish within %d s "
