@@ -42,6 +42,7 @@
 #include "retention.h"
 #include "health.h"
 #include "roles.h"
+#include "slurm.h"
 
 static const char usage_text[] =
     "usage: epic-watch [--spool DIR] [--config FILE] [--once] [-j N]\n";

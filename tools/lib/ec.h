@@ -15,9 +15,8 @@
  * incoming/), ratelimit.c (a token bucket per submitter), audit.c (the audit
  * log, a hash chain; its walk and rotation declared in audit.h), paths.c
  * (where things are; paths for make), rules.c (the built-in
- * persona engine; rulestext.c, rulesfacts.c, rulescompile.c, rulesload.c and
- * rulesimage.c (a rule base kept compiled, declared in rulebase.h) share the
- * private rules.h),
+ * persona engine; rulestext.c, rulesfacts.c, rulescompile.c, rulesload.c, rulesimage.c
+ * (a rule base kept compiled: rulebase.h) share the private rules.h),
  * registry.c (persona registrations), plan.c (the persona plan), normalize.c
  * (any persona output to a PersonaOutput; normfield.c, normrecs.c and
  * normparts.c share the private norm.h), pii.c (personal data in text),
@@ -356,15 +355,13 @@ json_t *ec_jsonbin_decode(const char *buf, size_t len);
  * name is used in messages: "name:line:col: reason". Returns a new reference.
  */
 json_t *ec_json_loadb(const char *buf, size_t len, const char *name, ec_err *e);
-/* jsonfast.c: well-formed JSON as ec_json_loadb reads it, fast; NULL for anything
- * else (then Jansson parses, and says what is wrong). */
+/* jsonfast.c: well-formed JSON read fast, or NULL (then Jansson says what is wrong);
+ * j as json_dumps writes it (sorted keys, EC_JSON_REAL, indent spaces a level or
+ * -1: compact) and a newline, malloc'd (*len bytes). */
 json_t *ec_json_fastparse(const char *buf, size_t len);
-/* Ten significant digits: 0.35 stays 0.35 instead of 0.34999999999999998, and the
- * numbers we write (confidence, rates, money) never need more. */
-#define EC_JSON_REAL JSON_REAL_PRECISION(10)
-/* j as json_dumps writes it with sorted keys, EC_JSON_REAL and indent spaces per
- * level (-1: compact), and a newline; malloc'd (*len bytes), or NULL. */
 char *ec_json_fastdump(const json_t *j, int indent, size_t *len);
+/* Ten significant digits: 0.35, not 0.34999999999999998; ours never need more. */
+#define EC_JSON_REAL JSON_REAL_PRECISION(10)
 /* ec_read_file + ec_json_loadb. New reference. */
 json_t *ec_json_load_file(const char *path, size_t max, ec_err *e);
 /* Canonical text: sorted keys, 2-space indent, trailing newline. malloc'd. */
@@ -873,10 +870,6 @@ int ec_task_verdict(ec_task_job *j, const ec_task_opts *o, ec_err *e);
 int ec_task_settle(ec_task_job *j, const ec_task_opts *o, int rc, ec_err *e);
 /* Both: verdict, then settle. */
 int ec_task_finish(ec_task_job *j, const ec_task_opts *o, ec_err *e);
-
-/* slurm.c: o's launcher from cfg (performance.launcher, .slurm); with slurm, a spool
- * on tmpfs or ramfs is refused (EC_EXIT_REJECT: no node sees it). o kept on failure. */
-int ec_slurm_configure(ec_task_opts *o, const json_t *cfg, const char *spool, ec_err *e);
 
 /* progress.c: the task's progress as one line on stderr, rewritten in place:
  * "[3/6] security-specialist  2.1 s" (personas done of plan.json's, the one

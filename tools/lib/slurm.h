@@ -1,12 +1,15 @@
 /*
- * slurm.h - the slurm launcher, private to task.c and slurm.c: a task's make run as
- * a Slurm batch job (performance.launcher: slurm). ec_slurm_configure, which the
- * watcher calls, is in ec.h.
+ * slurm.h - the slurm launcher, for task.c, slurm.c and the watcher: a task's make
+ * run as a Slurm batch job (performance.launcher: slurm).
  */
 #ifndef EC_SLURM_H
 #define EC_SLURM_H
 
 #include "ec.h"
+
+/* o's launcher from cfg (performance.launcher, .slurm); with slurm, a spool on tmpfs
+ * or ramfs is refused (EC_EXIT_REJECT: no node sees it). o kept on failure. */
+int ec_slurm_configure(ec_task_opts *o, const json_t *cfg, const char *spool, ec_err *e);
 
 /* In the child about to run the job (pipeline_child done, stdout to the pipe the
  * launcher reads): exec the submitter, sbatch --wait of make -f mk in j->dir.
