@@ -216,9 +216,9 @@ job_of() {
 	assert_output "TIMEOUT"
 }
 
-@test "slurm: SIGTERM after the grace cancels the job (onStop: cancel); the task stays resumable" {
-	need_slurm
-	slow_persona performance-specialist 60
+# term_mid_task: one request to a watcher, which gets TERM once the slow
+# performance-specialist runs in its job; sets id (the task) and job (its Slurm job).
+term_mid_task() {
 	request 1 > "$S/incoming/r1.txt"
 	watcher
 	for _ in $(seq 1 600); do
@@ -229,6 +229,12 @@ job_of() {
 	job=$(job_of "$id")
 	kill -TERM "${WATCHERS[0]}"
 	wait "${WATCHERS[0]}" || fail "the watcher exited $?: $(cat "$BATS_TEST_TMPDIR/w.0.log")"
+}
+
+@test "slurm: SIGTERM after the grace cancels the job (onStop: cancel); the task stays resumable" {
+	need_slurm
+	slow_persona performance-specialist 60
+	term_mid_task
 	grep -q "stopped; Slurm job $job cancelled; resumable" "$BATS_TEST_TMPDIR/w.0.log" ||
 		fail "$(cat "$BATS_TEST_TMPDIR/w.0.log")"
 	[ -d "$S/active/$id" ]
@@ -244,16 +250,7 @@ job_of() {
 	need_slurm
 	printf '%s\n' '  slurm:' '    onStop: leave' >> "$CFG"
 	slow_persona performance-specialist 8
-	request 1 > "$S/incoming/r1.txt"
-	watcher
-	for _ in $(seq 1 600); do
-		[ -e "$BATS_TEST_TMPDIR/slept-performance-specialist" ] && break
-		sleep 0.1
-	done
-	id=$(ls "$S/active")
-	job=$(job_of "$id")
-	kill -TERM "${WATCHERS[0]}"
-	wait "${WATCHERS[0]}" || fail "the watcher exited $?: $(cat "$BATS_TEST_TMPDIR/w.0.log")"
+	term_mid_task
 	grep -q "stopped; Slurm job $job left running" "$BATS_TEST_TMPDIR/w.0.log" ||
 		fail "$(cat "$BATS_TEST_TMPDIR/w.0.log")"
 	run -0 scontrol -o show job "$job"
