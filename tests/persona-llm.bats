@@ -37,7 +37,8 @@ serve() {
 	rm -f "$LOG" "$LOG.max" "$T/port"
 	python3 "$ROOT/tests/fake-llm-server.py" --port-file "$T/port" --log "$LOG" --script "$1" &
 	SERVER_PID=$!
-	for _ in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.05; done
+	# up to 30 s: a cold python3 on a loaded machine (CI) took more than 5
+	for _ in $(seq 600); do [ -s "$T/port" ] && break; sleep 0.05; done
 	[ -s "$T/port" ] || fail "the fake server did not start"
 	PORT=$(cat "$T/port")
 }

@@ -138,3 +138,17 @@ $BATS_TEST_TMPDIR/c/d
 	run -0 jq -r 'select(.task | startswith("stdin")) | .time' "$EPIC_SPOOL/log/audit.jsonl"
 	refute_output --partial "2030-"
 }
+
+@test "patterns: every schema pattern gives pattern.c's matcher and regcomp the same answers on its strings, near misses and noise" {
+	run -0 ec-test patterns
+	assert_line --regexp '^patterns [0-9]+ strings [0-9]+ disagreements 0 left to regcomp 0$'
+	# every schema has its patterns counted: more than 50 in all
+	[ "$(sed -n 's/^patterns \([0-9]*\) .*/\1/p' <<<"$output")" -gt 50 ]
+}
+
+@test "schemas: a value a pattern refuses is still refused, named by its path" {
+	run -0 ec-test schema persona-registration <<< '{"name": "Bad Name", "reviewOrder": 1, "required": false, "timeout": 10, "dependencies": [], "supportedModes": ["standard"], "version": "1.0.0", "rules": "x.json"}'
+	assert_output --partial '$.name'
+	run -0 ec-test schema persona-registration <<< '{"name": "good-name", "reviewOrder": 1, "required": false, "timeout": 10, "dependencies": [], "supportedModes": ["standard"], "version": "1.0.0", "rules": "x.json"}'
+	assert_output valid
+}

@@ -23,6 +23,9 @@
  *   ec-test rules-image-check    stdin: "ok" when readers would attach the image, else
  *                                "refused" (exit 1); -verify: every rule decodes too
  *   ec-test rules-image-rehash   stdin image with its header hash made right (forgeries)
+ *   ec-test patterns             every pattern of the embedded schemas, matched by
+ *                                pattern.c and by regcomp on strings of its language,
+ *                                near misses and noise: the counts, and each disagreement
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +33,8 @@
 
 #include "ec.h"
 #include "rulebase.h"
+#include "pattern.h"
+#include <regex.h>
 
 static char *
 input(size_t *len)
@@ -301,6 +306,97 @@ rules_image(const char *cmd, const char *path)
 	return !ok;
 }
 
+/* The "pattern" strings anywhere in schema s, into v (up to cap). */
+static size_t
+collect(const json_t *s, const char **v, size_t n, size_t cap)
+{
+	const char *k;
+	json_t *x;
+	size_t i;
+
+	if (json_is_object(s)) {
+		if (json_is_string(x = json_object_get(s, "pattern")) && n < cap)
+			v[n++] = json_string_value(x);
+		json_object_foreach((json_t *)s, k, x)
+			n = collect(x, v, n, cap);
+	} else if (json_is_array(s))
+		json_array_foreach(s, i, x)
+			n = collect(x, v, n, cap);
+	return n;
+}
+
+/* pattern.c against regcomp: exit 1 on any disagreement, or a schema pattern
+ * pattern.c leaves to regcomp (then the schemas gained a construct to add). */
+static int
+patterns(void)
+{
+	static const char *names[] = { "concepts", "config", "epic-request", "epic-response",
+	    "health-check", "persona-input", "persona-output", "persona-registration", "plan",
+	    "rule-base", "task-status", "workflow-state", NULL };
+	static const char noise[] = "aZ09.-_:+/ @#\xc3\xa9\n{}[]()$^*";
+	const char *pats[512];
+	size_t np = 0, strings = 0, bad = 0, left = 0;
+	unsigned long seed = 42;
+
+	for (const char **n = names; *n; n++) {
+		const char *text = ec_schema_text(*n);
+		json_t *s = text ? json_loads(text, 0, NULL) : NULL;
+		size_t before = np;
+		np = collect(s, pats, np, sizeof pats / sizeof *pats);
+		/* the strings live in s: keep it */
+		if (np == before)
+			json_decref(s);
+	}
+	for (size_t i = 0; i < np; i++) {
+		ec_pattern *pt = ec_pattern_compile(pats[i]);
+		regex_t re;
+		char buf[512];
+		if (!pt) {
+			printf("left to regcomp: %s\n", pats[i]);
+			left++;
+			continue;
+		}
+		if (regcomp(&re, pats[i], REG_EXTENDED | REG_NOSUB)) {
+			printf("regcomp refuses: %s\n", pats[i]);
+			bad++;
+			ec_pattern_free(pt);
+			continue;
+		}
+		for (int k = 0; k < 3000; k++) {
+			size_t len;
+			seed = seed * 6364136223846793005UL + 1442695040888963407UL;
+			if (k % 3 == 2 || ec_pattern_sample(pt, &seed, buf, sizeof buf - 2) < 0) {
+				/* noise of the pattern's own bytes and some others */
+				size_t n = (seed >> 33) % 40;
+				for (size_t j = 0; j < n; j++) {
+					seed = seed * 6364136223846793005UL + 1442695040888963407UL;
+					buf[j] = (seed >> 40) % 2 ? pats[i][(seed >> 20) % strlen(pats[i])] :
+					    noise[(seed >> 20) % (sizeof noise - 1)];
+				}
+				buf[n] = '\0';
+			} else if (k % 3 == 1 && (len = strlen(buf)) > 0) {
+				/* a near miss: one byte changed, dropped or doubled */
+				size_t at = (seed >> 33) % len;
+				switch ((seed >> 50) % 3) {
+				case 0: buf[at] = noise[(seed >> 20) % (sizeof noise - 1)]; break;
+				case 1: memmove(buf + at, buf + at + 1, len - at); break;
+				default: memmove(buf + at + 1, buf + at, len - at + 1);
+				}
+			}
+			strings++;
+			if (ec_pattern_match(pt, buf) != (regexec(&re, buf, 0, NULL, 0) == 0)) {
+				printf("disagree: %s on \"%s\"\n", pats[i], buf);
+				bad++;
+			}
+		}
+		regfree(&re);
+		ec_pattern_free(pt);
+	}
+	printf("patterns %zu strings %zu disagreements %zu left to regcomp %zu\n", np, strings,
+	    bad, left);
+	return bad || left || np == 0;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -335,6 +431,8 @@ main(int argc, char *argv[])
 		return rules_image(cmd, argv[2]);
 	if (!strncmp(cmd, "rules-image-", 12) && argc == 2)
 		return rules_image(cmd, NULL);
+	if (!strcmp(cmd, "patterns"))
+		return patterns();
 	if (!strcmp(cmd, "nearest") && argc >= 3) {
 		int i = ec_nearest(argv[2], (const char *const *)argv + 3, (size_t)(argc - 3));
 		printf("%s\n", i < 0 ? "none" : argv[3 + i]);
@@ -353,6 +451,6 @@ main(int argc, char *argv[])
 		return 0;
 	}
 	fprintf(stderr, "usage: ec-test pii|sanitize line|text|cut N|effort|days MIN MAX|extract|"
-	    "events|yaml|schema NAME|utf8|xxh3|jsonbin-encode|jsonbin-decode|rules-image FILE|rules-image-check|rules-image-verify|rules-image-rehash|nearest S NAME...|id ID...|make-escape PATH...|abspath PATH...\n");
+	    "events|yaml|schema NAME|utf8|xxh3|jsonbin-encode|jsonbin-decode|rules-image FILE|rules-image-check|rules-image-verify|rules-image-rehash|patterns|nearest S NAME...|id ID...|make-escape PATH...|abspath PATH...\n");
 	return EC_EXIT_USAGE;
 }

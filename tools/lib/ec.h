@@ -7,10 +7,10 @@
  * (bounded reads, atomic durable writes), stamp.c (make's stamps, holding the
  * xxh3 of what they stand for, checked on resume), open.c (the one way to open a spool
  * entry), json.c (Jansson load/dump with positions, bounded numbers; jsonfast.c reads
- * well-formed text fast), jsonbin.c
- * (a JSON value kept in binary, read back fast), hash.c +
- * sha256.c (XXH3, SHA-256), schema.c (JSON Schema subset validator over the
- * embedded schemas/), yaml.c + config.c (the config file), spool.c (spool
+ * and writes well-formed text fast), jsonbin.c (a JSON value kept in binary, read
+ * back fast), hash.c + sha256.c (XXH3, SHA-256), schema.c (JSON Schema subset
+ * validator over the embedded schemas/; pattern.c, its patterns: pattern.h),
+ * yaml.c + config.c (the config file), spool.c (spool
  * places, the drop protocol, the one id rule), claim.c (taking a request out of
  * incoming/), ratelimit.c (a token bucket per submitter), audit.c (the audit
  * log, a hash chain; its walk and rotation declared in audit.h), paths.c

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "ec.h"
+#include "pattern.h"
 
 struct ec_schema_entry { const char *name; const char *text; };
 extern const struct ec_schema_entry ec_schema_index[];   /* build/schemas_index.c */
@@ -51,7 +52,9 @@ schema_doc(const char *name)
 			return loaded[i].doc;
 	if (i == sizeof loaded / sizeof *loaded || !(text = ec_schema_text(name)))
 		return NULL;
-	loaded[i].doc = json_loads(text, 0, NULL);
+	/* the schemas are ours and well formed: the fast reader takes them */
+	if (!(loaded[i].doc = ec_json_fastparse(text, strlen(text))))
+		loaded[i].doc = json_loads(text, 0, NULL);
 	loaded[i].name = name;
 	return loaded[i].doc;
 }
@@ -197,26 +200,37 @@ show(const json_t *v, char *buf, size_t cap)
 }
 
 
+/* Does s match pat? pattern.c's matcher, or regcomp for a pattern it leaves. */
 static int
 pattern_match(const char *pat, const char *s)
 {
-	static struct { char *pat; regex_t re; int ok; } cache[64];
+	static struct { char *pat; ec_pattern *fast; regex_t re; int ok; } cache[64];
 	static size_t ncache;
 	size_t i;
+	int m;
 
 	for (i = 0; i < ncache; i++)
 		if (strcmp(cache[i].pat, pat) == 0)
 			break;
 	if (i == ncache) {
-		if (ncache == sizeof cache / sizeof *cache)
-			i = 0, regfree(&cache[0].re), free(cache[0].pat);
-		else
+		if (ncache == sizeof cache / sizeof *cache) {
+			i = 0;
+			free(cache[0].pat);
+			if (cache[0].fast)
+				ec_pattern_free(cache[0].fast);
+			else if (cache[0].ok)
+				regfree(&cache[0].re);
+		} else
 			ncache++;
 		cache[i].pat = strdup(pat);
-		cache[i].ok = regcomp(&cache[i].re, pat, REG_EXTENDED | REG_NOSUB) == 0;
+		cache[i].fast = cache[i].pat ? ec_pattern_compile(pat) : NULL;
+		cache[i].ok = cache[i].fast ||
+		    regcomp(&cache[i].re, pat, REG_EXTENDED | REG_NOSUB) == 0;
 	}
+	if (cache[i].fast && (m = ec_pattern_match(cache[i].fast, s)) >= 0)
+		return m;
 	/* An uncompilable pattern is a defect in schemas/, caught by the tests. */
-	return cache[i].ok ? regexec(&cache[i].re, s, 0, NULL, 0) == 0 : 1;
+	return cache[i].ok && !cache[i].fast ? regexec(&cache[i].re, s, 0, NULL, 0) == 0 : 1;
 }
 
 static int validate(vctx *c, const json_t *s, const json_t *v, const ec_jpath *path);
