@@ -85,6 +85,28 @@ for f in "$root"/examples/requests/*; do
 	t0=$(now_us); "$bin/epic" run -q "$f" > /dev/null; echo $(( $(now_us) - t0 ))
 done | median | awk '{printf "  %-34s %8.1f ms (a new task, every persona a cache hit)\n", "warm-cache time per epic:", $1 / 1000}'
 
+# Edits of one rule base, and what make reruns: the persona-runs a rerun of a
+# finished task executes (strace), after a whitespace-only edit (its output's bytes
+# do not change: nothing after it reruns) and after a version bump (they do).
+if command -v strace >/dev/null; then
+	reg="$work/edit-reg"
+	rm -rf "$reg" && cp -r "$root/pipeline/personas" "$reg"
+	req="$root/examples/requests/03-file-uploads.txt"
+	EPIC_PERSONA_PATH="$reg" "$bin/epic" run -q --spool "$work/edit" "$req" > /dev/null
+	runs() {
+		EPIC_PERSONA_PATH="$reg" strace -f -qq -o "$work/trace" -e trace=execve \
+			"$bin/epic" run -q --spool "$work/edit" "$req" > /dev/null
+		grep -c 'execve(".*/persona-run"' "$work/trace" || true
+	}
+	printf '  %-34s %8d\n' "persona-runs, no edit:" "$(runs)"
+	printf '\n\n' >> "$reg/rules/security-specialist.json"
+	printf '  %-34s %8d (security-specialist only; its output unchanged)\n' \
+		"persona-runs, whitespace edit:" "$(runs)"
+	sed -i '0,/"version": "[^"]*"/s//"version": "9.9.9"/' "$reg/rules/security-specialist.json"
+	printf '  %-34s %8d (security-specialist and the three after it)\n' \
+		"persona-runs, version bumped:" "$(runs)"
+fi
+
 echo "== encryption at rest: the same cold epics with security.encryptAtRest (interleaved) =="
 keys="$work/keys"
 rm -rf "$keys" && mkdir -m 0700 "$keys"
