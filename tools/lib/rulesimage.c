@@ -290,7 +290,8 @@ serialise(build *b, const json_t *rb, size_t *len)
 	if (!(out = malloc(*len)))
 		goto done;
 	off = HEADER_LEN;
-#define PUT(p, n) (memcpy(out + off, (p), (n)), off += (n))
+/* (a section may be empty, its vector never allocated: no memcpy from NULL) */
+#define PUT(p, n) do { size_t n_ = (n); if (n_) { memcpy(out + off, (p), n_); off += n_; } } while (0)
 	PUT(counts, sizeof counts);
 	PUT(b->str.p, b->str.n);
 	PUT(b->group.v, 4 * b->group.n);
@@ -301,7 +302,7 @@ serialise(build *b, const json_t *rb, size_t *len)
 	PUT(stems.v, 4 * stems.n);
 	PUT(b->word.v, 4 * b->word.n);
 	PUT(topbin, toplen);
-	PUT(b->json.p ? b->json.p : "", b->json.n);
+	PUT(b->json.p, b->json.n);
 #undef PUT
 	memcpy(out, MAGIC, MAGIC_LEN);
 	h = ec_xxh3(out + HEADER_LEN, *len - HEADER_LEN);
