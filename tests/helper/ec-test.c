@@ -335,17 +335,15 @@ patterns(void)
 	    "rule-base", "task-status", "workflow-state", NULL };
 	static const char noise[] = "aZ09.-_:+/ @#\xc3\xa9\n{}[]()$^*";
 	const char *pats[512];
-	size_t np = 0, strings = 0, bad = 0, left = 0;
+	json_t *docs[sizeof names / sizeof *names] = { 0 };
+	size_t np = 0, strings = 0, bad = 0, left = 0, nd = 0;
 	unsigned long seed = 42;
 
+	/* the patterns' strings live in the schema documents: kept until the end */
 	for (const char **n = names; *n; n++) {
 		const char *text = ec_schema_text(*n);
-		json_t *s = text ? json_loads(text, 0, NULL) : NULL;
-		size_t before = np;
-		np = collect(s, pats, np, sizeof pats / sizeof *pats);
-		/* the strings live in s: keep it */
-		if (np == before)
-			json_decref(s);
+		docs[nd] = text ? json_loads(text, 0, NULL) : NULL;
+		np = collect(docs[nd++], pats, np, sizeof pats / sizeof *pats);
 	}
 	for (size_t i = 0; i < np; i++) {
 		ec_pattern *pt = ec_pattern_compile(pats[i]);
@@ -394,6 +392,8 @@ patterns(void)
 	}
 	printf("patterns %zu strings %zu disagreements %zu left to regcomp %zu\n", np, strings,
 	    bad, left);
+	for (size_t i = 0; i < nd; i++)
+		json_decref(docs[i]);
 	return bad || left || np == 0;
 }
 
