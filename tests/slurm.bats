@@ -83,6 +83,17 @@ job_of() {
 	fail "no slurm.json for $1"
 }
 
+# in_slow_job: wait until the slow performance-specialist runs in its job; sets id
+# (the task in active/) and job (its Slurm job).
+in_slow_job() {
+	for _ in $(seq 1 600); do
+		[ -e "$BATS_TEST_TMPDIR/slept-performance-specialist" ] && break
+		sleep 0.1
+	done
+	id=$(ls "$S/active")
+	job=$(job_of "$id")
+}
+
 @test "slurm: 20 requests end in done/ exactly once, the same as the local launcher's" {
 	need_slurm
 	for i in $(seq 1 20); do request "$i" > "$BATS_TEST_TMPDIR/r$i.txt"; done
@@ -140,12 +151,7 @@ job_of() {
 	cp "$BATS_TEST_TMPDIR/r1.txt" "$S/incoming/"
 	epic-watch --once 2> "$BATS_TEST_TMPDIR/w1.log" &
 	WATCHERS+=($!)
-	for _ in $(seq 1 600); do
-		[ -e "$BATS_TEST_TMPDIR/slept-performance-specialist" ] && break
-		sleep 0.1
-	done
-	id=$(ls "$S/active")
-	job=$(job_of "$id")
+	in_slow_job
 	# What had finished when the job was cancelled.
 	finished=$(grep '"event":"after"' "$S/active/$id/checkpoints.jsonl" | jq -r .persona | sort)
 	[ -n "$finished" ] || fail "no persona had finished"
@@ -175,12 +181,7 @@ job_of() {
 	request 1 > "$S/incoming/r1.txt"
 	epic-watch --once 2> "$BATS_TEST_TMPDIR/w1.log" &
 	WATCHERS+=($!)
-	for _ in $(seq 1 600); do
-		[ -e "$BATS_TEST_TMPDIR/slept-performance-specialist" ] && break
-		sleep 0.1
-	done
-	id=$(ls "$S/active")
-	job=$(job_of "$id")
+	in_slow_job
 	node=$(scontrol -o show job "$job" | sed -n 's/.* NodeList=\([^ ]*\).*/\1/p')
 	scontrol update NodeName="$node" State=DOWN Reason=test
 	rc=0; wait "${WATCHERS[0]}" || rc=$?
@@ -221,12 +222,7 @@ job_of() {
 term_mid_task() {
 	request 1 > "$S/incoming/r1.txt"
 	watcher
-	for _ in $(seq 1 600); do
-		[ -e "$BATS_TEST_TMPDIR/slept-performance-specialist" ] && break
-		sleep 0.1
-	done
-	id=$(ls "$S/active")
-	job=$(job_of "$id")
+	in_slow_job
 	kill -TERM "${WATCHERS[0]}"
 	wait "${WATCHERS[0]}" || fail "the watcher exited $?: $(cat "$BATS_TEST_TMPDIR/w.0.log")"
 }
