@@ -240,7 +240,8 @@ object(rd *r, int depth)
 		const char *kz;
 		if (r->p >= r->end || *r->p++ != '"' || string(r, &k, &kn, &ascii) < 0)
 			goto fail;
-		/* keys are NUL-terminated for Jansson: in place when short */
+		/* the key copied (on the stack when short): an escaped one is in r->scratch,
+		 * which parsing the value may overwrite before the key is set */
 		if (kn < sizeof key) {
 			memcpy(key, k, kn);
 			key[kn] = '\0';

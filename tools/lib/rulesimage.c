@@ -105,7 +105,6 @@ put_word(void *arg, const char *stem, size_t n, int neg)
 	if ((id = eng_st_find(b->c, &b->stems, stem, n, 1)) == NONE)
 		return -1;
 	push(b, &b->word, &id, 1);
-	rec = &b->phrase.v[b->phrase.n - PHRASE_W];     /* push may have moved it */
 	rec[3]++;
 	return b->oom ? -1 : 0;
 }
