@@ -325,25 +325,25 @@ int ec_open_beneath(int dirfd, const char *rel, int oflags, int how, struct stat
 int ec_spool_rootfd(const char *spool, ec_err *e);
 /* ec_open_beneath relative to the spool root: rel is "active/ID/.lock" and the like. */
 int ec_spool_open(const char *spool, const char *rel, int oflags, int how, struct stat *st, ec_err *e);
-/* Read the spool file rel (ec_spool_open with how, then ec_read_fd). Caller frees. */
+/* The spool file rel (ec_spool_open with how): read (ec_read_fd; caller frees); mapped
+ * read-only (munmap *len bytes; NULL with e->code 0 if sealed: read it); read and parsed
+ * (one of ours; new reference); a line appended (created 0600), as ec_append_line. */
 char *ec_spool_read(const char *spool, const char *rel, size_t max, size_t *len, int how, ec_err *e);
-/* Read and parse the spool file rel, one of ours. New reference. */
+void *ec_spool_map(const char *spool, const char *rel, size_t max, size_t *len, ec_err *e);
 json_t *ec_spool_json(const char *spool, const char *rel, size_t max, ec_err *e);
-/* Append a line to the spool file rel (created 0600 if missing), as ec_append_line. */
 int ec_spool_append(const char *spool, const char *rel, const char *line, size_t len, ec_err *e);
 /* Keep what a tool worked out for the next ones, as the spool file rel
  * ("cache/valid/NAME"), atomically and unsynced, its directory made if need be;
  * only in a spool that has a cache already (keeping makes no spool). Best effort. */
 void ec_spool_keep(const char *spool, const char *rel, const void *buf, size_t len);
-/* 1 if path exists (any type), 0 if not. */
+/* 1 if path exists (any type), else 0; a base name without dirs or last extension, malloc'd. */
 int ec_exists(const char *path);
-/* Base name without directories and without the last extension, malloc'd. */
 char *ec_basename_noext(const char *path);
 /* The extension (without the dot) of a path's base name, or "". Borrowed. */
 const char *ec_extension(const char *path);
 
-/* jsonbin.c: a JSON value kept in binary, for what the tools keep for themselves. */
-/* The value as bytes (malloc'd; *len their count), or NULL when memory ran out. */
+/* jsonbin.c: a JSON value kept in binary, for what the tools keep for themselves:
+ * the value as bytes (malloc'd; *len their count), or NULL when memory ran out. */
 char *ec_jsonbin_encode(const json_t *j, size_t *len);
 /* The value back, or NULL when the bytes are not exactly what ec_jsonbin_encode
  * wrote (cut, changed, another format). New reference. */

@@ -20,6 +20,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -237,6 +238,42 @@ ec_spool_read(const char *spool, const char *rel, size_t max, size_t *len, int h
 	buf = ec_read_fd(fd, name, max, len, e);
 	close(fd);
 	return buf;
+}
+
+/*
+ * Mapped, not read: a kept image (cache/rulebases/) is read by six processes per
+ * epic, and copying it into fresh memory cost more than using it. The file is the
+ * owner's with one link (ec_spool_open), and the owner replaces it only by rename,
+ * so the mapping's bytes do not change or shrink under the reader. A sealed file is
+ * not mapped (NULL with e->code 0): the caller reads it instead (ec_read_fd).
+ */
+void *
+ec_spool_map(const char *spool, const char *rel, size_t max, size_t *len, ec_err *e)
+{
+	struct stat st;
+	int fd = ec_spool_open(spool, rel, O_RDONLY, 0, &st, e);
+	void *m;
+
+	if (fd < 0)
+		return NULL;
+	if (st.st_size <= 0 || (size_t)st.st_size > max) {
+		close(fd);
+		return ec_fail(e, EC_EXIT_REJECT, "%s/%s: expected 1 to %zu bytes", spool, rel,
+		    max), NULL;
+	}
+	m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (m == MAP_FAILED)
+		return ec_fail(e, EC_EXIT_TEMP, "%s/%s: cannot map: %s", spool, rel,
+		    strerror(errno)), NULL;
+	if (ec_crypt_sealed(m, (size_t)st.st_size)) {
+		munmap(m, (size_t)st.st_size);
+		if (e)
+			e->code = 0;
+		return NULL;
+	}
+	*len = (size_t)st.st_size;
+	return m;
 }
 
 json_t *

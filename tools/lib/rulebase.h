@@ -19,6 +19,7 @@ typedef struct ec_rulebase {
 	json_t *top;            /* its own fields (json itself, or the image's) */
 	char *image;            /* the compiled image (rulesimage.c), or NULL */
 	size_t image_len;
+	int image_mapped;       /* image is mapped (ec_spool_map), not malloc'd */
 } ec_rulebase;
 
 /*

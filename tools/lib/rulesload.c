@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "rules.h"
 #include "rulebase.h"
@@ -192,7 +193,10 @@ ec_rulebase_free(ec_rulebase *r)
 	if (r->top != r->json)
 		json_decref(r->top);
 	json_decref(r->json);
-	free(r->image);
+	if (r->image_mapped)
+		munmap(r->image, r->image_len);
+	else
+		free(r->image);
 	free(r);
 }
 
@@ -201,20 +205,28 @@ static ec_rulebase *
 kept_image(const char *spool, const char *rel)
 {
 	ec_rulebase *r;
-	size_t len;
-	char *img = ec_spool_read(spool, rel, EC_RULEBASE_IMAGE_MAX, &len, 0, NULL);
+	size_t len = 0;
+	ec_err e = { 0 };
+	char *img = ec_spool_map(spool, rel, EC_RULEBASE_IMAGE_MAX, &len, &e);
+	int mapped = img != NULL;
 
+	if (!img && e.code == 0)        /* sealed (encryption at rest): read it */
+		img = ec_spool_read(spool, rel, EC_RULEBASE_IMAGE_MAX, &len, 0, NULL);
 	if (!img)
 		return NULL;
 	if (ec_rules_image_check(img, len) == 0 && (r = calloc(1, sizeof *r))) {
 		if ((r->top = ec_rules_image_top(img, len))) {
 			r->image = img;
 			r->image_len = len;
+			r->image_mapped = mapped;
 			return r;
 		}
 		free(r);
 	}
-	free(img);
+	if (mapped)
+		munmap(img, len);
+	else
+		free(img);
 	return NULL;
 }
 
