@@ -122,7 +122,7 @@ ec_slurm_exec(const ec_task_job *j, const ec_task_opts *o, const char *mk)
 	char *wrap;
 
 	/* make exactly as the local launcher runs it, the task's directory its cwd. */
-	ec_buf_puts(&w, "exec make -s --no-print-directory -f ");
+	ec_buf_puts(&w, "exec make -rRs --no-print-directory -f ");
 	ec_sh_word(&w, absolute(mk));
 	ec_buf_printf(&w, " -j%d", o->jobs > 0 ? o->jobs : 1);
 	if (!(wrap = ec_buf_take(&w)))

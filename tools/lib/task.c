@@ -252,7 +252,9 @@ start_next(ec_task_job *j, const ec_task_opts *o, ec_err *e)
 		return ec_fail(e, EC_EXIT_TEMP, "cannot fork: %s", strerror(errno));
 	}
 	if (j->pid == 0) {
-		char *argv[] = { "make", "-s", "--no-print-directory", "-C", j->dir, "-f", mk,
+		/* -rR here and not only in epic.mk: make sets up its built-in rules and
+		 * variables before it reads a makefile, a third of its start-up. */
+		char *argv[] = { "make", "-rRs", "--no-print-directory", "-C", j->dir, "-f", mk,
 		    jobs, NULL };
 		char *pargv[] = { "epic-parse", "--task-id", j->id, "--stamp", ".parse.stamp",
 		    "--plan", "plan.mk", "-o", "epic-request.json", (char *)req, NULL };
