@@ -16,6 +16,8 @@ unset EPIC_CONFIG EPIC_DATADIR EPIC_PERSONA_PATH
 # Run by `sudo make check`, the tools would see the person behind sudo (roles.c).
 unset SUDO_UID SUDO_GID SUDO_USER SUDO_COMMAND
 export EPIC_SPOOL="$BATS_TEST_TMPDIR/spool"
+# epic-aggregate checks its own result against the schema (off outside the tests).
+export EPIC_SELF_CHECK=1
 
 # EPIC_TEST_ENCRYPT=1 (make check-encrypted) runs a suite with encryption at rest
 # on: a key of the test's own, and the shipped config with security.encryptAtRest
