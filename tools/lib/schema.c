@@ -482,6 +482,27 @@ ec_schema_validate(const char *name, const json_t *doc, char *bad_path, ec_err *
 	return 0;
 }
 
+/*
+ * cache/valid/ of the spool, opened once per process (a registry is a dozen
+ * markers). A marker is a fact about bytes ("these are valid under this schema"):
+ * one read through a directory purged since (epic cache purge) is still true, and
+ * one missed there is checked again and kept anew by its path. -1 without one.
+ */
+static int
+valid_dir(const char *spool)
+{
+	static int fd = -1;
+	static char *of;
+
+	if (fd >= 0 && of && !strcmp(of, spool))
+		return fd;
+	if (fd >= 0)
+		close(fd);
+	free(of);
+	of = strdup(spool);
+	return fd = ec_spool_open(spool, "cache/valid", O_PATH, EC_OPEN_DIR, NULL, NULL);
+}
+
 int
 ec_schema_validate_kept(const char *name, const json_t *doc, const void *bytes, size_t len,
     char *bad_path, ec_err *e)
@@ -491,7 +512,7 @@ ec_schema_validate_kept(const char *name, const json_t *doc, const void *bytes, 
 	static const char *hashed;
 	static char sh[17];
 	char rel[200], dh[17];
-	int fd;
+	int fd, vd;
 
 	if (!text)
 		return ec_schema_validate(name, doc, bad_path, e);
@@ -501,7 +522,8 @@ ec_schema_validate_kept(const char *name, const json_t *doc, const void *bytes, 
 	}
 	ec_xxh3_hex(bytes, len, dh);
 	snprintf(rel, sizeof rel, "cache/valid/%s.%s.%s", name, sh, dh);
-	if ((fd = ec_spool_open(spool, rel, O_RDONLY, 0, NULL, NULL)) >= 0) {
+	if ((vd = valid_dir(spool)) >= 0 &&
+	    (fd = ec_open_beneath(vd, strrchr(rel, '/') + 1, O_RDONLY, 0, NULL, NULL)) >= 0) {
 		close(fd);
 		return 0;
 	}
