@@ -144,6 +144,55 @@ PY
 	assert_output 2
 }
 
+@test "a settled rule base's fingerprint is remembered by its file's state, and an edit in place of the same size is seen" {
+	cp -r "$ROOT/pipeline/personas" "$BATS_TEST_TMPDIR/shipped"
+	export EPIC_PERSONA_PATH="$BATS_TEST_TMPDIR/shipped"
+	rb="$EPIC_PERSONA_PATH/rules/product-owner.json"
+	# Just written: not remembered (two writes in one timestamp tick look alike).
+	run -0 persona-run --no-cache --persona product-owner -o "$BATS_TEST_TMPDIR/a.json" epic-request.json
+	run -0 bash -c "ls '$EPIC_SPOOL'/cache/valid/ 2>/dev/null | grep -c '^rulebase-fp[.]' || true"
+	assert_output 0
+	sleep 3
+	run -0 persona-run --no-cache --persona product-owner -o "$BATS_TEST_TMPDIR/a.json" epic-request.json
+	run -0 bash -c "ls '$EPIC_SPOOL'/cache/valid/ | grep -c '^rulebase-fp[.]'"
+	assert_output 1
+	# Remembered: the next run reads neither the rule base nor its vocabulary.
+	if command -v strace > /dev/null; then
+		strace -f -e trace=openat -o "$BATS_TEST_TMPDIR/trace" persona-run --no-cache \
+			--persona product-owner -o "$BATS_TEST_TMPDIR/b.json" epic-request.json
+		run grep -cE 'rules/(product-owner|concepts)[.]json"' "$BATS_TEST_TMPDIR/trace"
+		assert_output 0
+		cmp "$BATS_TEST_TMPDIR/a.json" "$BATS_TEST_TMPDIR/b.json"
+	fi
+	# The same number of bytes, one title changed in place (mtime set back too): a
+	# new fingerprint, a new image, and the new title in the output.
+	id=$(jq -r '.recommendations[0].id' "$BATS_TEST_TMPDIR/a.json")
+	title=$(jq -r --arg id "$id" '.rules[] | select(.id == $id) | .recommendation.title' "$rb")
+	new=$(printf '%s' "$title" | tr 'a-z' 'A-Z')
+	python3 - "$rb" "$title" "$new" <<'PY'
+import os, sys
+p, old, new = sys.argv[1:]
+st = os.stat(p)
+b = open(p, "rb").read()
+assert len(old.encode()) == len(new.encode()) and b.count(old.encode()) >= 1
+with open(p, "r+b") as f:
+    f.write(b.replace(old.encode(), new.encode()))
+os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
+PY
+	run -0 persona-run --no-cache --persona product-owner -o "$BATS_TEST_TMPDIR/c.json" epic-request.json
+	run -0 jq -r --arg id "$id" '.recommendations[] | select(.id == $id) | .title' "$BATS_TEST_TMPDIR/c.json"
+	assert_output "$new"
+	run -0 bash -c "ls '$EPIC_SPOOL'/cache/rulebases/*.c1 | wc -l"
+	assert_output 2
+	# The shared vocabulary is the fingerprint's too.
+	sleep 3
+	run -0 persona-run --no-cache --persona product-owner -o "$BATS_TEST_TMPDIR/c.json" epic-request.json
+	printf ' ' >> "$EPIC_PERSONA_PATH/rules/concepts.json"
+	run -0 persona-run --no-cache --persona product-owner -o "$BATS_TEST_TMPDIR/d.json" epic-request.json
+	run -0 bash -c "ls '$EPIC_SPOOL'/cache/rulebases/*.c1 | wc -l"
+	assert_output 3
+}
+
 @test "every shipped persona gives the same bytes from its kept image as from its JSON, on every example" {
 	cp -r "$ROOT/pipeline/personas" "$BATS_TEST_TMPDIR/shipped"
 	export EPIC_PERSONA_PATH="$BATS_TEST_TMPDIR/shipped"

@@ -84,9 +84,7 @@ typedef struct run {
 	const char *request_path; /* epic-request.json: plan.json is beside it */
 	int order, required, timeout;
 	int enforced;            /* required and blocking under enforceDevops */
-	char *rules_text;        /* the registered rule base's bytes, read once */
-	size_t rules_len;
-	char rules_fp[17];       /* their xxh3 */
+	char rules_fp[17];       /* the registered rule base's fingerprint, or "" */
 	char version[160];       /* persona version + rule base fingerprint */
 	char task_id[200];
 } run;
@@ -242,7 +240,7 @@ load_rules(const run *r, const ec_persona *p, ec_err *e)
 	for (i = 0; i < sizeof kept / sizeof *kept && kept[i].p; i++)
 		if (kept[i].p == p)
 			return kept[i].rb;
-	if (p != r->p || !r->rules_text) {
+	if (p != r->p || !*r->rules_fp) {
 		/* a fallback persona: rare */
 		if (!(j = ec_rules_load(p->rules_path, e)))
 			return NULL;
@@ -251,8 +249,7 @@ load_rules(const run *r, const ec_persona *p, ec_err *e)
 		if (!rb)
 			ec_fail(e, EC_EXIT_TEMP, "out of memory");
 	} else
-		rb = ec_rules_load_kept(p->rules_path, r->rules_text, r->rules_len, r->rules_fp,
-		    r->spool, e);
+		rb = ec_rules_load_kept(p->rules_path, NULL, 0, r->rules_fp, r->spool, e);
 	/* kept until exit: a retry or a fallback applies it again */
 	if (rb && i < sizeof kept / sizeof *kept) {
 		kept[i].p = p;
@@ -489,11 +486,9 @@ resolve(run *r, ec_err *e)
 	/* The version a cache entry must match: the registration's, plus a fingerprint of
 	 * the rule base, so editing rules without bumping the version still invalidates. */
 	if (r->p && r->p->rules_path) {
-		ec_err e2;
-		if ((r->rules_text = ec_read_file(r->p->rules_path, EC_MAX_JSON_BYTES, &r->rules_len, &e2))) {
-			ec_rules_fingerprint(r->p->rules_path, r->rules_text, r->rules_len, fp);
+		/* its bytes are read only if no image is kept for them (load_rules) */
+		if (ec_rules_fingerprint_kept(r->p->rules_path, r->spool, fp) == 0)
 			memcpy(r->rules_fp, fp, sizeof fp);
-		}
 	} else if (r->inline_rules && (rb_text = ec_json_dumps(r->inline_rules))) {
 		ec_xxh3_hex(rb_text, strlen(rb_text), fp);
 		free((char *)rb_text);
@@ -879,7 +874,6 @@ done:
 	json_decref(input);
 	json_decref(r.request);
 	json_decref(r.cfg);
-	free(r.rules_text);
 	ec_registry_free(&r.reg);
 	ec_exit(ec_close_stdout());
 }

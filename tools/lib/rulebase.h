@@ -26,10 +26,18 @@ typedef struct ec_rulebase {
  * Load a registered rule base's bytes (text, with fingerprint fp). With a spool, it
  * is checked, merged with its vocabulary and compiled once per fingerprint, and kept
  * so in cache/rulebases/ (EC_RULEBASE_IMAGE_EXT); later loads read that image and neither parse nor
- * compile. NULL with e when the rule base does not load.
+ * compile. text may be NULL: read from path only when no image is kept (and then
+ * it must still have fingerprint fp). NULL with e when the rule base does not load.
  */
 ec_rulebase *ec_rules_load_kept(const char *path, const char *text, size_t len,
     const char *fp, const char *spool, ec_err *e);
+/*
+ * ec_rules_fingerprint of the rule base at path (absolute, as registered), without
+ * reading it when the spool's cache/valid/ remembers it for the file as it is now
+ * (device, inode, size, mtime and ctime of it and of its vocabulary, both unchanged
+ * for some seconds). 0, or -1 when the file cannot be read.
+ */
+int ec_rules_fingerprint_kept(const char *path, const char *spool, char fp[17]);
 /* A rule base already loaded as JSON (borrowed: it must outlive the result). */
 ec_rulebase *ec_rulebase_of(json_t *rb);
 void ec_rulebase_free(ec_rulebase *r);

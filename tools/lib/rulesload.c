@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <stdint.h>
+#include <time.h>
 
 #include "rules.h"
 #include "rulebase.h"
@@ -149,20 +152,104 @@ ec_rules_vocabulary(const char *rules_path, const char *text, size_t len, char *
  * the shared vocabulary beside it, which its rules use too, so editing either
  * invalidates a cached review and the schema verdict kept for them.
  */
-void
-ec_rules_fingerprint(const char *path, const char *text, size_t len, char fp[17])
+static int
+fingerprint(const char *path, const char *text, size_t len, char fp[17], char *voc_path,
+    size_t cap)
 {
-	char voc_path[PATH_MAX], *voc;
+	char *voc;
 	size_t vlen;
-	ec_err e;
 
-	if (!ec_rules_vocabulary(path, text, len, voc_path, sizeof voc_path) ||
-	    !(voc = ec_read_file(voc_path, EC_MAX_JSON_BYTES, &vlen, &e))) {
+	if (!ec_rules_vocabulary(path, text, len, voc_path, cap) ||
+	    !(voc = ec_read_file(voc_path, EC_MAX_JSON_BYTES, &vlen, NULL))) {
 		ec_xxh3_hex(text, len, fp);
-		return;
+		return 0;
 	}
 	ec_xxh3_hex2(text, len, voc, vlen, fp);
 	free(voc);
+	return 1;       /* with the vocabulary at voc_path */
+}
+
+void
+ec_rules_fingerprint(const char *path, const char *text, size_t len, char fp[17])
+{
+	char voc_path[PATH_MAX];
+
+	fingerprint(path, text, len, fp, voc_path, sizeof voc_path);
+}
+
+/*
+ * A file as its fingerprint's memo sees it: where it is and when it last changed.
+ * Changing a file's bytes changes its ctime (the owner may set mtime back, not
+ * ctime), and a file copied or renamed into place is another inode.
+ */
+static int
+file_state(const char *path, char *out, size_t cap, time_t *changed)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		return -1;
+	snprintf(out, cap, "%ju %ju %jd %lld.%09ld %lld.%09ld", (uintmax_t)st.st_dev,
+	    (uintmax_t)st.st_ino, (intmax_t)st.st_size, (long long)st.st_mtim.tv_sec,
+	    st.st_mtim.tv_nsec, (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
+	*changed = st.st_ctim.tv_sec > st.st_mtim.tv_sec ? st.st_ctim.tv_sec : st.st_mtim.tv_sec;
+	return 0;
+}
+
+/*
+ * A file's timestamps tick coarsely (a few ms): two writes in one tick, of the
+ * same size, look alike. So only a file left alone for this long is remembered
+ * by its state, as git trusts only index entries older than the index.
+ */
+#define FP_SETTLED_SECONDS 2
+
+int
+ec_rules_fingerprint_kept(const char *path, const char *spool, char fp[17])
+{
+	char state[160], vstate[160], key[17], rel[64], voc_path[PATH_MAX], memo[PATH_MAX + 220];
+	char *text, *got;
+	size_t len, glen;
+	time_t changed, vchanged = 0, now = time(NULL);
+	int have_voc;
+
+	if (file_state(path, state, sizeof state, &changed) < 0)
+		return -1;
+	if (spool) {
+		/* "FP STATE-OF-THE-VOCABULARY /VOCABULARY-PATH\n": is the vocabulary so still? */
+		char *key_text = NULL;
+		if (asprintf(&key_text, "%s\n%s", path, state) < 0)
+			return -1;
+		ec_xxh3_hex(key_text, strlen(key_text), key);
+		free(key_text);
+		snprintf(rel, sizeof rel, "cache/valid/rulebase-fp.%s", key);
+		if ((got = ec_spool_read(spool, rel, sizeof memo, &glen, 0, NULL))) {
+			char *vs = got + 17, *vp = NULL, *nl = memchr(got, '\n', glen);
+			int ok = nl && glen > 17 && got[16] == ' ' && (*nl = '\0', (vp = strstr(vs, " /"))) &&
+			    (*vp = '\0', file_state(vp + 1, vstate, sizeof vstate, &vchanged) == 0) &&
+			    !strcmp(vs, vstate);
+			if (ok) {
+				memcpy(fp, got, 16);
+				fp[16] = '\0';
+			}
+			free(got);
+			if (ok)
+				return 0;
+		}
+	}
+	if (!(text = ec_read_file(path, EC_MAX_JSON_BYTES, &len, NULL)))
+		return -1;
+	have_voc = fingerprint(path, text, len, fp, voc_path, sizeof voc_path);
+	free(text);
+	/* Kept only with a vocabulary (one added beside a rule base without one later
+	 * would change its fingerprint, and nothing here would notice). */
+	if (spool && have_voc && changed + FP_SETTLED_SECONDS <= now && voc_path[0] == '/' &&
+	    file_state(voc_path, vstate, sizeof vstate, &vchanged) == 0 &&
+	    vchanged + FP_SETTLED_SECONDS <= now) {
+		int n = snprintf(memo, sizeof memo, "%s %s %s\n", fp, vstate, voc_path);
+		if (n > 0 && (size_t)n < sizeof memo)
+			ec_spool_keep(spool, rel, memo, (size_t)n);
+	}
+	return 0;
 }
 
 /*
@@ -234,7 +321,7 @@ ec_rulebase *
 ec_rules_load_kept(const char *path, const char *text, size_t len, const char *fp,
     const char *spool, ec_err *e)
 {
-	char rel[64], dir[PATH_MAX], mark[PATH_MAX + 64], *img;
+	char rel[64], dir[PATH_MAX], mark[PATH_MAX + 64], *img, *own = NULL, now_fp[17];
 	ec_rulebase *r;
 	size_t ilen;
 	json_t *rb;
@@ -244,7 +331,21 @@ ec_rules_load_kept(const char *path, const char *text, size_t len, const char *f
 		if ((r = kept_image(spool, rel)))
 			return r;
 	}
-	if (!(rb = ec_rules_loadb(text, len, path, 0, e)))
+	/* Bytes not read yet (ec_rules_fingerprint_kept): they must still be the ones
+	 * fp is of, or an image of other rules would be kept under it. */
+	if (!text) {
+		if (!(text = own = ec_read_file(path, EC_MAX_JSON_BYTES, &len, e)))
+			return NULL;
+		ec_rules_fingerprint(path, text, len, now_fp);
+		if (strcmp(now_fp, fp)) {
+			free(own);
+			return ec_fail(e, EC_EXIT_TEMP, "%s: changed while it was being read; "
+			    "run again", path), NULL;
+		}
+	}
+	rb = ec_rules_loadb(text, len, path, 0, e);
+	free(own);
+	if (!rb)
 		return NULL;
 	if (spool && (img = ec_rules_image_build(rb, &ilen, e))) {
 		snprintf(dir, sizeof dir, "%s/cache/rulebases", spool);
