@@ -180,10 +180,9 @@ make_hostile() {
 	epic-render --format html "$RES/02-enterprise-sso.json" | cmp - "$BATS_TEST_TMPDIR/out/report.html"
 	assert_no_temp_files "$BATS_TEST_TMPDIR/out"
 	[ "$(ls -A "$BATS_TEST_TMPDIR/out")" = report.html ]
-	# Through strace (no leak checker under ptrace): a temp file is written and
-	# renamed over the report.
+	# Through strace: a temp file is written and renamed over the report.
 	if command -v strace >/dev/null; then
-		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" strace -f -e trace=rename,renameat,renameat2 -o "$BATS_TEST_TMPDIR/st" \
+		traced -e trace=rename,renameat,renameat2 -o "$BATS_TEST_TMPDIR/st" \
 			epic-render -o "$BATS_TEST_TMPDIR/out/report.md" "$RES/02-enterprise-sso.json"
 		grep -q 'rename.*out/\.[^"]*".*out/report.md"' "$BATS_TEST_TMPDIR/st"
 	fi

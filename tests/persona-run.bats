@@ -158,7 +158,7 @@ PY
 	assert_output 1
 	# Remembered: the next run reads neither the rule base nor its vocabulary.
 	if command -v strace > /dev/null; then
-		strace -f -e trace=openat -o "$BATS_TEST_TMPDIR/trace" persona-run --no-cache \
+		traced -e trace=openat -o "$BATS_TEST_TMPDIR/trace" persona-run --no-cache \
 			--persona product-owner -o "$BATS_TEST_TMPDIR/b.json" epic-request.json
 		run grep -cE 'rules/(product-owner|concepts)[.]json"' "$BATS_TEST_TMPDIR/trace"
 		assert_output 0

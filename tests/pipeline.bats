@@ -20,8 +20,6 @@ stable() {
 	spool_cat "$1" | jq -S 'del(.epic.metadata.createdAt, .epic.metadata.completedAt, .epic.metadata.totalExecutionTime)'
 }
 task_dir() { ls -d "$EPIC_SPOOL"/$1/*/ | head -1; }
-# strace -f of a command; LeakSanitizer cannot run under ptrace (the ASan pass).
-traced() { ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" strace -f -qq "$@"; }
 PERSONAS="product-owner architect security-specialist performance-specialist accessibility-advocate devops-engineer"
 # How many times persona $2 ran in task $1: its "after" events, one per persona-run
 # that finished. runs_now DIR keeps every persona's count in n0.

@@ -18,6 +18,8 @@ unset SUDO_UID SUDO_GID SUDO_USER SUDO_COMMAND
 export EPIC_SPOOL="$BATS_TEST_TMPDIR/spool"
 # epic-aggregate checks its own result against the schema (off outside the tests).
 export EPIC_SELF_CHECK=1
+# strace -f -qq of a command; LeakSanitizer cannot run under ptrace (the ASan pass).
+traced() { ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" strace -f -qq "$@"; }
 
 # EPIC_TEST_ENCRYPT=1 (make check-encrypted) runs a suite with encryption at rest
 # on: a key of the test's own, and the shipped config with security.encryptAtRest
