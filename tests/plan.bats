@@ -198,3 +198,38 @@ two_reviewers() {
 	run -0 epic run -q req.txt
 	[ "$(grep -c '"event":"before"' "$log")" = 12 ]
 }
+
+@test "plan.mk names the vocabulary a rule base names, remembered with its fingerprint, and again when the rule base names another" {
+	cp "$REG/rules/concepts.json" "$REG/rules/words.json"
+	jq '.concepts = "words.json"' "$REG/rules/architect.json" > t.json && mv t.json "$REG/rules/architect.json"
+	sleep 3         # settled: the fingerprints (and vocabularies) are remembered
+	run -0 epic run -q req.txt
+	local task=("$EPIC_SPOOL"/done/req-*)
+	ls "$EPIC_SPOOL/cache/valid/" | grep -q '^rulebase-fp[.]' || fail "no fingerprint remembered"
+	check() {       # the stamp rule of persona $1 lists vocabulary $2
+		grep -E "^personas/[.][0-9]+-$1[.]stamp: .*/rules/$2( |\$)" "$task/plan.mk" > /dev/null ||
+			fail "$1's rule does not list $2: $(grep "$1[.]stamp: e" "$task/plan.mk")"
+	}
+	# From the memo: no rule base is read to find its vocabulary.
+	traced -e trace=openat -o trace.txt epic-parse --task-id "$(basename "$task")" \
+		--plan "$task/plan.mk" -o "$task/epic-request.json" "$task/request.txt"
+	run grep -cE '/rules/[a-z-]+[.]json"' trace.txt
+	assert_output 0
+	check architect words.json
+	check security-specialist concepts.json
+	# Named another in place (same size, the time set back): seen, and listed.
+	cp "$REG/rules/words.json" "$REG/rules/terms.json"
+	python3 - "$REG/rules/architect.json" <<'PY'
+import os, sys
+p = sys.argv[1]
+st = os.stat(p)
+with open(p, "r+b") as f:
+    b = f.read().replace(b'"words.json"', b'"terms.json"')
+    f.seek(0)
+    f.write(b)
+os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
+PY
+	run -0 epic-parse --task-id "$(basename "$task")" --plan "$task/plan.mk" \
+		-o "$task/epic-request.json" "$task/request.txt"
+	check architect terms.json
+}

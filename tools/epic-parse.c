@@ -20,6 +20,7 @@
 #include <strings.h>
 
 #include "ec.h"
+#include "rulebase.h"
 
 static const char usage_text[] =
     "usage: epic-parse [--config FILE] [--name NAME] [--task-id ID] [--format FMT]\n"
@@ -409,9 +410,11 @@ dep_targets(const ec_plan_step *v, size_t n, const ec_plan_step *s, char *out, s
 static int
 emit_rules_sources(ec_buf *b, const char *rules_path, ec_err *e)
 {
-	char voc[4096];
-	const char *files[2] = { rules_path, ec_rules_vocabulary(rules_path, NULL, 0, voc,
-	    sizeof voc) ? voc : NULL };
+	/* The vocabulary it names, as the fingerprint's memo (rulebase.h) remembers it:
+	 * finding it otherwise reads the whole rule base. */
+	char voc[4096], fp[17];
+	const char *files[2] = { rules_path, ec_rules_fingerprint_kept(rules_path,
+	    ec_spool_root(NULL), fp, voc, sizeof voc) == 0 && *voc ? voc : NULL };
 
 	for (int k = 0; k < 2 && files[k]; k++) {
 		char *esc = mk_escape(files[k], e);

@@ -35,9 +35,11 @@ ec_rulebase *ec_rules_load_kept(const char *path, const char *text, size_t len,
  * ec_rules_fingerprint of the rule base at path (absolute, as registered), without
  * reading it when the spool's cache/valid/ remembers it for the file as it is now
  * (device, inode, size, mtime and ctime of it and of its vocabulary, both unchanged
- * for some seconds). 0, or -1 when the file cannot be read.
+ * for some seconds). voc, if not NULL, gets the vocabulary's path ("" without one:
+ * ec_rules_vocabulary's answer). 0, or -1 when the file cannot be read.
  */
-int ec_rules_fingerprint_kept(const char *path, const char *spool, char fp[17]);
+int ec_rules_fingerprint_kept(const char *path, const char *spool, char fp[17], char *voc,
+    size_t cap);
 /* A rule base already loaded as JSON (borrowed: it must outlive the result). */
 ec_rulebase *ec_rulebase_of(json_t *rb);
 void ec_rulebase_free(ec_rulebase *r);

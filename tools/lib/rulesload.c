@@ -204,7 +204,7 @@ file_state(const char *path, char *out, size_t cap, time_t *changed)
 #define FP_SETTLED_SECONDS 2
 
 int
-ec_rules_fingerprint_kept(const char *path, const char *spool, char fp[17])
+ec_rules_fingerprint_kept(const char *path, const char *spool, char fp[17], char *voc, size_t cap)
 {
 	char state[160], vstate[160], key[17], rel[64], voc_path[PATH_MAX], memo[PATH_MAX + 220];
 	char *text, *got;
@@ -230,6 +230,8 @@ ec_rules_fingerprint_kept(const char *path, const char *spool, char fp[17])
 			if (ok) {
 				memcpy(fp, got, 16);
 				fp[16] = '\0';
+				if (voc)
+					snprintf(voc, cap, "%s", vp + 1);
 			}
 			free(got);
 			if (ok)
@@ -240,6 +242,8 @@ ec_rules_fingerprint_kept(const char *path, const char *spool, char fp[17])
 		return -1;
 	have_voc = fingerprint(path, text, len, fp, voc_path, sizeof voc_path);
 	free(text);
+	if (voc)
+		snprintf(voc, cap, "%s", have_voc ? voc_path : "");
 	/* Kept only with a vocabulary (one added beside a rule base without one later
 	 * would change its fingerprint, and nothing here would notice). */
 	if (spool && have_voc && changed + FP_SETTLED_SECONDS <= now && voc_path[0] == '/' &&
