@@ -45,7 +45,9 @@ if command -v strace >/dev/null; then
 	trace "$req"
 	printf '  %-34s %8d (epic + make + epic-parse + 6 persona-run + epic-aggregate)\n' \
 		"processes per epic, cold:" "$procs"
-	printf '  %-34s %8d\n' "fsyncs per epic, cold:" "$syncs"
+	printf '  %-34s %8d (the first of a new spool: it creates the audit log)\n' "fsyncs per epic, cold:" "$syncs"
+	trace "$root/examples/requests/02-enterprise-sso.md"
+	printf '  %-34s %8d (a spool in use, as the median epic below)\n' "fsyncs per epic, cold:" "$syncs"
 	cold_procs=$procs cold_syncs=$syncs
 	trace "$req"
 	printf '  %-34s %8d (epic + make)\n' "processes per epic, no-op rerun:" "$procs"
