@@ -42,20 +42,22 @@ typedef struct tok {
  * A word or phrase term: its text, and once it is first needed, its stem ids and
  * its occurrences (a term of a rule that never gets that far costs nothing).
  */
+/* Laid out small: an image attaches thousands (a term holds one), and what a
+ * persona-run writes it pays for in fresh pages. */
 typedef struct phrase {
 	const char *src;
-	size_t srclen;
 	uint32_t *ids;
-	uint32_t n;
-	int literal;            /* starts with a negation word: no negation check */
-	int done;
 	uint32_t *pos;          /* non-negated occurrences, ascending */
-	uint32_t npos;
 	/* from a kept image: its words already stemmed, as the image's stem ids
 	 * (iwn of them, u32 each, maybe unaligned), and whether the first negates */
 	const unsigned char *iw;
+	uint32_t srclen;
+	uint32_t n;
+	uint32_t npos;
 	uint32_t iwn;
-	int iwlit;
+	unsigned char literal;  /* starts with a negation word: no negation check */
+	unsigned char done;
+	unsigned char iwlit;
 } phrase;
 
 typedef struct group {
@@ -68,13 +70,17 @@ enum { T_PHRASE, T_GROUP, T_SIGNAL, T_COND };
 
 struct cond;
 typedef struct term {
-	int kind;
-	phrase ph;
-	group *g;
-	const char *sig;        /* signal name without "signal:" (and without '*') */
-	size_t siglen;
-	int prefix;
-	struct cond *cond;
+	int kind;               /* which one of the union it is */
+	union {
+		phrase ph;
+		group *g;
+		struct {
+			const char *sig;        /* signal name without "signal:" (and '*') */
+			size_t siglen;
+			int prefix;
+		};
+		struct cond *cond;
+	};
 } term;
 
 typedef struct cond {
