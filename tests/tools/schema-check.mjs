@@ -12,6 +12,8 @@
 //       Validate each JSON FILE against schema NAME (e.g. epic-request). Prints
 //       "FILE: ok" or "FILE: <instancePath> <message>" per error; exit 1 if any
 //       file is invalid.
+//   node tests/tools/schema-check.mjs validate-defaulted NAME FILE...
+//       The same, each FILE first given its defaults (as `defaults` prints them).
 //   node tests/tools/schema-check.mjs defaults NAME [FILE]
 //       Print FILE (default {}) with every absent property that has a `default`
 //       filled in, recursively, as the C loader does (ec_schema_apply_defaults).
@@ -242,8 +244,13 @@ function describe(e) {
   return `${where} ${msg}`;
 }
 
-function cmdValidate(name, files) {
+function cmdValidate(name, files, withDefaults = false) {
   const validate = getValidator(name);
+  const all = {};
+  if (withDefaults) {
+    for (const s of loadSchemas()) if (s.schema) all[s.name] = s.schema;
+    all.__current = all[name];
+  }
   let bad = 0;
   for (const f of files) {
     let doc;
@@ -254,6 +261,7 @@ function cmdValidate(name, files) {
       bad++;
       continue;
     }
+    if (withDefaults) applyDefaults(all, all[name], doc);
     if (validate(doc)) {
       console.log(`${f}: ok`);
     } else {
@@ -309,7 +317,7 @@ function cmdDefaults(name, file) {
 }
 
 function usage() {
-  console.error('usage: schema-check.mjs compile\n       schema-check.mjs validate NAME FILE...\n       schema-check.mjs defaults NAME [FILE]');
+  console.error('usage: schema-check.mjs compile\n       schema-check.mjs validate NAME FILE...\n       schema-check.mjs validate-defaulted NAME FILE...\n       schema-check.mjs defaults NAME [FILE]');
   return 2;
 }
 
@@ -317,6 +325,7 @@ const [cmd, ...args] = process.argv.slice(2);
 let rc;
 if (cmd === 'compile' && args.length === 0) rc = cmdCompile();
 else if (cmd === 'validate' && args.length >= 2) rc = cmdValidate(args[0], args.slice(1));
+else if (cmd === 'validate-defaulted' && args.length >= 2) rc = cmdValidate(args[0], args.slice(1), true);
 else if (cmd === 'defaults' && (args.length === 1 || args.length === 2)) rc = cmdDefaults(args[0], args[1]);
 else rc = usage();
 process.exitCode = rc;
