@@ -47,6 +47,25 @@ same_json() {
 	' "$1"
 }
 
+# per_schema KIND CMD JUDGE: for the fixtures of each schema under $FIX/KIND/NAME/,
+# one `check CMD NAME FILE...` (a node start per file was a minute of each pass of
+# make check), then JUDGE FILE... with its $status and $output. The caller's
+# $count gets the number of fixtures; JUDGE adds to the caller's $failed.
+per_schema() {
+	local kind=$1 cmd=$2 judge=$3 d
+	for d in "$FIX/$kind"/*/; do
+		set -- "$d"*.json
+		[ -e "$1" ] || continue
+		count=$((count + $#))
+		run check "$cmd" "$(basename "$d")" "$@"
+		"$judge" "$@"
+	done
+	[ "$count" -gt 0 ] || fail "no fixtures found under $FIX/$kind"
+}
+all_ok() {
+	[ "$status" -eq 0 ] || failed="$failed"$'\n'"$(printf '%s\n' "$output" | grep -v ': ok$')"
+}
+
 @test "every contract has a schema" {
 	local n missing=""
 	for n in $CONTRACTS; do
@@ -106,56 +125,43 @@ same_json() {
 
 @test "every valid fixture validates" {
 	need_ajv
-	local d n failed="" count=0
-	for d in "$FIX"/valid/*/; do
-		n=$(basename "$d")
-		set -- "$d"*.json
-		[ -e "$1" ] || continue
-		count=$((count + $#))
-		run check validate "$n" "$@"
-		if [ "$status" -ne 0 ]; then
-			failed="$failed"$'\n'"$(printf '%s\n' "$output" | grep -v ': ok$')"
-		fi
-	done
-	[ "$count" -gt 0 ] || fail "no valid fixtures found under $FIX/valid"
+	local failed="" count=0
+	per_schema valid validate all_ok
 	[ -z "$failed" ] || fail "valid fixtures rejected:$failed"
+}
+
+# Each invalid fixture in "$@" rejected (exit 1 for its schema), for the reasons
+# its .expect file names, read in its own lines of $output.
+rejected_for_reason() {
+	local f expect line mine
+	if [ "$status" -ne 1 ]; then
+		failed="$failed"$'\n'"exit $status (expected 1) for $(dirname "$1"): $output"
+		return
+	fi
+	for f in "$@"; do
+		expect="${f%.json}.expect"
+		mine=$(printf '%s\n' "$output" | grep -F -- "$f: " || true)
+		if [ -z "$mine" ] || [ "$mine" = "$f: ok" ]; then
+			failed="$failed"$'\n'"ACCEPTED (should be rejected): $f"
+			continue
+		fi
+		if [ ! -s "$expect" ]; then
+			failed="$failed"$'\n'"no .expect file saying why it is invalid: $f"
+			continue
+		fi
+		while IFS= read -r line || [ -n "$line" ]; do
+			[ -n "$line" ] || continue
+			if ! grep -qF -- "$line" <<<"$mine"; then
+				failed="$failed"$'\n'"rejected, but not for '$line': $f"$'\n'"$mine"
+			fi
+		done <"$expect"
+	done
 }
 
 @test "every invalid fixture is rejected, for the reason its .expect file names" {
 	need_ajv
-	local d f n expect line failed="" count=0 mine
-	# One Ajv per schema, every file of it judged by its own lines (a node start per
-	# file was a minute of each pass of make check).
-	for d in "$FIX"/invalid/*/; do
-		n=$(basename "$d")
-		set -- "$d"*.json
-		[ -e "$1" ] || continue
-		count=$((count + $#))
-		run check validate "$n" "$@"
-		if [ "$status" -ne 1 ]; then
-			failed="$failed"$'\n'"exit $status (expected 1) for $d: $output"
-			continue
-		fi
-		for f in "$@"; do
-			expect="${f%.json}.expect"
-			mine=$(printf '%s\n' "$output" | grep -F -- "$f: " || true)
-			if [ -z "$mine" ] || [ "$mine" = "$f: ok" ]; then
-				failed="$failed"$'\n'"ACCEPTED (should be rejected): $f"
-				continue
-			fi
-			if [ ! -s "$expect" ]; then
-				failed="$failed"$'\n'"no .expect file saying why it is invalid: $f"
-				continue
-			fi
-			while IFS= read -r line || [ -n "$line" ]; do
-				[ -n "$line" ] || continue
-				if ! grep -qF -- "$line" <<<"$mine"; then
-					failed="$failed"$'\n'"rejected, but not for '$line': $f"$'\n'"$mine"
-				fi
-			done <"$expect"
-		done
-	done
-	[ "$count" -gt 0 ] || fail "no invalid fixtures found under $FIX/invalid"
+	local failed="" count=0
+	per_schema invalid validate rejected_for_reason
 	[ -z "$failed" ] || fail "invalid fixtures:$failed"
 }
 
@@ -171,16 +177,8 @@ same_json() {
 
 @test "valid fixtures stay valid once the schema defaults are applied" {
 	need_ajv
-	local d n failed="" count=0
-	for d in "$FIX"/valid/*/; do
-		n=$(basename "$d")
-		set -- "$d"*.json
-		[ -e "$1" ] || continue
-		count=$((count + $#))
-		run check validate-defaulted "$n" "$@"
-		[ "$status" -eq 0 ] || failed="$failed"$'\n'"$(printf '%s\n' "$output" | grep -v ': ok$')"
-	done
-	[ "$count" -gt 0 ] || fail "no valid fixtures found under $FIX/valid"
+	local failed="" count=0
+	per_schema valid validate-defaulted all_ok
 	[ -z "$failed" ] || fail "defaults make documents invalid:$failed"
 }
 
