@@ -414,7 +414,7 @@ emit_rules_sources(ec_buf *b, const char *rules_path, ec_err *e)
 	 * finding it otherwise reads the whole rule base. */
 	char voc[4096], fp[17];
 	const char *files[2] = { rules_path, ec_rules_fingerprint_kept(rules_path,
-	    ec_spool_root(NULL), fp, voc, sizeof voc) == 0 && *voc ? voc : NULL };
+	    ec_spool_root(NULL), fp, voc, sizeof voc, NULL) == 0 && *voc ? voc : NULL };
 
 	for (int k = 0; k < 2 && files[k]; k++) {
 		char *esc = mk_escape(files[k], e);

@@ -249,7 +249,7 @@ load_rules(const run *r, const ec_persona *p, ec_err *e)
 		if (!rb)
 			ec_fail(e, EC_EXIT_TEMP, "out of memory");
 	} else
-		rb = ec_rules_load_kept(p->rules_path, NULL, 0, r->rules_fp, r->spool, e);
+		rb = ec_rules_load_kept(p->rules_path, r->rules_fp, r->spool, e);
 	/* kept until exit: a retry or a fallback applies it again */
 	if (rb && i < sizeof kept / sizeof *kept) {
 		kept[i].p = p;
@@ -487,7 +487,7 @@ resolve(run *r, ec_err *e)
 	 * the rule base, so editing rules without bumping the version still invalidates. */
 	if (r->p && r->p->rules_path) {
 		/* its bytes are read only if no image is kept for them (load_rules) */
-		if (ec_rules_fingerprint_kept(r->p->rules_path, r->spool, fp, NULL, 0) == 0)
+		if (ec_rules_fingerprint_kept(r->p->rules_path, r->spool, fp, NULL, 0, NULL) == 0)
 			memcpy(r->rules_fp, fp, sizeof fp);
 	} else if (r->inline_rules && (rb_text = ec_json_dumps(r->inline_rules))) {
 		ec_xxh3_hex(rb_text, strlen(rb_text), fp);

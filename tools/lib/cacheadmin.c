@@ -24,18 +24,13 @@
 /* A registered persona's version as persona-run computes what an entry must
  * record: the registration's, '+', the rule base's fingerprint or "command". */
 static void
-current_version(const ec_persona *p, char *out, size_t cap)
+current_version(const ec_persona *p, const char *spool, char *out, size_t cap)
 {
 	char fp[17] = "";
-	size_t len;
-	char *text;
 
-	if (p->rules_path) {
-		if ((text = ec_read_file(p->rules_path, EC_MAX_JSON_BYTES, &len, NULL))) {
-			ec_rules_fingerprint(p->rules_path, text, len, fp);
-			free(text);
-		}
-	} else
+	if (p->rules_path)
+		ec_rules_fingerprint_kept(p->rules_path, spool, fp, NULL, 0, NULL);     /* or "" */
+	else
 		snprintf(fp, sizeof fp, "command");
 	snprintf(out, cap, "%s+%s", p->version, fp);
 }
@@ -278,7 +273,7 @@ ec_cache_scan(const char *spool, const ec_registry *reg, long long ttl, long lon
 		return ec_fail(e, EC_EXIT_TEMP, "out of memory");
 	}
 	for (size_t i = 0; reg && i < reg->n; i++)
-		current_version(&reg->v[i], vs.v[i], sizeof vs.v[i]);
+		current_version(&reg->v[i], spool, vs.v[i], sizeof vs.v[i]);
 	if ((dfd = dup(cfd)) < 0 || !(d = fdopendir(dfd))) {
 		if (dfd >= 0)
 			close(dfd);

@@ -626,16 +626,7 @@ json_t *ec_rules_load(const char *path, ec_err *e);
 /* The same from bytes (name for messages). trusted: these exact bytes passed the
  * schema before, skip it (the engine's own checks still run). New reference. */
 json_t *ec_rules_loadb(const char *buf, size_t len, const char *name, int trusted, ec_err *e);
-/* The shared vocabulary of a rule base into out: the file its "concepts" key names
- * (else concepts.json) in its directory; text is the rule base's bytes, or NULL to
- * read them. 1 when there is one, else 0 and "". What its fingerprint covers and
- * make watches. */
-int ec_rules_vocabulary(const char *rules_path, const char *text, size_t len, char *out,
-    size_t cap);
-/* The XXH3 of a rule base's bytes and of the vocabulary beside it (its version for
- * the cache). */
-void ec_rules_fingerprint(const char *path, const char *text, size_t len, char fp[17]);
-/* (ec_rules_load_kept, a rule base kept compiled: rulebase.h) */
+/* (its fingerprint, and ec_rules_load_kept, a rule base kept compiled: rulebase.h) */
 
 /* normalize.c: any persona output (clean JSON, JSON in prose or a ```json fence,
  * an agent's near-JSON) -> a canonical PersonaOutput. */

@@ -51,8 +51,7 @@ score(ec_plan_step *s, const json_t *request, ec_err *e)
 	ec_rulebase *rb;
 	json_t *in;
 	ec_relevance rel;
-	char *text, fp[17];
-	size_t len;
+	char fp[17];
 	int r;
 
 	s->relevance = -1;
@@ -60,14 +59,10 @@ score(ec_plan_step *s, const json_t *request, ec_err *e)
 		snprintf(s->why, sizeof s->why, "not scored: a command persona is always kept");
 		return 0;
 	}
-	/* In a task (EPIC_SPOOL set by the launcher), the schema verdict persona-run
-	 * keeps for these bytes saves checking six rule bases again. */
-	if (!(text = ec_read_file(s->p->rules_path, EC_MAX_JSON_BYTES, &len, e)))
-		return -1;
-	ec_rules_fingerprint(s->p->rules_path, text, len, fp);
-	rb = ec_rules_load_kept(s->p->rules_path, text, len, fp, getenv("EPIC_SPOOL"), e);
-	free(text);
-	if (!rb)
+	/* In a task (EPIC_SPOOL set by the launcher), the fingerprint and the image
+	 * persona-run keeps save reading and checking six rule bases again. */
+	if (ec_rules_fingerprint_kept(s->p->rules_path, getenv("EPIC_SPOOL"), fp, NULL, 0, e) < 0 ||
+	    !(rb = ec_rules_load_kept(s->p->rules_path, fp, getenv("EPIC_SPOOL"), e)))
 		return -1;
 	in = json_pack("{s:{s:O, s:O, s:{s:O?}}}", "epic", "description",
 	    json_object_get(request, "description"), "mode", json_object_get(request, "mode"),

@@ -23,23 +23,24 @@ typedef struct ec_rulebase {
 } ec_rulebase;
 
 /*
- * Load a registered rule base's bytes (text, with fingerprint fp). With a spool, it
- * is checked, merged with its vocabulary and compiled once per fingerprint, and kept
- * so in cache/rulebases/ (EC_RULEBASE_IMAGE_EXT); later loads read that image and neither parse nor
- * compile. text may be NULL: read from path only when no image is kept (and then
- * it must still have fingerprint fp). NULL with e when the rule base does not load.
+ * Load the registered rule base at path, of fingerprint fp (ec_rules_fingerprint_kept).
+ * With a spool, it is checked, merged with its vocabulary and compiled once per
+ * fingerprint, and kept so in cache/rulebases/ (EC_RULEBASE_IMAGE_EXT); later loads
+ * map that image and neither read the rule base nor parse nor compile. Read, it must
+ * still have fingerprint fp (111 if it changed meanwhile). NULL with e when it does
+ * not load.
  */
-ec_rulebase *ec_rules_load_kept(const char *path, const char *text, size_t len,
-    const char *fp, const char *spool, ec_err *e);
+ec_rulebase *ec_rules_load_kept(const char *path, const char *fp, const char *spool, ec_err *e);
 /*
- * ec_rules_fingerprint of the rule base at path (absolute, as registered), without
- * reading it when the spool's cache/valid/ remembers it for the file as it is now
- * (device, inode, size, mtime and ctime of it and of its vocabulary, both unchanged
- * for some seconds). voc, if not NULL, gets the vocabulary's path ("" without one:
- * ec_rules_vocabulary's answer). 0, or -1 when the file cannot be read.
+ * The fingerprint of the rule base at path (absolute, as registered): the XXH3 of
+ * its bytes and of the shared vocabulary beside it (the file its "concepts" key
+ * names, else concepts.json), its version for the cache. Not read when the spool's
+ * cache/valid/ remembers it for the files as they are now (device, inode, size,
+ * mtime and ctime of both, unchanged for some seconds). voc, if not NULL, gets the
+ * vocabulary's path ("" without one). 0, or -1 with e when it cannot be read.
  */
 int ec_rules_fingerprint_kept(const char *path, const char *spool, char fp[17], char *voc,
-    size_t cap);
+    size_t cap, ec_err *e);
 /* A rule base already loaded as JSON (borrowed: it must outlive the result). */
 ec_rulebase *ec_rulebase_of(json_t *rb);
 void ec_rulebase_free(ec_rulebase *r);

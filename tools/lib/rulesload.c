@@ -125,19 +125,19 @@ named_vocabulary(const char *text, size_t len, char *name, size_t cap)
 	return 0;
 }
 
-int
-ec_rules_vocabulary(const char *rules_path, const char *text, size_t len, char *out, size_t cap)
+/*
+ * The shared vocabulary of a rule base (text, len bytes at rules_path) into out:
+ * the file its "concepts" key names, else concepts.json, in its directory. 1 when
+ * there is one, else 0 and "". What its fingerprint covers and make watches.
+ */
+static int
+vocabulary(const char *rules_path, const char *text, size_t len, char *out, size_t cap)
 {
 	const char *slash = strrchr(rules_path, '/');
-	char name[80] = "concepts.json", *own = NULL;
+	char name[80] = "concepts.json";
 	int n;
 
-	/* The one the rule base names; without a name, concepts.json if it is there. */
-	if (!text && (own = ec_read_file(rules_path, EC_MAX_JSON_BYTES, &len, NULL)))
-		text = own;
-	if (text)
-		named_vocabulary(text, len, name, sizeof name);
-	free(own);
+	named_vocabulary(text, len, name, sizeof name);
 	n = snprintf(out, cap, "%.*s/%s", slash ? (int)(slash - rules_path) : 1,
 	    slash ? rules_path : ".", name);
 	if (n < 0 || (size_t)n >= cap || !ec_exists(out)) {
@@ -159,7 +159,7 @@ fingerprint(const char *path, const char *text, size_t len, char fp[17], char *v
 	char *voc;
 	size_t vlen;
 
-	if (!ec_rules_vocabulary(path, text, len, voc_path, cap) ||
+	if (!vocabulary(path, text, len, voc_path, cap) ||
 	    !(voc = ec_read_file(voc_path, EC_MAX_JSON_BYTES, &vlen, NULL))) {
 		ec_xxh3_hex(text, len, fp);
 		return 0;
@@ -167,14 +167,6 @@ fingerprint(const char *path, const char *text, size_t len, char fp[17], char *v
 	ec_xxh3_hex2(text, len, voc, vlen, fp);
 	free(voc);
 	return 1;       /* with the vocabulary at voc_path */
-}
-
-void
-ec_rules_fingerprint(const char *path, const char *text, size_t len, char fp[17])
-{
-	char voc_path[PATH_MAX];
-
-	fingerprint(path, text, len, fp, voc_path, sizeof voc_path);
 }
 
 /*
@@ -203,42 +195,58 @@ file_state(const char *path, char *out, size_t cap, time_t *changed)
  */
 #define FP_SETTLED_SECONDS 2
 
-int
-ec_rules_fingerprint_kept(const char *path, const char *spool, char fp[17], char *voc, size_t cap)
+/*
+ * The fingerprint the memo got holds, into fp, if what it remembers of the
+ * vocabulary is still so ("FP STATE-OF-THE-VOCABULARY /VOCABULARY-PATH\n"); and
+ * the vocabulary's path into voc. 1, or 0 when it does not hold.
+ */
+static int
+memo_holds(char *got, size_t glen, char fp[17], char *voc, size_t cap)
 {
-	char state[160], vstate[160], key[17], rel[64], voc_path[PATH_MAX], memo[PATH_MAX + 220];
+	char state[160], *vpath, *nl = memchr(got, '\n', glen);
+	time_t changed;
+
+	if (!nl || glen < 18 || got[16] != ' ')
+		return 0;
+	*nl = '\0';
+	if (!(vpath = strstr(got + 17, " /")))
+		return 0;
+	*vpath++ = '\0';
+	if (file_state(vpath, state, sizeof state, &changed) < 0 || strcmp(got + 17, state))
+		return 0;
+	memcpy(fp, got, 16);
+	fp[16] = '\0';
+	if (voc)
+		snprintf(voc, cap, "%s", vpath);
+	return 1;
+}
+
+int
+ec_rules_fingerprint_kept(const char *path, const char *spool, char fp[17], char *voc, size_t cap,
+    ec_err *e)
+{
+	char state[160], vstate[160], key[17], rel[64] = "", voc_path[PATH_MAX], memo[PATH_MAX + 220];
 	char *text, *got;
 	size_t len, glen;
-	time_t changed, vchanged = 0, now = time(NULL);
-	int have_voc;
+	time_t now = time(NULL), changed = now, vchanged;
+	int have_voc, kept;
 
-	if (file_state(path, state, sizeof state, &changed) < 0)
-		return -1;
-	if (spool) {
-		/* "FP STATE-OF-THE-VOCABULARY /VOCABULARY-PATH\n": is the vocabulary so still? */
+	/* A file that cannot be looked at is read below, which says why it failed. */
+	if (spool && file_state(path, state, sizeof state, &changed) == 0) {
 		char *key_text = NULL;
-		if (asprintf(&key_text, "%s\n%s", path, state) < 0)
-			return -1;
-		ec_xxh3_hex(key_text, strlen(key_text), key);
+		if (asprintf(&key_text, "%s\n%s", path, state) >= 0) {
+			ec_xxh3_hex(key_text, strlen(key_text), key);
+			snprintf(rel, sizeof rel, "cache/valid/rulebase-fp.%s", key);
+		}
 		free(key_text);
-		snprintf(rel, sizeof rel, "cache/valid/rulebase-fp.%s", key);
-		if ((got = ec_spool_read(spool, rel, sizeof memo, &glen, 0, NULL))) {
-			char *vs = got + 17, *vp = NULL, *nl = memchr(got, '\n', glen);
-			int ok = nl && glen > 17 && got[16] == ' ' && (*nl = '\0', (vp = strstr(vs, " /"))) &&
-			    (*vp = '\0', file_state(vp + 1, vstate, sizeof vstate, &vchanged) == 0) &&
-			    !strcmp(vs, vstate);
-			if (ok) {
-				memcpy(fp, got, 16);
-				fp[16] = '\0';
-				if (voc)
-					snprintf(voc, cap, "%s", vp + 1);
-			}
+		if (*rel && (got = ec_spool_read(spool, rel, sizeof memo, &glen, 0, NULL))) {
+			kept = memo_holds(got, glen, fp, voc, cap);
 			free(got);
-			if (ok)
+			if (kept)
 				return 0;
 		}
 	}
-	if (!(text = ec_read_file(path, EC_MAX_JSON_BYTES, &len, NULL)))
+	if (!(text = ec_read_file(path, EC_MAX_JSON_BYTES, &len, e)))
 		return -1;
 	have_voc = fingerprint(path, text, len, fp, voc_path, sizeof voc_path);
 	free(text);
@@ -246,7 +254,7 @@ ec_rules_fingerprint_kept(const char *path, const char *spool, char fp[17], char
 		snprintf(voc, cap, "%s", have_voc ? voc_path : "");
 	/* Kept only with a vocabulary (one added beside a rule base without one later
 	 * would change its fingerprint, and nothing here would notice). */
-	if (spool && have_voc && changed + FP_SETTLED_SECONDS <= now && voc_path[0] == '/' &&
+	if (*rel && have_voc && changed + FP_SETTLED_SECONDS <= now && voc_path[0] == '/' &&
 	    file_state(voc_path, vstate, sizeof vstate, &vchanged) == 0 &&
 	    vchanged + FP_SETTLED_SECONDS <= now) {
 		int n = snprintf(memo, sizeof memo, "%s %s %s\n", fp, vstate, voc_path);
@@ -322,12 +330,11 @@ kept_image(const char *spool, const char *rel)
 }
 
 ec_rulebase *
-ec_rules_load_kept(const char *path, const char *text, size_t len, const char *fp,
-    const char *spool, ec_err *e)
+ec_rules_load_kept(const char *path, const char *fp, const char *spool, ec_err *e)
 {
-	char rel[64], dir[PATH_MAX], mark[PATH_MAX + 64], *img, *own = NULL, now_fp[17];
+	char rel[64], dir[PATH_MAX], mark[PATH_MAX + 64], voc[PATH_MAX], *img, *text, now_fp[17];
 	ec_rulebase *r;
-	size_t ilen;
+	size_t ilen, len;
 	json_t *rb;
 
 	if (spool) {
@@ -335,20 +342,18 @@ ec_rules_load_kept(const char *path, const char *text, size_t len, const char *f
 		if ((r = kept_image(spool, rel)))
 			return r;
 	}
-	/* Bytes not read yet (ec_rules_fingerprint_kept): they must still be the ones
-	 * fp is of, or an image of other rules would be kept under it. */
-	if (!text) {
-		if (!(text = own = ec_read_file(path, EC_MAX_JSON_BYTES, &len, e)))
-			return NULL;
-		ec_rules_fingerprint(path, text, len, now_fp);
-		if (strcmp(now_fp, fp)) {
-			free(own);
-			return ec_fail(e, EC_EXIT_TEMP, "%s: changed while it was being read; "
-			    "run again", path), NULL;
-		}
+	/* The bytes read now must still be the ones fp is of (ec_rules_fingerprint_kept
+	 * did not read them), or an image of other rules would be kept under it. */
+	if (!(text = ec_read_file(path, EC_MAX_JSON_BYTES, &len, e)))
+		return NULL;
+	fingerprint(path, text, len, now_fp, voc, sizeof voc);
+	if (strcmp(now_fp, fp)) {
+		free(text);
+		return ec_fail(e, EC_EXIT_TEMP, "%s: changed while it was being read; run again",
+		    path), NULL;
 	}
 	rb = ec_rules_loadb(text, len, path, 0, e);
-	free(own);
+	free(text);
 	if (!rb)
 		return NULL;
 	if (spool && (img = ec_rules_image_build(rb, &ilen, e))) {
