@@ -244,13 +244,17 @@ function describe(e) {
   return `${where} ${msg}`;
 }
 
+// Every schema by name, NAME's as __current: what applyDefaults walks.
+function defaultsTable(name) {
+  const all = {};
+  for (const s of loadSchemas()) if (s.schema) all[s.name] = s.schema;
+  all.__current = all[name];
+  return all;
+}
+
 function cmdValidate(name, files, withDefaults = false) {
   const validate = getValidator(name);
-  const all = {};
-  if (withDefaults) {
-    for (const s of loadSchemas()) if (s.schema) all[s.name] = s.schema;
-    all.__current = all[name];
-  }
+  const all = withDefaults ? defaultsTable(name) : null;
   let bad = 0;
   for (const f of files) {
     let doc;
@@ -295,8 +299,7 @@ function applyDefaults(schemas, schema, doc, depth = 0) {
 }
 
 function cmdDefaults(name, file) {
-  const all = {};
-  for (const s of loadSchemas()) if (s.schema) all[s.name] = s.schema;
+  const all = defaultsTable(name);
   if (!all[name]) {
     console.error(`schema-check: no schema named ${name} in ${schemaDir}`);
     return 2;
@@ -310,7 +313,6 @@ function cmdDefaults(name, file) {
       return 1;
     }
   }
-  all.__current = all[name];
   applyDefaults(all, all[name], doc);
   console.log(JSON.stringify(doc, null, 2));
   return 0;
