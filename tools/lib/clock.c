@@ -122,7 +122,11 @@ ec_time_parse(const char *s, long long *sec, long *nsec, char *utc, size_t cap)
 	if (*s == 'Z')
 		s++;
 	else if (*s == '+' || *s == '-') {
-		int oh = digits(s + 1, 2), om = s[3] == ':' ? digits(s + 4, 2) : -1;
+		/* Each part is looked at only once the one before it was there:
+		 * "+0" ends the string before s[3]. */
+		int oh = digits(s + 1, 2), om = -1;
+		if (oh >= 0 && s[3] == ':')
+			om = digits(s + 4, 2);
 		if (oh < 0 || oh > 23 || om < 0 || om > 59)
 			return -1;
 		off = (oh * 3600 + om * 60) * (*s == '-' ? -1 : 1);
