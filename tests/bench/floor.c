@@ -6,11 +6,18 @@
  * of the directory: what each synced file costs). Prints the medians in
  * microseconds:
  *
- *     floor NOOP-STATIC-BINARY DIR [ROUNDS]
+ *     floor NOOP-STATIC-BINARY DIR [ROUNDS [PROGRAM...]]
  *     spawn_us 1104
  *     durable_write_us 812
  *
- * and, for the peak memory of a tool, "floor --rss PROGRAM ARG..." runs it (stdout
+ * Given PROGRAMs after ROUNDS (the programs of an epic's process tree, in order,
+ * one per process), it also times them run one after another with --version, each
+ * doing nothing but start, print a line and exit, and prints that sum's median as
+ * "chain_us N": what the epic's own binaries cost before any work (dynamic
+ * loading, the C library's start, paging in a larger image), against the floor's
+ * trivial spawns.
+ *
+ * And, for the peak memory of a tool, "floor --rss PROGRAM ARG..." runs it (stdout
  * to /dev/null) and prints "rss_kib N exit S": the child's ru_maxrss from wait4.
  */
 #include <fcntl.h>
@@ -49,6 +56,25 @@ median(long long *v, int n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/* Runs argv (stdout to /dev/null when quiet) and waits; 0 if it exited 0. */
+static int
+run(char *argv[], int quiet)
+{
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	int st, rc;
+
+	posix_spawn_file_actions_init(&fa);
+	if (quiet)
+		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ) == 0 && waitpid(pid, &st, 0) == pid &&
+	    WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+	posix_spawn_file_actions_destroy(&fa);
+	if (rc < 0)
+		perror(argv[0]);
+	return rc;
+}
+
 static int
 rss(char *argv[])
 {
@@ -78,7 +104,7 @@ main(int argc, char *argv[])
 	char buf[8192], tmp[4096], dst[4096];
 
 	if (argc < 3 || rounds < 1) {
-		fprintf(stderr, "usage: floor NOOP-STATIC-BINARY DIR [ROUNDS]\n");
+		fprintf(stderr, "usage: floor NOOP-STATIC-BINARY DIR [ROUNDS [PROGRAM...]]\n");
 		return 2;
 	}
 	if (!(t = calloc((size_t)rounds, sizeof *t)))
@@ -86,16 +112,23 @@ main(int argc, char *argv[])
 	for (int i = 0; i < rounds; i++) {
 		char *av[] = { argv[1], NULL };
 		long long t0 = now_us();
-		pid_t pid;
-		int st;
-		if (posix_spawn(&pid, argv[1], NULL, NULL, av, environ) != 0 ||
-		    waitpid(pid, &st, 0) != pid) {
-			perror(argv[1]);
+		if (run(av, 0) < 0)
 			return 111;
-		}
 		t[i] = now_us() - t0;
 	}
 	printf("spawn_us %lld\n", median(t, rounds));
+	if (argc > 4) {
+		for (int i = 0; i < rounds; i++) {
+			long long t0 = now_us();
+			for (int k = 4; k < argc; k++) {
+				char *av[] = { argv[k], "--version", NULL };
+				if (run(av, 1) < 0)
+					return 111;
+			}
+			t[i] = now_us() - t0;
+		}
+		printf("chain_us %lld\n", median(t, rounds));
+	}
 	/* The size of a typical persona output. */
 	memset(buf, 'x', sizeof buf);
 	snprintf(tmp, sizeof tmp, "%s/.floor.tmp", argv[2]);

@@ -62,24 +62,34 @@ rm -rf "$spool"
 # Probed right after each epic, so that both see the same neighbours: this
 # machine's speed varies 2-3x within minutes, and a floor taken once, before or
 # after, moved the ratio by as much.
+# The probe also starts the epic's own programs, in its order, each with --version
+# (start, print, exit): what they cost before doing any work, against the floor's
+# trivial spawns.
 mkdir -p "$work/floor"
 : > "$work/floor.txt"
+chain=("$bin/epic" "$(command -v make)" "$bin/epic-parse" "$bin/persona-run" "$bin/persona-run"
+	"$bin/persona-run" "$bin/persona-run" "$bin/persona-run" "$bin/persona-run" "$bin/epic-aggregate")
 for f in "$root"/examples/requests/*; do
 	t0=$(now_us); "$bin/epic" run -q "$f" > /dev/null; echo $(( $(now_us) - t0 ))
 	if [ -x "${EC_BENCH_BIN:-}/floor" ]; then
-		"$EC_BENCH_BIN/floor" "$EC_BENCH_BIN/noop" "$work/floor" 20 >> "$work/floor.txt"
+		"$EC_BENCH_BIN/floor" "$EC_BENCH_BIN/noop" "$work/floor" 20 "${chain[@]}" >> "$work/floor.txt"
 	fi
 done | median > "$work/cold"
 awk '{printf "  %-34s %8.1f ms (median over the examples; cache cold)\n", "cold time per epic:", $1 / 1000}' "$work/cold"
 if [ -x "${EC_BENCH_BIN:-}/floor" ]; then
 	spawn=$(awk '$1 == "spawn_us" {print $2}' "$work/floor.txt" | median)
 	dwrite=$(awk '$1 == "durable_write_us" {print $2}' "$work/floor.txt" | median)
+	bare=$(awk '$1 == "chain_us" {print $2}' "$work/floor.txt" | median)
 	printf '  %-34s %8.0f us (fork, exec, exit, wait of a static no-op; median of probes between the epics)\n' "floor: one trivial spawn:" "$spawn"
 	printf '  %-34s %8.0f us (write 8 KiB, fsync, rename, fsync dir; the same)\n' "floor: one durable atomic write:" "$dwrite"
-	awk -v p="$procs" -v f="$syncs" -v s="$spawn" -v w="$dwrite" -v c="$(cat "$work/cold")" 'BEGIN {
+	# Last, the same floor with the epic's own programs in place of the trivial
+	# spawns, doing no work: how much of the 1.5x budget merely starting them takes.
+	awk -v p="$procs" -v f="$syncs" -v s="$spawn" -v w="$dwrite" -v c="$(cat "$work/cold")" -v b="$bare" 'BEGIN {
 		floor = p * s + f / 2 * w
 		printf "  %-34s %8.1f ms (%d spawns + %d fsyncs = %g durable writes)\n", "floor of a cold epic:", floor / 1000, p, f, f / 2
 		printf "  %-34s %8.2f x\n", "cold epic / its floor:", c / floor
+		printf "  %-34s %8.1f ms (epic, make, epic-parse, 6 persona-run, epic-aggregate, each --version; %.1fx the %d trivial spawns)\n", "the same programs, bare:", b / 1000, b / (p * s), p
+		printf "  %-34s %8.2f x (bare programs + the durable writes, over the floor)\n", "a cold epic doing no work / floor:", (b + f / 2 * w) / floor
 	}' | tee "$work/floor-ratio.txt"
 	awk -v p="$procs" -v f="$syncs" -v s="$spawn" -v w="$dwrite" 'BEGIN { print p * s + f / 2 * w }' > "$1/floor-us"
 else
