@@ -20,7 +20,7 @@ setup() {
 
 teardown() {
 	for p in "${WATCHERS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-	[ -n "${LOCKER:-}" ] && kill "$LOCKER" 2>/dev/null
+	[ -z "${LOCKER:-}" ] || unlock_task
 	remove_users
 }
 
@@ -42,15 +42,21 @@ empty() {
 # The audit lines of event $1, compact.
 audit_of() { jq -c --arg e "$1" 'select(.event == $e) | {event, task, uid, from, to}' "$S/log/audit.jsonl"; }
 
-# Hold the lock of task $1/$2 in the background, as a running launcher does.
+# Hold the lock of task $1/$2 in the background, as a running launcher does, until
+# unlock_task. (Its sleep must not hold bats' fd 3, or the test waits for it.)
 lock_task() {
-	flock -o "$S/$1/$2/.lock" sleep 60 &
+	flock -o "$S/$1/$2/.lock" sleep 60 3>&- &
 	LOCKER=$!
 	for _ in $(seq 1 100); do
-		[ "$(bin_running "$2")" = true ] && return 0
+		flock -n "$S/$1/$2/.lock" true || return 0
 		sleep 0.05
 	done
 	fail "the lock was not taken"
+}
+unlock_task() {
+	pkill -P "$LOCKER" sleep || true
+	wait "$LOCKER" || true
+	LOCKER=
 }
 bin_running() { epic status --json | jq -r --arg id "$1" '.[] | select(.id == $id) | .running'; }
 
@@ -294,6 +300,30 @@ bin_running() { epic status --json | jq -r --arg id "$1" '.[] | select(.id == $i
 	assert_output --partial "it is a request waiting in incoming/"
 }
 
+@test "a deferred task made due while its lock is held (as epic requeue holds it) starts when the lock goes, not at the next rescan" {
+	local other marker
+	break_po
+	printf '%s\n' watcher: '  taskRetries: 3' '  taskRetryDelay: 60' '  rescanSeconds: 600' > "$CFG"
+	encrypted_config "$CFG"
+	other=$(epic-submit "$REQ/03-file-uploads.txt")
+	run -111 epic-watch --once
+	[ -d "$S/deferred/$other" ]
+	mend_po
+	watcher
+	# Made due now, and the watcher told (IN_ATTRIB), while the lock is held: what
+	# epic requeue does, where the watcher may look before requeue lets go.
+	lock_task deferred "$other"
+	marker=$(find "$S/deferred/$other" -maxdepth 1 -name '.retry.*' | head -n 1)
+	[ -n "$marker" ]
+	touch "$marker" "$S/deferred/$other"
+	sleep 1
+	[ -d "$S/deferred/$other" ]
+	unlock_task
+	# Before, the watcher dropped it until its next rescan (600 s here).
+	run -0 epic status --wait --timeout 20 "$other"
+	[ -d "$S/done/$other" ]
+}
+
 @test "requeue refuses a task with no request (rejected when it was claimed); nothing moves" {
 	mkfifo "$S/incoming/pipe.json" 2>/dev/null || { mkdir -p "$S/incoming"; mkfifo "$S/incoming/pipe.json"; }
 	run -1 epic-watch --once
@@ -308,12 +338,13 @@ bin_running() { epic status --json | jq -r --arg id "$1" '.[] | select(.id == $i
 	id=$(ls "$S/done")
 	mv "$S/done/$id" "$S/active/$id"
 	lock_task active "$id"
+	[ "$(bin_running "$id")" = true ]
 	run -111 epic requeue "$id"
 	assert_output --partial "is running (its lock is held)"
 	run -111 epic delete "$id"
 	run -1 epic hold "$id"
 	[ -d "$S/active/$id" ]
-	kill "$LOCKER"; wait "$LOCKER" 2>/dev/null || true; LOCKER=
+	unlock_task
 	[ "$(bin_running "$id")" = false ]
 	run -0 epic requeue "$id"
 	assert_output "$id: active/ -> deferred/"

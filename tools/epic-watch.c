@@ -44,6 +44,11 @@
 #include "roles.h"
 #include "slurm.h"
 
+/* How soon a due task found locked is looked at again (ms): an operator's move
+ * holds the lock for a moment; another launcher's run for longer, and a try costs
+ * a flock(2). */
+#define LOCKED_RECHECK_MS 250
+
 static const char usage_text[] =
     "usage: epic-watch [--spool DIR] [--config FILE] [--once] [-j N]\n";
 
@@ -99,6 +104,7 @@ typedef struct watch {
 	int ino, wakefd[2];
 	int wd_deferred;        /* inotify watch of deferred/ (epic requeue, release) */
 	int deferred_changed;   /* something moved into deferred/ or was re-timed there */
+	long long deferred_recheck;     /* ms: read deferred/ again (a due task was locked), or 0 */
 	cand *q;                /* FIFO of candidates */
 	size_t qhead, qlen, qcap;
 	char **seen;            /* open-addressing set of the names in q */
@@ -535,8 +541,9 @@ defer(watch *w, const char *id, uid_t uid, const char *who, int attempts, long l
 	add_due(w, id, at, attempts, uid);
 }
 
-/* Start the task's pipeline in a free slot. */
-static void
+/* Start the task's pipeline in a free slot: 1 started, 0 its lock is held by
+ * another process, -1 it could not start (said why). */
+static int
 start(watch *w, const char *id, uid_t uid, const char *who, int retries)
 {
 	running *r = &w->run[w->nrun];
@@ -547,9 +554,9 @@ start(watch *w, const char *id, uid_t uid, const char *who, int retries)
 
 	if (ec_task_start(id, &w->o, &r->t, &e) < 0) {
 		if (e.code == EC_EXIT_TEMP && strstr(e.msg, "locked"))
-			return;     /* another launcher has it */
+			return 0;   /* another launcher has it */
 		ec_warn("%s", e.msg);
-		return;
+		return -1;
 	}
 	r->started = ec_now_ms();
 	r->retries = retries;
@@ -562,6 +569,7 @@ start(watch *w, const char *id, uid_t uid, const char *who, int retries)
 		close(fd);
 	}
 	w->nrun++;
+	return 1;
 }
 
 /*
@@ -653,7 +661,12 @@ fill(watch *w)
 				add_due(w, d.id, now + wait, 0, d.uid);
 				continue;
 			}
-			start(w, d.id, d.uid, who, d.attempts);
+			/* Locked: an operator's move (epic requeue re-times the task while it
+			 * holds the lock) or another launcher. Look again soon rather than at
+			 * the next rescan, minutes away: the directory says whether it is
+			 * still deferred and due then. */
+			if (start(w, d.id, d.uid, who, d.attempts) == 0 && !w->deferred_recheck)
+				w->deferred_recheck = now + LOCKED_RECHECK_MS;
 		} else
 			i++;
 	}
@@ -994,6 +1007,10 @@ main(int argc, char *argv[])
 			ec_info("stopping: no more claims; %d running task%s get %lld s", w.nrun,
 			    w.nrun == 1 ? "" : "s", cfg_int(&w, "watcher.stopGraceSeconds", 30));
 		}
+		if (w.deferred_recheck && ec_now_ms() >= w.deferred_recheck) {
+			w.deferred_recheck = 0;
+			reload_deferred(&w);
+		}
 		if (!got_term)
 			fill(&w);
 		prometheus(&w, 0);
@@ -1045,6 +1062,8 @@ main(int argc, char *argv[])
 		for (size_t i = 0; i < w.ndue; i++)
 			if (w.dues[i].at - now < timeout)
 				timeout = w.dues[i].at > now ? (int)(w.dues[i].at - now) : 0;
+		if (w.deferred_recheck && w.deferred_recheck - now < timeout)
+			timeout = w.deferred_recheck > now ? (int)(w.deferred_recheck - now) : 0;
 		if (w.nready > 0 && w.nrun < w.jobs_max)
 			timeout = 0;
 		if (got_term)
