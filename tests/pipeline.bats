@@ -338,7 +338,7 @@ JSON
 	cat > "$REG/performance-specialist.json" <<JSON
 { "name": "performance-specialist", "reviewOrder": 4, "required": false, "timeout": 60,
   "dependencies": ["security-specialist"], "supportedModes": ["mvp", "standard", "enterprise"],
-  "version": "slow", "command": ["/bin/sleep", "30"] }
+  "version": "slow", "command": ["/bin/sleep", "29.$$"] }
 JSON
 	printf 'coordination:\n  workflowTimeout: 1\n' > "$BATS_TEST_TMPDIR/c.yml"
 	start=$(date +%s)
@@ -348,7 +348,7 @@ JSON
 	dir=$(task_dir active)
 	run -0 jq -r '.type, .exitCode' "$dir/error.json"
 	assert_output $'TIMEOUT\n111'
-	! pgrep -f "/bin/sleep 30" >/dev/null || fail "the slow persona outlived the workflow timeout"
+	! pgrep -f "/bin/sleep 29.$$" >/dev/null || fail "the slow persona outlived the workflow timeout"
 	cp "$ROOT/pipeline/personas/performance-specialist.json" "$REG/"
 	run -0 epic resume -q "$(basename "$dir")"
 }

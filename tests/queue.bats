@@ -20,7 +20,7 @@ setup() {
 
 teardown() {
 	for p in "${WATCHERS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-	[ -z "${LOCKER:-}" ] || unlock_task
+	release_lock
 	remove_users
 }
 
@@ -42,22 +42,6 @@ empty() {
 # The audit lines of event $1, compact.
 audit_of() { jq -c --arg e "$1" 'select(.event == $e) | {event, task, uid, from, to}' "$S/log/audit.jsonl"; }
 
-# Hold the lock of task $1/$2 in the background, as a running launcher does, until
-# unlock_task. (Its sleep must not hold bats' fd 3, or the test waits for it.)
-lock_task() {
-	flock -o "$S/$1/$2/.lock" sleep 60 3>&- &
-	LOCKER=$!
-	for _ in $(seq 1 100); do
-		flock -n "$S/$1/$2/.lock" true || return 0
-		sleep 0.05
-	done
-	fail "the lock was not taken"
-}
-unlock_task() {
-	pkill -P "$LOCKER" sleep || true
-	wait "$LOCKER" || true
-	LOCKER=
-}
 bin_running() { epic status --json | jq -r --arg id "$1" '.[] | select(.id == $id) | .running'; }
 
 @test "help: epic help, epic help CMD and CMD --help show that command; a mistyped command gets the nearest" {
@@ -312,13 +296,13 @@ bin_running() { epic status --json | jq -r --arg id "$1" '.[] | select(.id == $i
 	watcher
 	# Made due now, and the watcher told (IN_ATTRIB), while the lock is held: what
 	# epic requeue does, where the watcher may look before requeue lets go.
-	lock_task deferred "$other"
+	hold_lock "$S/deferred/$other/.lock"
 	marker=$(find "$S/deferred/$other" -maxdepth 1 -name '.retry.*' | head -n 1)
 	[ -n "$marker" ]
 	touch "$marker" "$S/deferred/$other"
 	sleep 1
 	[ -d "$S/deferred/$other" ]
-	unlock_task
+	release_lock
 	# Before, the watcher dropped it until its next rescan (600 s here).
 	run -0 epic status --wait --timeout 20 "$other"
 	[ -d "$S/done/$other" ]
@@ -337,14 +321,14 @@ bin_running() { epic status --json | jq -r --arg id "$1" '.[] | select(.id == $i
 	epic run -q "$REQ/01-checkout-payments.json" > /dev/null
 	id=$(ls "$S/done")
 	mv "$S/done/$id" "$S/active/$id"
-	lock_task active "$id"
+	hold_lock "$S/active/$id/.lock"
 	[ "$(bin_running "$id")" = true ]
 	run -111 epic requeue "$id"
 	assert_output --partial "is running (its lock is held)"
 	run -111 epic delete "$id"
 	run -1 epic hold "$id"
 	[ -d "$S/active/$id" ]
-	unlock_task
+	release_lock
 	[ "$(bin_running "$id")" = false ]
 	run -0 epic requeue "$id"
 	assert_output "$id: active/ -> deferred/"

@@ -15,7 +15,7 @@ setup() {
 
 teardown() {
 	for p in "${WATCHERS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-	[ -n "${LOCKER:-}" ] && kill "$LOCKER" 2>/dev/null
+	release_lock
 	true
 }
 
@@ -163,9 +163,7 @@ audit_of() { jq -c --arg e "$1" 'select(.event == $e) | del(.time, .uid, .prev)'
 @test "a running task is never removed, by purge nor forget; the next run takes it" {
 	make_tasks
 	touch -d '100 days ago' "$S/done/$ONE/epic.json"
-	flock -o "$S/done/$ONE/.lock" sleep 60 &
-	LOCKER=$!
-	for _ in $(seq 1 100); do ! flock -n "$S/done/$ONE/.lock" true && break; sleep 0.05; done
+	hold_lock "$S/done/$ONE/.lock"
 	run -0 epic purge
 	assert_output --partial "'done/$ONE' is running (its lock is held): left alone"
 	refute_output --partial "removed done/$ONE"
@@ -175,7 +173,7 @@ audit_of() { jq -c --arg e "$1" 'select(.event == $e) | del(.time, .uid, .prev)'
 	run -111 epic forget --task "$ONE"
 	assert_output --partial "is running"
 	assert_file_exist "$S/done/$ONE/epic.json"
-	kill "$LOCKER"; wait "$LOCKER" 2>/dev/null || true; LOCKER=
+	release_lock
 	run -0 epic purge
 	assert_output "removed done/$ONE"
 }

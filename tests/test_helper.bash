@@ -154,6 +154,26 @@ fast_watcher_config() {
 	export EPIC_CONFIG="$CFG"
 }
 
+# hold_lock PATH: hold flock(2) on PATH in the background, as a running launcher
+# holds a task's .lock, until release_lock (call it from teardown too). Returns
+# once the lock is taken. Nothing in the background keeps bats' fd 3 open: bats
+# waits for whatever holds it, and a sleeping holder cost each test a minute.
+hold_lock() {
+	flock -o "$1" sleep 120 3>&- &
+	LOCKER=$!
+	for _ in $(seq 1 200); do
+		flock -n "$1" true || return 0
+		sleep 0.05
+	done
+	fail "the lock of $1 was not taken"
+}
+release_lock() {
+	[ -n "${LOCKER:-}" ] || return 0
+	pkill -P "$LOCKER" sleep || true
+	wait "$LOCKER" 2>/dev/null || true
+	LOCKER=
+}
+
 # request N: a distinct, valid request text.
 request() {
 	printf 'Epic %s: let shop admins upload product images and let customers pay by card at checkout.\n' "$1"

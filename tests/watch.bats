@@ -17,6 +17,7 @@ setup() {
 teardown() {
 	for p in "${WATCHERS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
 	[ -n "${SAVED_QUEUE:-}" ] && echo "$SAVED_QUEUE" > /proc/sys/fs/inotify/max_queued_events
+	release_lock
 	true
 }
 
@@ -263,9 +264,7 @@ stable() {
 	# A claim whose lock is held belongs to a live watcher: left alone.
 	mkdir -p "$S/active/.claim.live-12345678.QwErTy"
 	request 13 > "$S/active/.claim.live-12345678.QwErTy/request.txt"
-	flock "$S/active/.claim.live-12345678.QwErTy" sleep 30 &
-	local holder=$!
-	sleep 0.2
+	hold_lock "$S/active/.claim.live-12345678.QwErTy"
 	run -0 epic-watch --once
 	assert_output --partial "gone-12345678: recovered"
 	[ -e "$S"/done/gone-*/request.txt ]
@@ -273,7 +272,7 @@ stable() {
 	assert_output "a FIFO"
 	[ -p "$(ls -d "$S"/failed/*)/request.rejected" ]
 	[ -e "$S/active/.claim.live-12345678.QwErTy/request.txt" ]
-	kill "$holder" 2>/dev/null || true
+	release_lock
 }
 
 @test "metrics and audit logs: one line per persona and per state change" {
