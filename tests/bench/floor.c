@@ -56,41 +56,40 @@ median(long long *v, int n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-/* Runs argv (stdout to /dev/null when quiet) and waits; 0 if it exited 0. */
+/*
+ * Run argv (a path, or a name looked up in PATH), stdout to /dev/null when quiet,
+ * and wait for it: its exit status (128 if a signal ended it), its rusage into ru
+ * if not NULL; -1, said why, if it could not be run.
+ */
 static int
-run(char *argv[], int quiet)
+run(char *argv[], int quiet, struct rusage *ru)
 {
 	posix_spawn_file_actions_t fa;
+	struct rusage own;
 	pid_t pid;
-	int st, rc;
+	int st, rc = -1;
 
 	posix_spawn_file_actions_init(&fa);
 	if (quiet)
 		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ) == 0 && waitpid(pid, &st, 0) == pid &&
-	    WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
-	posix_spawn_file_actions_destroy(&fa);
-	if (rc < 0)
+	if (posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ) == 0 &&
+	    wait4(pid, &st, 0, ru ? ru : &own) == pid)
+		rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+	else
 		perror(argv[0]);
+	posix_spawn_file_actions_destroy(&fa);
 	return rc;
 }
 
 static int
 rss(char *argv[])
 {
-	posix_spawn_file_actions_t fa;
 	struct rusage ru;
-	pid_t pid;
-	int st;
+	int st = run(argv, 1, &ru);
 
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	if (posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ) != 0 ||
-	    wait4(pid, &st, 0, &ru) != pid) {
-		perror(argv[0]);
+	if (st < 0)
 		return 111;
-	}
-	printf("rss_kib %ld exit %d\n", ru.ru_maxrss, WIFEXITED(st) ? WEXITSTATUS(st) : 128);
+	printf("rss_kib %ld exit %d\n", ru.ru_maxrss, st);
 	return 0;
 }
 
@@ -112,7 +111,7 @@ main(int argc, char *argv[])
 	for (int i = 0; i < rounds; i++) {
 		char *av[] = { argv[1], NULL };
 		long long t0 = now_us();
-		if (run(av, 0) < 0)
+		if (run(av, 0, NULL) != 0)
 			return 111;
 		t[i] = now_us() - t0;
 	}
@@ -122,8 +121,10 @@ main(int argc, char *argv[])
 			long long t0 = now_us();
 			for (int k = 4; k < argc; k++) {
 				char *av[] = { argv[k], "--version", NULL };
-				if (run(av, 1) < 0)
+				if (run(av, 1, NULL) != 0) {
+					fprintf(stderr, "%s --version failed\n", argv[k]);
 					return 111;
+				}
 			}
 			t[i] = now_us() - t0;
 		}
